@@ -1,0 +1,15 @@
+//===- AttnAttrs.h - attributes of the attn dialect -------------*- C++ -*-===//
+
+#ifndef ATTN_DIALECT_ATTN_IR_ATTNATTRS_H
+#define ATTN_DIALECT_ATTN_IR_ATTNATTRS_H
+
+#include "attn/Dialect/Attn/IR/AttnInterfaces.h"
+#include "mlir/IR/Attributes.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+#include "attn/Dialect/Attn/IR/AttnEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "attn/Dialect/Attn/IR/AttnAttrs.h.inc"
+
+#endif // ATTN_DIALECT_ATTN_IR_ATTNATTRS_H

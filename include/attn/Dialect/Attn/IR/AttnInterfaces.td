@@ -1,0 +1,53 @@
+//===- AttnInterfaces.td - interfaces of the attn dialect --*- tablegen -*-===//
+
+#ifndef ATTN_INTERFACES_TD
+#define ATTN_INTERFACES_TD
+
+include "mlir/IR/OpBase.td"
+
+def Attn_MaskAttrInterface : AttrInterface<"MaskAttrInterface"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    A structured attention mask: a rule that says, by index arithmetic alone,
+    whether query row `i` may attend to key column `j`. Masks never exist as
+    N x S tensors; lowerings ask the attribute for the predicate (and, in the
+    tiled lowerings, for the tiles a query tile must visit).
+
+    Positions: query row `i` of `N` rows sits at key position `i` when the
+    mask is aligned top-left, and at `L - N + i` when it is aligned
+    bottom-right, where `L` is the number of valid keys of the batch row (its
+    key length, or S). Bottom-right is what decoding with a cache needs: the
+    last query is the newest token and sees every valid key.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Builds the i1 predicate "row may attend to col" from index values: the
+        query row, the key column, the number of query rows and the number of
+        valid keys of this batch row.
+      }], "::mlir::Value", "buildIsVisible",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$row, "::mlir::Value":$col,
+           "::mlir::Value":$numQueries, "::mlir::Value":$numKeys)>
+  ];
+}
+
+def Attn_ShapeContractOpInterface : OpInterface<"ShapeContractOpInterface"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    States how the dimensions of an op's operands and results relate, by
+    naming each dimension with a symbol (B, H, N, S, D, ...): dimensions of one
+    op that carry the same symbol have the same size. Entry-point export uses
+    it to describe a function's arguments to the runtime, which checks the
+    shapes of a call against the description before running generated code.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Reports each shaped operand and result to `contract`: its role name
+        (q, k, v, ...) and one symbol per dimension; and integer operands whose
+        values are bounded by a dimension.
+      }], "void", "describeShapeContract",
+      (ins "::mlir::attn::ShapeContract &":$contract)>
+  ];
+}
+
+#endif // ATTN_INTERFACES_TD

@@ -1,0 +1,126 @@
+//===- AttnOps.td - ops of the attn dialect ----------------*- tablegen -*-===//
+
+#ifndef ATTN_OPS_TD
+#define ATTN_OPS_TD
+
+include "attn/Dialect/Attn/IR/AttnDialect.td"
+include "attn/Dialect/Attn/IR/AttnAttrs.td"
+include "attn/Dialect/Attn/IR/AttnInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Attn_AttentionOp : Attn_Op<"attention", [Pure,
+    DeclareOpInterfaceMethods<Attn_ShapeContractOpInterface>]> {
+  let summary = "scaled dot-product attention over heads, with sharing and masks";
+  let description = [{
+    For every batch row b, query head h and query row i:
+
+        out[b,h,i,:] = sum_j softmax_j(scale * q[b,h,i,:] . k[b,g(h),j,:]) v[b,g(h),j,:]
+
+    where the softmax runs over the keys j that row i may see (the mask and the
+    key length of b), and g(h) = h / (H / Hkv) is the key/value head that query
+    head h reads. One op therefore covers multi-head (Hkv = H), multi-query
+    (Hkv = 1) and grouped-query (1 < Hkv < H) attention, and cross attention
+    (S != N). A row that may see no key at all yields zeros.
+
+    Shapes: q (B, H, N, D), k (B, Hkv, S, D), v (B, Hkv, S, Dv) and the result
+    (B, H, N, Dv). Heads and head widths are static; B, N and S may be dynamic.
+    `key_lengths` (B, i32) says how many keys of each batch row are valid
+    (padding beyond). `scale` defaults to 1/sqrt(D).
+
+    ```mlir
+    %o = attn.attention %q, %k, %v key_lengths(%len) mask(#attn.causal<bottom_right>)
+         : (tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>,
+            tensor<?xi32>) -> tensor<?x8x?x64xf32>
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$query,
+    AnyRankedTensor:$key,
+    AnyRankedTensor:$value,
+    Optional<AnyRankedTensor>:$key_lengths,
+    OptionalAttr<Attn_MaskAttrInterface>:$mask,
+    OptionalAttr<F64Attr>:$scale
+  );
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value
+    (`key_lengths` `(` $key_lengths^ `)`)?
+    (`mask` `(` $mask^ `)`)?
+    (`scale` `(` $scale^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The scale applied to q.k: the attribute, or 1/sqrt(D) by default.
+    double getScaleOrDefault();
+    /// Number of query heads H and of key/value heads Hkv.
+    int64_t getNumHeads();
+    int64_t getNumKVHeads();
+  }];
+}
+
+def Attn_MultiHeadOp : Attn_Op<"multi_head", [Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<Attn_ShapeContractOpInterface>]> {
+  let summary = "an attention layer with its projections (MHA, MQA, GQA, cross)";
+  let description = [{
+    The layer of Vaswani et al. 2017 with the K/V head sharing of Shazeer 2019
+    and Ainslie et al. 2023:
+
+        Q = x W_q        split into H heads of width D        (B, H, N, D)
+        K = c W_k        split into Hkv heads of width D      (B, Hkv, S, D)
+        V = c W_v        split into Hkv heads of width Dv     (B, Hkv, S, Dv)
+        O = attention(Q, K, V) with its heads concatenated   (B, N, H*Dv)
+        y = O W_o                                            (B, N, d_out)
+
+    where x is (B, N, d_model) and c is the `source` (B, S, d_source) of
+    cross attention (an encoder's output, say), or x itself for self
+    attention. Weights are stored
+    (in_features, out_features), so `x W` needs no transpose; column
+    h * D + d of W_q feeds head h. No biases. `num_kv_heads` = `num_heads` is
+    multi-head attention, 1 is multi-query, anything between that divides
+    `num_heads` is grouped-query. Mask, key lengths and scale mean what they
+    mean on `attn.attention`, which this op decomposes into.
+
+    ```mlir
+    %y = attn.multi_head %x, %wq, %wk, %wv, %wo heads(8) kv_heads(2)
+         mask(#attn.causal<top_left>)
+         : (tensor<?x?x512xf32>, tensor<512x512xf32>, tensor<512x128xf32>,
+            tensor<512x128xf32>, tensor<512x512xf32>) -> tensor<?x?x512xf32>
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$input,
+    AnyRankedTensor:$wq,
+    AnyRankedTensor:$wk,
+    AnyRankedTensor:$wv,
+    AnyRankedTensor:$wo,
+    Optional<AnyRankedTensor>:$source,
+    Optional<AnyRankedTensor>:$key_lengths,
+    ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+    ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
+    OptionalAttr<Attn_MaskAttrInterface>:$mask,
+    OptionalAttr<F64Attr>:$scale
+  );
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $wq `,` $wk `,` $wv `,` $wo
+    (`source` `(` $source^ `)`)?
+    (`key_lengths` `(` $key_lengths^ `)`)?
+    `heads` `(` $num_heads `)` `kv_heads` `(` $num_kv_heads `)`
+    (`mask` `(` $mask^ `)`)?
+    (`scale` `(` $scale^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The keys and values come from the source, or from the input itself.
+    ::mlir::Value getKeyValueInput() {
+      return getSource() ? getSource() : getInput();
+    }
+    /// Widths of one query/key head (D) and of one value head (Dv).
+    int64_t getHeadDim();
+    int64_t getValueHeadDim();
+  }];
+}
+
+#endif // ATTN_OPS_TD

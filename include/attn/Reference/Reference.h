@@ -1,0 +1,73 @@
+//===- Reference.h - attention in float64, the oracle of the tests -*- C++ -*-===//
+//
+// A direct, loop-by-loop implementation of what the attn ops mean, in double
+// precision, sharing no code with the lowerings. Every executable path is
+// checked against it. It knows nothing of MLIR; Evaluate.h applies it to the
+// ops of a function.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_REFERENCE_REFERENCE_H
+#define ATTN_REFERENCE_REFERENCE_H
+
+#include <cstdint>
+#include <vector>
+
+namespace attn::reference {
+
+/// A dense row-major tensor of doubles (integers are stored exactly).
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+
+  Tensor() = default;
+  explicit Tensor(std::vector<int64_t> shape);
+  int64_t numElements() const;
+};
+
+enum class Alignment { TopLeft, BottomRight };
+
+/// Which keys a query row may see (see the attn dialect's mask attributes).
+struct Mask {
+  enum class Kind { None, Causal, Window };
+  Kind kind = Kind::None;
+  Alignment alignment = Alignment::TopLeft;
+  int64_t left = 0, right = 0; // Window only.
+
+  /// Whether row `row` of `numQueries` may see key `col`, among `numKeys`
+  /// valid keys (the mask alone; key lengths are applied by the caller).
+  bool allows(int64_t row, int64_t col, int64_t numQueries,
+              int64_t numKeys) const;
+};
+
+/// What a computation cost: floating-point operations (a multiply-add is 2)
+/// and the (query, key) pairs that were attended.
+struct Cost {
+  double flops = 0;
+  double pairs = 0;
+};
+
+/// Attention of q (B,H,N,D) to k (B,Hkv,S,D) and v (B,Hkv,S,Dv), query head h
+/// reading key/value head h / (H / Hkv). `keyLengths` (B values, or null)
+/// makes keys >= clamp(len, 0, S) of each batch row invisible. A row that
+/// sees no key is 0. Adds the work to `cost` when given.
+Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v,
+                 const Tensor *keyLengths, double scale, const Mask &mask,
+                 Cost *cost = nullptr);
+
+/// The cost of `attention` with these shapes, without computing it.
+Cost attentionCost(const std::vector<int64_t> &qShape,
+                   const std::vector<int64_t> &kShape,
+                   const std::vector<int64_t> &vShape, const Tensor *keyLengths,
+                   const Mask &mask);
+
+/// (B, T, F) x (F, E) -> (B, T, E).
+Tensor project(const Tensor &x, const Tensor &w, Cost *cost = nullptr);
+
+/// (B, T, h * w) -> (B, h, T, w) and back.
+Tensor splitHeads(const Tensor &x, int64_t heads);
+Tensor mergeHeads(const Tensor &x);
+
+} // namespace attn::reference
+
+#endif // ATTN_REFERENCE_REFERENCE_H

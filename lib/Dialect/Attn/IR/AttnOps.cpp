@@ -1,0 +1,299 @@
+//===- AttnOps.cpp - ops of the attn dialect ------------------------------===//
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/TypeUtilities.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+#include "attn/Dialect/Attn/IR/AttnOpInterfaces.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/Attn/IR/AttnOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Verification helpers
+//===----------------------------------------------------------------------===//
+
+static bool isDynamic(int64_t size) { return ShapedType::isDynamic(size); }
+
+/// Two sizes may describe the same dimension unless both are static and differ.
+static bool sizesAgree(int64_t a, int64_t b) {
+  return isDynamic(a) || isDynamic(b) || a == b;
+}
+
+static std::string sizeString(int64_t size) {
+  return isDynamic(size) ? "?" : std::to_string(size);
+}
+
+static bool isSupportedElementType(Type type) {
+  return type.isF32() || type.isF16() || type.isBF16();
+}
+
+/// Checks that `value` is a ranked tensor of `rank` whose axes are named by
+/// `axes` in the diagnostic.
+static LogicalResult verifyRank(Operation *op, StringRef what, Value value,
+                                int64_t rank, StringRef axes) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getRank() != rank)
+    return op->emitOpError() << what << " must be a rank-" << rank
+                             << " tensor (" << axes << "), got " << type;
+  return success();
+}
+
+/// Checks that dimension `dim` of `value` is static, naming it `axis`.
+static LogicalResult verifyStatic(Operation *op, StringRef what, Value value,
+                                  int64_t dim, StringRef axis) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.isDynamicDim(dim))
+    return op->emitOpError() << "the " << axis << " of " << what
+                             << " (dimension " << dim
+                             << ") must be static, got " << type;
+  return success();
+}
+
+/// Checks that two dimensions named `axis` agree.
+static LogicalResult verifySameSize(Operation *op, StringRef axis,
+                                    StringRef whatA, int64_t a, StringRef whatB,
+                                    int64_t b) {
+  if (!sizesAgree(a, b))
+    return op->emitOpError() << axis << " differs: " << whatA << " has "
+                             << sizeString(a) << ", " << whatB << " has "
+                             << sizeString(b);
+  return success();
+}
+
+static LogicalResult verifyScale(Operation *op, FloatAttr scale) {
+  if (!scale)
+    return success();
+  double value = scale.getValueAsDouble();
+  if (!(std::isfinite(value) && value > 0.0))
+    return op->emitOpError()
+           << "scale must be a positive finite number, got " << value;
+  return success();
+}
+
+/// Key lengths: one i32 per batch row.
+static LogicalResult verifyKeyLengths(Operation *op, Value keyLengths,
+                                      int64_t batch) {
+  if (!keyLengths)
+    return success();
+  auto type = cast<RankedTensorType>(keyLengths.getType());
+  if (type.getRank() != 1 || !type.getElementType().isInteger(32))
+    return op->emitOpError() << "key_lengths must be a rank-1 tensor of i32 "
+                                "(one length per batch row), got "
+                             << type;
+  return verifySameSize(op, "batch size", "key_lengths", type.getDimSize(0),
+                        "the query", batch);
+}
+
+/// All `values` share one element type among f16, bf16 and f32.
+static LogicalResult verifyElementTypes(Operation *op, ValueRange values,
+                                        ArrayRef<StringRef> names) {
+  Type expected = getElementTypeOrSelf(values.front().getType());
+  if (!isSupportedElementType(expected))
+    return op->emitOpError() << names.front()
+                             << " must have f16, bf16 or f32 elements, got "
+                             << expected;
+  for (auto [value, name] : llvm::zip(values, names)) {
+    Type type = getElementTypeOrSelf(value.getType());
+    if (type != expected)
+      return op->emitOpError()
+             << name << " has element type " << type << " but "
+             << names.front() << " has " << expected
+             << "; all floating-point operands and the result must agree";
+  }
+  return success();
+}
+
+/// The result must have exactly `expected` (dynamic sizes agree with any).
+static LogicalResult verifyResultShape(Operation *op, ArrayRef<int64_t> expected,
+                                       StringRef axes) {
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
+  bool agrees = type.getRank() == static_cast<int64_t>(expected.size());
+  for (int64_t i = 0; agrees && i < type.getRank(); ++i)
+    agrees = sizesAgree(type.getDimSize(i), expected[i]);
+  if (agrees)
+    return success();
+  std::string shape;
+  for (int64_t size : expected)
+    shape += (shape.empty() ? "" : "x") + sizeString(size);
+  return op->emitOpError() << "result must have shape " << shape << " ("
+                           << axes << "), got " << type;
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+static int64_t dimOf(Value value, int64_t dim) {
+  return cast<RankedTensorType>(value.getType()).getDimSize(dim);
+}
+
+int64_t AttentionOp::getNumHeads() { return dimOf(getQuery(), 1); }
+int64_t AttentionOp::getNumKVHeads() { return dimOf(getKey(), 1); }
+
+double AttentionOp::getScaleOrDefault() {
+  if (FloatAttr scale = getScaleAttr())
+    return scale.getValueAsDouble();
+  return 1.0 / std::sqrt(static_cast<double>(dimOf(getQuery(), 3)));
+}
+
+LogicalResult AttentionOp::verify() {
+  Operation *op = getOperation();
+  Value q = getQuery(), k = getKey(), v = getValue();
+  if (failed(verifyRank(op, "query", q, 4, "batch, heads, queries, head_dim")) ||
+      failed(verifyRank(op, "key", k, 4, "batch, kv_heads, keys, head_dim")) ||
+      failed(verifyRank(op, "value", v, 4, "batch, kv_heads, keys, value_dim")))
+    return failure();
+  if (failed(verifyElementTypes(op, {q, k, v, getResult()},
+                                {"query", "key", "value", "result"})))
+    return failure();
+  if (failed(verifyStatic(op, "query", q, 1, "number of heads")) ||
+      failed(verifyStatic(op, "key", k, 1, "number of heads")) ||
+      failed(verifyStatic(op, "value", v, 1, "number of heads")) ||
+      failed(verifyStatic(op, "query", q, 3, "head dimension")) ||
+      failed(verifyStatic(op, "key", k, 3, "head dimension")) ||
+      failed(verifyStatic(op, "value", v, 3, "head dimension")))
+    return failure();
+
+  int64_t heads = dimOf(q, 1), kvHeads = dimOf(k, 1);
+  if (dimOf(v, 1) != kvHeads)
+    return emitOpError() << "key has " << kvHeads << " heads but value has "
+                         << dimOf(v, 1);
+  if (kvHeads == 0 || heads % kvHeads != 0)
+    return emitOpError() << "query has " << heads
+                         << " heads, which is not a multiple of the " << kvHeads
+                         << " key/value heads";
+  if (dimOf(q, 3) != dimOf(k, 3))
+    return emitOpError() << "query and key must have the same head dimension, "
+                            "got "
+                         << dimOf(q, 3) << " and " << dimOf(k, 3);
+  if (failed(verifySameSize(op, "batch size", "query", dimOf(q, 0), "key",
+                            dimOf(k, 0))) ||
+      failed(verifySameSize(op, "batch size", "key", dimOf(k, 0), "value",
+                            dimOf(v, 0))) ||
+      failed(verifySameSize(op, "number of keys", "key", dimOf(k, 2), "value",
+                            dimOf(v, 2))))
+    return failure();
+  if (failed(verifyKeyLengths(op, getKeyLengths(), dimOf(q, 0))) ||
+      failed(verifyScale(op, getScaleAttr())))
+    return failure();
+  return verifyResultShape(
+      op, {dimOf(q, 0), heads, dimOf(q, 2), dimOf(v, 3)},
+      "batch, heads, queries, value_dim");
+}
+
+void AttentionOp::describeShapeContract(ShapeContract &contract) {
+  contract.addValue(getQuery(), "q", {"B", "H", "N", "D"});
+  contract.addValue(getKey(), "k", {"B", "Hkv", "S", "D"});
+  contract.addValue(getValue(), "v", {"B", "Hkv", "S", "Dv"});
+  if (Value keyLengths = getKeyLengths()) {
+    contract.addValue(keyLengths, "key_lengths", {"B"});
+    contract.addBound(keyLengths, "S");
+  }
+  contract.addValue(getResult(), "out", {"B", "H", "N", "Dv"});
+}
+
+//===----------------------------------------------------------------------===//
+// MultiHeadOp
+//===----------------------------------------------------------------------===//
+
+int64_t MultiHeadOp::getHeadDim() {
+  return dimOf(getWq(), 1) / getNumHeads();
+}
+
+int64_t MultiHeadOp::getValueHeadDim() {
+  return dimOf(getWv(), 1) / getNumKvHeads();
+}
+
+LogicalResult MultiHeadOp::verify() {
+  Operation *op = getOperation();
+  Value x = getInput(), source = getKeyValueInput();
+  if (failed(verifyRank(op, "input", x, 3, "batch, tokens, features")) ||
+      (getSource() &&
+       failed(verifyRank(op, "source", source, 3,
+                         "batch, tokens, features"))))
+    return failure();
+  Value wq = getWq(), wk = getWk(), wv = getWv(), wo = getWo();
+  Value weights[] = {wq, wk, wv, wo};
+  StringRef weightNames[] = {"wq", "wk", "wv", "wo"};
+  for (auto [w, name] : llvm::zip(weights, weightNames)) {
+    if (failed(verifyRank(op, name, w, 2, "in_features, out_features")) ||
+        failed(verifyStatic(op, name, w, 0, "number of input features")) ||
+        failed(verifyStatic(op, name, w, 1, "number of output features")))
+      return failure();
+  }
+  SmallVector<Value> floats = {x, wq, wk, wv, wo, getResult()};
+  SmallVector<StringRef> names = {"input", "wq", "wk", "wv", "wo", "result"};
+  if (getSource()) {
+    floats.push_back(source);
+    names.push_back("source");
+  }
+  if (failed(verifyElementTypes(op, floats, names)))
+    return failure();
+
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
+  if (heads % kvHeads != 0)
+    return emitOpError() << "num_heads = " << heads
+                         << " is not a multiple of num_kv_heads = " << kvHeads;
+  if (dimOf(wq, 1) % heads != 0)
+    return emitOpError() << "wq has " << dimOf(wq, 1)
+                         << " output features, which do not split into "
+                         << heads << " heads";
+  if (dimOf(wv, 1) % kvHeads != 0)
+    return emitOpError() << "wv has " << dimOf(wv, 1)
+                         << " output features, which do not split into "
+                         << kvHeads << " key/value heads";
+  int64_t headDim = getHeadDim(), valueHeadDim = getValueHeadDim();
+  if (dimOf(wk, 1) != kvHeads * headDim)
+    return emitOpError() << "wk must have num_kv_heads * head_dim = "
+                         << kvHeads << " * " << headDim << " = "
+                         << kvHeads * headDim << " output features, got "
+                         << dimOf(wk, 1);
+  if (dimOf(wo, 0) != heads * valueHeadDim)
+    return emitOpError() << "wo must have num_heads * value_dim = " << heads
+                         << " * " << valueHeadDim << " = "
+                         << heads * valueHeadDim << " input features, got "
+                         << dimOf(wo, 0);
+  if (failed(verifySameSize(op, "input features", "input", dimOf(x, 2), "wq",
+                            dimOf(wq, 0))) ||
+      failed(verifySameSize(op, "source features",
+                            getSource() ? "source" : "input",
+                            dimOf(source, 2), "wk", dimOf(wk, 0))) ||
+      failed(verifySameSize(op, "source features",
+                            getSource() ? "source" : "input",
+                            dimOf(source, 2), "wv", dimOf(wv, 0))) ||
+      failed(verifySameSize(op, "batch size", "input", dimOf(x, 0), "source",
+                            dimOf(source, 0))))
+    return failure();
+  if (failed(verifyKeyLengths(op, getKeyLengths(), dimOf(x, 0))) ||
+      failed(verifyScale(op, getScaleAttr())))
+    return failure();
+  return verifyResultShape(op, {dimOf(x, 0), dimOf(x, 1), dimOf(wo, 1)},
+                           "batch, tokens, output features");
+}
+
+void MultiHeadOp::describeShapeContract(ShapeContract &contract) {
+  // Self attention attends over its own tokens: S is N.
+  StringRef keys = getSource() ? "S" : "N";
+  contract.addValue(getInput(), "x", {"B", "N", "Dm"});
+  if (Value context = getSource())
+    contract.addValue(context, "source", {"B", "S", "Ds"});
+  StringRef kvFeatures = getSource() ? "Ds" : "Dm";
+  contract.addValue(getWq(), "wq", {"Dm", "Eq"});
+  contract.addValue(getWk(), "wk", {kvFeatures, "Ek"});
+  contract.addValue(getWv(), "wv", {kvFeatures, "Ev"});
+  contract.addValue(getWo(), "wo", {"Eo", "Dout"});
+  if (Value keyLengths = getKeyLengths()) {
+    contract.addValue(keyLengths, "key_lengths", {"B"});
+    contract.addBound(keyLengths, keys);
+  }
+  contract.addValue(getResult(), "out", {"B", "N", "Dout"});
+}

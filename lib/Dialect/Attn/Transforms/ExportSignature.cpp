@@ -1,0 +1,250 @@
+//===- ExportSignature.cpp - describe entry points to the runtime ---------===//
+//
+// The runtime checks every call against a one-line description of the
+// function, e.g.
+//
+//   attention(q: f32[B,8,N,64], k: f32[B,2,S,64], v: f32[B,2,S,64],
+//             key_lengths: i32[B] <= S) -> (out: f32[B,8,N,64])
+//
+// Dimensions that the ops' shape contracts tie together share a symbol. They
+// are grouped with a union-find over (value, dimension) pairs: each op unites
+// the dimensions it names with the same symbol, and the classes that result
+// are printed as their static size or as a symbol.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "llvm/ADT/StringSet.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNEXPORTSIGNATUREPASS
+#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Collects shape contracts into classes of equal dimensions.
+class DimClasses : public ShapeContract {
+public:
+  /// Opens the contract of one op: symbols are local to it.
+  void beginOp() { opSymbols.clear(); }
+
+  void addValue(Value value, StringRef role, ArrayRef<StringRef> dims) override {
+    roles.try_emplace(value, role.str());
+    for (auto [dim, symbol] : llvm::enumerate(dims)) {
+      unsigned id = idOf(value, dim);
+      suggestions.try_emplace(id, symbol.str());
+      auto [it, inserted] = opSymbols.try_emplace(symbol, id);
+      if (!inserted)
+        unite(id, it->second);
+    }
+  }
+
+  void addBound(Value value, StringRef symbol) override {
+    auto it = opSymbols.find(symbol);
+    assert(it != opSymbols.end() && "bound by a symbol the op did not name");
+    bounds.try_emplace(value, it->second);
+  }
+
+  unsigned idOf(Value value, unsigned dim) {
+    auto [it, inserted] = ids.try_emplace({value, dim}, parent.size());
+    if (inserted)
+      parent.push_back(parent.size());
+    return it->second;
+  }
+
+  unsigned find(unsigned id) {
+    while (parent[id] != id)
+      id = parent[id] = parent[parent[id]];
+    return id;
+  }
+
+  /// The role an op gave `value` (q, k, out, ...), or "".
+  StringRef roleOf(Value value) const {
+    auto it = roles.find(value);
+    return it == roles.end() ? StringRef() : StringRef(it->second);
+  }
+
+  /// The first symbol any op gave a dimension of the class of `id`.
+  StringRef suggestionFor(unsigned id) {
+    for (auto &[member, symbol] : suggestions)
+      if (find(member) == find(id))
+        return symbol;
+    return "d";
+  }
+
+  /// The dimension class bounding the integers of `value`, if any.
+  std::optional<unsigned> boundOf(Value value) const {
+    auto it = bounds.find(value);
+    if (it == bounds.end())
+      return std::nullopt;
+    return it->second;
+  }
+
+private:
+  void unite(unsigned a, unsigned b) { parent[find(a)] = find(b); }
+
+  llvm::DenseMap<std::pair<Value, unsigned>, unsigned> ids;
+  SmallVector<unsigned> parent;
+  llvm::MapVector<unsigned, std::string> suggestions;
+  llvm::DenseMap<Value, std::string> roles;
+  llvm::DenseMap<Value, unsigned> bounds;
+  llvm::StringMap<unsigned> opSymbols;
+};
+
+/// The runtime's name of an element type, or "" if it cannot pass one.
+static StringRef dtypeName(Type type) {
+  if (type.isF32())
+    return "f32";
+  if (type.isF16())
+    return "f16";
+  if (type.isBF16())
+    return "bf16";
+  if (type.isF64())
+    return "f64";
+  if (type.isSignlessInteger(32))
+    return "i32";
+  if (type.isSignlessInteger(64))
+    return "i64";
+  return "";
+}
+
+/// `base`, or `base` with the smallest suffix 2, 3, ... not yet in `used`.
+static std::string uniqueName(StringRef base, llvm::StringSet<> &used) {
+  std::string name = base.str();
+  for (int suffix = 2; used.contains(name); ++suffix)
+    name = (base + Twine(suffix)).str();
+  used.insert(name);
+  return name;
+}
+
+class SignatureWriter {
+public:
+  explicit SignatureWriter(func::FuncOp func) : func(func) {}
+
+  FailureOr<std::string> describe() {
+    func.walk([&](ShapeContractOpInterface op) {
+      classes.beginOp();
+      op.describeShapeContract(classes);
+    });
+    auto returnOp =
+        cast<func::ReturnOp>(func.getBody().front().getTerminator());
+
+    // Every dimension of an argument is known once the arguments are.
+    llvm::DenseSet<unsigned> known;
+    for (BlockArgument arg : func.getArguments())
+      if (auto type = dyn_cast<RankedTensorType>(arg.getType()))
+        for (int64_t d = 0; d < type.getRank(); ++d)
+          known.insert(classes.find(classes.idOf(arg, d)));
+
+    std::string text = func.getSymName().str() + "(";
+    for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
+      auto name = func.getArgAttrOfType<StringAttr>(i, "attn.name");
+      StringRef base = name ? name.getValue() : classes.roleOf(arg);
+      std::string fallback = "arg" + std::to_string(i);
+      FailureOr<std::string> entry =
+          describeValue(arg, base.empty() ? StringRef(fallback) : base,
+                        "argument #" + std::to_string(i), nullptr);
+      if (failed(entry))
+        return failure();
+      text += (i ? ", " : "") + *entry;
+    }
+    text += ") -> (";
+    for (auto [i, result] : llvm::enumerate(returnOp.getOperands())) {
+      StringRef role = classes.roleOf(result);
+      std::string fallback = "out" + std::to_string(i);
+      FailureOr<std::string> entry =
+          describeValue(result, role.empty() ? StringRef(fallback) : role,
+                        "result #" + std::to_string(i), &known);
+      if (failed(entry))
+        return failure();
+      text += (i ? ", " : "") + *entry;
+    }
+    return text + ")";
+  }
+
+private:
+  /// `name: dtype[dims]` with an optional `<= bound`. Results pass the
+  /// classes the arguments determine in `known`.
+  FailureOr<std::string> describeValue(Value value, StringRef base,
+                                       const std::string &what,
+                                       const llvm::DenseSet<unsigned> *known) {
+    auto type = dyn_cast<RankedTensorType>(value.getType());
+    StringRef dtype = type ? dtypeName(type.getElementType()) : "";
+    if (dtype.empty())
+      return func.emitError() << what << " has type " << value.getType()
+                              << ", which the runtime cannot pass: entry "
+                                 "points take ranked tensors of f32, f16, "
+                                 "bf16, f64, i32 or i64";
+    std::string text = uniqueName(base, usedValueNames) + ": " + dtype.str();
+    text += "[";
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      unsigned cls = classes.find(classes.idOf(value, d));
+      std::string dim = dimText(cls, type.getDimSize(d));
+      if (known && symbols.count(cls) && !known->contains(cls))
+        return func.emitError()
+               << what << " has a dynamic dimension " << d
+               << " that no argument determines, so a caller could not "
+                  "allocate it";
+      text += (d ? "," : "") + dim;
+    }
+    text += "]";
+    if (std::optional<unsigned> bound = classes.boundOf(value))
+      text += " <= " + dimText(classes.find(*bound), ShapedType::kDynamic);
+    return text;
+  }
+
+  /// A static size prints as itself; a dynamic class as its symbol.
+  std::string dimText(unsigned cls, int64_t size) {
+    if (!ShapedType::isDynamic(size))
+      staticSizes.try_emplace(cls, size);
+    auto it = staticSizes.find(cls);
+    if (it != staticSizes.end())
+      return std::to_string(it->second);
+    auto [sym, inserted] = symbols.try_emplace(cls, "");
+    if (inserted)
+      sym->second = uniqueName(classes.suggestionFor(cls), usedSymbols);
+    return sym->second;
+  }
+
+  func::FuncOp func;
+  DimClasses classes;
+  llvm::StringSet<> usedValueNames, usedSymbols;
+  llvm::DenseMap<unsigned, std::string> symbols;
+  llvm::DenseMap<unsigned, int64_t> staticSizes;
+};
+
+struct AttnExportSignaturePass
+    : attn::impl::AttnExportSignaturePassBase<AttnExportSignaturePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    std::string text = "attn-abi 1\n";
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isPrivate() || func.isExternal())
+        continue;
+      FailureOr<std::string> line = SignatureWriter(func).describe();
+      if (failed(line))
+        return signalPassFailure();
+      text += *line + "\n";
+      func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                    UnitAttr::get(ctx));
+    }
+    if (auto old = module.lookupSymbol<LLVM::GlobalOp>(kSignatureSymbol))
+      old.erase();
+    text.push_back('\0');
+    OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
+    auto type = LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), text.size());
+    LLVM::GlobalOp::create(builder, module.getLoc(), type, /*isConstant=*/true,
+                           LLVM::Linkage::External, kSignatureSymbol,
+                           builder.getStringAttr(text));
+  }
+};
+
+} // namespace

@@ -1,0 +1,89 @@
+//===- GenericBuilder.h - terse construction of linalg.generic --*- C++ -*-===//
+//
+// Shared by the lowerings of this directory that spell computations as
+// linalg.generic ops on tensors.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_DIALECT_ATTN_TRANSFORMS_GENERICBUILDER_H
+#define ATTN_LIB_DIALECT_ATTN_TRANSFORMS_GENERICBUILDER_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <optional>
+
+namespace mlir::attn {
+
+constexpr utils::IteratorType kPar = utils::IteratorType::parallel;
+constexpr utils::IteratorType kRed = utils::IteratorType::reduction;
+
+/// Builds the linalg.generic ops of one attention op over the loop dims
+/// (b, hk, g, i, ...) with fewer words per op.
+class GenericBuilder {
+public:
+  GenericBuilder(OpBuilder &builder, Location loc)
+      : builder(builder), loc(loc), ctx(builder.getContext()) {}
+
+  /// Projection of `numDims` loop dims onto `dims`.
+  AffineMap map(unsigned numDims, ArrayRef<unsigned> dims) const {
+    return AffineMap::getMultiDimMapWithTargets(numDims, dims, ctx);
+  }
+
+  /// A tensor of `sizes` filled with `value`, or left empty without one.
+  Value tensor(ArrayRef<OpFoldResult> sizes, Type elementType,
+               std::optional<double> value = std::nullopt) const {
+    Value empty = tensor::EmptyOp::create(builder, loc, sizes, elementType);
+    if (!value)
+      return empty;
+    Value fill = arith::ConstantOp::create(
+        builder, loc, builder.getFloatAttr(elementType, *value));
+    return linalg::FillOp::create(builder, loc, fill, empty).getResult(0);
+  }
+
+  /// One linalg.generic with a single result written into `init`.
+  Value generic(ValueRange inputs, Value init, ArrayRef<AffineMap> maps,
+                ArrayRef<utils::IteratorType> iterators,
+                function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+    auto op = linalg::GenericOp::create(
+        builder, loc, TypeRange{init.getType()}, inputs, ValueRange{init},
+        maps, iterators,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, body(b, l, args));
+        });
+    return op.getResult(0);
+  }
+
+private:
+  OpBuilder &builder;
+  Location loc;
+  MLIRContext *ctx;
+};
+
+/// Converts a float tensor to `elementType` elementwise (no-op if equal).
+inline Value convertElements(OpBuilder &builder, Location loc, Value tensor,
+                             Type elementType) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  if (type.getElementType() == elementType)
+    return tensor;
+  GenericBuilder gb(builder, loc);
+  unsigned rank = type.getRank();
+  SmallVector<OpFoldResult> sizes =
+      tensor::getMixedSizes(builder, loc, tensor);
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank,
+                                                         builder.getContext());
+  return gb.generic(
+      {tensor}, gb.tensor(sizes, elementType), {identity, identity},
+      SmallVector<utils::IteratorType>(rank, kPar),
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        if (elementType.getIntOrFloatBitWidth() <
+            a[0].getType().getIntOrFloatBitWidth())
+          return arith::TruncFOp::create(b, l, elementType, a[0]);
+        return arith::ExtFOp::create(b, l, elementType, a[0]);
+      });
+}
+
+} // namespace mlir::attn
+
+#endif // ATTN_LIB_DIALECT_ATTN_TRANSFORMS_GENERICBUILDER_H

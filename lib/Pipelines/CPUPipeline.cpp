@@ -1,0 +1,71 @@
+//===- CPUPipeline.cpp - attn to LLVM for the CPU -------------------------===//
+
+#include "attn/Dialect/Attn/IR/AttnDialect.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Pipelines/Pipelines.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
+                                       const CPUPipelineOptions &options) {
+  // Tensor level: describe the entry points before anything changes them.
+  pm.addPass(createAttnExportSignaturePass());
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeLayersPass());
+  pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
+  pm.addPass(createCanonicalizerPass());
+
+  // Buffers: arguments keep the identity layout (contiguous, as the runtime
+  // passes them); results become caller-allocated out-parameters.
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferResultsToOutParamsPassOptions outParams;
+  outParams.modifyPublicFunctions = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  bufferization::buildBufferDeallocationPipeline(pm);
+
+  // Loops, then LLVM. Allocations go through the runtime's generic
+  // functions so that it can account for the bytes.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
+  memrefToLLVM.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createAttnEmitEntryPointsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+void attn::registerPipelines() {
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "attn-lower-to-llvm-cpu",
+      "Lower attn ops to the LLVM dialect for the CPU, with the runtime's "
+      "entry points",
+      buildLowerToLLVMCPUPipeline);
+}
+
+void attn::registerCompilerDialects(DialectRegistry &registry) {
+  registry.insert<attn::AttnDialect>();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+}

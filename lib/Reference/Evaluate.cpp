@@ -1,0 +1,160 @@
+//===- Evaluate.cpp - run a function of attn ops in float64 ---------------===//
+
+#include "attn/Reference/Evaluate.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+namespace ref = ::attn::reference;
+
+static ref::Alignment toReference(Alignment alignment) {
+  return alignment == Alignment::TopLeft ? ref::Alignment::TopLeft
+                                         : ref::Alignment::BottomRight;
+}
+
+static FailureOr<ref::Mask> toReference(Operation *op, Attribute mask) {
+  ref::Mask result;
+  if (!mask)
+    return result;
+  if (auto causal = dyn_cast<CausalMaskAttr>(mask)) {
+    result.kind = ref::Mask::Kind::Causal;
+    result.alignment = toReference(causal.getAlignment());
+    return result;
+  }
+  if (auto window = dyn_cast<WindowMaskAttr>(mask)) {
+    result.kind = ref::Mask::Kind::Window;
+    result.alignment = toReference(window.getAlignment());
+    result.left = window.getLeft();
+    result.right = window.getRight();
+    return result;
+  }
+  return op->emitError() << "the reference does not know the mask " << mask;
+}
+
+namespace {
+
+/// Evaluates ops in order, keeping the value of every SSA value.
+class Evaluator {
+public:
+  Evaluator(ref::Cost *cost, bool computeValues)
+      : cost(cost), computeValues(computeValues) {}
+
+  void bind(Value value, ref::Tensor tensor) {
+    values[value] = std::move(tensor);
+  }
+  const ref::Tensor *lookup(Value value) const {
+    if (!value)
+      return nullptr;
+    auto it = values.find(value);
+    return it == values.end() ? nullptr : &it->second;
+  }
+
+  LogicalResult evaluate(AttentionOp op) {
+    FailureOr<ref::Mask> mask = toReference(op, op.getMaskAttr());
+    if (failed(mask))
+      return failure();
+    bind(op.getResult(),
+         attend(*lookup(op.getQuery()), *lookup(op.getKey()),
+                *lookup(op.getValue()), lookup(op.getKeyLengths()),
+                op.getScaleOrDefault(), *mask));
+    return success();
+  }
+
+  LogicalResult evaluate(MultiHeadOp op) {
+    FailureOr<ref::Mask> mask = toReference(op, op.getMaskAttr());
+    if (failed(mask))
+      return failure();
+    const ref::Tensor &x = *lookup(op.getInput());
+    const ref::Tensor &source = *lookup(op.getKeyValueInput());
+    int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads();
+    ref::Tensor q = split(project(x, *lookup(op.getWq())), heads);
+    ref::Tensor k = split(project(source, *lookup(op.getWk())), kvHeads);
+    ref::Tensor v = split(project(source, *lookup(op.getWv())), kvHeads);
+    double scale = op.getScaleAttr() ? op.getScaleAttr().getValueAsDouble()
+                                     : 1.0 / std::sqrt(double(q.shape[3]));
+    ref::Tensor o = attend(q, k, v, lookup(op.getKeyLengths()), scale, *mask);
+    bind(op.getResult(), project(merge(o), *lookup(op.getWo())));
+    return success();
+  }
+
+private:
+  ref::Tensor attend(const ref::Tensor &q, const ref::Tensor &k,
+                     const ref::Tensor &v, const ref::Tensor *keyLengths,
+                     double scale, const ref::Mask &mask) {
+    if (computeValues)
+      return ref::attention(q, k, v, keyLengths, scale, mask, cost);
+    ref::Cost work =
+        ref::attentionCost(q.shape, k.shape, v.shape, keyLengths, mask);
+    cost->flops += work.flops;
+    cost->pairs += work.pairs;
+    return shapeOnly({q.shape[0], q.shape[1], q.shape[2], v.shape[3]});
+  }
+
+  ref::Tensor project(const ref::Tensor &x, const ref::Tensor &w) {
+    if (computeValues)
+      return ref::project(x, w, cost);
+    cost->flops += 2.0 * double(x.shape[0] * x.shape[1]) * w.shape[0] *
+                   w.shape[1];
+    return shapeOnly({x.shape[0], x.shape[1], w.shape[1]});
+  }
+
+  ref::Tensor split(const ref::Tensor &x, int64_t heads) {
+    if (computeValues)
+      return ref::splitHeads(x, heads);
+    return shapeOnly({x.shape[0], heads, x.shape[1], x.shape[2] / heads});
+  }
+
+  ref::Tensor merge(const ref::Tensor &x) {
+    if (computeValues)
+      return ref::mergeHeads(x);
+    return shapeOnly({x.shape[0], x.shape[2], x.shape[1] * x.shape[3]});
+  }
+
+  static ref::Tensor shapeOnly(std::vector<int64_t> shape) {
+    ref::Tensor t;
+    t.shape = std::move(shape);
+    return t;
+  }
+
+  ref::Cost *cost;
+  bool computeValues;
+  llvm::DenseMap<Value, ref::Tensor> values;
+};
+
+} // namespace
+
+FailureOr<std::vector<ref::Tensor>>
+mlir::attn::evaluateReference(func::FuncOp func,
+                              ArrayRef<ref::Tensor> arguments, ref::Cost *cost,
+                              bool computeValues) {
+  ref::Cost ignored;
+  Evaluator evaluator(cost ? cost : &ignored, computeValues);
+  if (arguments.size() != func.getNumArguments())
+    return func.emitError() << "the reference was given " << arguments.size()
+                            << " arguments for " << func.getNumArguments();
+  for (auto [arg, tensor] : llvm::zip(func.getArguments(), arguments))
+    evaluator.bind(arg, tensor);
+
+  std::vector<ref::Tensor> results;
+  for (Operation &op : func.getBody().front()) {
+    LogicalResult status =
+        llvm::TypeSwitch<Operation *, LogicalResult>(&op)
+            .Case<AttentionOp, MultiHeadOp>(
+                [&](auto typed) { return evaluator.evaluate(typed); })
+            .Case<func::ReturnOp>([&](func::ReturnOp ret) {
+              for (Value operand : ret.getOperands())
+                results.push_back(*evaluator.lookup(operand));
+              return success();
+            })
+            .Default([&](Operation *other) {
+              return other->emitError()
+                     << "the float64 reference cannot evaluate this op; it "
+                        "knows attn ops and func.return";
+            });
+    if (failed(status))
+      return failure();
+  }
+  return results;
+}

@@ -1,0 +1,159 @@
+//===- Reference.cpp - attention in float64 -------------------------------===//
+
+#include "attn/Reference/Reference.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <numeric>
+
+using namespace attn::reference;
+
+Tensor::Tensor(std::vector<int64_t> shape) : shape(std::move(shape)) {
+  data.assign(numElements(), 0.0);
+}
+
+int64_t Tensor::numElements() const {
+  return std::accumulate(shape.begin(), shape.end(), int64_t{1},
+                         std::multiplies<int64_t>());
+}
+
+bool Mask::allows(int64_t row, int64_t col, int64_t numQueries,
+                  int64_t numKeys) const {
+  int64_t pos =
+      alignment == Alignment::TopLeft ? row : numKeys - numQueries + row;
+  switch (kind) {
+  case Kind::None:
+    return true;
+  case Kind::Causal:
+    return col <= pos;
+  case Kind::Window:
+    return pos - left <= col && col <= pos + right;
+  }
+  return false;
+}
+
+/// Number of valid keys of batch row b: clamp(len, 0, S), or S.
+static int64_t validKeys(const Tensor *keyLengths, int64_t b, int64_t keys) {
+  if (!keyLengths)
+    return keys;
+  return std::clamp<int64_t>(static_cast<int64_t>(keyLengths->data[b]), 0,
+                             keys);
+}
+
+static bool visible(const Mask &mask, const Tensor *keyLengths, int64_t b,
+                    int64_t i, int64_t j, int64_t numQueries, int64_t keys) {
+  int64_t valid = validKeys(keyLengths, b, keys);
+  return j < valid && mask.allows(i, j, numQueries, valid);
+}
+
+Cost attn::reference::attentionCost(const std::vector<int64_t> &qShape,
+                                    const std::vector<int64_t> &kShape,
+                                    const std::vector<int64_t> &vShape,
+                                    const Tensor *keyLengths,
+                                    const Mask &mask) {
+  int64_t B = qShape[0], H = qShape[1], N = qShape[2], D = qShape[3];
+  int64_t S = kShape[2], Dv = vShape[3];
+  double pairs = 0;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < S; ++j)
+        pairs += visible(mask, keyLengths, b, i, j, N, S);
+  pairs *= H;
+  // Per pair: a D-long dot product and a Dv-long multiply-add into the output.
+  return {2.0 * pairs * static_cast<double>(D + Dv), pairs};
+}
+
+Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
+                                  const Tensor &v, const Tensor *keyLengths,
+                                  double scale, const Mask &mask, Cost *cost) {
+  int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3];
+  int64_t Hkv = k.shape[1], S = k.shape[2], Dv = v.shape[3];
+  int64_t group = H / Hkv;
+  Tensor out({B, H, N, Dv});
+  std::vector<double> weights(S);
+  std::vector<char> seen(S);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      int64_t hk = h / group;
+      const double *qh = &q.data[((b * H + h) * N) * D];
+      const double *kh = &k.data[((b * Hkv + hk) * S) * D];
+      const double *vh = &v.data[((b * Hkv + hk) * S) * Dv];
+      double *oh = &out.data[((b * H + h) * N) * Dv];
+      for (int64_t i = 0; i < N; ++i) {
+        // Scores of the visible keys, and their maximum.
+        double rowMax = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j < S; ++j) {
+          seen[j] = visible(mask, keyLengths, b, i, j, N, S);
+          if (!seen[j])
+            continue;
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += qh[i * D + d] * kh[j * D + d];
+          weights[j] = scale * dot;
+          rowMax = std::max(rowMax, weights[j]);
+        }
+        // softmax over the visible keys, then the weighted sum of values.
+        double sum = 0;
+        for (int64_t j = 0; j < S; ++j) {
+          weights[j] = seen[j] ? std::exp(weights[j] - rowMax) : 0.0;
+          sum += weights[j];
+          if (cost && seen[j]) {
+            cost->pairs += 1;
+            cost->flops += 2.0 * static_cast<double>(D + Dv);
+          }
+        }
+        if (sum == 0)
+          continue; // No visible key: the row stays 0.
+        for (int64_t j = 0; j < S; ++j) {
+          if (!seen[j])
+            continue;
+          double p = weights[j] / sum;
+          for (int64_t e = 0; e < Dv; ++e)
+            oh[i * Dv + e] += p * vh[j * Dv + e];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Tensor attn::reference::project(const Tensor &x, const Tensor &w, Cost *cost) {
+  int64_t B = x.shape[0], T = x.shape[1], F = x.shape[2], E = w.shape[1];
+  assert(w.shape[0] == F && "feature dimensions must match");
+  Tensor y({B, T, E});
+  for (int64_t r = 0; r < B * T; ++r)
+    for (int64_t f = 0; f < F; ++f)
+      for (int64_t e = 0; e < E; ++e)
+        y.data[r * E + e] += x.data[r * F + f] * w.data[f * E + e];
+  if (cost)
+    cost->flops += 2.0 * static_cast<double>(B * T) * F * E;
+  return y;
+}
+
+Tensor attn::reference::splitHeads(const Tensor &x, int64_t heads) {
+  int64_t B = x.shape[0], T = x.shape[1], width = x.shape[2] / heads;
+  Tensor y({B, heads, T, width});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t c = 0; c < width; ++c)
+          y.data[((b * heads + h) * T + t) * width + c] =
+              x.data[(b * T + t) * heads * width + h * width + c];
+  return y;
+}
+
+Tensor attn::reference::mergeHeads(const Tensor &x) {
+  int64_t B = x.shape[0], heads = x.shape[1], T = x.shape[2],
+          width = x.shape[3];
+  Tensor y({B, T, heads * width});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t c = 0; c < width; ++c)
+          y.data[(b * T + t) * heads * width + h * width + c] =
+              x.data[((b * heads + h) * T + t) * width + c];
+  return y;
+}

@@ -1,0 +1,196 @@
+//===- CPU.cpp - compile attn modules to CPU code -------------------------===//
+
+#include "attn/Target/CPU.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <cstdlib>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+static bool isLLVMDialectModule(ModuleOp module) {
+  bool onlyLLVM = true;
+  for (Operation &op : module.getBody()->getOperations())
+    onlyLLVM &= isa<LLVM::LLVMDialect>(op.getDialect());
+  return onlyLLVM;
+}
+
+LogicalResult mlir::attn::lowerToLLVMDialect(ModuleOp module,
+                                             const CPUPipelineOptions &options) {
+  if (isLLVMDialectModule(module))
+    return success();
+  PassManager pm(module->getContext());
+  buildLowerToLLVMCPUPipeline(pm, options);
+  return pm.run(module);
+}
+
+FailureOr<std::unique_ptr<llvm::TargetMachine>>
+mlir::attn::createTargetMachine(const CPUTargetOptions &options,
+                                std::string &error) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return failure();
+
+  std::string cpu = options.cpu;
+  std::string features = options.features;
+  if (cpu == "host") {
+    cpu = llvm::sys::getHostCPUName().str();
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      features += std::string(features.empty() ? "" : ",") +
+                  (feature.second ? "+" : "-") + feature.first().str();
+  }
+  llvm::CodeGenOptLevel level = options.optLevel >= 3 ? llvm::CodeGenOptLevel::Aggressive
+                                : options.optLevel == 2 ? llvm::CodeGenOptLevel::Default
+                                : options.optLevel == 1 ? llvm::CodeGenOptLevel::Less
+                                                        : llvm::CodeGenOptLevel::None;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, level));
+  if (!machine) {
+    error = "cannot create a target machine for " + triple.str() + " (" + cpu +
+            ")";
+    return failure();
+  }
+  return machine;
+}
+
+std::unique_ptr<llvm::Module>
+mlir::attn::translateToLLVMIR(ModuleOp module, llvm::LLVMContext &context,
+                              llvm::TargetMachine &machine, unsigned optLevel) {
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::translateModuleToLLVMIR(module, context, "attn");
+  if (!llvmModule)
+    return nullptr;
+  llvmModule->setTargetTriple(machine.getTargetTriple());
+  llvmModule->setDataLayout(machine.createDataLayout());
+  auto optimize =
+      makeOptimizingTransformer(optLevel, /*sizeLevel=*/0, &machine);
+  if (llvm::Error err = optimize(llvmModule.get())) {
+    llvm::consumeError(std::move(err));
+    return nullptr;
+  }
+  return llvmModule;
+}
+
+LogicalResult mlir::attn::emitObjectFile(llvm::Module &module,
+                                         llvm::TargetMachine &machine,
+                                         llvm::raw_pwrite_stream &os,
+                                         std::string &error) {
+  llvm::legacy::PassManager codegen;
+  if (machine.addPassesToEmitFile(codegen, os, nullptr,
+                                  llvm::CodeGenFileType::ObjectFile)) {
+    error = "the target cannot emit object files";
+    return failure();
+  }
+  codegen.run(module);
+  return success();
+}
+
+LogicalResult mlir::attn::linkSharedLibrary(StringRef objectPath,
+                                            StringRef libraryPath,
+                                            std::string &error) {
+  std::string driver;
+  if (const char *fromEnv = std::getenv("ATTN_CC"))
+    driver = fromEnv;
+  for (StringRef name : {"cc", "clang", "clang-22", "gcc"}) {
+    if (!driver.empty())
+      break;
+    if (llvm::ErrorOr<std::string> path = llvm::sys::findProgramByName(name))
+      driver = *path;
+  }
+  if (driver.empty()) {
+    error = "no C compiler driver found to link a shared library (set ATTN_CC "
+            "or install cc)";
+    return failure();
+  }
+  SmallVector<StringRef> args = {driver,      "-shared", "-o",
+                                 libraryPath, objectPath, "-lm"};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0,
+                                     &message);
+  if (rc != 0) {
+    error = "linking " + libraryPath.str() + " with " + driver + " failed" +
+            (message.empty() ? "" : ": " + message);
+    return failure();
+  }
+  return success();
+}
+
+JitModule::JitModule(std::unique_ptr<ExecutionEngine> engine)
+    : engine(std::move(engine)) {}
+
+JitModule::~JitModule() = default;
+
+std::unique_ptr<JitModule>
+JitModule::create(ModuleOp module, const CPUTargetOptions &options,
+                  std::string &error) {
+  FailureOr<std::unique_ptr<llvm::TargetMachine>> machine =
+      createTargetMachine(options, error);
+  if (failed(machine))
+    return nullptr;
+  auto optimize = makeOptimizingTransformer(options.optLevel, 0, machine->get());
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = optimize;
+  engineOptions.jitCodeGenOptLevel = (*machine)->getOptLevel();
+  auto engine =
+      ExecutionEngine::create(module, engineOptions, std::move(*machine));
+  if (!engine) {
+    error = "JIT compilation failed: " + llvm::toString(engine.takeError());
+    return nullptr;
+  }
+  (*engine)->initialize();
+  return std::unique_ptr<JitModule>(new JitModule(std::move(*engine)));
+}
+
+void *JitModule::lookup(StringRef symbol) {
+  llvm::Expected<void *> address = engine->lookup(symbol);
+  if (!address) {
+    llvm::consumeError(address.takeError());
+    return nullptr;
+  }
+  return *address;
+}
+
+::attn::Result<::attn::Module>
+mlir::attn::compileForRuntime(ModuleOp module, const CPUTargetOptions &options) {
+  auto compileError = [](const std::string &message) {
+    return ::attn::Status(ATTN_STATUS_INVALID_ARGUMENT, message);
+  };
+  OwningOpRef<ModuleOp> lowered(module.clone());
+  if (failed(lowerToLLVMDialect(*lowered)))
+    return compileError("lowering to the LLVM dialect failed");
+  std::string error;
+  std::unique_ptr<JitModule> jit = JitModule::create(*lowered, options, error);
+  if (!jit)
+    return compileError(error);
+  // The runtime module takes the JIT code over and frees it when released.
+  JitModule *code = jit.release();
+  auto lookup = [](void *userData, const char *symbol) -> void * {
+    return static_cast<JitModule *>(userData)->lookup(symbol);
+  };
+  auto release = [](void *userData) {
+    delete static_cast<JitModule *>(userData);
+  };
+  ::attn::Result<::attn::Module> result =
+      ::attn::Module::fromLookup(lookup, code, release);
+  if (!result.ok())
+    delete code;
+  return result;
+}

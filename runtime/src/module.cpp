@@ -1,0 +1,272 @@
+//===- module.cpp - Loading modules and describing their functions --------===//
+
+#include "internal.h"
+
+#include <cstring>
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+using namespace attn::detail;
+
+namespace {
+
+constexpr const char *kSignatureSymbol = "attn_module_signature";
+constexpr const char *kEntryPrefix = "_attn_entry_";
+// A signature longer than this is taken for a symbol that is not a string.
+constexpr size_t kMaxSignatureLength = 1 << 20;
+
+using Lookup = void *(*)(void *, const char *);
+
+/// Parses the signature found through `lookup` and resolves every entry.
+/// On success `module` holds the functions; on failure returns the error.
+attn_status_t populate(attn_module_s &module, Lookup lookup, void *context) {
+  auto *signature =
+      static_cast<const char *>(lookup(context, kSignatureSymbol));
+  if (!signature)
+    return makeStatus(ATTN_STATUS_NOT_FOUND,
+                      "module '" + module.name + "' has no '" +
+                          kSignatureSymbol +
+                          "' symbol; is it an attn module built by "
+                          "attn-translate?");
+  size_t length = strnlen(signature, kMaxSignatureLength);
+  if (length == kMaxSignatureLength)
+    return makeStatus(ATTN_STATUS_INVALID_ARGUMENT,
+                      "module '" + module.name + "': '" + kSignatureSymbol +
+                          "' is not a NUL-terminated string of at most 1 MiB");
+  module.signature.assign(signature, length);
+
+  std::vector<FunctionSpec> specs;
+  SignatureError error;
+  if (!parseSignature(module.signature, specs, error))
+    return makeStatus(error.code,
+                      "module '" + module.name + "': " + error.message);
+
+  for (FunctionSpec &spec : specs) {
+    std::string symbol = kEntryPrefix + spec.name;
+    void *entry = lookup(context, symbol.c_str());
+    if (!entry)
+      return makeStatus(ATTN_STATUS_NOT_FOUND,
+                        "module '" + module.name + "' declares function '" +
+                            spec.name + "' but has no entry point '" + symbol +
+                            "'");
+    auto function = std::make_unique<attn_function_s>();
+    function->module = &module;
+    function->spec = std::move(spec);
+    buildCViews(function->spec);
+    function->entry = reinterpret_cast<attn_entry_fn_t>(entry);
+    module.functions.push_back(std::move(function));
+  }
+  return nullptr;
+}
+
+void *dlsymLookup(void *handle, const char *symbol) {
+  return dlsym(handle, symbol);
+}
+
+struct UserLookup {
+  attn_symbol_lookup_fn_t lookup;
+  void *userData;
+};
+
+void *userLookup(void *context, const char *symbol) {
+  auto *user = static_cast<UserLookup *>(context);
+  return user->lookup(user->userData, symbol);
+}
+
+void destroy(attn_module_s *module) {
+  // Drop the function tables before the code they point to goes away.
+  module->functions.clear();
+  if (module->library)
+    dlclose(module->library);
+  if (module->release)
+    module->release(module->userData);
+  delete module;
+}
+
+attn_status_t nullArgument(const char *function, const char *what) {
+  return makeStatus(ATTN_STATUS_INVALID_ARGUMENT,
+                    std::string(function) + ": " + what + " is NULL");
+}
+
+attn_status_t describeArg(const attn_function_t *function, size_t index,
+                          attn_arg_info_t *out_info, bool output) {
+  const char *api =
+      output ? "attn_function_output_info" : "attn_function_input_info";
+  if (!function)
+    return nullArgument(api, "function");
+  if (!out_info)
+    return nullArgument(api, "out_info");
+  const auto &args = output ? function->spec.outputs : function->spec.inputs;
+  if (index >= args.size())
+    return makeStatus(ATTN_STATUS_INVALID_ARGUMENT,
+                      std::string(api) + ": '" + function->spec.name +
+                          "' has " + std::to_string(args.size()) +
+                          (output ? " outputs" : " inputs") + ", so index " +
+                          std::to_string(index) + " is out of range");
+  const ArgSpec &arg = args[index];
+  out_info->name = arg.name.c_str();
+  out_info->dtype = arg.dtype;
+  out_info->rank = arg.rank();
+  out_info->dims = arg.cDims.data();
+  out_info->bound_symbol = arg.bound.empty() ? nullptr : arg.bound.c_str();
+  return nullptr;
+}
+
+} // namespace
+
+extern "C" {
+
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_module_load_library(const char *path, attn_module_t **out_module) {
+  return guard([&]() -> attn_status_t {
+    if (!path)
+      return nullArgument("attn_module_load_library", "path");
+    if (!out_module)
+      return nullArgument("attn_module_load_library", "out_module");
+    // dlopen's message for a missing file is vague; say it plainly. A bare
+    // name (no '/') is searched for by dlopen, so leave that to it.
+    struct stat info;
+    if (std::strchr(path, '/') && stat(path, &info) != 0)
+      return makeStatus(ATTN_STATUS_NOT_FOUND,
+                        std::string("cannot load module '") + path +
+                            "': no such file");
+    dlerror();
+    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      const char *reason = dlerror();
+      return makeStatus(ATTN_STATUS_UNAVAILABLE,
+                        std::string("cannot load module '") + path +
+                            "': " + (reason ? reason : "dlopen failed"));
+    }
+    auto module = std::make_unique<attn_module_s>();
+    module->name = path;
+    module->library = library;
+    if (attn_status_t status = populate(*module, dlsymLookup, library)) {
+      destroy(module.release());
+      return status;
+    }
+    *out_module = module.release();
+    return nullptr;
+  });
+}
+
+ATTN_RUNTIME_EXPORT attn_status_t attn_module_create_from_lookup(
+    attn_symbol_lookup_fn_t lookup, void *user_data, attn_release_fn_t release,
+    attn_module_t **out_module) {
+  return guard([&]() -> attn_status_t {
+    if (!lookup)
+      return nullArgument("attn_module_create_from_lookup", "lookup");
+    if (!out_module)
+      return nullArgument("attn_module_create_from_lookup", "out_module");
+    auto module = std::make_unique<attn_module_s>();
+    module->name = "in-process module";
+    UserLookup context{lookup, user_data};
+    if (attn_status_t status = populate(*module, userLookup, &context))
+      return status; // the caller keeps user_data
+    module->release = release;
+    module->userData = user_data;
+    *out_module = module.release();
+    return nullptr;
+  });
+}
+
+ATTN_RUNTIME_EXPORT void attn_module_retain(attn_module_t *module) {
+  if (module)
+    module->references.fetch_add(1, std::memory_order_relaxed);
+}
+
+ATTN_RUNTIME_EXPORT void attn_module_release(attn_module_t *module) {
+  if (module && module->references.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    destroy(module);
+}
+
+ATTN_RUNTIME_EXPORT const char *attn_module_name(const attn_module_t *module) {
+  return module ? module->name.c_str() : nullptr;
+}
+
+ATTN_RUNTIME_EXPORT const char *
+attn_module_signature_text(const attn_module_t *module) {
+  return module ? module->signature.c_str() : nullptr;
+}
+
+ATTN_RUNTIME_EXPORT size_t
+attn_module_function_count(const attn_module_t *module) {
+  return module ? module->functions.size() : 0;
+}
+
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_module_function_at(const attn_module_t *module, size_t index,
+                        const attn_function_t **out_function) {
+  return guard([&]() -> attn_status_t {
+    if (!module)
+      return nullArgument("attn_module_function_at", "module");
+    if (!out_function)
+      return nullArgument("attn_module_function_at", "out_function");
+    if (index >= module->functions.size())
+      return makeStatus(ATTN_STATUS_INVALID_ARGUMENT,
+                        "attn_module_function_at: module '" + module->name +
+                            "' has " +
+                            std::to_string(module->functions.size()) +
+                            " functions, so index " + std::to_string(index) +
+                            " is out of range");
+    *out_function = module->functions[index].get();
+    return nullptr;
+  });
+}
+
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_module_lookup_function(const attn_module_t *module, const char *name,
+                            const attn_function_t **out_function) {
+  return guard([&]() -> attn_status_t {
+    if (!module)
+      return nullArgument("attn_module_lookup_function", "module");
+    if (!name)
+      return nullArgument("attn_module_lookup_function", "name");
+    if (!out_function)
+      return nullArgument("attn_module_lookup_function", "out_function");
+    std::string available;
+    for (const auto &function : module->functions) {
+      if (function->spec.name == name) {
+        *out_function = function.get();
+        return nullptr;
+      }
+      available += (available.empty() ? "" : ", ") + function->spec.name;
+    }
+    return makeStatus(
+        ATTN_STATUS_NOT_FOUND,
+        "module '" + module->name + "' has no function '" + name +
+            "' (available: " + (available.empty() ? "none" : available) + ")");
+  });
+}
+
+ATTN_RUNTIME_EXPORT const char *
+attn_function_name(const attn_function_t *function) {
+  return function ? function->spec.name.c_str() : nullptr;
+}
+
+ATTN_RUNTIME_EXPORT const char *
+attn_function_signature(const attn_function_t *function) {
+  return function ? function->spec.text.c_str() : nullptr;
+}
+
+ATTN_RUNTIME_EXPORT size_t
+attn_function_input_count(const attn_function_t *function) {
+  return function ? function->spec.inputs.size() : 0;
+}
+
+ATTN_RUNTIME_EXPORT size_t
+attn_function_output_count(const attn_function_t *function) {
+  return function ? function->spec.outputs.size() : 0;
+}
+
+ATTN_RUNTIME_EXPORT attn_status_t attn_function_input_info(
+    const attn_function_t *function, size_t index, attn_arg_info_t *out_info) {
+  return guard([&] { return describeArg(function, index, out_info, false); });
+}
+
+ATTN_RUNTIME_EXPORT attn_status_t attn_function_output_info(
+    const attn_function_t *function, size_t index, attn_arg_info_t *out_info) {
+  return guard([&] { return describeArg(function, index, out_info, true); });
+}
+
+} // extern "C"

@@ -1,0 +1,148 @@
+// RUN: attn-opt %s --attn-materialize-attention --split-input-file | FileCheck %s
+
+// The score matrix, in f32, over (b, hk, g, i, j) with the reduction over d;
+// a two-pass softmax that turns a row with no visible key into zeros; the
+// weighted sum with e innermost; and the division by the row sum.
+
+// CHECK-DAG: #[[Q5:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d5)>
+// CHECK-DAG: #[[K:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d4, d5)>
+// CHECK-DAG: #[[S6:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>
+// CHECK-DAG: #[[ROW:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func.func @plain
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<2x4x8x16xf32>, %[[KEY:[a-z0-9]+]]: tensor<2x4x10x16xf32>, %[[V:[a-z0-9]+]]: tensor<2x4x10x32xf32>)
+// CHECK-DAG: %[[NEG_INF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-DAG: %[[SCALE:.*]] = arith.constant 2.500000e-01 : f32
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[Q5V:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1, 2], [3], [4]] output_shape [2, 4, 1, 8, 16]
+// CHECK: %[[SCORES:.*]] = linalg.generic {indexing_maps = [#[[Q5]], #[[K]], #[[S6]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%[[Q5V]], %[[KEY]] : tensor<2x4x1x8x16xf32>, tensor<2x4x10x16xf32>) outs(%{{.*}} : tensor<2x4x1x8x10xf32>)
+// CHECK: arith.mulf %{{.*}}, %{{.*}} fastmath<reassoc,contract> : f32
+// CHECK: %[[LOGITS:.*]] = linalg.generic
+// CHECK-SAME: ins(%[[SCORES]] : tensor<2x4x1x8x10xf32>) outs(%[[SCORES]] : tensor<2x4x1x8x10xf32>)
+// CHECK: arith.mulf %{{.*}}, %[[SCALE]] : f32
+// CHECK: %[[MAX:.*]] = linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
+// CHECK: arith.maximumf
+// CHECK: %[[P:.*]] = linalg.generic
+// CHECK-SAME: ins(%[[LOGITS]], %[[MAX]] : tensor<2x4x1x8x10xf32>, tensor<2x4x1x8xf32>)
+// CHECK: %[[EMPTY_ROW:.*]] = arith.cmpf oeq, %{{.*}}, %[[NEG_INF]] : f32
+// CHECK: %[[E:.*]] = math.exp
+// CHECK: arith.select %[[EMPTY_ROW]], %[[ZERO]], %[[E]] : f32
+// CHECK: %[[SUM:.*]] = linalg.generic
+// CHECK-SAME: ins(%[[P]] : tensor<2x4x1x8x10xf32>)
+// CHECK: arith.addf
+// CHECK: %[[ACC:.*]] = linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "parallel"]
+// CHECK-SAME: ins(%[[P]], %[[V]] : tensor<2x4x1x8x10xf32>, tensor<2x4x10x32xf32>)
+// CHECK: %[[OUT5:.*]] = linalg.generic
+// CHECK-SAME: ins(%[[ACC]], %[[SUM]] : tensor<2x4x1x8x32xf32>, tensor<2x4x1x8xf32>)
+// CHECK: %[[ANY:.*]] = arith.cmpf ogt, %{{.*}}, %[[ZERO]] : f32
+// CHECK: %[[QUOT:.*]] = arith.divf
+// CHECK: arith.select %[[ANY]], %[[QUOT]], %[[ZERO]] : f32
+// CHECK: %[[OUT:.*]] = tensor.collapse_shape %[[OUT5]] {{\[}}[0], [1, 2], [3], [4]] : tensor<2x4x1x8x32xf32> into tensor<2x4x8x32xf32>
+// CHECK: return %[[OUT]]
+// CHECK-NOT: attn.attention
+func.func @plain(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x10x16xf32>,
+                 %v: tensor<2x4x10x32xf32>) -> tensor<2x4x8x32xf32> {
+  %o = attn.attention %q, %k, %v
+      : (tensor<2x4x8x16xf32>, tensor<2x4x10x16xf32>, tensor<2x4x10x32xf32>)
+        -> tensor<2x4x8x32xf32>
+  return %o : tensor<2x4x8x32xf32>
+}
+
+// -----
+
+// Grouped heads: q is viewed as (B, Hkv = 2, G = 4, N, D) and the key is read
+// through (d0, d1, d4, d5), i.e. by its K/V head only: no copy per group.
+
+// CHECK-DAG: #[[K:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d4, d5)>
+// CHECK-LABEL: func.func @grouped
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<?x8x?x16xf32>, %[[KEY:[a-z0-9]+]]: tensor<?x2x?x16xf32>
+// CHECK: %[[Q5:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1, 2], [3], [4]] output_shape [%{{.*}}, 2, 4, %{{.*}}, 16] : tensor<?x8x?x16xf32> into tensor<?x2x4x?x16xf32>
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[K]], #{{.*}}]
+// CHECK-SAME: ins(%[[Q5]], %[[KEY]] : tensor<?x2x4x?x16xf32>, tensor<?x2x?x16xf32>)
+// CHECK-NOT: tensor.insert_slice
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2], [3], [4]] : tensor<?x2x4x?x16xf32> into tensor<?x8x?x16xf32>
+func.func @grouped(%q: tensor<?x8x?x16xf32>, %k: tensor<?x2x?x16xf32>,
+                   %v: tensor<?x2x?x16xf32>) -> tensor<?x8x?x16xf32> {
+  %o = attn.attention %q, %k, %v
+      : (tensor<?x8x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>)
+        -> tensor<?x8x?x16xf32>
+  return %o : tensor<?x8x?x16xf32>
+}
+
+// -----
+
+// Causal, bottom-right, with key lengths: row i sits at L - N + i where L is
+// the batch row's clamped key length; keys at or beyond L are invisible.
+
+// CHECK-LABEL: func.func @causal_bottom_right_padded
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<?x2x?x16xf32>, %[[KEY:[a-z0-9]+]]: tensor<?x1x?x16xf32>, %{{[a-z0-9]+}}: tensor<?x1x?x16xf32>, %[[LEN:[a-z0-9]+]]: tensor<?xi32>)
+// CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG: %[[C2:.*]] = arith.constant 2 : index
+// CHECK-DAG: %[[N:.*]] = tensor.dim %[[Q]], %[[C2]] : tensor<?x2x?x16xf32>
+// CHECK-DAG: %[[S:.*]] = tensor.dim %[[KEY]], %[[C2]] : tensor<?x1x?x16xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[LEN]] : tensor<?x1x2x?x?xf32>, tensor<?xi32>)
+// CHECK: ^bb0(%{{.*}}: f32, %[[LEN_B:.*]]: i32, %{{.*}}: f32):
+// CHECK: %[[ROW:.*]] = linalg.index 3 : index
+// CHECK: %[[COL:.*]] = linalg.index 4 : index
+// CHECK: %[[L0:.*]] = arith.index_cast %[[LEN_B]] : i32 to index
+// CHECK: %[[L1:.*]] = arith.maxsi %[[L0]], %[[C0]] : index
+// CHECK: %[[L:.*]] = arith.minsi %[[L1]], %[[S]] : index
+// CHECK: %[[IN_LEN:.*]] = arith.cmpi slt, %[[COL]], %[[L]] : index
+// CHECK: %[[OFFSET:.*]] = arith.subi %[[L]], %[[N]] : index
+// CHECK: %[[POS:.*]] = arith.addi %[[ROW]], %[[OFFSET]] : index
+// CHECK: %[[CAUSAL:.*]] = arith.cmpi sle, %[[COL]], %[[POS]] : index
+// CHECK: %[[VISIBLE:.*]] = arith.andi %[[IN_LEN]], %[[CAUSAL]] : i1
+// CHECK: arith.select %[[VISIBLE]], %{{.*}}, %{{.*}} : f32
+func.func @causal_bottom_right_padded(%q: tensor<?x2x?x16xf32>,
+    %k: tensor<?x1x?x16xf32>, %v: tensor<?x1x?x16xf32>,
+    %len: tensor<?xi32>) -> tensor<?x2x?x16xf32> {
+  %o = attn.attention %q, %k, %v key_lengths(%len)
+      mask(#attn.causal<bottom_right>)
+      : (tensor<?x2x?x16xf32>, tensor<?x1x?x16xf32>, tensor<?x1x?x16xf32>,
+         tensor<?xi32>) -> tensor<?x2x?x16xf32>
+  return %o : tensor<?x2x?x16xf32>
+}
+
+// -----
+
+// A window, top-left: visible <=> i - left <= j <= i + right.
+
+// CHECK-LABEL: func.func @window
+// CHECK-DAG: %[[LEFT:.*]] = arith.constant 3 : index
+// CHECK-DAG: %[[RIGHT:.*]] = arith.constant 1 : index
+// CHECK: %[[ROW:.*]] = linalg.index 3 : index
+// CHECK: %[[COL:.*]] = linalg.index 4 : index
+// CHECK: %[[LO:.*]] = arith.subi %[[ROW]], %[[LEFT]] : index
+// CHECK: %[[HI:.*]] = arith.addi %[[ROW]], %[[RIGHT]] : index
+// CHECK: %[[AFTER:.*]] = arith.cmpi sge, %[[COL]], %[[LO]] : index
+// CHECK: %[[BEFORE:.*]] = arith.cmpi sle, %[[COL]], %[[HI]] : index
+// CHECK: arith.andi %[[AFTER]], %[[BEFORE]] : i1
+func.func @window(%q: tensor<1x1x9x8xf32>, %k: tensor<1x1x9x8xf32>,
+                  %v: tensor<1x1x9x8xf32>) -> tensor<1x1x9x8xf32> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.window<left = 3, right = 1, alignment = top_left>)
+      : (tensor<1x1x9x8xf32>, tensor<1x1x9x8xf32>, tensor<1x1x9x8xf32>)
+        -> tensor<1x1x9x8xf32>
+  return %o : tensor<1x1x9x8xf32>
+}
+
+// -----
+
+// Half-precision inputs are widened to f32 for every product and sum; only
+// the normalized output is narrowed.
+
+// CHECK-LABEL: func.func @half
+// CHECK: arith.extf %{{.*}} : f16 to f32
+// CHECK: arith.extf %{{.*}} : f16 to f32
+// CHECK: tensor<1x2x1x5x6xf32>
+// CHECK: arith.truncf %{{.*}} : f32 to f16
+// CHECK: tensor.collapse_shape %{{.*}} : tensor<1x2x1x5x8xf16> into tensor<1x2x5x8xf16>
+func.func @half(%q: tensor<1x2x5x8xf16>, %k: tensor<1x2x6x8xf16>,
+                %v: tensor<1x2x6x8xf16>) -> tensor<1x2x5x8xf16> {
+  %o = attn.attention %q, %k, %v
+      : (tensor<1x2x5x8xf16>, tensor<1x2x6x8xf16>, tensor<1x2x6x8xf16>)
+        -> tensor<1x2x5x8xf16>
+  return %o : tensor<1x2x5x8xf16>
+}

@@ -1,0 +1,249 @@
+// Every verifier error of the attn dialect, with the message a user sees.
+// RUN: attn-opt %s -split-input-file -verify-diagnostics
+
+func.func @query_rank(%q: tensor<2x8x16xf32>, %k: tensor<2x1x8x16xf32>, %v: tensor<2x1x8x16xf32>) {
+  // expected-error @+1 {{query must be a rank-4 tensor (batch, heads, queries, head_dim), got 'tensor<2x8x16xf32>'}}
+  %o = attn.attention %q, %k, %v : (tensor<2x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @key_rank(%q: tensor<2x1x8x16xf32>, %k: tensor<2x8x16xf32>, %v: tensor<2x1x8x16xf32>) {
+  // expected-error @+1 {{key must be a rank-4 tensor (batch, kv_heads, keys, head_dim), got 'tensor<2x8x16xf32>'}}
+  %o = attn.attention %q, %k, %v : (tensor<2x1x8x16xf32>, tensor<2x8x16xf32>, tensor<2x1x8x16xf32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @value_rank(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x16xf32>, %v: tensor<1x8x16xf32>) {
+  // expected-error @+1 {{value must be a rank-4 tensor (batch, kv_heads, keys, value_dim), got 'tensor<1x8x16xf32>'}}
+  %o = attn.attention %q, %k, %v : (tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @integer_query(%q: tensor<2x1x8x16xi32>, %k: tensor<2x1x8x16xi32>, %v: tensor<2x1x8x16xi32>) {
+  // expected-error @+1 {{query must have f16, bf16 or f32 elements, got 'i32'}}
+  %o = attn.attention %q, %k, %v : (tensor<2x1x8x16xi32>, tensor<2x1x8x16xi32>, tensor<2x1x8x16xi32>) -> tensor<2x1x8x16xi32>
+  return
+}
+
+// -----
+
+func.func @mixed_types(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x16xf16>, %v: tensor<2x1x8x16xf32>) {
+  // expected-error @+1 {{key has element type 'f16' but query has 'f32'; all floating-point operands and the result must agree}}
+  %o = attn.attention %q, %k, %v : (tensor<2x1x8x16xf32>, tensor<2x1x8x16xf16>, tensor<2x1x8x16xf32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @dynamic_heads(%q: tensor<2x?x8x16xf32>, %k: tensor<2x1x8x16xf32>, %v: tensor<2x1x8x16xf32>) {
+  // expected-error @+1 {{the number of heads of query (dimension 1) must be static, got 'tensor<2x?x8x16xf32>'}}
+  %o = attn.attention %q, %k, %v : (tensor<2x?x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>) -> tensor<2x?x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @dynamic_head_dim(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x16xf32>, %v: tensor<2x1x8x?xf32>) {
+  // expected-error @+1 {{the head dimension of value (dimension 3) must be static, got 'tensor<2x1x8x?xf32>'}}
+  %o = attn.attention %q, %k, %v : (tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x?xf32>) -> tensor<2x1x8x?xf32>
+  return
+}
+
+// -----
+
+func.func @kv_heads_differ(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x4x8x16xf32>) {
+  // expected-error @+1 {{key has 2 heads but value has 4}}
+  %o = attn.attention %q, %k, %v : (tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @heads_not_multiple(%q: tensor<2x8x8x16xf32>, %k: tensor<2x3x8x16xf32>, %v: tensor<2x3x8x16xf32>) {
+  // expected-error @+1 {{query has 8 heads, which is not a multiple of the 3 key/value heads}}
+  %o = attn.attention %q, %k, %v : (tensor<2x8x8x16xf32>, tensor<2x3x8x16xf32>, tensor<2x3x8x16xf32>) -> tensor<2x8x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @head_dims_differ(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x32xf32>, %v: tensor<2x1x8x16xf32>) {
+  // expected-error @+1 {{query and key must have the same head dimension, got 16 and 32}}
+  %o = attn.attention %q, %k, %v : (tensor<2x1x8x16xf32>, tensor<2x1x8x32xf32>, tensor<2x1x8x16xf32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @batch_differs(%q: tensor<2x1x8x16xf32>, %k: tensor<3x1x8x16xf32>, %v: tensor<3x1x8x16xf32>) {
+  // expected-error @+1 {{batch size differs: query has 2, key has 3}}
+  %o = attn.attention %q, %k, %v : (tensor<2x1x8x16xf32>, tensor<3x1x8x16xf32>, tensor<3x1x8x16xf32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @keys_differ(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x10x16xf32>, %v: tensor<2x1x9x16xf32>) {
+  // expected-error @+1 {{number of keys differs: key has 10, value has 9}}
+  %o = attn.attention %q, %k, %v : (tensor<2x1x8x16xf32>, tensor<2x1x10x16xf32>, tensor<2x1x9x16xf32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @key_lengths_type(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x16xf32>, %v: tensor<2x1x8x16xf32>, %len: tensor<2xi64>) {
+  // expected-error @+1 {{key_lengths must be a rank-1 tensor of i32 (one length per batch row), got 'tensor<2xi64>'}}
+  %o = attn.attention %q, %k, %v key_lengths(%len) : (tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2xi64>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @key_lengths_batch(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x16xf32>, %v: tensor<2x1x8x16xf32>, %len: tensor<3xi32>) {
+  // expected-error @+1 {{batch size differs: key_lengths has 3, the query has 2}}
+  %o = attn.attention %q, %k, %v key_lengths(%len) : (tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<3xi32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @zero_scale(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x16xf32>, %v: tensor<2x1x8x16xf32>) {
+  // expected-error @+1 {{scale must be a positive finite number, got 0}}
+  %o = attn.attention %q, %k, %v scale(0.0) : (tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @result_shape(%q: tensor<2x4x8x16xf32>, %k: tensor<2x1x9x16xf32>, %v: tensor<2x1x9x32xf32>) {
+  // expected-error @+1 {{result must have shape 2x4x8x32 (batch, heads, queries, value_dim), got 'tensor<2x4x8x16xf32>'}}
+  %o = attn.attention %q, %k, %v : (tensor<2x4x8x16xf32>, tensor<2x1x9x16xf32>, tensor<2x1x9x32xf32>) -> tensor<2x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @negative_window(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x16xf32>, %v: tensor<2x1x8x16xf32>) {
+  // expected-error @+1 {{window extents must be non-negative, got left = -1 and right = 0}}
+  %o = attn.attention %q, %k, %v mask(#attn.window<left = -1, right = 0, alignment = top_left>) : (tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @unknown_alignment(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x16xf32>, %v: tensor<2x1x8x16xf32>) {
+  // expected-error @+2 {{expected ::mlir::attn::Alignment to be one of: top_left, bottom_right}}
+  // expected-error @+1 {{failed to parse Attn_CausalMaskAttr parameter 'alignment'}}
+  %o = attn.attention %q, %k, %v mask(#attn.causal<center>) : (tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>) -> tensor<2x1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @layer_input_rank(%x: tensor<2x64xf32>, %w: tensor<64x64xf32>) {
+  // expected-error @+1 {{input must be a rank-3 tensor (batch, tokens, features), got 'tensor<2x64xf32>'}}
+  %y = attn.multi_head %x, %w, %w, %w, %w heads(4) kv_heads(4) : (tensor<2x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<2x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_dynamic_weight(%x: tensor<2x5x64xf32>, %w: tensor<64x64xf32>, %wd: tensor<64x?xf32>) {
+  // expected-error @+1 {{the number of output features of wk (dimension 1) must be static, got 'tensor<64x?xf32>'}}
+  %y = attn.multi_head %x, %w, %wd, %w, %w heads(4) kv_heads(4) : (tensor<2x5x64xf32>, tensor<64x64xf32>, tensor<64x?xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_zero_heads(%x: tensor<2x5x64xf32>, %w: tensor<64x64xf32>) {
+  // expected-error @+1 {{attribute 'num_heads' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  %y = attn.multi_head %x, %w, %w, %w, %w heads(0) kv_heads(4) : (tensor<2x5x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_groups(%x: tensor<2x5x64xf32>, %w: tensor<64x64xf32>, %wkv: tensor<64x48xf32>) {
+  // expected-error @+1 {{num_heads = 4 is not a multiple of num_kv_heads = 3}}
+  %y = attn.multi_head %x, %w, %wkv, %wkv, %w heads(4) kv_heads(3) : (tensor<2x5x64xf32>, tensor<64x64xf32>, tensor<64x48xf32>, tensor<64x48xf32>, tensor<64x64xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_wq_split(%x: tensor<2x5x64xf32>, %w: tensor<64x64xf32>, %wq: tensor<64x66xf32>) {
+  // expected-error @+1 {{wq has 66 output features, which do not split into 4 heads}}
+  %y = attn.multi_head %x, %wq, %w, %w, %w heads(4) kv_heads(4) : (tensor<2x5x64xf32>, tensor<64x66xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_wv_split(%x: tensor<2x5x64xf32>, %w: tensor<64x64xf32>, %wk: tensor<64x32xf32>, %wv: tensor<64x33xf32>) {
+  // expected-error @+1 {{wv has 33 output features, which do not split into 2 key/value heads}}
+  %y = attn.multi_head %x, %w, %wk, %wv, %w heads(4) kv_heads(2) : (tensor<2x5x64xf32>, tensor<64x64xf32>, tensor<64x32xf32>, tensor<64x33xf32>, tensor<64x64xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_wk_width(%x: tensor<2x5x64xf32>, %w: tensor<64x64xf32>, %wk: tensor<64x16xf32>, %wv: tensor<64x32xf32>) {
+  // expected-error @+1 {{wk must have num_kv_heads * head_dim = 2 * 16 = 32 output features, got 16}}
+  %y = attn.multi_head %x, %w, %wk, %wv, %w heads(4) kv_heads(2) : (tensor<2x5x64xf32>, tensor<64x64xf32>, tensor<64x16xf32>, tensor<64x32xf32>, tensor<64x64xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_wo_width(%x: tensor<2x5x64xf32>, %w: tensor<64x64xf32>, %wo: tensor<32x64xf32>) {
+  // expected-error @+1 {{wo must have num_heads * value_dim = 4 * 16 = 64 input features, got 32}}
+  %y = attn.multi_head %x, %w, %w, %w, %wo heads(4) kv_heads(4) : (tensor<2x5x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<32x64xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_input_features(%x: tensor<2x5x32xf32>, %w: tensor<64x64xf32>) {
+  // expected-error @+1 {{input features differs: input has 32, wq has 64}}
+  %y = attn.multi_head %x, %w, %w, %w, %w heads(4) kv_heads(4) : (tensor<2x5x32xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_source_features(%x: tensor<2x5x64xf32>, %src: tensor<2x7x48xf32>, %w: tensor<64x64xf32>) {
+  // expected-error @+1 {{source features differs: source has 48, wk has 64}}
+  %y = attn.multi_head %x, %w, %w, %w, %w source(%src) heads(4) kv_heads(4) : (tensor<2x5x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<2x7x48xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_source_batch(%x: tensor<2x5x64xf32>, %src: tensor<3x7x64xf32>, %w: tensor<64x64xf32>) {
+  // expected-error @+1 {{batch size differs: input has 2, source has 3}}
+  %y = attn.multi_head %x, %w, %w, %w, %w source(%src) heads(4) kv_heads(4) : (tensor<2x5x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<3x7x64xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_result(%x: tensor<2x5x64xf32>, %w: tensor<64x64xf32>, %wo: tensor<64x32xf32>) {
+  // expected-error @+1 {{result must have shape 2x5x32 (batch, tokens, output features), got 'tensor<2x5x64xf32>'}}
+  %y = attn.multi_head %x, %w, %w, %w, %wo heads(4) kv_heads(4) : (tensor<2x5x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x32xf32>) -> tensor<2x5x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_mixed_types(%x: tensor<2x5x64xf16>, %w: tensor<64x64xf32>) {
+  // expected-error @+1 {{wq has element type 'f32' but input has 'f16'; all floating-point operands and the result must agree}}
+  %y = attn.multi_head %x, %w, %w, %w, %w heads(4) kv_heads(4) : (tensor<2x5x64xf16>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<2x5x64xf16>
+  return
+}

@@ -1,0 +1,74 @@
+// Every op and attribute prints, parses back and prints the same, in the
+// custom form and through the generic form.
+// RUN: attn-opt %s | attn-opt | FileCheck %s
+// RUN: attn-opt %s --mlir-print-op-generic | attn-opt | FileCheck %s
+
+// CHECK-LABEL: func.func @plain
+// CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32>
+func.func @plain(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x16xf32>,
+                 %v: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention %q, %k, %v
+      : (tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>)
+        -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
+// CHECK-LABEL: func.func @grouped_causal_padded
+// CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} key_lengths(%{{.*}}) mask(#attn.causal<bottom_right>) scale(1.250000e-01)
+// CHECK-SAME: (tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x32xf16>, tensor<?xi32>) -> tensor<?x8x?x32xf16>
+func.func @grouped_causal_padded(%q: tensor<?x8x?x64xf16>,
+    %k: tensor<?x2x?x64xf16>, %v: tensor<?x2x?x32xf16>,
+    %len: tensor<?xi32>) -> tensor<?x8x?x32xf16> {
+  %o = attn.attention %q, %k, %v key_lengths(%len)
+      mask(#attn.causal<bottom_right>) scale(0.125)
+      : (tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x32xf16>,
+         tensor<?xi32>) -> tensor<?x8x?x32xf16>
+  return %o : tensor<?x8x?x32xf16>
+}
+
+// CHECK-LABEL: func.func @window
+// CHECK: mask(#attn.window<left = 127, right = 0, alignment = top_left>)
+// CHECK-LABEL: func.func @symmetric_window
+// CHECK: mask(#attn.window<left = 4, right = 4, alignment = bottom_right>)
+func.func @window(%q: tensor<1x1x?x8xbf16>, %k: tensor<1x1x?x8xbf16>,
+                  %v: tensor<1x1x?x8xbf16>) -> tensor<1x1x?x8xbf16> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.window<left = 127, right = 0, alignment = top_left>)
+      : (tensor<1x1x?x8xbf16>, tensor<1x1x?x8xbf16>, tensor<1x1x?x8xbf16>)
+        -> tensor<1x1x?x8xbf16>
+  return %o : tensor<1x1x?x8xbf16>
+}
+func.func @symmetric_window(%q: tensor<1x1x?x8xf32>, %k: tensor<1x1x?x8xf32>,
+                            %v: tensor<1x1x?x8xf32>) -> tensor<1x1x?x8xf32> {
+  %o = attn.attention %q, %k, %v
+      mask(#attn.window<left = 4, right = 4, alignment = bottom_right>)
+      : (tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>)
+        -> tensor<1x1x?x8xf32>
+  return %o : tensor<1x1x?x8xf32>
+}
+
+// CHECK-LABEL: func.func @self_layer
+// CHECK: attn.multi_head %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} heads(8) kv_heads(2) mask(#attn.causal<top_left>)
+func.func @self_layer(%x: tensor<?x?x512xf32>, %wq: tensor<512x512xf32>,
+                      %wk: tensor<512x128xf32>, %wv: tensor<512x128xf32>,
+                      %wo: tensor<512x512xf32>) -> tensor<?x?x512xf32> {
+  %y = attn.multi_head %x, %wq, %wk, %wv, %wo heads(8) kv_heads(2)
+      mask(#attn.causal<top_left>)
+      : (tensor<?x?x512xf32>, tensor<512x512xf32>, tensor<512x128xf32>,
+         tensor<512x128xf32>, tensor<512x512xf32>) -> tensor<?x?x512xf32>
+  return %y : tensor<?x?x512xf32>
+}
+
+// CHECK-LABEL: func.func @cross_layer
+// CHECK: attn.multi_head %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} source(%{{.*}}) key_lengths(%{{.*}}) heads(4) kv_heads(1) scale(5.000000e-01)
+func.func @cross_layer(%x: tensor<2x7x32xf32>, %src: tensor<2x9x24xf32>,
+                       %wq: tensor<32x64xf32>, %wk: tensor<24x16xf32>,
+                       %wv: tensor<24x8xf32>, %wo: tensor<32x40xf32>,
+                       %len: tensor<2xi32>) -> tensor<2x7x40xf32> {
+  %y = attn.multi_head %x, %wq, %wk, %wv, %wo source(%src) key_lengths(%len)
+      heads(4) kv_heads(1) scale(0.5)
+      : (tensor<2x7x32xf32>, tensor<32x64xf32>, tensor<24x16xf32>,
+         tensor<24x8xf32>, tensor<32x40xf32>, tensor<2x9x24xf32>,
+         tensor<2xi32>) -> tensor<2x7x40xf32>
+  return %y : tensor<2x7x40xf32>
+}

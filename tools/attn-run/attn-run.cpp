@@ -1,0 +1,547 @@
+//===- attn-run.cpp - compile, run, check and time an attn module ---------===//
+//
+//   attn-run examples/04_causal_attention.mlir --random 7 \
+//       --shape q=2x8x100x64 --shape k=2x8x130x64 --check --repeat 10 --stats
+//
+// The module is compiled in-process (the same pipeline as attn-translate) and
+// run through the runtime, which checks the shapes of the call. Inputs come
+// from .npy files or from a seeded generator; --check compares every output
+// with the float64 reference evaluated on the same inputs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Reference/Evaluate.h"
+#include "attn/Target/CPU.h"
+#include "attn/npy.hpp"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+namespace ref = ::attn::reference;
+using ::attn::HostTensor;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"),
+                                      cl::Required);
+static cl::opt<std::string>
+    entryName("entry", cl::desc("Function to run (default: the only one)"));
+static cl::list<std::string>
+    inputFiles("input", cl::desc("An input from a .npy file: NAME=FILE"));
+static cl::list<std::string> valueSpecs(
+    "values", cl::desc("A rank-1 input given inline: NAME=V0,V1,... (e.g. "
+                       "key_lengths=0,17,33)"));
+static cl::list<std::string> shapeSpecs(
+    "shape", cl::desc("The shape of a random input: NAME=AxBxC (sizes of "
+                      "dynamic dimensions come from here)"));
+static cl::opt<uint64_t>
+    randomSeed("random", cl::desc("Generate missing inputs from this seed"));
+static cl::opt<std::string>
+    saveInputsDir("save-inputs", cl::desc("Write every input as DIR/NAME.npy"));
+static cl::list<std::string> outputFiles(
+    "output", cl::desc("Write an output: FILE (the first) or NAME=FILE"));
+static cl::opt<bool> check("check",
+                           cl::desc("Compare with the float64 reference; exit "
+                                    "1 beyond the tolerance"));
+static cl::opt<double> tolerance(
+    "tolerance",
+    cl::desc("Largest accepted error |out - ref| / max(1, |ref|) (default: "
+             "1e-4 for f32, 1e-2 for f16, 5e-2 for bf16)"),
+    cl::init(0));
+static cl::opt<unsigned> repeat("repeat",
+                                cl::desc("Run N times and report the median"),
+                                cl::init(1));
+// LLVM owns "-stats" (its pass statistics); main() maps --stats onto this.
+static cl::opt<bool> printStats("attn-stats", cl::Hidden,
+                                cl::desc("Print one JSON line of statistics"));
+static cl::opt<std::string> targetCPU("cpu", cl::desc("Target CPU"),
+                                      cl::init("host"));
+
+namespace {
+
+/// A failure already explained to the user.
+struct Failure {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string &message) {
+  llvm::errs() << "attn-run: " << message << "\n";
+  std::exit(2);
+}
+
+void failIf(const ::attn::Status &status, const std::string &context = "") {
+  if (!status.ok())
+    fail((context.empty() ? "" : context + ": ") + status.message());
+}
+
+/// "NAME=VALUE" -> (NAME, VALUE).
+std::pair<std::string, std::string> splitAssignment(StringRef text,
+                                                    StringRef option) {
+  auto [name, value] = text.split('=');
+  if (name.empty() || value.empty())
+    fail("--" + option.str() + " expects NAME=VALUE, got '" + text.str() + "'");
+  return {name.str(), value.str()};
+}
+
+std::vector<int64_t> parseShape(StringRef text, StringRef name) {
+  std::vector<int64_t> shape;
+  if (text == "scalar")
+    return shape;
+  SmallVector<StringRef> parts;
+  text.split(parts, 'x');
+  for (StringRef part : parts) {
+    int64_t size;
+    if (part.getAsInteger(10, size) || size < 0)
+      fail("--shape " + name.str() + "=" + text.str() +
+           ": sizes are non-negative integers separated by 'x'");
+    shape.push_back(size);
+  }
+  return shape;
+}
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  return ::attn::formatShape(shape);
+}
+
+//===----------------------------------------------------------------------===//
+// Elements of any dtype as double
+//===----------------------------------------------------------------------===//
+
+float bf16ToFloat(uint16_t bits) {
+  uint32_t word = uint32_t(bits) << 16;
+  float value;
+  std::memcpy(&value, &word, sizeof(value));
+  return value;
+}
+
+uint16_t floatToBf16(float value) {
+  uint32_t word;
+  std::memcpy(&word, &value, sizeof(word));
+  if (std::isnan(value))
+    return 0x7fc0;
+  // Round to nearest even on the 16 bits that are dropped.
+  word += 0x7fff + ((word >> 16) & 1);
+  return uint16_t(word >> 16);
+}
+
+double loadElement(const HostTensor &tensor, int64_t i) {
+  switch (tensor.dtype()) {
+  default:
+  case ATTN_DTYPE_F32:
+    return tensor.data<float>()[i];
+  case ATTN_DTYPE_F64:
+    return tensor.data<double>()[i];
+  case ATTN_DTYPE_F16:
+    return double(static_cast<const _Float16 *>(tensor.data())[i]);
+  case ATTN_DTYPE_BF16:
+    return bf16ToFloat(static_cast<const uint16_t *>(tensor.data())[i]);
+  case ATTN_DTYPE_I32:
+    return tensor.data<int32_t>()[i];
+  case ATTN_DTYPE_I64:
+    return double(tensor.data<int64_t>()[i]);
+  }
+}
+
+void storeElement(HostTensor &tensor, int64_t i, double value) {
+  switch (tensor.dtype()) {
+  default:
+  case ATTN_DTYPE_F32:
+    tensor.data<float>()[i] = float(value);
+    return;
+  case ATTN_DTYPE_F64:
+    tensor.data<double>()[i] = value;
+    return;
+  case ATTN_DTYPE_F16:
+    static_cast<_Float16 *>(tensor.data())[i] = _Float16(value);
+    return;
+  case ATTN_DTYPE_BF16:
+    static_cast<uint16_t *>(tensor.data())[i] = floatToBf16(float(value));
+    return;
+  case ATTN_DTYPE_I32:
+    tensor.data<int32_t>()[i] = int32_t(value);
+    return;
+  case ATTN_DTYPE_I64:
+    tensor.data<int64_t>()[i] = int64_t(value);
+    return;
+  }
+}
+
+ref::Tensor toReference(const HostTensor &tensor) {
+  ref::Tensor result(tensor.shape());
+  for (int64_t i = 0, e = tensor.numElements(); i < e; ++i)
+    result.data[i] = loadElement(tensor, i);
+  return result;
+}
+
+/// splitmix64: a small generator whose stream depends only on the seed.
+class Random {
+public:
+  explicit Random(uint64_t seed) : state(seed) {}
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [-1, 1).
+  double uniform() { return double(next() >> 11) * 0x1.0p-52 - 1.0; }
+  /// Uniform integer in [0, bound].
+  int64_t below(int64_t bound) { return int64_t(next() % uint64_t(bound + 1)); }
+
+private:
+  uint64_t state;
+};
+
+double defaultTolerance(attn_dtype_t dtype) {
+  switch (dtype) {
+  case ATTN_DTYPE_F16:
+    return 1e-2;
+  case ATTN_DTYPE_BF16:
+    return 5e-2;
+  case ATTN_DTYPE_F64:
+    return 1e-10;
+  default:
+    return 1e-4;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Inputs
+//===----------------------------------------------------------------------===//
+
+/// Sizes of the signature's symbols, bound from given shapes and files.
+class SymbolSizes {
+public:
+  void bind(const ::attn::ArgInfo &arg, const std::vector<int64_t> &shape,
+            StringRef origin) {
+    if (shape.size() != arg.dims.size())
+      fail(origin.str() + " gives '" + arg.name + "' the shape " +
+           shapeText(shape) + " of rank " + std::to_string(shape.size()) +
+           ", but it has rank " + std::to_string(arg.dims.size()));
+    for (auto [d, dim] : llvm::enumerate(arg.dims)) {
+      if (dim.isStatic()) {
+        if (dim.size != shape[d])
+          fail(origin.str() + " gives '" + arg.name + "' the shape " +
+               shapeText(shape) + ", but its dimension " + std::to_string(d) +
+               " is " + std::to_string(dim.size));
+        continue;
+      }
+      auto [it, inserted] = sizes.try_emplace(dim.symbol, shape[d]);
+      if (!inserted && it->second != shape[d])
+        fail(origin.str() + " gives '" + arg.name + "' the shape " +
+             shapeText(shape) + " with " + dim.symbol + " = " +
+             std::to_string(shape[d]) + ", but " + dim.symbol + " = " +
+             std::to_string(it->second) + " elsewhere");
+    }
+  }
+
+  std::vector<int64_t> shapeOf(const ::attn::ArgInfo &arg) const {
+    std::vector<int64_t> shape;
+    for (auto [d, dim] : llvm::enumerate(arg.dims)) {
+      if (dim.isStatic()) {
+        shape.push_back(dim.size);
+        continue;
+      }
+      auto it = sizes.find(dim.symbol);
+      if (it == sizes.end())
+        fail("the size " + dim.symbol + " of dimension " + std::to_string(d) +
+             " of '" + arg.name + "' is unknown: give it with --shape " +
+             arg.name + "=...");
+      shape.push_back(it->second);
+    }
+    return shape;
+  }
+
+  int64_t valueOf(const std::string &symbol) const {
+    int64_t size;
+    if (!StringRef(symbol).getAsInteger(10, size))
+      return size;
+    auto it = sizes.find(symbol);
+    if (it == sizes.end())
+      fail("the size " + symbol + " is unknown: give it with --shape");
+    return it->second;
+  }
+
+private:
+  std::map<std::string, int64_t> sizes;
+};
+
+std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
+  std::vector<::attn::ArgInfo> args;
+  std::map<std::string, size_t> indexOf;
+  std::string names;
+  for (size_t i = 0; i < function.numInputs(); ++i) {
+    auto info = function.input(i);
+    failIf(info.status());
+    indexOf[info->name] = i;
+    names += (i ? ", " : "") + info->name;
+    args.push_back(*info);
+  }
+  auto argIndex = [&](const std::string &name, StringRef option) {
+    auto it = indexOf.find(name);
+    if (it == indexOf.end())
+      fail("--" + option.str() + " names '" + name + "', but the inputs of " +
+           function.name() + " are " + names);
+    return it->second;
+  };
+
+  std::vector<HostTensor> tensors(args.size());
+  std::vector<bool> given(args.size(), false);
+  SymbolSizes symbols;
+  for (const std::string &spec : inputFiles) {
+    auto [name, path] = splitAssignment(spec, "input");
+    size_t i = argIndex(name, "input");
+    failIf(::attn::npy::read(path, tensors[i]));
+    if (tensors[i].dtype() != args[i].dtype)
+      fail(path + " holds " + ::attn::dtypeName(tensors[i].dtype()) +
+           " elements, but '" + name + "' takes " +
+           ::attn::dtypeName(args[i].dtype));
+    symbols.bind(args[i], tensors[i].shape(), path);
+    given[i] = true;
+  }
+  for (const std::string &spec : valueSpecs) {
+    auto [name, text] = splitAssignment(spec, "values");
+    size_t i = argIndex(name, "values");
+    SmallVector<StringRef> items;
+    StringRef(text).split(items, ',');
+    if (args[i].dims.size() != 1)
+      fail("--values gives '" + name + "' inline, but only rank-1 inputs can "
+           "be given so; '" + name + "' has rank " +
+           std::to_string(args[i].dims.size()));
+    tensors[i] = HostTensor(args[i].dtype, {int64_t(items.size())});
+    for (auto [e, item] : llvm::enumerate(items)) {
+      double value;
+      if (item.trim().getAsDouble(value))
+        fail("--values " + spec + ": '" + item.str() + "' is not a number");
+      storeElement(tensors[i], int64_t(e), value);
+    }
+    symbols.bind(args[i], tensors[i].shape(), "--values " + name);
+    given[i] = true;
+  }
+  for (const std::string &spec : shapeSpecs) {
+    auto [name, text] = splitAssignment(spec, "shape");
+    size_t i = argIndex(name, "shape");
+    symbols.bind(args[i], parseShape(text, name), "--shape " + spec);
+  }
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (given[i])
+      continue;
+    if (randomSeed.getNumOccurrences() == 0)
+      fail("no value for input '" + args[i].name +
+           "': give --input " + args[i].name + "=FILE.npy or --random SEED");
+    tensors[i] = HostTensor(args[i].dtype, symbols.shapeOf(args[i]));
+    if (!tensors[i].valid())
+      fail("input '" + args[i].name + "' of shape " +
+           shapeText(tensors[i].shape()) + " is too large");
+    // One stream per input, so giving one input from a file leaves the
+    // others as they were.
+    Random random(randomSeed * 1000003 + i);
+    bool isInteger =
+        args[i].dtype == ATTN_DTYPE_I32 || args[i].dtype == ATTN_DTYPE_I64;
+    int64_t bound = args[i].bound.empty() ? 8 : symbols.valueOf(args[i].bound);
+    for (int64_t e = 0, n = tensors[i].numElements(); e < n; ++e)
+      storeElement(tensors[i], e,
+                   isInteger ? double(random.below(bound)) : random.uniform());
+  }
+
+  if (!saveInputsDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(saveInputsDir))
+      fail("cannot create " + saveInputsDir + ": " + ec.message());
+    for (size_t i = 0; i < args.size(); ++i) {
+      SmallString<128> path(saveInputsDir);
+      llvm::sys::path::append(path, args[i].name + ".npy");
+      failIf(::attn::npy::write(path.str().str(), tensors[i]));
+    }
+  }
+  return tensors;
+}
+
+//===----------------------------------------------------------------------===//
+// Running, checking, reporting
+//===----------------------------------------------------------------------===//
+
+/// max over elements of |out - ref| / max(1, |ref|): absolute error for
+/// small values, relative for large ones. NaN anywhere is infinite.
+double maxError(const HostTensor &out, const ref::Tensor &expected) {
+  double worst = 0;
+  for (int64_t i = 0, e = out.numElements(); i < e; ++i) {
+    double got = loadElement(out, i), want = expected.data[i];
+    double error = std::abs(got - want) / std::max(1.0, std::abs(want));
+    if (std::isnan(error))
+      return std::numeric_limits<double>::infinity();
+    worst = std::max(worst, error);
+  }
+  return worst;
+}
+
+void writeOutputs(const ::attn::Function &function,
+                  const std::vector<HostTensor> &outputs) {
+  for (const std::string &spec : outputFiles) {
+    size_t index = 0;
+    std::string path = spec;
+    if (StringRef(spec).contains('=')) {
+      auto [name, file] = splitAssignment(spec, "output");
+      path = file;
+      index = function.numOutputs();
+      for (size_t i = 0; i < function.numOutputs(); ++i)
+        if (function.output(i)->name == name)
+          index = i;
+      if (index == function.numOutputs())
+        fail("--output names '" + name + "', which is not an output of " +
+             function.name());
+    }
+    failIf(::attn::npy::write(path, outputs[index]));
+  }
+}
+
+std::string jsonNumber(double value) {
+  if (!std::isfinite(value))
+    return "null";
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
+  return buffer;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  std::vector<const char *> args(argv, argv + argc);
+  for (const char *&arg : args)
+    if (StringRef(arg) == "--stats" || StringRef(arg) == "-stats")
+      arg = "--attn-stats";
+  cl::ParseCommandLineOptions(
+      int(args.size()), args.data(),
+      "attn module runner\n\n  --stats  print one JSON line of statistics "
+      "(time, GFLOP/s, peak bytes allocated by the generated code, max error)\n");
+
+  DialectRegistry registry;
+  mlir::attn::registerCompilerDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  std::string error;
+  auto buffer = openInputFile(inputFile, &error);
+  if (!buffer)
+    fail(error);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 2;
+
+  mlir::attn::CPUTargetOptions target;
+  target.cpu = targetCPU;
+  auto compiled = mlir::attn::compileForRuntime(*module, target);
+  failIf(compiled.status(), inputFile);
+  ::attn::Module &runtimeModule = *compiled;
+
+  ::attn::Function function;
+  if (entryName.empty()) {
+    std::vector<::attn::Function> functions = runtimeModule.functions();
+    if (functions.size() != 1)
+      fail(inputFile + " has " + std::to_string(functions.size()) +
+           " functions; choose one with --entry");
+    function = functions.front();
+  } else {
+    auto found = runtimeModule.lookup(entryName);
+    failIf(found.status());
+    function = *found;
+  }
+
+  std::vector<HostTensor> inputs = prepareInputs(function);
+  std::vector<attn_tensor_t> inputViews;
+  for (const HostTensor &tensor : inputs)
+    inputViews.push_back(tensor.view());
+  auto shapes = function.inferOutputShapes(inputViews);
+  failIf(shapes.status());
+  std::vector<HostTensor> outputs;
+  std::vector<attn_tensor_t> outputViews;
+  for (size_t i = 0; i < shapes->size(); ++i)
+    outputs.emplace_back(function.output(i)->dtype, (*shapes)[i]);
+  for (const HostTensor &tensor : outputs)
+    outputViews.push_back(tensor.view());
+
+  // Median wall time of `repeat` runs, after one warm-up run when repeating.
+  attn_invoke_stats_t invokeStats{};
+  std::vector<double> seconds;
+  for (unsigned run = 0; run < repeat + (repeat > 1); ++run) {
+    auto start = std::chrono::steady_clock::now();
+    failIf(function.invoke(inputViews, outputViews, &invokeStats));
+    std::chrono::duration<double> elapsed =
+        std::chrono::steady_clock::now() - start;
+    if (repeat == 1 || run > 0)
+      seconds.push_back(elapsed.count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  double median = seconds[seconds.size() / 2];
+  writeOutputs(function, outputs);
+
+  auto func = module->lookupSymbol<func::FuncOp>(function.name());
+  std::vector<ref::Tensor> referenceInputs;
+  for (const HostTensor &tensor : inputs)
+    referenceInputs.push_back(check ? toReference(tensor)
+                                    : ref::Tensor(tensor.shape()));
+  // Bounded integer inputs (key lengths) change the cost: keep their values.
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!check && !function.input(i)->bound.empty())
+      referenceInputs[i] = toReference(inputs[i]);
+  ref::Cost cost;
+  auto expected = mlir::attn::evaluateReference(func, referenceInputs, &cost, check);
+  if (failed(expected))
+    fail("the reference cannot evaluate " + function.name());
+
+  double worst = std::numeric_limits<double>::quiet_NaN();
+  bool passed = true;
+  if (check) {
+    worst = 0;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      double error = maxError(outputs[i], (*expected)[i]);
+      double limit =
+          tolerance > 0 ? double(tolerance) : defaultTolerance(outputs[i].dtype());
+      bool ok = error <= limit;
+      passed &= ok;
+      worst = std::max(worst, error);
+      llvm::outs() << "check " << function.output(i)->name << " "
+                   << shapeText(outputs[i].shape()) << ": max error "
+                   << llvm::format("%.3g", error) << " (tolerance "
+                   << llvm::format("%.3g", limit) << ") "
+                   << (ok ? "ok" : "FAILED") << "\n";
+    }
+  }
+
+  double gflops = cost.flops / median * 1e-9;
+  llvm::outs() << function.name() << ": " << llvm::format("%.3f", median * 1e3)
+               << " ms";
+  if (repeat > 1)
+    llvm::outs() << " (median of " << repeat << ")";
+  llvm::outs() << ", " << llvm::format("%.2f", gflops) << " GFLOP/s, peak "
+               << invokeStats.peak_bytes << " bytes allocated\n";
+  if (printStats)
+    llvm::outs() << "{\"function\": \"" << function.name()
+                 << "\", \"time_ms\": " << jsonNumber(median * 1e3)
+                 << ", \"repeat\": " << repeat
+                 << ", \"flops\": " << jsonNumber(cost.flops)
+                 << ", \"pairs\": " << jsonNumber(cost.pairs)
+                 << ", \"gflops\": " << jsonNumber(gflops)
+                 << ", \"peak_bytes\": " << invokeStats.peak_bytes
+                 << ", \"allocations\": " << invokeStats.allocation_count
+                 << ", \"max_error\": " << jsonNumber(worst) << "}\n";
+  return passed ? 0 : 1;
+}

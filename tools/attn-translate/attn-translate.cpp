@@ -1,0 +1,153 @@
+//===- attn-translate.cpp - emit code from attn modules -------------------===//
+//
+// Lowers an attn module (or takes one already in the LLVM dialect) and writes
+// what was asked for:
+//
+//   attn-translate sdpa.mlir -o sdpa.ll       # LLVM IR (optimized)
+//   attn-translate sdpa.mlir -o sdpa.o        # object file
+//   attn-translate sdpa.mlir -o sdpa.so       # shared library for the runtime
+//
+// The kind follows the output's extension unless --emit says otherwise.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Target/CPU.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+
+namespace {
+enum class EmitKind { Auto, LLVMDialect, LLVMIR, Object, SharedLibrary };
+} // namespace
+
+static llvm::cl::opt<std::string> inputFile(llvm::cl::Positional,
+                                            llvm::cl::desc("<input.mlir>"),
+                                            llvm::cl::init("-"));
+static llvm::cl::opt<std::string> outputFile("o", llvm::cl::desc("Output file"),
+                                             llvm::cl::value_desc("file"),
+                                             llvm::cl::init("-"));
+static llvm::cl::opt<EmitKind> emitKind(
+    "emit", llvm::cl::desc("What to write (default: from the extension)"),
+    llvm::cl::init(EmitKind::Auto),
+    llvm::cl::values(
+        clEnumValN(EmitKind::LLVMDialect, "mlir-llvm",
+                   "the module lowered to the LLVM dialect"),
+        clEnumValN(EmitKind::LLVMIR, "llvm-ir", "optimized LLVM IR (.ll)"),
+        clEnumValN(EmitKind::Object, "object", "an object file (.o)"),
+        clEnumValN(EmitKind::SharedLibrary, "shared-library",
+                   "a shared library the runtime loads (.so)")));
+static llvm::cl::opt<std::string>
+    targetCPU("cpu", llvm::cl::desc("Target CPU (default: host)"),
+              llvm::cl::init("host"));
+static llvm::cl::opt<std::string>
+    targetFeatures("mattr", llvm::cl::desc("Extra target features"),
+                   llvm::cl::init(""));
+static llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("LLVM opt level"),
+                                        llvm::cl::Prefix, llvm::cl::init(3));
+
+static EmitKind kindFromExtension(StringRef path) {
+  StringRef ext = llvm::sys::path::extension(path);
+  if (ext == ".o")
+    return EmitKind::Object;
+  if (ext == ".so")
+    return EmitKind::SharedLibrary;
+  if (ext == ".mlir")
+    return EmitKind::LLVMDialect;
+  return EmitKind::LLVMIR;
+}
+
+static int fail(const Twine &message) {
+  llvm::errs() << "attn-translate: " << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  llvm::cl::ParseCommandLineOptions(argc, argv, "attn code emitter\n");
+
+  DialectRegistry registry;
+  mlir::attn::registerCompilerDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  std::string error;
+  auto input = openInputFile(inputFile, &error);
+  if (!input)
+    return fail(error);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1;
+  if (failed(mlir::attn::lowerToLLVMDialect(*module)))
+    return fail("lowering " + inputFile + " failed");
+
+  EmitKind kind = emitKind == EmitKind::Auto ? kindFromExtension(outputFile)
+                                             : emitKind.getValue();
+  if (kind == EmitKind::LLVMDialect) {
+    auto output = openOutputFile(outputFile, &error);
+    if (!output)
+      return fail(error);
+    module->print(output->os());
+    output->keep();
+    return 0;
+  }
+
+  mlir::attn::CPUTargetOptions options;
+  options.cpu = targetCPU;
+  options.features = targetFeatures;
+  options.optLevel = optLevel;
+  auto machine = mlir::attn::createTargetMachine(options, error);
+  if (failed(machine))
+    return fail(error);
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::attn::translateToLLVMIR(*module, llvmContext, **machine, optLevel);
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+
+  if (kind == EmitKind::LLVMIR) {
+    auto output = openOutputFile(outputFile, &error);
+    if (!output)
+      return fail(error);
+    llvmModule->print(output->os(), nullptr);
+    output->keep();
+    return 0;
+  }
+
+  if (outputFile == "-" && kind == EmitKind::SharedLibrary)
+    return fail("a shared library needs an output file (-o lib.so)");
+  std::string objectPath = outputFile;
+  if (kind == EmitKind::SharedLibrary) {
+    SmallString<128> temp;
+    if (llvm::sys::fs::createTemporaryFile("attn", "o", temp))
+      return fail("cannot create a temporary object file");
+    objectPath = temp.str().str();
+  }
+  {
+    auto output = openOutputFile(objectPath, &error);
+    if (!output)
+      return fail(error);
+    if (failed(mlir::attn::emitObjectFile(*llvmModule, **machine, output->os(), error)))
+      return fail(error);
+    output->keep();
+  }
+  if (kind == EmitKind::SharedLibrary) {
+    LogicalResult linked = mlir::attn::linkSharedLibrary(objectPath, outputFile, error);
+    llvm::sys::fs::remove(objectPath);
+    if (failed(linked))
+      return fail(error);
+  }
+  return 0;
+}

@@ -1,6 +1,7 @@
 //===- CPU.cpp - compile attn modules to CPU code -------------------------===//
 
 #include "attn/Target/CPU.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -156,6 +157,13 @@ JitModule::create(ModuleOp module, const CPUTargetOptions &options,
     return nullptr;
   }
   (*engine)->initialize();
+  // Looking a symbol up materializes the code: report what failed to link
+  // (an undefined symbol, say) here rather than as a missing symbol later.
+  if (llvm::Expected<void *> probe = (*engine)->lookup(kSignatureSymbol);
+      !probe) {
+    error = "JIT linking failed: " + llvm::toString(probe.takeError());
+    return nullptr;
+  }
   return std::unique_ptr<JitModule>(new JitModule(std::move(*engine)));
 }
 

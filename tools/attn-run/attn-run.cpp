@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Reference/Evaluate.h"
+#include "attn/Reference/HostTensors.h"
 #include "attn/Target/CPU.h"
 #include "attn/npy.hpp"
 
@@ -61,8 +62,8 @@ static cl::opt<bool> check("check",
                                     "1 beyond the tolerance"));
 static cl::opt<double> tolerance(
     "tolerance",
-    cl::desc("Largest accepted error |out - ref| / max(1, |ref|) (default: "
-             "1e-4 for f32, 1e-2 for f16, 5e-2 for bf16)"),
+    cl::desc("Largest accepted error max|out - ref| / max(1, max|ref|) "
+             "(default: 1e-4 for f32, 1e-2 for f16, 5e-2 for bf16)"),
     cl::init(0));
 static cl::opt<unsigned> repeat("repeat",
                                 cl::desc("Run N times and report the median"),
@@ -72,6 +73,8 @@ static cl::opt<bool> printStats("attn-stats", cl::Hidden,
                                 cl::desc("Print one JSON line of statistics"));
 static cl::opt<std::string> targetCPU("cpu", cl::desc("Target CPU"),
                                       cl::init("host"));
+static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"),
+                                  cl::Prefix, cl::init(3));
 
 namespace {
 
@@ -117,108 +120,6 @@ std::vector<int64_t> parseShape(StringRef text, StringRef name) {
 
 std::string shapeText(const std::vector<int64_t> &shape) {
   return ::attn::formatShape(shape);
-}
-
-//===----------------------------------------------------------------------===//
-// Elements of any dtype as double
-//===----------------------------------------------------------------------===//
-
-float bf16ToFloat(uint16_t bits) {
-  uint32_t word = uint32_t(bits) << 16;
-  float value;
-  std::memcpy(&value, &word, sizeof(value));
-  return value;
-}
-
-uint16_t floatToBf16(float value) {
-  uint32_t word;
-  std::memcpy(&word, &value, sizeof(word));
-  if (std::isnan(value))
-    return 0x7fc0;
-  // Round to nearest even on the 16 bits that are dropped.
-  word += 0x7fff + ((word >> 16) & 1);
-  return uint16_t(word >> 16);
-}
-
-double loadElement(const HostTensor &tensor, int64_t i) {
-  switch (tensor.dtype()) {
-  default:
-  case ATTN_DTYPE_F32:
-    return tensor.data<float>()[i];
-  case ATTN_DTYPE_F64:
-    return tensor.data<double>()[i];
-  case ATTN_DTYPE_F16:
-    return double(static_cast<const _Float16 *>(tensor.data())[i]);
-  case ATTN_DTYPE_BF16:
-    return bf16ToFloat(static_cast<const uint16_t *>(tensor.data())[i]);
-  case ATTN_DTYPE_I32:
-    return tensor.data<int32_t>()[i];
-  case ATTN_DTYPE_I64:
-    return double(tensor.data<int64_t>()[i]);
-  }
-}
-
-void storeElement(HostTensor &tensor, int64_t i, double value) {
-  switch (tensor.dtype()) {
-  default:
-  case ATTN_DTYPE_F32:
-    tensor.data<float>()[i] = float(value);
-    return;
-  case ATTN_DTYPE_F64:
-    tensor.data<double>()[i] = value;
-    return;
-  case ATTN_DTYPE_F16:
-    static_cast<_Float16 *>(tensor.data())[i] = _Float16(value);
-    return;
-  case ATTN_DTYPE_BF16:
-    static_cast<uint16_t *>(tensor.data())[i] = floatToBf16(float(value));
-    return;
-  case ATTN_DTYPE_I32:
-    tensor.data<int32_t>()[i] = int32_t(value);
-    return;
-  case ATTN_DTYPE_I64:
-    tensor.data<int64_t>()[i] = int64_t(value);
-    return;
-  }
-}
-
-ref::Tensor toReference(const HostTensor &tensor) {
-  ref::Tensor result(tensor.shape());
-  for (int64_t i = 0, e = tensor.numElements(); i < e; ++i)
-    result.data[i] = loadElement(tensor, i);
-  return result;
-}
-
-/// splitmix64: a small generator whose stream depends only on the seed.
-class Random {
-public:
-  explicit Random(uint64_t seed) : state(seed) {}
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [-1, 1).
-  double uniform() { return double(next() >> 11) * 0x1.0p-52 - 1.0; }
-  /// Uniform integer in [0, bound].
-  int64_t below(int64_t bound) { return int64_t(next() % uint64_t(bound + 1)); }
-
-private:
-  uint64_t state;
-};
-
-double defaultTolerance(attn_dtype_t dtype) {
-  switch (dtype) {
-  case ATTN_DTYPE_F16:
-    return 1e-2;
-  case ATTN_DTYPE_BF16:
-    return 5e-2;
-  case ATTN_DTYPE_F64:
-    return 1e-10;
-  default:
-    return 1e-4;
-  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -329,7 +230,7 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
       double value;
       if (item.trim().getAsDouble(value))
         fail("--values " + spec + ": '" + item.str() + "' is not a number");
-      storeElement(tensors[i], int64_t(e), value);
+      ref::storeElement(tensors[i], int64_t(e), value);
     }
     symbols.bind(args[i], tensors[i].shape(), "--values " + name);
     given[i] = true;
@@ -352,13 +253,8 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
            shapeText(tensors[i].shape()) + " is too large");
     // One stream per input, so giving one input from a file leaves the
     // others as they were.
-    Random random(randomSeed * 1000003 + i);
-    bool isInteger =
-        args[i].dtype == ATTN_DTYPE_I32 || args[i].dtype == ATTN_DTYPE_I64;
     int64_t bound = args[i].bound.empty() ? 8 : symbols.valueOf(args[i].bound);
-    for (int64_t e = 0, n = tensors[i].numElements(); e < n; ++e)
-      storeElement(tensors[i], e,
-                   isInteger ? double(random.below(bound)) : random.uniform());
+    ref::fillRandom(tensors[i], randomSeed * 1000003 + i, bound);
   }
 
   if (!saveInputsDir.empty()) {
@@ -376,20 +272,6 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
 //===----------------------------------------------------------------------===//
 // Running, checking, reporting
 //===----------------------------------------------------------------------===//
-
-/// max over elements of |out - ref| / max(1, |ref|): absolute error for
-/// small values, relative for large ones. NaN anywhere is infinite.
-double maxError(const HostTensor &out, const ref::Tensor &expected) {
-  double worst = 0;
-  for (int64_t i = 0, e = out.numElements(); i < e; ++i) {
-    double got = loadElement(out, i), want = expected.data[i];
-    double error = std::abs(got - want) / std::max(1.0, std::abs(want));
-    if (std::isnan(error))
-      return std::numeric_limits<double>::infinity();
-    worst = std::max(worst, error);
-  }
-  return worst;
-}
 
 void writeOutputs(const ::attn::Function &function,
                   const std::vector<HostTensor> &outputs) {
@@ -446,24 +328,38 @@ int main(int argc, char **argv) {
   if (!module)
     return 2;
 
+  // Only the function to run is compiled: the others are dropped first.
+  std::vector<func::FuncOp> publicFunctions;
+  for (auto func : module->getOps<func::FuncOp>())
+    if (func.isPublic() && !func.isExternal())
+      publicFunctions.push_back(func);
+  std::string entry = entryName;
+  if (entry.empty()) {
+    if (publicFunctions.size() != 1)
+      fail(inputFile + " has " + std::to_string(publicFunctions.size()) +
+           " public functions; choose one with --entry");
+    entry = publicFunctions.front().getSymName().str();
+  }
+  if (!module->lookupSymbol<func::FuncOp>(entry)) {
+    std::string names;
+    for (func::FuncOp func : publicFunctions)
+      names += (names.empty() ? "" : ", ") + func.getSymName().str();
+    fail(inputFile + " has no function '" + entry + "'; it has " + names);
+  }
+  OwningOpRef<ModuleOp> toCompile(module->clone());
+  for (auto func :
+       llvm::make_early_inc_range(toCompile->getOps<func::FuncOp>()))
+    if (func.isPublic() && func.getSymName() != entry)
+      func.erase();
+
   mlir::attn::CPUTargetOptions target;
   target.cpu = targetCPU;
-  auto compiled = mlir::attn::compileForRuntime(*module, target);
+  target.optLevel = optLevel;
+  auto compiled = mlir::attn::compileForRuntime(*toCompile, target);
   failIf(compiled.status(), inputFile);
-  ::attn::Module &runtimeModule = *compiled;
-
-  ::attn::Function function;
-  if (entryName.empty()) {
-    std::vector<::attn::Function> functions = runtimeModule.functions();
-    if (functions.size() != 1)
-      fail(inputFile + " has " + std::to_string(functions.size()) +
-           " functions; choose one with --entry");
-    function = functions.front();
-  } else {
-    auto found = runtimeModule.lookup(entryName);
-    failIf(found.status());
-    function = *found;
-  }
+  auto found = compiled->lookup(entry);
+  failIf(found.status());
+  ::attn::Function function = *found;
 
   std::vector<HostTensor> inputs = prepareInputs(function);
   std::vector<attn_tensor_t> inputViews;
@@ -496,12 +392,12 @@ int main(int argc, char **argv) {
   auto func = module->lookupSymbol<func::FuncOp>(function.name());
   std::vector<ref::Tensor> referenceInputs;
   for (const HostTensor &tensor : inputs)
-    referenceInputs.push_back(check ? toReference(tensor)
+    referenceInputs.push_back(check ? ref::toReference(tensor)
                                     : ref::Tensor(tensor.shape()));
   // Bounded integer inputs (key lengths) change the cost: keep their values.
   for (size_t i = 0; i < inputs.size(); ++i)
     if (!check && !function.input(i)->bound.empty())
-      referenceInputs[i] = toReference(inputs[i]);
+      referenceInputs[i] = ref::toReference(inputs[i]);
   ref::Cost cost;
   auto expected = mlir::attn::evaluateReference(func, referenceInputs, &cost, check);
   if (failed(expected))
@@ -512,9 +408,9 @@ int main(int argc, char **argv) {
   if (check) {
     worst = 0;
     for (size_t i = 0; i < outputs.size(); ++i) {
-      double error = maxError(outputs[i], (*expected)[i]);
+      double error = ref::maxError(outputs[i], (*expected)[i]);
       double limit =
-          tolerance > 0 ? double(tolerance) : defaultTolerance(outputs[i].dtype());
+          tolerance > 0 ? double(tolerance) : ref::defaultTolerance(outputs[i].dtype());
       bool ok = error <= limit;
       passed &= ok;
       worst = std::max(worst, error);

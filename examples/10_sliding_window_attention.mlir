@@ -3,7 +3,7 @@
 // of decoder models; left = right gives Longformer's symmetric window).
 // Padded keys beyond each row's key length are excluded.
 //
-// demo: --shape q=2x8x1024x64 --shape k=2x8x1024x64
+// demo: --shape q=2x8x1024x64 --shape k=2x8x1024x64 --values key_lengths=1024,700
 func.func @sliding_window(%q: tensor<?x8x?x64xf32>, %k: tensor<?x8x?x64xf32>,
                           %v: tensor<?x8x?x64xf32>, %key_lengths: tensor<?xi32>)
     -> tensor<?x8x?x64xf32> {

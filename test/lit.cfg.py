@@ -9,7 +9,8 @@ from lit.llvm import llvm_config
 config.name = "attn"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "check_mlir_blocks.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")
 
@@ -21,8 +22,7 @@ tools_dirs = [
 ]
 llvm_config.with_environment("PATH", tools_dirs + [config.llvm_tools_dir],
                              append_path=True)
-config.substitutions.append(("%examples", os.path.join(config.attn_src_root,
-                                                       "examples")))
+config.substitutions.append(("%attn_src_root", config.attn_src_root))
 
 # GPU integration tests run only where a CUDA driver is present.
 if os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi"):

@@ -95,8 +95,8 @@ private:
   ref::Tensor project(const ref::Tensor &x, const ref::Tensor &w) {
     if (computeValues)
       return ref::project(x, w, cost);
-    cost->flops += 2.0 * double(x.shape[0] * x.shape[1]) * w.shape[0] *
-                   w.shape[1];
+    cost->flops +=
+        2.0 * double(x.shape[0] * x.shape[1]) * w.shape[0] * w.shape[1];
     return shapeOnly({x.shape[0], x.shape[1], w.shape[1]});
   }
 

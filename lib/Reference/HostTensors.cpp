@@ -88,14 +88,15 @@ void attn::reference::fillRandom(HostTensor &tensor, uint64_t seed,
   bool isInteger =
       tensor.dtype() == ATTN_DTYPE_I32 || tensor.dtype() == ATTN_DTYPE_I64;
   for (int64_t i = 0, e = tensor.numElements(); i < e; ++i) {
-    double value =
-        isInteger ? double(next() % uint64_t(integerBound + 1))
-                  : double(next() >> 11) * 0x1.0p-52 - 1.0; // [-1, 1)
+    double value = isInteger
+                       ? double(next() % uint64_t(integerBound + 1))
+                       : double(next() >> 11) * 0x1.0p-52 - 1.0; // [-1, 1)
     storeElement(tensor, i, value);
   }
 }
 
-double attn::reference::maxError(const HostTensor &out, const Tensor &expected) {
+double attn::reference::maxError(const HostTensor &out,
+                                 const Tensor &expected) {
   double worst = 0, range = 1;
   for (int64_t i = 0, e = out.numElements(); i < e; ++i) {
     double got = loadElement(out, i), want = expected.data[i];

@@ -29,8 +29,9 @@ static bool isLLVMDialectModule(ModuleOp module) {
   return onlyLLVM;
 }
 
-LogicalResult mlir::attn::lowerToLLVMDialect(ModuleOp module,
-                                             const CPUPipelineOptions &options) {
+LogicalResult
+mlir::attn::lowerToLLVMDialect(ModuleOp module,
+                               const CPUPipelineOptions &options) {
   if (isLLVMDialectModule(module))
     return success();
   PassManager pm(module->getContext());
@@ -57,16 +58,17 @@ mlir::attn::createTargetMachine(const CPUTargetOptions &options,
       features += std::string(features.empty() ? "" : ",") +
                   (feature.second ? "+" : "-") + feature.first().str();
   }
-  llvm::CodeGenOptLevel level = options.optLevel >= 3 ? llvm::CodeGenOptLevel::Aggressive
-                                : options.optLevel == 2 ? llvm::CodeGenOptLevel::Default
-                                : options.optLevel == 1 ? llvm::CodeGenOptLevel::Less
-                                                        : llvm::CodeGenOptLevel::None;
-  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
-      std::nullopt, level));
+  llvm::CodeGenOptLevel level =
+      options.optLevel >= 3   ? llvm::CodeGenOptLevel::Aggressive
+      : options.optLevel == 2 ? llvm::CodeGenOptLevel::Default
+      : options.optLevel == 1 ? llvm::CodeGenOptLevel::Less
+                              : llvm::CodeGenOptLevel::None;
+  std::unique_ptr<llvm::TargetMachine> machine(
+      target->createTargetMachine(triple, cpu, features, llvm::TargetOptions(),
+                                  llvm::Reloc::PIC_, std::nullopt, level));
   if (!machine) {
-    error = "cannot create a target machine for " + triple.str() + " (" + cpu +
-            ")";
+    error =
+        "cannot create a target machine for " + triple.str() + " (" + cpu + ")";
     return failure();
   }
   return machine;
@@ -121,11 +123,11 @@ LogicalResult mlir::attn::linkSharedLibrary(StringRef objectPath,
             "or install cc)";
     return failure();
   }
-  SmallVector<StringRef> args = {driver,      "-shared", "-o",
+  SmallVector<StringRef> args = {driver,      "-shared",  "-o",
                                  libraryPath, objectPath, "-lm"};
   std::string message;
-  int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0,
-                                     &message);
+  int rc =
+      llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &message);
   if (rc != 0) {
     error = "linking " + libraryPath.str() + " with " + driver + " failed" +
             (message.empty() ? "" : ": " + message);
@@ -139,14 +141,15 @@ JitModule::JitModule(std::unique_ptr<ExecutionEngine> engine)
 
 JitModule::~JitModule() = default;
 
-std::unique_ptr<JitModule>
-JitModule::create(ModuleOp module, const CPUTargetOptions &options,
-                  std::string &error) {
+std::unique_ptr<JitModule> JitModule::create(ModuleOp module,
+                                             const CPUTargetOptions &options,
+                                             std::string &error) {
   FailureOr<std::unique_ptr<llvm::TargetMachine>> machine =
       createTargetMachine(options, error);
   if (failed(machine))
     return nullptr;
-  auto optimize = makeOptimizingTransformer(options.optLevel, 0, machine->get());
+  auto optimize =
+      makeOptimizingTransformer(options.optLevel, 0, machine->get());
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = optimize;
   engineOptions.jitCodeGenOptLevel = (*machine)->getOptLevel();
@@ -177,7 +180,8 @@ void *JitModule::lookup(StringRef symbol) {
 }
 
 ::attn::Result<::attn::Module>
-mlir::attn::compileForRuntime(ModuleOp module, const CPUTargetOptions &options) {
+mlir::attn::compileForRuntime(ModuleOp module,
+                              const CPUTargetOptions &options) {
   auto compileError = [](const std::string &message) {
     return ::attn::Status(ATTN_STATUS_INVALID_ARGUMENT, message);
   };

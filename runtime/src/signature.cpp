@@ -248,8 +248,8 @@ private:
       advance();
       if (current.kind != TokenKind::Ident &&
           current.kind != TokenKind::Integer)
-        return fail("expected a symbol or a size after '<=' for '" +
-                        arg.name + "', found " + describe(current),
+        return fail("expected a symbol or a size after '<=' for '" + arg.name +
+                        "', found " + describe(current),
                     error);
       arg.bound = std::string(current.text);
       if (current.kind == TokenKind::Integer &&

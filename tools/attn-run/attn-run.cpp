@@ -39,41 +39,51 @@ namespace cl = llvm::cl;
 namespace ref = ::attn::reference;
 using ::attn::HostTensor;
 
-static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"),
-                                      cl::Required);
+static cl::OptionCategory runCategory("attn-run options");
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::cat(runCategory),
+                                      cl::desc("<module.mlir>"), cl::Required);
 static cl::opt<std::string>
-    entryName("entry", cl::desc("Function to run (default: the only one)"));
+    entryName("entry", cl::cat(runCategory),
+              cl::desc("Function to run (default: the only one)"));
 static cl::list<std::string>
-    inputFiles("input", cl::desc("An input from a .npy file: NAME=FILE"));
-static cl::list<std::string> valueSpecs(
-    "values", cl::desc("A rank-1 input given inline: NAME=V0,V1,... (e.g. "
-                       "key_lengths=0,17,33)"));
-static cl::list<std::string> shapeSpecs(
-    "shape", cl::desc("The shape of a random input: NAME=AxBxC (sizes of "
-                      "dynamic dimensions come from here)"));
+    inputFiles("input", cl::cat(runCategory),
+               cl::desc("An input from a .npy file: NAME=FILE"));
+static cl::list<std::string>
+    valueSpecs("values", cl::cat(runCategory),
+               cl::desc("A rank-1 input given inline: NAME=V0,V1,... (e.g. "
+                        "key_lengths=0,17,33)"));
+static cl::list<std::string>
+    shapeSpecs("shape", cl::cat(runCategory),
+               cl::desc("The shape of a random input: NAME=AxBxC (sizes of "
+                        "dynamic dimensions come from here)"));
 static cl::opt<uint64_t>
-    randomSeed("random", cl::desc("Generate missing inputs from this seed"));
+    randomSeed("random", cl::cat(runCategory),
+               cl::desc("Generate missing inputs from this seed"));
 static cl::opt<std::string>
-    saveInputsDir("save-inputs", cl::desc("Write every input as DIR/NAME.npy"));
-static cl::list<std::string> outputFiles(
-    "output", cl::desc("Write an output: FILE (the first) or NAME=FILE"));
-static cl::opt<bool> check("check",
+    saveInputsDir("save-inputs", cl::cat(runCategory),
+                  cl::desc("Write every input as DIR/NAME.npy"));
+static cl::list<std::string>
+    outputFiles("output", cl::cat(runCategory),
+                cl::desc("Write an output: FILE (the first) or NAME=FILE"));
+static cl::opt<bool> check("check", cl::cat(runCategory),
                            cl::desc("Compare with the float64 reference; exit "
                                     "1 beyond the tolerance"));
 static cl::opt<double> tolerance(
-    "tolerance",
+    "tolerance", cl::cat(runCategory),
     cl::desc("Largest accepted error max|out - ref| / max(1, max|ref|) "
              "(default: 1e-4 for f32, 1e-2 for f16, 5e-2 for bf16)"),
     cl::init(0));
-static cl::opt<unsigned> repeat("repeat",
+static cl::opt<unsigned> repeat("repeat", cl::cat(runCategory),
                                 cl::desc("Run N times and report the median"),
                                 cl::init(1));
 // LLVM owns "-stats" (its pass statistics); main() maps --stats onto this.
-static cl::opt<bool> printStats("attn-stats", cl::Hidden,
+static cl::opt<bool> printStats("attn-stats", cl::Hidden, cl::cat(runCategory),
                                 cl::desc("Print one JSON line of statistics"));
-static cl::opt<std::string> targetCPU("cpu", cl::desc("Target CPU"),
-                                      cl::init("host"));
-static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"),
+static cl::opt<std::string> targetCPU("cpu", cl::cat(runCategory),
+                                      cl::desc("Target CPU"), cl::init("host"));
+static cl::opt<unsigned> optLevel("O", cl::cat(runCategory),
+                                  cl::desc("LLVM optimization level"),
                                   cl::Prefix, cl::init(3));
 
 namespace {
@@ -222,9 +232,10 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
     SmallVector<StringRef> items;
     StringRef(text).split(items, ',');
     if (args[i].dims.size() != 1)
-      fail("--values gives '" + name + "' inline, but only rank-1 inputs can "
-           "be given so; '" + name + "' has rank " +
-           std::to_string(args[i].dims.size()));
+      fail("--values gives '" + name +
+           "' inline, but only rank-1 inputs can "
+           "be given so; '" +
+           name + "' has rank " + std::to_string(args[i].dims.size()));
     tensors[i] = HostTensor(args[i].dtype, {int64_t(items.size())});
     for (auto [e, item] : llvm::enumerate(items)) {
       double value;
@@ -245,8 +256,8 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
     if (given[i])
       continue;
     if (randomSeed.getNumOccurrences() == 0)
-      fail("no value for input '" + args[i].name +
-           "': give --input " + args[i].name + "=FILE.npy or --random SEED");
+      fail("no value for input '" + args[i].name + "': give --input " +
+           args[i].name + "=FILE.npy or --random SEED");
     tensors[i] = HostTensor(args[i].dtype, symbols.shapeOf(args[i]));
     if (!tensors[i].valid())
       fail("input '" + args[i].name + "' of shape " +
@@ -309,10 +320,12 @@ int main(int argc, char **argv) {
   for (const char *&arg : args)
     if (StringRef(arg) == "--stats" || StringRef(arg) == "-stats")
       arg = "--attn-stats";
+  cl::HideUnrelatedOptions(runCategory);
   cl::ParseCommandLineOptions(
       int(args.size()), args.data(),
       "attn module runner\n\n  --stats  print one JSON line of statistics "
-      "(time, GFLOP/s, peak bytes allocated by the generated code, max error)\n");
+      "(time, GFLOP/s, peak bytes allocated by the generated code, max "
+      "error)\n");
 
   DialectRegistry registry;
   mlir::attn::registerCompilerDialects(registry);
@@ -399,7 +412,8 @@ int main(int argc, char **argv) {
     if (!check && !function.input(i)->bound.empty())
       referenceInputs[i] = ref::toReference(inputs[i]);
   ref::Cost cost;
-  auto expected = mlir::attn::evaluateReference(func, referenceInputs, &cost, check);
+  auto expected =
+      mlir::attn::evaluateReference(func, referenceInputs, &cost, check);
   if (failed(expected))
     fail("the reference cannot evaluate " + function.name());
 
@@ -409,8 +423,8 @@ int main(int argc, char **argv) {
     worst = 0;
     for (size_t i = 0; i < outputs.size(); ++i) {
       double error = ref::maxError(outputs[i], (*expected)[i]);
-      double limit =
-          tolerance > 0 ? double(tolerance) : ref::defaultTolerance(outputs[i].dtype());
+      double limit = tolerance > 0 ? double(tolerance)
+                                   : ref::defaultTolerance(outputs[i].dtype());
       bool ok = error <= limit;
       passed &= ok;
       worst = std::max(worst, error);

@@ -31,14 +31,20 @@ namespace {
 enum class EmitKind { Auto, LLVMDialect, LLVMIR, Object, SharedLibrary };
 } // namespace
 
+static llvm::cl::OptionCategory translateCategory("attn-translate options");
+
 static llvm::cl::opt<std::string> inputFile(llvm::cl::Positional,
+                                            llvm::cl::cat(translateCategory),
                                             llvm::cl::desc("<input.mlir>"),
                                             llvm::cl::init("-"));
-static llvm::cl::opt<std::string> outputFile("o", llvm::cl::desc("Output file"),
+static llvm::cl::opt<std::string> outputFile("o",
+                                             llvm::cl::cat(translateCategory),
+                                             llvm::cl::desc("Output file"),
                                              llvm::cl::value_desc("file"),
                                              llvm::cl::init("-"));
 static llvm::cl::opt<EmitKind> emitKind(
-    "emit", llvm::cl::desc("What to write (default: from the extension)"),
+    "emit", llvm::cl::cat(translateCategory),
+    llvm::cl::desc("What to write (default: from the extension)"),
     llvm::cl::init(EmitKind::Auto),
     llvm::cl::values(
         clEnumValN(EmitKind::LLVMDialect, "mlir-llvm",
@@ -48,12 +54,14 @@ static llvm::cl::opt<EmitKind> emitKind(
         clEnumValN(EmitKind::SharedLibrary, "shared-library",
                    "a shared library the runtime loads (.so)")));
 static llvm::cl::opt<std::string>
-    targetCPU("cpu", llvm::cl::desc("Target CPU (default: host)"),
+    targetCPU("cpu", llvm::cl::cat(translateCategory),
+              llvm::cl::desc("Target CPU (default: host)"),
               llvm::cl::init("host"));
 static llvm::cl::opt<std::string>
-    targetFeatures("mattr", llvm::cl::desc("Extra target features"),
-                   llvm::cl::init(""));
-static llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("LLVM opt level"),
+    targetFeatures("mattr", llvm::cl::cat(translateCategory),
+                   llvm::cl::desc("Extra target features"), llvm::cl::init(""));
+static llvm::cl::opt<unsigned> optLevel("O", llvm::cl::cat(translateCategory),
+                                        llvm::cl::desc("LLVM opt level"),
                                         llvm::cl::Prefix, llvm::cl::init(3));
 
 static EmitKind kindFromExtension(StringRef path) {
@@ -74,6 +82,7 @@ static int fail(const Twine &message) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  llvm::cl::HideUnrelatedOptions(translateCategory);
   llvm::cl::ParseCommandLineOptions(argc, argv, "attn code emitter\n");
 
   DialectRegistry registry;
@@ -139,12 +148,14 @@ int main(int argc, char **argv) {
     auto output = openOutputFile(objectPath, &error);
     if (!output)
       return fail(error);
-    if (failed(mlir::attn::emitObjectFile(*llvmModule, **machine, output->os(), error)))
+    if (failed(mlir::attn::emitObjectFile(*llvmModule, **machine, output->os(),
+                                          error)))
       return fail(error);
     output->keep();
   }
   if (kind == EmitKind::SharedLibrary) {
-    LogicalResult linked = mlir::attn::linkSharedLibrary(objectPath, outputFile, error);
+    LogicalResult linked =
+        mlir::attn::linkSharedLibrary(objectPath, outputFile, error);
     llvm::sys::fs::remove(objectPath);
     if (failed(linked))
       return fail(error);

@@ -109,8 +109,8 @@ TEST_P(CPUIntegration, MatchesTheReferenceOnRandomShapes) {
       HostTensor tensor(arg.dtype, shape);
       int64_t bound = 0;
       if (!arg.bound.empty())
-        bound = sizes.count(arg.bound) ? sizes[arg.bound]
-                                       : std::stoll(arg.bound);
+        bound =
+            sizes.count(arg.bound) ? sizes[arg.bound] : std::stoll(arg.bound);
       ref::fillRandom(tensor, rng(), bound);
       referenceInputs.push_back(ref::toReference(tensor));
       inputs.push_back(std::move(tensor));
@@ -145,18 +145,18 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{kAttention, "window_padded", 12},
                       Case{kAttention, "window_decode", 12},
                       Case{kAttention, "scaled", 8},
-                      Case{kAttention, "fixed", 8},
-                      Case{kAttention, "half", 8},
+                      Case{kAttention, "fixed", 8}, Case{kAttention, "half", 8},
                       Case{kAttention, "bfloat", 8}),
     [](const auto &info) { return std::string(info.param.function); });
 
-INSTANTIATE_TEST_SUITE_P(
-    Layers, CPUIntegration,
-    ::testing::Values(Case{kLayers, "self_mha", 6},
-                      Case{kLayers, "self_gqa_causal", 6},
-                      Case{kLayers, "self_mqa_window", 6},
-                      Case{kLayers, "cross_padded", 6}),
-    [](const auto &info) { return std::string(info.param.function); });
+INSTANTIATE_TEST_SUITE_P(Layers, CPUIntegration,
+                         ::testing::Values(Case{kLayers, "self_mha", 6},
+                                           Case{kLayers, "self_gqa_causal", 6},
+                                           Case{kLayers, "self_mqa_window", 6},
+                                           Case{kLayers, "cross_padded", 6}),
+                         [](const auto &info) {
+                           return std::string(info.param.function);
+                         });
 
 INSTANTIATE_TEST_SUITE_P(
     Examples, CPUIntegration,
@@ -167,8 +167,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"examples/04_causal_attention.mlir", "causal", 4},
         Case{"examples/08_multi_query_attention.mlir", "multi_query", 3},
         Case{"examples/09_grouped_query_attention.mlir", "grouped_query", 3},
-        Case{"examples/10_sliding_window_attention.mlir", "sliding_window",
-             4}),
+        Case{"examples/10_sliding_window_attention.mlir", "sliding_window", 4}),
     [](const auto &info) { return std::string(info.param.function); });
 
 } // namespace

@@ -101,8 +101,8 @@ TEST(Reference, RowsThatSeeNothingAreZero) {
   // position 2 - 3 + 0 = -1, before every key.
   Tensor lengths = make({2}, {0, 2});
   Cost cost;
-  Tensor out = attention(q, k, v, &lengths, 1.0,
-                         causal(Alignment::BottomRight), &cost);
+  Tensor out =
+      attention(q, k, v, &lengths, 1.0, causal(Alignment::BottomRight), &cost);
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(out.data[i], 0.0) << "batch 0, row " << i;
   EXPECT_EQ(out.data[3], 0.0);

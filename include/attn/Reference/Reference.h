@@ -1,4 +1,5 @@
-//===- Reference.h - attention in float64, the oracle of the tests -*- C++ -*-===//
+//===- Reference.h - attention in float64, the oracle of the tests -*- C++
+//-*-===//
 //
 // A direct, loop-by-loop implementation of what the attn ops mean, in double
 // precision, sharing no code with the lowerings. Every executable path is

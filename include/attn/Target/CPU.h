@@ -26,7 +26,6 @@ namespace mlir {
 class ExecutionEngine;
 } // namespace mlir
 
-
 namespace mlir::attn {
 
 struct CPUTargetOptions {
@@ -69,9 +68,8 @@ LogicalResult linkSharedLibrary(StringRef objectPath, StringRef libraryPath,
 /// undefined (the allocation hooks, libm) resolve against this process.
 class JitModule {
 public:
-  static std::unique_ptr<JitModule> create(ModuleOp module,
-                                           const CPUTargetOptions &options,
-                                           std::string &error);
+  static std::unique_ptr<JitModule>
+  create(ModuleOp module, const CPUTargetOptions &options, std::string &error);
   ~JitModule();
 
   /// Address of `symbol` (a function or a global), or null.

@@ -52,9 +52,9 @@ static LogicalResult verifyStatic(Operation *op, StringRef what, Value value,
                                   int64_t dim, StringRef axis) {
   auto type = cast<RankedTensorType>(value.getType());
   if (type.isDynamicDim(dim))
-    return op->emitOpError() << "the " << axis << " of " << what
-                             << " (dimension " << dim
-                             << ") must be static, got " << type;
+    return op->emitOpError()
+           << "the " << axis << " of " << what << " (dimension " << dim
+           << ") must be static, got " << type;
   return success();
 }
 
@@ -63,9 +63,9 @@ static LogicalResult verifySameSize(Operation *op, StringRef axis,
                                     StringRef whatA, int64_t a, StringRef whatB,
                                     int64_t b) {
   if (!sizesAgree(a, b))
-    return op->emitOpError() << axis << " differs: " << whatA << " has "
-                             << sizeString(a) << ", " << whatB << " has "
-                             << sizeString(b);
+    return op->emitOpError()
+           << axis << " differs: " << whatA << " has " << sizeString(a) << ", "
+           << whatB << " has " << sizeString(b);
   return success();
 }
 
@@ -98,23 +98,23 @@ static LogicalResult verifyElementTypes(Operation *op, ValueRange values,
                                         ArrayRef<StringRef> names) {
   Type expected = getElementTypeOrSelf(values.front().getType());
   if (!isSupportedElementType(expected))
-    return op->emitOpError() << names.front()
-                             << " must have f16, bf16 or f32 elements, got "
-                             << expected;
+    return op->emitOpError()
+           << names.front() << " must have f16, bf16 or f32 elements, got "
+           << expected;
   for (auto [value, name] : llvm::zip(values, names)) {
     Type type = getElementTypeOrSelf(value.getType());
     if (type != expected)
       return op->emitOpError()
-             << name << " has element type " << type << " but "
-             << names.front() << " has " << expected
+             << name << " has element type " << type << " but " << names.front()
+             << " has " << expected
              << "; all floating-point operands and the result must agree";
   }
   return success();
 }
 
 /// The result must have exactly `expected` (dynamic sizes agree with any).
-static LogicalResult verifyResultShape(Operation *op, ArrayRef<int64_t> expected,
-                                       StringRef axes) {
+static LogicalResult
+verifyResultShape(Operation *op, ArrayRef<int64_t> expected, StringRef axes) {
   auto type = cast<RankedTensorType>(op->getResult(0).getType());
   bool agrees = type.getRank() == static_cast<int64_t>(expected.size());
   for (int64_t i = 0; agrees && i < type.getRank(); ++i)
@@ -124,8 +124,8 @@ static LogicalResult verifyResultShape(Operation *op, ArrayRef<int64_t> expected
   std::string shape;
   for (int64_t size : expected)
     shape += (shape.empty() ? "" : "x") + sizeString(size);
-  return op->emitOpError() << "result must have shape " << shape << " ("
-                           << axes << "), got " << type;
+  return op->emitOpError() << "result must have shape " << shape << " (" << axes
+                           << "), got " << type;
 }
 
 //===----------------------------------------------------------------------===//
@@ -148,7 +148,8 @@ double AttentionOp::getScaleOrDefault() {
 LogicalResult AttentionOp::verify() {
   Operation *op = getOperation();
   Value q = getQuery(), k = getKey(), v = getValue();
-  if (failed(verifyRank(op, "query", q, 4, "batch, heads, queries, head_dim")) ||
+  if (failed(
+          verifyRank(op, "query", q, 4, "batch, heads, queries, head_dim")) ||
       failed(verifyRank(op, "key", k, 4, "batch, kv_heads, keys, head_dim")) ||
       failed(verifyRank(op, "value", v, 4, "batch, kv_heads, keys, value_dim")))
     return failure();
@@ -185,9 +186,8 @@ LogicalResult AttentionOp::verify() {
   if (failed(verifyKeyLengths(op, getKeyLengths(), dimOf(q, 0))) ||
       failed(verifyScale(op, getScaleAttr())))
     return failure();
-  return verifyResultShape(
-      op, {dimOf(q, 0), heads, dimOf(q, 2), dimOf(v, 3)},
-      "batch, heads, queries, value_dim");
+  return verifyResultShape(op, {dimOf(q, 0), heads, dimOf(q, 2), dimOf(v, 3)},
+                           "batch, heads, queries, value_dim");
 }
 
 void AttentionOp::describeShapeContract(ShapeContract &contract) {
@@ -205,9 +205,7 @@ void AttentionOp::describeShapeContract(ShapeContract &contract) {
 // MultiHeadOp
 //===----------------------------------------------------------------------===//
 
-int64_t MultiHeadOp::getHeadDim() {
-  return dimOf(getWq(), 1) / getNumHeads();
-}
+int64_t MultiHeadOp::getHeadDim() { return dimOf(getWq(), 1) / getNumHeads(); }
 
 int64_t MultiHeadOp::getValueHeadDim() {
   return dimOf(getWv(), 1) / getNumKvHeads();
@@ -218,8 +216,7 @@ LogicalResult MultiHeadOp::verify() {
   Value x = getInput(), source = getKeyValueInput();
   if (failed(verifyRank(op, "input", x, 3, "batch, tokens, features")) ||
       (getSource() &&
-       failed(verifyRank(op, "source", source, 3,
-                         "batch, tokens, features"))))
+       failed(verifyRank(op, "source", source, 3, "batch, tokens, features"))))
     return failure();
   Value wq = getWq(), wk = getWk(), wv = getWv(), wo = getWo();
   Value weights[] = {wq, wk, wv, wo};
@@ -253,10 +250,9 @@ LogicalResult MultiHeadOp::verify() {
                          << kvHeads << " key/value heads";
   int64_t headDim = getHeadDim(), valueHeadDim = getValueHeadDim();
   if (dimOf(wk, 1) != kvHeads * headDim)
-    return emitOpError() << "wk must have num_kv_heads * head_dim = "
-                         << kvHeads << " * " << headDim << " = "
-                         << kvHeads * headDim << " output features, got "
-                         << dimOf(wk, 1);
+    return emitOpError() << "wk must have num_kv_heads * head_dim = " << kvHeads
+                         << " * " << headDim << " = " << kvHeads * headDim
+                         << " output features, got " << dimOf(wk, 1);
   if (dimOf(wo, 0) != heads * valueHeadDim)
     return emitOpError() << "wo must have num_heads * value_dim = " << heads
                          << " * " << valueHeadDim << " = "
@@ -265,11 +261,11 @@ LogicalResult MultiHeadOp::verify() {
   if (failed(verifySameSize(op, "input features", "input", dimOf(x, 2), "wq",
                             dimOf(wq, 0))) ||
       failed(verifySameSize(op, "source features",
-                            getSource() ? "source" : "input",
-                            dimOf(source, 2), "wk", dimOf(wk, 0))) ||
+                            getSource() ? "source" : "input", dimOf(source, 2),
+                            "wk", dimOf(wk, 0))) ||
       failed(verifySameSize(op, "source features",
-                            getSource() ? "source" : "input",
-                            dimOf(source, 2), "wv", dimOf(wv, 0))) ||
+                            getSource() ? "source" : "input", dimOf(source, 2),
+                            "wv", dimOf(wv, 0))) ||
       failed(verifySameSize(op, "batch size", "input", dimOf(x, 0), "source",
                             dimOf(source, 0))))
     return failure();

@@ -49,10 +49,12 @@ public:
         {gb.map(4, {0, 1, 2}), gb.map(4, {2, 3}), gb.map(4, {0, 1, 3})},
         {kPar, kPar, kRed, kPar},
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value x = a[0].getType() == f32 ? a[0]
-                                          : arith::ExtFOp::create(b, l, f32, a[0]);
-          Value w = a[1].getType() == f32 ? a[1]
-                                          : arith::ExtFOp::create(b, l, f32, a[1]);
+          Value x = a[0].getType() == f32
+                        ? a[0]
+                        : arith::ExtFOp::create(b, l, f32, a[0]);
+          Value w = a[1].getType() == f32
+                        ? a[1]
+                        : arith::ExtFOp::create(b, l, f32, a[1]);
           Value prod = arith::MulFOp::create(b, l, x, w, flags);
           return arith::AddFOp::create(b, l, a[2], prod, flags);
         });
@@ -62,7 +64,8 @@ public:
   /// (B, T, h * w) -> (B, h, T, w)
   Value splitHeads(Value tokens, int64_t heads, int64_t width) {
     auto type = cast<RankedTensorType>(tokens.getType());
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(builder, loc, tokens);
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(builder, loc, tokens);
     sizes.pop_back();
     sizes.append({builder.getIndexAttr(heads), builder.getIndexAttr(width)});
     auto splitType = RankedTensorType::get(
@@ -82,7 +85,8 @@ public:
 private:
   /// Swaps dimensions 1 and 2 of a rank-4 tensor.
   Value transpose(Value input) {
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(builder, loc, input);
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(builder, loc, input);
     std::swap(sizes[1], sizes[2]);
     GenericBuilder gb(builder, loc);
     return linalg::TransposeOp::create(builder, loc, input,
@@ -115,9 +119,9 @@ struct DecomposeMultiHead : OpRewritePattern<MultiHeadOp> {
     auto attendedType = RankedTensorType::get(
         {qType.getDimSize(0), heads, qType.getDimSize(2), valueDim},
         elementType);
-    Value attended = AttentionOp::create(
-        rewriter, loc, attendedType, q, k, v, op.getKeyLengths(),
-        op.getMaskAttr(), op.getScaleAttr());
+    Value attended = AttentionOp::create(rewriter, loc, attendedType, q, k, v,
+                                         op.getKeyLengths(), op.getMaskAttr(),
+                                         op.getScaleAttr());
 
     Value y = lb.project(lb.mergeHeads(attended), op.getWo());
     if (y.getType() != op.getType())

@@ -35,7 +35,8 @@ public:
   /// Opens the contract of one op: symbols are local to it.
   void beginOp() { opSymbols.clear(); }
 
-  void addValue(Value value, StringRef role, ArrayRef<StringRef> dims) override {
+  void addValue(Value value, StringRef role,
+                ArrayRef<StringRef> dims) override {
     roles.try_emplace(value, role.str());
     for (auto [dim, symbol] : llvm::enumerate(dims)) {
       unsigned id = idOf(value, dim);

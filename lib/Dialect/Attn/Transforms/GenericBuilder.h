@@ -47,9 +47,8 @@ public:
                 ArrayRef<utils::IteratorType> iterators,
                 function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
     auto op = linalg::GenericOp::create(
-        builder, loc, TypeRange{init.getType()}, inputs, ValueRange{init},
-        maps, iterators,
-        [&](OpBuilder &b, Location l, ValueRange args) {
+        builder, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+        iterators, [&](OpBuilder &b, Location l, ValueRange args) {
           linalg::YieldOp::create(b, l, body(b, l, args));
         });
     return op.getResult(0);
@@ -69,19 +68,18 @@ inline Value convertElements(OpBuilder &builder, Location loc, Value tensor,
     return tensor;
   GenericBuilder gb(builder, loc);
   unsigned rank = type.getRank();
-  SmallVector<OpFoldResult> sizes =
-      tensor::getMixedSizes(builder, loc, tensor);
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank,
-                                                         builder.getContext());
-  return gb.generic(
-      {tensor}, gb.tensor(sizes, elementType), {identity, identity},
-      SmallVector<utils::IteratorType>(rank, kPar),
-      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        if (elementType.getIntOrFloatBitWidth() <
-            a[0].getType().getIntOrFloatBitWidth())
-          return arith::TruncFOp::create(b, l, elementType, a[0]);
-        return arith::ExtFOp::create(b, l, elementType, a[0]);
-      });
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(builder, loc, tensor);
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(rank, builder.getContext());
+  return gb.generic({tensor}, gb.tensor(sizes, elementType),
+                    {identity, identity},
+                    SmallVector<utils::IteratorType>(rank, kPar),
+                    [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                      if (elementType.getIntOrFloatBitWidth() <
+                          a[0].getType().getIntOrFloatBitWidth())
+                        return arith::TruncFOp::create(b, l, elementType, a[0]);
+                      return arith::ExtFOp::create(b, l, elementType, a[0]);
+                    });
 }
 
 } // namespace mlir::attn

@@ -15,9 +15,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GenericBuilder.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
-#include "GenericBuilder.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -72,8 +72,8 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
     };
     SmallVector<OpFoldResult> rowSizes = {batch, hk, g, queries};
     SmallVector<OpFoldResult> scoreSizes = {batch, hk, g, queries, keys};
-    auto reassocFlags = arith::FastMathFlags::reassoc |
-                        arith::FastMathFlags::contract;
+    auto reassocFlags =
+        arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
 
     // s = q . k over (b, hk, g, i, j, d); the f32 sum may be reassociated so
     // that LLVM can vectorize it.
@@ -115,7 +115,8 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
           Value visible;
           if (keyLengths) {
             // The valid keys of this batch row: clamp(len, 0, S).
-            Value len = arith::IndexCastOp::create(b, l, b.getIndexType(), a[1]);
+            Value len =
+                arith::IndexCastOp::create(b, l, b.getIndexType(), a[1]);
             Value zero = arith::ConstantIndexOp::create(b, l, 0);
             valid = arith::MinSIOp::create(
                 b, l, arith::MaxSIOp::create(b, l, len, zero), numKeys);
@@ -125,13 +126,13 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
           if (mask) {
             Value inMask =
                 mask.buildIsVisible(b, l, row, col, numQueries, valid);
-            visible = visible ? arith::AndIOp::create(b, l, visible, inMask)
-                                    .getResult()
-                              : inMask;
+            visible =
+                visible
+                    ? arith::AndIOp::create(b, l, visible, inMask).getResult()
+                    : inMask;
           }
           Value negInf = arith::ConstantOp::create(
-              b, l,
-              b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+              b, l, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
           return arith::SelectOp::create(b, l, visible, scaled, negInf);
         });
 
@@ -153,8 +154,7 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
         {kPar, kPar, kPar, kPar, kPar},
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
           Value negInf = arith::ConstantOp::create(
-              b, l,
-              b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+              b, l, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
           Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0));
           Value empty = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ,
                                               a[1], negInf);
@@ -164,26 +164,27 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
         });
 
     // l = sum_j p
-    Value rowSum = gb.generic(
-        {probs}, gb.tensor(rowSizes, f32, 0.0),
-        {gb.map(5, {0, 1, 2, 3, 4}), gb.map(5, {0, 1, 2, 3})},
-        {kPar, kPar, kPar, kPar, kRed},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          return arith::AddFOp::create(b, l, a[1], a[0]);
-        });
+    Value rowSum =
+        gb.generic({probs}, gb.tensor(rowSizes, f32, 0.0),
+                   {gb.map(5, {0, 1, 2, 3, 4}), gb.map(5, {0, 1, 2, 3})},
+                   {kPar, kPar, kPar, kPar, kRed},
+                   [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                     return arith::AddFOp::create(b, l, a[1], a[0]);
+                   });
 
     // acc = sum_j p * v over (b, hk, g, i, j, e): e innermost and contiguous.
     SmallVector<OpFoldResult> outSizes = {batch, hk, g, queries,
                                           rewriter.getIndexAttr(valueDim)};
-    Value acc = gb.generic(
-        {probs, v}, gb.tensor(outSizes, f32, 0.0),
-        {gb.map(6, {0, 1, 2, 3, 4}), gb.map(6, {0, 1, 4, 5}),
-         gb.map(6, {0, 1, 2, 3, 5})},
-        {kPar, kPar, kPar, kPar, kRed, kPar},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value prod = arith::MulFOp::create(b, l, a[0], toF32(b, l, a[1]));
-          return arith::AddFOp::create(b, l, a[2], prod);
-        });
+    Value acc =
+        gb.generic({probs, v}, gb.tensor(outSizes, f32, 0.0),
+                   {gb.map(6, {0, 1, 2, 3, 4}), gb.map(6, {0, 1, 4, 5}),
+                    gb.map(6, {0, 1, 2, 3, 5})},
+                   {kPar, kPar, kPar, kPar, kRed, kPar},
+                   [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                     Value prod =
+                         arith::MulFOp::create(b, l, a[0], toF32(b, l, a[1]));
+                     return arith::AddFOp::create(b, l, a[2], prod);
+                   });
 
     // o = l > 0 ? acc / l : 0, in the element type of the op.
     Value out5 = gb.generic(
@@ -204,7 +205,8 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
         });
 
     // (B, Hkv, G, N, Dv) -> (B, H, N, Dv)
-    Value out = tensor::CollapseShapeOp::create(rewriter, loc, out5, splitHeads);
+    Value out =
+        tensor::CollapseShapeOp::create(rewriter, loc, out5, splitHeads);
     if (out.getType() != op.getType())
       out = tensor::CastOp::create(rewriter, loc, op.getType(), out);
     rewriter.replaceOp(op, out);

@@ -72,9 +72,8 @@ public:
     ref::Tensor q = split(project(x, *lookup(op.getWq())), heads);
     ref::Tensor k = split(project(source, *lookup(op.getWk())), kvHeads);
     ref::Tensor v = split(project(source, *lookup(op.getWv())), kvHeads);
-    double scale = op.getScaleAttr() ? op.getScaleAttr().getValueAsDouble()
-                                     : 1.0 / std::sqrt(double(q.shape[3]));
-    ref::Tensor o = attend(q, k, v, lookup(op.getKeyLengths()), scale, *mask);
+    ref::Tensor o = attend(q, k, v, lookup(op.getKeyLengths()),
+                           op.getScaleOrDefault(), *mask);
     bind(op.getResult(), project(merge(o), *lookup(op.getWo())));
     return success();
   }

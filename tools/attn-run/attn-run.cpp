@@ -327,17 +327,9 @@ int main(int argc, char **argv) {
       "(time, GFLOP/s, peak bytes allocated by the generated code, max "
       "error)\n");
 
-  DialectRegistry registry;
-  mlir::attn::registerCompilerDialects(registry);
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  std::string error;
-  auto buffer = openInputFile(inputFile, &error);
-  if (!buffer)
-    fail(error);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  std::unique_ptr<MLIRContext> context = mlir::attn::createCompilerContext();
+  OwningOpRef<ModuleOp> module =
+      parseSourceFile<ModuleOp>(inputFile, context.get());
   if (!module)
     return 2;
 

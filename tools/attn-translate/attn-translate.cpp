@@ -85,18 +85,10 @@ int main(int argc, char **argv) {
   llvm::cl::HideUnrelatedOptions(translateCategory);
   llvm::cl::ParseCommandLineOptions(argc, argv, "attn code emitter\n");
 
-  DialectRegistry registry;
-  mlir::attn::registerCompilerDialects(registry);
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-
+  std::unique_ptr<MLIRContext> context = mlir::attn::createCompilerContext();
+  OwningOpRef<ModuleOp> module =
+      parseSourceFile<ModuleOp>(inputFile, context.get());
   std::string error;
-  auto input = openInputFile(inputFile, &error);
-  if (!input)
-    return fail(error);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return 1;
   if (failed(mlir::attn::lowerToLLVMDialect(*module)))

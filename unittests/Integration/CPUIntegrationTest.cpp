@@ -39,13 +39,8 @@ std::ostream &operator<<(std::ostream &os, const Case &c) {
 class CPUIntegration : public ::testing::TestWithParam<Case> {
 protected:
   static mlir::MLIRContext &context() {
-    static mlir::MLIRContext *ctx = [] {
-      mlir::DialectRegistry registry;
-      mlir::attn::registerCompilerDialects(registry);
-      auto *c = new mlir::MLIRContext(registry);
-      c->loadAllAvailableDialects();
-      return c;
-    }();
+    static std::unique_ptr<mlir::MLIRContext> ctx =
+        mlir::attn::createCompilerContext();
     return *ctx;
   }
 };

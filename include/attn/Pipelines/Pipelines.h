@@ -3,7 +3,10 @@
 #ifndef ATTN_PIPELINES_PIPELINES_H
 #define ATTN_PIPELINES_PIPELINES_H
 
+#include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassOptions.h"
+
+#include <memory>
 
 namespace mlir {
 class OpPassManager;
@@ -26,6 +29,9 @@ void registerPipelines();
 /// Every dialect and interface the pipelines need, for tools that parse,
 /// lower and translate attn modules.
 void registerCompilerDialects(DialectRegistry &registry);
+
+/// A context with those dialects loaded, for tools and tests that compile.
+std::unique_ptr<MLIRContext> createCompilerContext();
 
 } // namespace mlir::attn
 

@@ -139,10 +139,16 @@ static int64_t dimOf(Value value, int64_t dim) {
 int64_t AttentionOp::getNumHeads() { return dimOf(getQuery(), 1); }
 int64_t AttentionOp::getNumKVHeads() { return dimOf(getKey(), 1); }
 
-double AttentionOp::getScaleOrDefault() {
-  if (FloatAttr scale = getScaleAttr())
+/// 1/sqrt(D) unless the op says otherwise: for unit-variance q and k, q.k has
+/// variance D, and the softmax would saturate on it.
+static double scaleOrDefault(FloatAttr scale, int64_t headDim) {
+  if (scale)
     return scale.getValueAsDouble();
-  return 1.0 / std::sqrt(static_cast<double>(dimOf(getQuery(), 3)));
+  return 1.0 / std::sqrt(static_cast<double>(headDim));
+}
+
+double AttentionOp::getScaleOrDefault() {
+  return scaleOrDefault(getScaleAttr(), dimOf(getQuery(), 3));
 }
 
 LogicalResult AttentionOp::verify() {
@@ -204,6 +210,10 @@ void AttentionOp::describeShapeContract(ShapeContract &contract) {
 //===----------------------------------------------------------------------===//
 // MultiHeadOp
 //===----------------------------------------------------------------------===//
+
+double MultiHeadOp::getScaleOrDefault() {
+  return scaleOrDefault(getScaleAttr(), getHeadDim());
+}
 
 int64_t MultiHeadOp::getHeadDim() { return dimOf(getWq(), 1) / getNumHeads(); }
 

@@ -117,6 +117,8 @@ def Attn_MultiHeadOp : Attn_Op<"multi_head", [Pure, AttrSizedOperandSegments,
     ::mlir::Value getKeyValueInput() {
       return getSource() ? getSource() : getInput();
     }
+    /// The scale applied to q.k: the attribute, or 1/sqrt(D) by default.
+    double getScaleOrDefault();
     /// Widths of one query/key head (D) and of one value head (Dv).
     int64_t getHeadDim();
     int64_t getValueHeadDim();

@@ -38,7 +38,7 @@ def main():
             failed.append(example.name)
             print(result.stdout + result.stderr, file=sys.stderr)
             continue
-        shapes = " ".join(a for a in args if a != "--shape")
+        shapes = " ".join(a for a in args if not a.startswith("--"))
         rows.append((example.stem, shapes, stats[0]))
 
     header = ("mechanism", "shape", "max error", "time ms", "GFLOP/s",

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Pass/PassManager.h"
@@ -20,11 +21,26 @@
 
 using namespace mlir;
 
+attn::CPUPipelineConfig attn::CPUPipelineOptions::config() const {
+  CPUPipelineConfig config;
+  config.strategy = strategy;
+  config.queryTile = queryTile;
+  config.keyTile = keyTile;
+  config.vectorWidth = vectorWidth;
+  config.parallel = parallel;
+  return config;
+}
+
 void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
-                                       const CPUPipelineOptions &options) {
-  // Tensor level: describe the entry points before anything changes them.
+                                       const CPUPipelineConfig &config) {
+  // Tensor level: describe the entry points before anything changes them,
+  // then choose and apply a strategy for every attention.
   pm.addPass(createAttnExportSignaturePass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeLayersPass());
+  pm.addNestedPass<func::FuncOp>(createAttnSelectStrategyPass(
+      {config.strategy, config.queryTile, config.keyTile}));
+  pm.addNestedPass<func::FuncOp>(
+      createAttnTileOnlineSoftmaxPass({config.queryTile, config.keyTile}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
   pm.addPass(createCanonicalizerPass());
 
@@ -37,12 +53,33 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::BufferResultsToOutParamsPassOptions outParams;
   outParams.modifyPublicFunctions = true;
+  // A result allocated in the function is replaced by the caller's buffer
+  // instead of being copied into it at the end.
+  outParams.hoistDynamicAllocs = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
   bufferization::buildBufferDeallocationPipeline(pm);
 
-  // Loops, then LLVM. Allocations go through the runtime's generic
-  // functions so that it can account for the bytes.
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // Tiles: vector code where shapes are static, loops elsewhere; the
+  // parallel tile loop onto all cores.
+  pm.addNestedPass<func::FuncOp>(
+      createAttnCPUVectorizeTilesPass({config.vectorWidth}));
+  if (config.parallel) {
+    pm.addPass(createForallToParallelLoopPass());
+    pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+    pm.addPass(createConvertSCFToOpenMPPass());
+    // The loop bodies it wraps in memref.alloca_scope allocate nothing on
+    // the stack: canonicalization inlines them before the CFG lowering.
+    pm.addPass(createCanonicalizerPass());
+  } else {
+    pm.addPass(createForallToForLoopPass());
+    pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  }
+  pm.addNestedPass<func::FuncOp>(createAttnApproximateExp2Pass());
+
+  // LLVM. Allocations go through the runtime's generic functions so that it
+  // can account for the bytes.
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
@@ -55,6 +92,10 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
   FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
   memrefToLLVM.useGenericFunctions = true;
   pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
+  // Row sums of vectors may be reassociated: a tree of adds, not a chain.
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.reassociateFPReductions = true;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createAttnEmitEntryPointsPass());
@@ -66,7 +107,9 @@ void attn::registerPipelines() {
       "attn-lower-to-llvm-cpu",
       "Lower attn ops to the LLVM dialect for the CPU, with the runtime's "
       "entry points",
-      buildLowerToLLVMCPUPipeline);
+      [](OpPassManager &pm, const CPUPipelineOptions &options) {
+        buildLowerToLLVMCPUPipeline(pm, options.config());
+      });
 }
 
 void attn::registerCompilerDialects(DialectRegistry &registry) {

@@ -12,6 +12,7 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -29,13 +30,12 @@ static bool isLLVMDialectModule(ModuleOp module) {
   return onlyLLVM;
 }
 
-LogicalResult
-mlir::attn::lowerToLLVMDialect(ModuleOp module,
-                               const CPUPipelineOptions &options) {
+LogicalResult mlir::attn::lowerToLLVMDialect(ModuleOp module,
+                                             const CPUPipelineConfig &config) {
   if (isLLVMDialectModule(module))
     return success();
   PassManager pm(module->getContext());
-  buildLowerToLLVMCPUPipeline(pm, options);
+  buildLowerToLLVMCPUPipeline(pm, config);
   return pm.run(module);
 }
 
@@ -123,8 +123,13 @@ LogicalResult mlir::attn::linkSharedLibrary(StringRef objectPath,
             "or install cc)";
     return failure();
   }
-  SmallVector<StringRef> args = {driver,      "-shared",  "-o",
-                                 libraryPath, objectPath, "-lm"};
+  // The OpenMP runtime of the parallel tile loops is found where it was at
+  // build time.
+  StringRef openmp = ATTN_OPENMP_LIBRARY;
+  std::string rpath =
+      ("-Wl,-rpath," + llvm::sys::path::parent_path(openmp)).str();
+  SmallVector<StringRef> args = {driver,     "-shared", "-o",  libraryPath,
+                                 objectPath, openmp,    rpath, "-lm"};
   std::string message;
   int rc =
       llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &message);
@@ -152,6 +157,8 @@ std::unique_ptr<JitModule> JitModule::create(ModuleOp module,
       makeOptimizingTransformer(options.optLevel, 0, machine->get());
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = optimize;
+  StringRef libraries[] = {ATTN_OPENMP_LIBRARY};
+  engineOptions.sharedLibPaths = libraries;
   engineOptions.jitCodeGenOptLevel = (*machine)->getOptLevel();
   auto engine =
       ExecutionEngine::create(module, engineOptions, std::move(*machine));
@@ -186,7 +193,7 @@ mlir::attn::compileForRuntime(ModuleOp module,
     return ::attn::Status(ATTN_STATUS_INVALID_ARGUMENT, message);
   };
   OwningOpRef<ModuleOp> lowered(module.clone());
-  if (failed(lowerToLLVMDialect(*lowered)))
+  if (failed(lowerToLLVMDialect(*lowered, options.pipeline)))
     return compileError("lowering to the LLVM dialect failed");
   std::string error;
   std::unique_ptr<JitModule> jit = JitModule::create(*lowered, options, error);

@@ -82,6 +82,19 @@ static cl::opt<bool> printStats("attn-stats", cl::Hidden, cl::cat(runCategory),
                                 cl::desc("Print one JSON line of statistics"));
 static cl::opt<std::string> targetCPU("cpu", cl::cat(runCategory),
                                       cl::desc("Target CPU"), cl::init("host"));
+static cl::opt<std::string> strategy(
+    "strategy", cl::cat(runCategory),
+    cl::desc("How attention is computed: auto (the default: flash unless the "
+             "whole score matrix is one tile), flash or materialized"),
+    cl::init("auto"));
+static cl::opt<int64_t> queryTile("query-tile", cl::cat(runCategory),
+                                  cl::desc("Query rows per flash tile"),
+                                  cl::init(64));
+static cl::opt<int64_t> keyTile("key-tile", cl::cat(runCategory),
+                                cl::desc("Keys per flash tile"), cl::init(64));
+static cl::opt<bool>
+    sequential("sequential", cl::cat(runCategory),
+               cl::desc("Run the tiles on one core (default: all cores)"));
 static cl::opt<unsigned> optLevel("O", cl::cat(runCategory),
                                   cl::desc("LLVM optimization level"),
                                   cl::Prefix, cl::init(3));
@@ -360,6 +373,10 @@ int main(int argc, char **argv) {
   mlir::attn::CPUTargetOptions target;
   target.cpu = targetCPU;
   target.optLevel = optLevel;
+  target.pipeline.strategy = strategy;
+  target.pipeline.queryTile = queryTile;
+  target.pipeline.keyTile = keyTile;
+  target.pipeline.parallel = !sequential;
   auto compiled = mlir::attn::compileForRuntime(*toCompile, target);
   failIf(compiled.status(), inputFile);
   auto found = compiled->lookup(entry);

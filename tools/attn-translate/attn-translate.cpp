@@ -60,6 +60,17 @@ static llvm::cl::opt<std::string>
 static llvm::cl::opt<std::string>
     targetFeatures("mattr", llvm::cl::cat(translateCategory),
                    llvm::cl::desc("Extra target features"), llvm::cl::init(""));
+static llvm::cl::opt<std::string> strategy(
+    "strategy", llvm::cl::cat(translateCategory),
+    llvm::cl::desc("How attention is computed: auto, flash or materialized"),
+    llvm::cl::init("auto"));
+static llvm::cl::opt<int64_t>
+    queryTile("query-tile", llvm::cl::cat(translateCategory),
+              llvm::cl::desc("Query rows per flash tile"), llvm::cl::init(64));
+static llvm::cl::opt<int64_t> keyTile("key-tile",
+                                      llvm::cl::cat(translateCategory),
+                                      llvm::cl::desc("Keys per flash tile"),
+                                      llvm::cl::init(64));
 static llvm::cl::opt<unsigned> optLevel("O", llvm::cl::cat(translateCategory),
                                         llvm::cl::desc("LLVM opt level"),
                                         llvm::cl::Prefix, llvm::cl::init(3));
@@ -91,7 +102,11 @@ int main(int argc, char **argv) {
   std::string error;
   if (!module)
     return 1;
-  if (failed(mlir::attn::lowerToLLVMDialect(*module)))
+  mlir::attn::CPUPipelineConfig pipeline;
+  pipeline.strategy = strategy;
+  pipeline.queryTile = queryTile;
+  pipeline.keyTile = keyTile;
+  if (failed(mlir::attn::lowerToLLVMDialect(*module, pipeline)))
     return fail("lowering " + inputFile + " failed");
 
   EmitKind kind = emitKind == EmitKind::Auto ? kindFromExtension(outputFile)

@@ -35,12 +35,14 @@ struct CPUTargetOptions {
   std::string features;
   /// LLVM optimization level (0-3).
   unsigned optLevel = 3;
+  /// How attn-lower-to-llvm-cpu compiles the module.
+  CPUPipelineConfig pipeline;
 };
 
 /// Lowers `module` to the LLVM dialect with attn-lower-to-llvm-cpu. A module
 /// already in the LLVM dialect is left as it is.
 LogicalResult lowerToLLVMDialect(ModuleOp module,
-                                 const CPUPipelineOptions &options = {});
+                                 const CPUPipelineConfig &config = {});
 
 /// The target machine for `options`, or an error message.
 FailureOr<std::unique_ptr<llvm::TargetMachine>>

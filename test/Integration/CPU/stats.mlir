@@ -1,17 +1,36 @@
 // attn-run --stats reports what is deterministic about a run: the attended
 // pairs, the FLOPs they cost, and the bytes the generated code allocated.
 //
-// RUN: attn-run %s --random 1 --shape q=1x2x37x16 --shape k=1x2x37x16 --check --stats | FileCheck %s
+// RUN: attn-run %s --strategy materialized --random 1 --shape q=1x2x37x16 --shape k=1x2x37x16 --check --stats | FileCheck %s --check-prefix=MATERIALIZED
+// RUN: attn-run %s --strategy flash --sequential --random 1 --shape q=1x2x37x16 --shape k=1x2x37x16 --check --stats | FileCheck %s --check-prefix=FLASH
+// RUN: attn-run %s --strategy flash --sequential --random 1 --shape q=1x2x370x16 --shape k=1x2x370x16 --stats | FileCheck %s --check-prefix=FLASH-LONG
 //
 // Causal over N = S = 37 with H = 2 heads attends H * N (N + 1) / 2 = 1406
 // pairs, each costing 2 (D + Dv) = 64 FLOPs: 89984 FLOPs.
-// CHECK: "flops": 89984, "pairs": 1406,
+// MATERIALIZED: "flops": 89984, "pairs": 1406,
+// FLASH: "flops": 89984, "pairs": 1406,
+//
+// Every buffer is requested with 64 bytes of slack for its alignment.
 //
 // The materialized strategy holds the 2 x 37 x 37 f32 score matrix (10952
 // bytes), the row max and row sum (296 bytes each), the weighted sum and the
-// normalized result (4736 bytes each); every buffer is requested with 64
-// bytes of slack for its alignment: 21016 + 5 * 64 = 21336 bytes at the peak.
-// CHECK-SAME: "peak_bytes": 21336, "allocations": 5,
+// normalized result (4736 bytes each): 21016 + 5 * 64 = 21336 bytes.
+// MATERIALIZED-SAME: "peak_bytes": 21336, "allocations": 5,
+//
+// The flash strategy (64 x 64 tiles, run on one core so that one task's
+// buffers are live at a time) holds K and V packed into whole key tiles
+// (2 heads x 1 tile x 16 x 64 f32: 8192 bytes each) and, in a task, the
+// query tile and the accumulator (64 x 16: 4096 bytes each), the running max
+// and sum (256 each), a score tile (64 x 64: 16384) and its row max and
+// rescaling factors (256 each): 41984 + 9 * 64 = 42560 bytes. 6 buffers
+// pack K and V, 8 serve each of the 2 tasks.
+// FLASH-SAME: "peak_bytes": 42560, "allocations": 22,
+//
+// Ten times longer, only the packed K and V grow (6 key tiles: 49152 bytes
+// each): 123904 + 9 * 64 = 124480 bytes, where the score matrix alone would
+// take 2 x 370 x 370 x 4 = 1095200. Memory is O(N D), not O(N S).
+// FLASH-LONG: "flops": 8.78528e+06, "pairs": 137270,
+// FLASH-LONG-SAME: "peak_bytes": 124480,
 
 func.func @causal(%q: tensor<?x2x?x16xf32>, %k: tensor<?x2x?x16xf32>,
                   %v: tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xf32> {

@@ -39,6 +39,16 @@ static Value buildIndex(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
 }
 
+static Value buildAddConstant(OpBuilder &b, Location loc, Value value,
+                              int64_t constant) {
+  return arith::AddIOp::create(b, loc, value, buildIndex(b, loc, constant));
+}
+
+/// lhs <= rhs on signed indices.
+static Value buildSLE(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, lhs, rhs);
+}
+
 //===----------------------------------------------------------------------===//
 // CausalMaskAttr
 //===----------------------------------------------------------------------===//
@@ -50,6 +60,28 @@ Value CausalMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
   Value pos =
       buildQueryPosition(b, loc, getAlignment(), row, numQueries, numKeys);
   return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, col, pos);
+}
+
+std::pair<Value, Value>
+CausalMaskAttr::buildKeyRange(OpBuilder &b, Location loc, Value rowBegin,
+                              Value rowEnd, Value numQueries,
+                              Value numKeys) const {
+  // Keys 0 .. pos(rowEnd - 1): the last row sees the most.
+  Value lastRow = buildAddConstant(b, loc, rowEnd, -1);
+  Value lastPos =
+      buildQueryPosition(b, loc, getAlignment(), lastRow, numQueries, numKeys);
+  return {buildIndex(b, loc, 0), buildAddConstant(b, loc, lastPos, 1)};
+}
+
+Value CausalMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
+                                          Value rowBegin, Value rowEnd,
+                                          Value colBegin, Value colEnd,
+                                          Value numQueries,
+                                          Value numKeys) const {
+  // The first row sees the least: colEnd - 1 <= pos(rowBegin).
+  Value firstPos =
+      buildQueryPosition(b, loc, getAlignment(), rowBegin, numQueries, numKeys);
+  return buildSLE(b, loc, buildAddConstant(b, loc, colEnd, -1), firstPos);
 }
 
 //===----------------------------------------------------------------------===//
@@ -78,4 +110,37 @@ Value WindowMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
   Value beforeHi =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, col, hi);
   return arith::AndIOp::create(b, loc, afterLo, beforeHi);
+}
+
+std::pair<Value, Value>
+WindowMaskAttr::buildKeyRange(OpBuilder &b, Location loc, Value rowBegin,
+                              Value rowEnd, Value numQueries,
+                              Value numKeys) const {
+  // From pos(rowBegin) - left to pos(rowEnd - 1) + right, inclusive.
+  Value firstPos =
+      buildQueryPosition(b, loc, getAlignment(), rowBegin, numQueries, numKeys);
+  Value lastPos = buildQueryPosition(b, loc, getAlignment(),
+                                     buildAddConstant(b, loc, rowEnd, -1),
+                                     numQueries, numKeys);
+  return {buildAddConstant(b, loc, firstPos, -getLeft()),
+          buildAddConstant(b, loc, lastPos, getRight() + 1)};
+}
+
+Value WindowMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
+                                          Value rowBegin, Value rowEnd,
+                                          Value colBegin, Value colEnd,
+                                          Value numQueries,
+                                          Value numKeys) const {
+  // The last row's window starts latest and the first row's ends earliest:
+  // pos(rowEnd - 1) - left <= colBegin and colEnd - 1 <= pos(rowBegin) + right.
+  Value firstPos =
+      buildQueryPosition(b, loc, getAlignment(), rowBegin, numQueries, numKeys);
+  Value lastPos = buildQueryPosition(b, loc, getAlignment(),
+                                     buildAddConstant(b, loc, rowEnd, -1),
+                                     numQueries, numKeys);
+  Value startsBefore =
+      buildSLE(b, loc, buildAddConstant(b, loc, lastPos, -getLeft()), colBegin);
+  Value endsAfter = buildSLE(b, loc, buildAddConstant(b, loc, colEnd, -1),
+                             buildAddConstant(b, loc, firstPos, getRight()));
+  return arith::AndIOp::create(b, loc, startsBefore, endsAfter);
 }

@@ -40,6 +40,8 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    if (!isMarkedFor(op, kMaterializedStrategy))
+      return rewriter.notifyMatchFailure(op, "marked for another strategy");
     Location loc = op.getLoc();
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
     auto qType = cast<RankedTensorType>(q.getType());

@@ -27,6 +27,23 @@ def Attn_MaskAttrInterface : AttrInterface<"MaskAttrInterface"> {
       }], "::mlir::Value", "buildIsVisible",
       (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
            "::mlir::Value":$row, "::mlir::Value":$col,
+           "::mlir::Value":$numQueries, "::mlir::Value":$numKeys)>,
+    InterfaceMethod<[{
+        Builds the half-open range [begin, end) of key columns that any of the
+        query rows [rowBegin, rowEnd) (not empty) may see. The bounds may fall
+        outside [0, numKeys); the caller clamps them. A tiled lowering visits
+        only the key tiles that meet this range.
+      }], "std::pair<::mlir::Value, ::mlir::Value>", "buildKeyRange",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$rowBegin, "::mlir::Value":$rowEnd,
+           "::mlir::Value":$numQueries, "::mlir::Value":$numKeys)>,
+    InterfaceMethod<[{
+        Builds the i1 "every row of [rowBegin, rowEnd) may see every column of
+        [colBegin, colEnd)" (both not empty): such a tile needs no mask.
+      }], "::mlir::Value", "buildIsFullyVisible",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$rowBegin, "::mlir::Value":$rowEnd,
+           "::mlir::Value":$colBegin, "::mlir::Value":$colEnd,
            "::mlir::Value":$numQueries, "::mlir::Value":$numKeys)>
   ];
 }

@@ -8,7 +8,10 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
 
@@ -18,12 +21,24 @@ namespace mlir::attn {
 inline constexpr llvm::StringLiteral kSignatureSymbol = "attn_module_signature";
 /// Prefix of the packed entry point the runtime calls: void(void **args).
 inline constexpr llvm::StringLiteral kEntryPrefix = "_attn_entry_";
+/// The attribute by which attn-select-strategy tells the lowerings how to
+/// compute an attn.attention, and its values.
+inline constexpr llvm::StringLiteral kStrategyAttr = "attn.strategy";
+inline constexpr llvm::StringLiteral kFlashStrategy = "flash";
+inline constexpr llvm::StringLiteral kMaterializedStrategy = "materialized";
+
+/// Whether a lowering for `strategy` may lower `op`: it has no mark or this
+/// one.
+bool isMarkedFor(Operation *op, StringRef strategy);
 
 #define GEN_PASS_DECL
 #include "attn/Dialect/Attn/Transforms/Passes.h.inc"
 
 void populateDecomposeLayersPatterns(RewritePatternSet &patterns);
 void populateMaterializeAttentionPatterns(RewritePatternSet &patterns);
+void populateApproximateExp2Patterns(RewritePatternSet &patterns);
+void populateTileOnlineSoftmaxPatterns(RewritePatternSet &patterns,
+                                       int64_t queryTile, int64_t keyTile);
 
 #define GEN_PASS_REGISTRATION
 #include "attn/Dialect/Attn/Transforms/Passes.h.inc"

@@ -40,6 +40,66 @@ def AttnDecomposeLayersPass : Pass<"attn-decompose-layers", "::mlir::func::FuncO
   ];
 }
 
+def AttnSelectStrategyPass
+    : Pass<"attn-select-strategy", "::mlir::func::FuncOp"> {
+  let summary = "Choose how each attn.attention is computed";
+  let description = [{
+    Marks every `attn.attention` with `attn.strategy = "flash"` or
+    `"materialized"`, which the lowerings obey (an op without a mark is
+    lowered by whichever lowering runs). `strategy=flash|materialized` forces
+    one; `auto` picks materialized only when N and S are both static and the
+    whole N x S score matrix fits in one query-tile x key-tile tile (tiling
+    would then just add bookkeeping), and flash otherwise: its memory stays
+    O(N·D) whatever S is, and it skips the key tiles a mask hides.
+  }];
+  let options = [
+    Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
+           "auto, flash or materialized">,
+    Option<"queryTile", "query-tile", "int64_t", /*default=*/"64",
+           "Query rows per tile of the flash strategy">,
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
+           "Keys per tile of the flash strategy">
+  ];
+}
+
+def AttnTileOnlineSoftmaxPass
+    : Pass<"attn-tile-online-softmax", "::mlir::func::FuncOp"> {
+  let summary = "Lower attn.attention to tiles with an online softmax (flash)";
+  let description = [{
+    The flash strategy (Dao et al. 2022; the work split of FlashAttention-2).
+    K and V are first packed once, in f32 and zero-padded to a whole number
+    of key tiles (K transposed, D x S, so that a key tile is D rows of
+    contiguous keys). Then, in parallel over (batch, head, query tile), each
+    query tile (scaled by scale * log2(e) as it is loaded) walks the key tiles
+    its rows may see, keeping per row the running maximum m, the running sum
+    l and an f32 accumulator:
+
+        s     = q k^T                       (log2 domain)
+        m'    = max(m, rowmax(s))
+        p     = exp2(s - m'),   alpha = exp2(m - m')
+        l'    = alpha l + rowsum(p)
+        acc'  = alpha acc + p v
+
+    and normalizes once: out = acc / l (0 for a row that saw no key). Key
+    tiles that the mask or the key length hide entirely are not visited;
+    tiles they hide partly are masked element-wise, others not at all. Every
+    buffer is a tile or a packed K/V: no N x S tensor exists after this pass.
+  }];
+  let options = [
+    Option<"queryTile", "query-tile", "int64_t", /*default=*/"64",
+           "Query rows per tile">,
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
+           "Keys per tile">
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
 def AttnMaterializeAttentionPass
     : Pass<"attn-materialize-attention", "::mlir::func::FuncOp"> {
   let summary = "Lower attn.attention to the materialized score matrix";
@@ -58,6 +118,49 @@ def AttnMaterializeAttentionPass
     "::mlir::arith::ArithDialect",
     "::mlir::math::MathDialect"
   ];
+}
+
+def AttnCPUVectorizeTilesPass
+    : Pass<"attn-cpu-vectorize-tiles", "::mlir::func::FuncOp"> {
+  let summary = "Vector code for the static tiles of the flash strategy";
+  let description = [{
+    Runs on buffers, after bufferization. Every `linalg.matmul` whose shapes
+    are static becomes a register-tiled loop nest: blocks of 6 rows by two
+    vectors of columns are accumulated in 12 vector registers over the
+    reduction (one vector load of B, a broadcast of A per row, 12 FMAs per
+    step) and written once. Every other linalg op with static shapes becomes
+    a loop over its rows whose body works on 1-D vectors of the innermost
+    dimension (row maxima and sums as vector reductions). Copies between
+    strided views become loops too, so no runtime copy routine is needed.
+    Ops with dynamic shapes are left for the loop lowering.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
+           "f32 lanes per vector register (8: AVX2, 16: AVX-512)">
+  ];
+  let dependentDialects = [
+    "::mlir::vector::VectorDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect"
+  ];
+}
+
+def AttnApproximateExp2Pass
+    : Pass<"attn-approximate-exp2", "::mlir::func::FuncOp"> {
+  let summary = "exp2 on f32 (scalars and vectors) as a polynomial";
+  let description = [{
+    Replaces `math.exp2` on f32 by arithmetic that vectorizes and calls no
+    library: with x clamped to [-127, 127], n = round(x) and f = x - n in
+    [-1/2, 1/2], 2^x = 2^n 2^f where 2^f = e^(f ln 2) is its Taylor
+    polynomial of degree 6 (relative error below 1.2e-7, about one f32 ulp)
+    and 2^n is built in the exponent bits. For x <= -127 (and -inf) the
+    exponent field is 0 and the result is exactly 0, which masked scores
+    rely on; NaN stays NaN.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def AttnEmitEntryPointsPass

@@ -1,0 +1,268 @@
+//===- CPUVectorizeTiles.cpp - vector code for static tiles ---------------===//
+//
+// The flash strategy leaves small linalg ops on static tiles. Two shapes of
+// code make them fast on a CPU:
+//
+// * Products C += A B (q k^T and p v): C is cut into blocks of 6 rows by two
+//   vector registers of columns. A block's 12 accumulators stay in registers
+//   for the whole reduction; each step loads one row of B (two vectors),
+//   broadcasts one element of A per row and issues 12 independent FMAs, more
+//   than enough to cover the FMA latency. 12 + 2 + 1 registers fit AVX2's 16.
+//
+// * Everything else (scaling, masking, exp2, row max and row sums): one loop
+//   per outer dimension and 1-D vectors along the innermost one.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
+#include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNCPUVECTORIZETILESPASS
+#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Rows of C per register block.
+constexpr int64_t kBlockRows = 6;
+
+/// Whether `type` is a static f32 memref whose last dimension is contiguous.
+static bool isStaticRowMajorF32(Type type) {
+  auto memref = dyn_cast<MemRefType>(type);
+  if (!memref || !memref.hasStaticShape() || !memref.getElementType().isF32())
+    return false;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return succeeded(memref.getStridesAndOffset(strides, offset)) &&
+         strides.back() == 1;
+}
+
+/// The register-blocked product C += A B of static f32 tiles.
+class MatmulEmitter {
+public:
+  MatmulEmitter(RewriterBase &rewriter, linalg::MatmulOp op, int64_t width)
+      : b(rewriter), loc(op.getLoc()), a(op.getInputs()[0]),
+        bMat(op.getInputs()[1]), c(op.getOutputs()[0]), width(width) {
+    auto aType = cast<MemRefType>(a.getType());
+    rows = aType.getDimSize(0);
+    depth = aType.getDimSize(1);
+    cols = cast<MemRefType>(bMat.getType()).getDimSize(1);
+    vectorsPerBlock = cols % (2 * width) == 0 ? 2 : 1;
+  }
+
+  static bool applies(linalg::MatmulOp op, int64_t width) {
+    if (!op.hasPureBufferSemantics() || op.hasUserDefinedMaps())
+      return false;
+    Value a = op.getInputs()[0], bMat = op.getInputs()[1],
+          c = op.getOutputs()[0];
+    if (!isStaticRowMajorF32(bMat.getType()) ||
+        !isStaticRowMajorF32(c.getType()))
+      return false;
+    auto aType = dyn_cast<MemRefType>(a.getType());
+    return aType && aType.hasStaticShape() && aType.getElementType().isF32() &&
+           cast<MemRefType>(c.getType()).getDimSize(1) % width == 0;
+  }
+
+  /// Column strips outermost: the strip of B a block reads (depth rows of
+  /// two vectors) stays in L1 while every row block of A passes by.
+  void emit() {
+    int64_t blockCols = vectorsPerBlock * width;
+    auto columns =
+        scf::ForOp::create(b, loc, index(0), index(cols), index(blockCols));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(columns.getBody());
+    Value col = columns.getInductionVar();
+    int64_t fullRows = rows / kBlockRows * kBlockRows;
+    if (fullRows > 0) {
+      auto rowLoop = scf::ForOp::create(b, loc, index(0), index(fullRows),
+                                        index(kBlockRows));
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(rowLoop.getBody());
+      emitBlock(rowLoop.getInductionVar(), kBlockRows, col);
+    }
+    if (rows > fullRows)
+      emitBlock(index(fullRows), rows - fullRows, col);
+  }
+
+private:
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value offset(Value base, int64_t delta) {
+    return delta == 0
+               ? base
+               : arith::AddIOp::create(b, loc, base, index(delta)).getResult();
+  }
+
+  /// acc = C[block]; for k: acc += A[rows, k] * B[k, cols]; C[block] = acc.
+  void emitBlock(Value row, int64_t blockRows, Value col) {
+    auto vectorType = VectorType::get({width}, b.getF32Type());
+    SmallVector<Value> rowIndex, colIndex;
+    for (int64_t r = 0; r < blockRows; ++r)
+      rowIndex.push_back(offset(row, r));
+    for (int64_t v = 0; v < vectorsPerBlock; ++v)
+      colIndex.push_back(offset(col, v * width));
+
+    SmallVector<Value> accumulators;
+    for (Value r : rowIndex)
+      for (Value cIndex : colIndex)
+        accumulators.push_back(vector::LoadOp::create(b, loc, vectorType, c,
+                                                      ValueRange{r, cIndex}));
+    auto loop = scf::ForOp::create(
+        b, loc, index(0), index(depth), index(1), accumulators,
+        [&](OpBuilder &nb, Location l, Value k, ValueRange acc) {
+          SmallVector<Value> bRow;
+          for (Value cIndex : colIndex)
+            bRow.push_back(vector::LoadOp::create(nb, l, vectorType, bMat,
+                                                  ValueRange{k, cIndex}));
+          SmallVector<Value> next;
+          for (auto [r, rIndex] : llvm::enumerate(rowIndex)) {
+            Value element =
+                memref::LoadOp::create(nb, l, a, ValueRange{rIndex, k});
+            Value broadcast =
+                vector::BroadcastOp::create(nb, l, vectorType, element);
+            for (auto [v, bVector] : llvm::enumerate(bRow))
+              next.push_back(vector::FMAOp::create(
+                  nb, l, broadcast, bVector, acc[r * vectorsPerBlock + v]));
+          }
+          scf::YieldOp::create(nb, l, next);
+        });
+    for (auto [r, rIndex] : llvm::enumerate(rowIndex))
+      for (auto [v, cIndex] : llvm::enumerate(colIndex))
+        vector::StoreOp::create(b, loc, loop.getResult(r * vectorsPerBlock + v),
+                                c, ValueRange{rIndex, cIndex});
+  }
+
+  RewriterBase &b;
+  Location loc;
+  Value a, bMat, c;
+  int64_t width, rows, depth, cols, vectorsPerBlock;
+};
+
+/// A linalg op (not a product) of one or two loops whose innermost loop has a
+/// static size, is the only one that may reduce, and walks every operand
+/// along its contiguous last dimension (or not at all, a broadcast): it
+/// becomes a loop over its rows around 1-D vector loads, arithmetic and
+/// stores. Other ops (transposes, larger nests) are left to the loops.
+static bool vectorizesByRows(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics() || isa<linalg::MatmulOp>(op))
+    return false;
+  // Tiles are rows or 2-D blocks; larger loop nests (the materialized
+  // strategy's) stay scalar loops.
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (ranges.empty() || ranges.size() > 2 ||
+      ShapedType::isDynamic(ranges.back()) || ranges.back() == 0)
+    return false;
+  unsigned innermost = op.getNumLoops() - 1;
+  // Only the innermost loop may reduce: a row is independent of the others.
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  for (unsigned d = 0; d < innermost; ++d)
+    if (iterators[d] != utils::IteratorType::parallel)
+      return false;
+  for (AffineMap map : op.getIndexingMapsArray())
+    for (unsigned r = 0; r + 1 < map.getNumResults(); ++r)
+      if (map.getResult(r).isFunctionOfDim(innermost))
+        return false;
+  return true;
+}
+
+static LogicalResult vectorizeByRows(RewriterBase &rewriter,
+                                     linalg::LinalgOp op) {
+  SmallVector<int64_t> tileSizes(op.getNumLoops(), 1);
+  tileSizes.back() = 0;
+  rewriter.setInsertionPoint(op);
+  FailureOr<linalg::TiledLinalgOp> tiled = linalg::tileLinalgOp(
+      rewriter, op, linalg::LinalgTilingOptions().setTileSizes(tileSizes));
+  if (failed(tiled))
+    return failure();
+  rewriter.eraseOp(op);
+  rewriter.setInsertionPoint(tiled->op);
+  FailureOr<linalg::VectorizationResult> vectorized =
+      linalg::vectorize(rewriter, tiled->op);
+  if (failed(vectorized))
+    return success(); // The tiled op stays, for the loop lowering.
+  rewriter.eraseOp(tiled->op);
+  return success();
+}
+
+/// A copy between strided views as a linalg.copy, which becomes loops or
+/// vectors here instead of a call to a runtime copy routine.
+static void copyAsLinalg(RewriterBase &rewriter, memref::CopyOp copy) {
+  rewriter.setInsertionPoint(copy);
+  rewriter.replaceOpWithNewOp<linalg::CopyOp>(copy, copy.getSource(),
+                                              copy.getTarget());
+}
+
+struct AttnCPUVectorizeTilesPass
+    : attn::impl::AttnCPUVectorizeTilesPassBase<AttnCPUVectorizeTilesPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    IRRewriter rewriter(&getContext());
+
+    SmallVector<memref::CopyOp> copies;
+    func.walk([&](memref::CopyOp copy) {
+      auto source = cast<MemRefType>(copy.getSource().getType());
+      auto target = cast<MemRefType>(copy.getTarget().getType());
+      if (!source.getLayout().isIdentity() || !target.getLayout().isIdentity())
+        copies.push_back(copy);
+    });
+    for (memref::CopyOp copy : copies)
+      copyAsLinalg(rewriter, copy);
+
+    SmallVector<linalg::MatmulOp> products;
+    func.walk([&](linalg::MatmulOp op) {
+      if (MatmulEmitter::applies(op, vectorWidth))
+        products.push_back(op);
+    });
+    for (linalg::MatmulOp op : products) {
+      rewriter.setInsertionPoint(op);
+      MatmulEmitter(rewriter, op, vectorWidth).emit();
+      rewriter.eraseOp(op);
+    }
+
+    SmallVector<linalg::LinalgOp> rowOps;
+    func.walk([&](linalg::LinalgOp op) {
+      if (vectorizesByRows(op))
+        rowOps.push_back(op);
+    });
+    for (linalg::LinalgOp op : rowOps)
+      if (failed(vectorizeByRows(rewriter, op)))
+        return signalPassFailure();
+
+    // Rows of shape 1 x n become plain vectors; transfers become loads and
+    // stores; row reductions become vector reductions.
+    RewritePatternSet patterns(&getContext());
+    vector::populateCastAwayVectorLeadingOneDimPatterns(patterns);
+    vector::populateVectorTransferLoweringPatterns(patterns,
+                                                   /*maxTransferRank=*/1);
+    vector::populateVectorMultiReductionLoweringPatterns(
+        patterns, vector::VectorMultiReductionLowering::InnerReduction);
+    vector::populateVectorBroadcastLoweringPatterns(patterns);
+    vector::populateVectorShapeCastLoweringPatterns(patterns);
+    vector::TransferReadOp::getCanonicalizationPatterns(patterns,
+                                                        &getContext());
+    vector::TransferWriteOp::getCanonicalizationPatterns(patterns,
+                                                         &getContext());
+    // A bound on the rewrites turns a pattern cycle into an error, not a
+    // hang.
+    GreedyRewriteConfig config;
+    config.setMaxNumRewrites(1 << 20);
+    if (failed(applyPatternsGreedily(func, std::move(patterns), config))) {
+      func.emitError("vector cleanup did not converge");
+      signalPassFailure();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,508 @@
+//===- TileOnlineSoftmax.cpp - the flash strategy -------------------------===//
+//
+// attn.attention as FlashAttention computes it: a query tile never sees more
+// than one key tile of scores at a time. Over the key tiles j of its row
+// range, a row keeps the running maximum m, the running sum l and the
+// accumulator acc of its unnormalized output. With scores s_j taken in the
+// log2 domain (q is scaled by scale * log2(e) once, so exp(x) = exp2(x)):
+//
+//   m_j   = max(m_{j-1}, max_k s_j[k])
+//   p_j   = exp2(s_j - m_j)
+//   l_j   = exp2(m_{j-1} - m_j) l_{j-1} + sum_k p_j[k]
+//   acc_j = exp2(m_{j-1} - m_j) acc_{j-1} + p_j v_j
+//
+// By induction l_j = sum_{k <= j} exp2(s_k - m_j) and acc_j the same sum
+// weighting v_k: every earlier term was scaled by 2^{-m} with its own m, and
+// the factor exp2(m_{j-1} - m_j) moves it to the current one. After the last
+// tile acc / l is exactly softmax(s) v: the result is exact, only the order of
+// the floating-point sums differs. m never decreases, so no exp2 argument is
+// positive and nothing overflows.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GenericBuilder.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNTILEONLINESOFTMAXPASS
+#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr double kLog2E = 1.4426950408889634;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+/// Index arithmetic with fewer words.
+class IndexBuilder {
+public:
+  IndexBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  Value c(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivSIOp::create(b, loc, x, y); }
+  Value ceilDiv(Value x, Value y) {
+    return arith::CeilDivSIOp::create(b, loc, x, y);
+  }
+  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
+  Value le(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, x, y);
+  }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, y);
+  }
+  Value dim(Value tensor, int64_t d) {
+    return tensor::DimOp::create(b, loc, tensor, d);
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+};
+
+/// f32 constants and the two helpers of the online softmax.
+static Value f32Constant(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+/// The running maximum as an exp2 offset: a row that has seen no key yet has
+/// m = -inf, and exp2(x - m) would be exp2(-inf + inf) = NaN; with offset 0
+/// its masked scores give exp2(-inf) = 0.
+static Value safeOffset(OpBuilder &b, Location loc, Value rowMax) {
+  Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, rowMax,
+                                      f32Constant(b, loc, kNegInf));
+  return arith::SelectOp::create(b, loc, empty, f32Constant(b, loc, 0), rowMax);
+}
+
+static Value exp2Of(OpBuilder &b, Location loc, Value x, Value offset) {
+  return math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, x, offset));
+}
+
+class TileOnlineSoftmax : public OpRewritePattern<AttentionOp> {
+public:
+  TileOnlineSoftmax(MLIRContext *ctx, int64_t queryTile, int64_t keyTile)
+      : OpRewritePattern(ctx), queryTile(queryTile), keyTile(keyTile) {}
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isMarkedFor(op, kFlashStrategy))
+      return rewriter.notifyMatchFailure(op, "marked for another strategy");
+    Location loc = op.getLoc();
+    IndexBuilder ib(rewriter, loc);
+    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+    int64_t heads = op.getNumHeads(), group = heads / op.getNumKVHeads();
+
+    auto [keysT, values] = packKeyValueTiles(rewriter, loc, k, v);
+
+    // One task per (batch row, query head, query tile).
+    auto resultType = cast<RankedTensorType>(op.getType());
+    SmallVector<OpFoldResult> resultSizes =
+        tensor::getMixedSizes(rewriter, loc, q);
+    resultSizes[3] = rewriter.getIndexAttr(resultType.getDimSize(3));
+    Value init = tensor::EmptyOp::create(rewriter, loc, resultSizes,
+                                         resultType.getElementType());
+    Value numQueryTiles = ib.ceilDiv(ib.dim(q, 2), ib.c(queryTile));
+    auto forall = scf::ForallOp::create(
+        rewriter, loc,
+        ArrayRef<OpFoldResult>{resultSizes[0], rewriter.getIndexAttr(heads),
+                               numQueryTiles},
+        ValueRange{init}, std::nullopt);
+    rewriter.setInsertionPoint(forall.getTerminator());
+    Value batch = forall.getInductionVar(0), head = forall.getInductionVar(1);
+    Value kvHead = ib.div(head, ib.c(group));
+    TileTask task{op,    batch, head, kvHead, forall.getInductionVar(2),
+                  keysT, values};
+    Value outTile = buildTask(rewriter, loc, task);
+
+    // Only the rows of the tile that exist are written.
+    Value rowBegin = ib.mul(task.tile, ib.c(queryTile));
+    Value rowCount = ib.min(ib.c(queryTile), ib.sub(ib.dim(q, 2), rowBegin));
+    OpFoldResult one = rewriter.getIndexAttr(1),
+                 zero = rewriter.getIndexAttr(0);
+    OpFoldResult valueDim = rewriter.getIndexAttr(resultType.getDimSize(3));
+    Value rows = tensor::ExtractSliceOp::create(
+        rewriter, loc, outTile, ArrayRef<OpFoldResult>{zero, zero},
+        ArrayRef<OpFoldResult>{rowCount, valueDim},
+        ArrayRef<OpFoldResult>{one, one});
+    rewriter.setInsertionPointToStart(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(
+        rewriter, loc, rows, forall.getRegionIterArgs()[0],
+        ArrayRef<OpFoldResult>{batch, head, rowBegin, zero},
+        ArrayRef<OpFoldResult>{one, one, rowCount, valueDim},
+        ArrayRef<OpFoldResult>{one, one, one, one});
+    rewriter.replaceOp(op, forall.getResult(0));
+    return success();
+  }
+
+private:
+  struct TileTask {
+    AttentionOp op;
+    Value batch, head, kvHead, tile;
+    Value keysT, values; // packed
+  };
+
+  /// K and V cut into whole key tiles, in f32, each tile one contiguous
+  /// block: K as (B, Hkv, T, D, keyTile), every tile transposed so that the
+  /// product q k^T reads rows of keys; V as (B, Hkv, T, keyTile, Dv). Keys
+  /// past S are 0. Packed in parallel over (batch row, K/V head, tile), once
+  /// per call, in O(S·D) memory; the query heads of a group share them.
+  std::pair<Value, Value> packKeyValueTiles(OpBuilder &b, Location loc, Value k,
+                                            Value v) const {
+    IndexBuilder ib(b, loc);
+    GenericBuilder gb(b, loc);
+    Type f32 = b.getF32Type();
+    auto kType = cast<RankedTensorType>(k.getType());
+    int64_t kvHeads = kType.getDimSize(1), headDim = kType.getDimSize(3);
+    int64_t valueDim = cast<RankedTensorType>(v.getType()).getDimSize(3);
+    Value numKeys = ib.dim(k, 2);
+    OpFoldResult batch = tensor::getMixedSize(b, loc, k, 0);
+    OpFoldResult heads = b.getIndexAttr(kvHeads);
+    OpFoldResult tiles = ib.ceilDiv(numKeys, ib.c(keyTile));
+    OpFoldResult tile = b.getIndexAttr(keyTile);
+    OpFoldResult width = b.getIndexAttr(headDim);
+    OpFoldResult valueWidth = b.getIndexAttr(valueDim);
+    Value keysInit = gb.tensor({batch, heads, tiles, width, tile}, f32);
+    Value valuesInit = gb.tensor({batch, heads, tiles, tile, valueWidth}, f32);
+
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, heads, tiles},
+        ValueRange{keysInit, valuesInit}, std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forall.getTerminator());
+    Value row = forall.getInductionVar(0), head = forall.getInductionVar(1);
+    Value t = forall.getInductionVar(2);
+    Value rowBegin = ib.mul(t, ib.c(keyTile));
+    Value rows = ib.min(ib.c(keyTile), ib.sub(numKeys, rowBegin));
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+
+    // The rows [rowBegin, rowBegin + rows) of a (B, Hkv, S, W) tensor.
+    auto keyRows = [&](Value source, int64_t w) -> Value {
+      auto type = RankedTensorType::get(
+          {ShapedType::kDynamic, w},
+          cast<RankedTensorType>(source.getType()).getElementType());
+      return tensor::ExtractSliceOp::create(
+          b, loc, type, source,
+          ArrayRef<OpFoldResult>{row, head, rowBegin, zero},
+          ArrayRef<OpFoldResult>{one, one, rows, b.getIndexAttr(w)},
+          ArrayRef<OpFoldResult>{one, one, one, one});
+    };
+    // Converts `source` rows into the leading part of a zero tile.
+    auto intoTile = [&](Value source, SmallVector<OpFoldResult> tileSizes,
+                        SmallVector<OpFoldResult> validSizes,
+                        bool transpose) -> Value {
+      Value tileInit = gb.tensor(tileSizes, f32, 0.0);
+      SmallVector<OpFoldResult> offsets = {zero, zero}, strides = {one, one};
+      Value valid = tensor::ExtractSliceOp::create(b, loc, tileInit, offsets,
+                                                   validSizes, strides);
+      Value converted = gb.generic(
+          {source}, valid,
+          {gb.map(2, {0, 1}),
+           transpose ? gb.map(2, {1, 0}) : gb.map(2, {0, 1})},
+          {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+            return a[0].getType() == f32
+                       ? a[0]
+                       : arith::ExtFOp::create(nb, l, f32, a[0]).getResult();
+          });
+      return tensor::InsertSliceOp::create(b, loc, converted, tileInit, offsets,
+                                           validSizes, strides);
+    };
+    Value keyTileValue = intoTile(keyRows(k, headDim), {width, tile},
+                                  {width, rows}, /*transpose=*/true);
+    Value valueTileValue = intoTile(keyRows(v, valueDim), {tile, valueWidth},
+                                    {rows, valueWidth}, /*transpose=*/false);
+
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    auto store = [&](Value tileValue, Value into, OpFoldResult d0,
+                     OpFoldResult d1) {
+      tensor::ParallelInsertSliceOp::create(
+          b, loc, tileValue, into,
+          ArrayRef<OpFoldResult>{row, head, t, zero, zero},
+          ArrayRef<OpFoldResult>{one, one, one, d0, d1},
+          ArrayRef<OpFoldResult>{one, one, one, one, one});
+    };
+    store(keyTileValue, forall.getRegionIterArgs()[0], width, tile);
+    store(valueTileValue, forall.getRegionIterArgs()[1], tile, valueWidth);
+    return {forall.getResult(0), forall.getResult(1)};
+  }
+
+  /// The (queryTile x Dv) output tile of one task, in the op's element type.
+  Value buildTask(OpBuilder &b, Location loc, const TileTask &task) const {
+    IndexBuilder ib(b, loc);
+    GenericBuilder gb(b, loc);
+    AttentionOp op = task.op;
+    Value q = op.getQuery();
+    auto qType = cast<RankedTensorType>(q.getType());
+    int64_t headDim = qType.getDimSize(3);
+    int64_t valueDim =
+        cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
+    Type f32 = b.getF32Type();
+    Value numQueries = ib.dim(q, 2), numKeys = ib.dim(op.getKey(), 2);
+    Value rowBegin = ib.mul(task.tile, ib.c(queryTile));
+    Value rowCount = ib.min(ib.c(queryTile), ib.sub(numQueries, rowBegin));
+    Value rowEnd = ib.add(rowBegin, rowCount);
+
+    // The valid keys of this batch row: clamp(len, 0, S).
+    Value validKeys = numKeys;
+    if (Value keyLengths = op.getKeyLengths()) {
+      Value len = tensor::ExtractOp::create(b, loc, keyLengths, task.batch);
+      validKeys = ib.min(
+          ib.max(arith::IndexCastOp::create(b, loc, b.getIndexType(), len),
+                 ib.c(0)),
+          numKeys);
+    }
+
+    // The query tile in f32, scaled into the log2 domain, zero past N.
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    OpFoldResult rows = rowCount, width = b.getIndexAttr(headDim);
+    Value queryTileInit =
+        gb.tensor({b.getIndexAttr(queryTile), width}, f32, 0.0);
+    auto rowsType = RankedTensorType::get({ShapedType::kDynamic, headDim},
+                                          qType.getElementType());
+    Value queryRows = tensor::ExtractSliceOp::create(
+        b, loc, rowsType, q,
+        ArrayRef<OpFoldResult>{task.batch, task.head, rowBegin, zero},
+        ArrayRef<OpFoldResult>{one, one, rows, width},
+        ArrayRef<OpFoldResult>{one, one, one, one});
+    Value validPart = tensor::ExtractSliceOp::create(
+        b, loc, queryTileInit, ArrayRef<OpFoldResult>{zero, zero},
+        ArrayRef<OpFoldResult>{rows, width}, ArrayRef<OpFoldResult>{one, one});
+    double log2Scale = op.getScaleOrDefault() * kLog2E;
+    Value scaled = gb.generic(
+        {queryRows}, validPart, {gb.map(2, {0, 1}), gb.map(2, {0, 1})},
+        {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value x = a[0].getType() == f32
+                        ? a[0]
+                        : arith::ExtFOp::create(nb, l, f32, a[0]).getResult();
+          return arith::MulFOp::create(nb, l, x, f32Constant(nb, l, log2Scale));
+        });
+    Value queryTileValue = tensor::InsertSliceOp::create(
+        b, loc, scaled, queryTileInit, ArrayRef<OpFoldResult>{zero, zero},
+        ArrayRef<OpFoldResult>{rows, width}, ArrayRef<OpFoldResult>{one, one});
+
+    // The key tiles the rows may see: [colBegin, colEnd) clamped to the
+    // valid keys, rounded out to whole tiles; none when it is empty.
+    auto mask = op.getMaskAttr();
+    Value colBegin = ib.c(0), colEnd = validKeys;
+    if (mask) {
+      std::tie(colBegin, colEnd) =
+          mask.buildKeyRange(b, loc, rowBegin, rowEnd, numQueries, validKeys);
+      colBegin = ib.max(colBegin, ib.c(0));
+      colEnd = ib.min(colEnd, validKeys);
+    }
+    Value tileBegin = ib.div(colBegin, ib.c(keyTile));
+    Value tileEnd =
+        arith::SelectOp::create(b, loc, ib.lt(colBegin, colEnd),
+                                ib.ceilDiv(colEnd, ib.c(keyTile)), tileBegin);
+
+    SmallVector<OpFoldResult> rowSize = {b.getIndexAttr(queryTile)};
+    SmallVector<OpFoldResult> accSize = {b.getIndexAttr(queryTile),
+                                         b.getIndexAttr(valueDim)};
+    Value m0 = gb.tensor(rowSize, f32, kNegInf);
+    Value l0 = gb.tensor(rowSize, f32, 0.0);
+    Value acc0 = gb.tensor(accSize, f32, 0.0);
+    auto loop = scf::ForOp::create(
+        b, loc, tileBegin, tileEnd, ib.c(1), ValueRange{m0, l0, acc0},
+        [&](OpBuilder &nb, Location l, Value keyTileIndex, ValueRange state) {
+          KeyTileStep step{task,   queryTileValue, keyTileIndex, rowBegin,
+                           rowEnd, numQueries,     validKeys};
+          scf::YieldOp::create(nb, l, buildKeyTile(nb, l, step, state));
+        });
+
+    // out = l > 0 ? acc / l : 0, once.
+    Type elementType = qType.getElementType();
+    return gb.generic(
+        {loop.getResult(2), loop.getResult(1)}, gb.tensor(accSize, elementType),
+        {gb.map(2, {0, 1}), gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value zeroF = f32Constant(nb, l, 0);
+          Value any = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                            a[1], zeroF);
+          Value o = arith::SelectOp::create(
+              nb, l, any, arith::DivFOp::create(nb, l, a[0], a[1]), zeroF);
+          return elementType == f32
+                     ? o
+                     : arith::TruncFOp::create(nb, l, elementType, o)
+                           .getResult();
+        });
+  }
+
+  struct KeyTileStep {
+    TileTask task;
+    Value queryTile, keyTileIndex, rowBegin, rowEnd, numQueries, validKeys;
+  };
+
+  /// One key tile: the scores, the mask if the tile needs one, the online
+  /// softmax update of (m, l, acc).
+  SmallVector<Value> buildKeyTile(OpBuilder &b, Location loc,
+                                  const KeyTileStep &step,
+                                  ValueRange state) const {
+    IndexBuilder ib(b, loc);
+    GenericBuilder gb(b, loc);
+    AttentionOp op = step.task.op;
+    Value m = state[0], l = state[1], acc = state[2];
+    int64_t headDim =
+        cast<RankedTensorType>(op.getQuery().getType()).getDimSize(3);
+    int64_t valueDim =
+        cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
+    Type f32 = b.getF32Type();
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    Value colBegin = ib.mul(step.keyTileIndex, ib.c(keyTile));
+    Value colEnd = ib.add(colBegin, ib.c(keyTile));
+
+    // K^T (D x keyTile) and V (keyTile x Dv) tiles of the packed tensors.
+    Value keys = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({headDim, keyTile}, f32), step.task.keysT,
+        ArrayRef<OpFoldResult>{step.task.batch, step.task.kvHead,
+                               step.keyTileIndex, zero, zero},
+        ArrayRef<OpFoldResult>{one, one, one, b.getIndexAttr(headDim),
+                               b.getIndexAttr(keyTile)},
+        ArrayRef<OpFoldResult>{one, one, one, one, one});
+    Value values = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({keyTile, valueDim}, f32),
+        step.task.values,
+        ArrayRef<OpFoldResult>{step.task.batch, step.task.kvHead,
+                               step.keyTileIndex, zero, zero},
+        ArrayRef<OpFoldResult>{one, one, one, b.getIndexAttr(keyTile),
+                               b.getIndexAttr(valueDim)},
+        ArrayRef<OpFoldResult>{one, one, one, one, one});
+
+    // s = q k^T, already in the log2 domain.
+    SmallVector<OpFoldResult> tileSize = {b.getIndexAttr(queryTile),
+                                          b.getIndexAttr(keyTile)};
+    Value scores =
+        linalg::MatmulOp::create(b, loc, ValueRange{step.queryTile, keys},
+                                 ValueRange{gb.tensor(tileSize, f32, 0.0)})
+            .getResult(0);
+
+    // Mask only a tile that the key length or the mask cuts.
+    auto mask = op.getMaskAttr();
+    Value full = ib.le(colEnd, step.validKeys);
+    if (mask)
+      full = arith::AndIOp::create(
+          b, loc, full,
+          mask.buildIsFullyVisible(b, loc, step.rowBegin, step.rowEnd, colBegin,
+                                   colEnd, step.numQueries, step.validKeys));
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{scores.getType()}, full,
+                                  /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      scf::YieldOp::create(b, loc, scores);
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      Value masked = gb.generic(
+          {}, scores, {gb.map(2, {0, 1})}, {kPar, kPar},
+          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+            IndexBuilder nib(nb, l);
+            Value row =
+                nib.add(step.rowBegin, linalg::IndexOp::create(nb, l, 0));
+            Value col = nib.add(colBegin, linalg::IndexOp::create(nb, l, 1));
+            Value visible = nib.lt(col, step.validKeys);
+            if (mask)
+              visible = arith::AndIOp::create(
+                  nb, l, visible,
+                  mask.buildIsVisible(nb, l, row, col, step.numQueries,
+                                      step.validKeys));
+            return arith::SelectOp::create(nb, l, visible, a[0],
+                                           f32Constant(nb, l, kNegInf));
+          });
+      scf::YieldOp::create(b, loc, masked);
+    }
+    scores = ifOp.getResult(0);
+
+    // Every update is written in place of its loop-carried tile, so the
+    // state stays in the same three buffers from tile to tile.
+    SmallVector<OpFoldResult> rowSize = {b.getIndexAttr(queryTile)};
+    Value tileMax =
+        gb.generic({scores}, gb.tensor(rowSize, f32, kNegInf),
+                   {gb.map(2, {0, 1}), gb.map(2, {0})}, {kPar, kRed},
+                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                     return arith::MaximumFOp::create(nb, l, a[0], a[1]);
+                   });
+
+    // alpha = exp2(m - m') with m' = max(m, rowmax(s)): the factor that
+    // moves the old sums to the new maximum.
+    Value alpha =
+        gb.generic({m, tileMax}, gb.tensor(rowSize, f32),
+                   {gb.map(1, {0}), gb.map(1, {0}), gb.map(1, {0})}, {kPar},
+                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                     Value newMax =
+                         arith::MaximumFOp::create(nb, l, a[0], a[1]);
+                     return exp2Of(nb, l, a[0], safeOffset(nb, l, newMax));
+                   });
+    Value newMax =
+        gb.generic({tileMax}, m, {gb.map(1, {0}), gb.map(1, {0})}, {kPar},
+                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                     return arith::MaximumFOp::create(nb, l, a[0], a[1]);
+                   });
+
+    // p = exp2(s - m'), in place of s.
+    Value probs = gb.generic(
+        {newMax}, scores, {gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          return exp2Of(nb, l, a[1], safeOffset(nb, l, a[0]));
+        });
+
+    // l' = alpha l + rowsum(p)
+    Value scaledSum =
+        gb.generic({alpha}, l, {gb.map(1, {0}), gb.map(1, {0})}, {kPar},
+                   [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
+                     return arith::MulFOp::create(nb, lo, a[1], a[0]);
+                   });
+    Value newSum = gb.generic(
+        {probs}, scaledSum, {gb.map(2, {0, 1}), gb.map(2, {0})}, {kPar, kRed},
+        [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
+          return arith::AddFOp::create(nb, lo, a[1], a[0]);
+        });
+
+    // acc' = alpha acc + p v
+    Value scaledAcc = gb.generic(
+        {alpha}, acc, {gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
+        [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
+          return arith::MulFOp::create(nb, lo, a[1], a[0]);
+        });
+    Value newAcc = linalg::MatmulOp::create(b, loc, ValueRange{probs, values},
+                                            ValueRange{scaledAcc})
+                       .getResult(0);
+    return {newMax, newSum, newAcc};
+  }
+
+  int64_t queryTile, keyTile;
+};
+
+struct AttnTileOnlineSoftmaxPass
+    : attn::impl::AttnTileOnlineSoftmaxPassBase<AttnTileOnlineSoftmaxPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (queryTile <= 0 || keyTile <= 0) {
+      getOperation().emitError("tile sizes must be positive");
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    populateTileOnlineSoftmaxPatterns(patterns, queryTile, keyTile);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::attn::populateTileOnlineSoftmaxPatterns(RewritePatternSet &patterns,
+                                                   int64_t queryTile,
+                                                   int64_t keyTile) {
+  patterns.add<TileOnlineSoftmax>(patterns.getContext(), queryTile, keyTile);
+}

@@ -59,6 +59,8 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // The tile buffers of a loop body are allocated once, outside the loop.
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
   bufferization::buildBufferDeallocationPipeline(pm);
 
   // Tiles: vector code where shapes are static, loops elsewhere; the

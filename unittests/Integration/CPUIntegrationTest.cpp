@@ -30,10 +30,25 @@ struct Case {
   const char *file;     // Relative to the source root.
   const char *function; // Entry to compile.
   int draws;            // Random shapes to run.
+  // How to compile it: the strategy, and the flash tiles. Small tiles make
+  // the short random sequences span many query and key tiles.
+  const char *strategy = "auto";
+  int64_t queryTile = 64, keyTile = 64;
 };
 
 std::ostream &operator<<(std::ostream &os, const Case &c) {
-  return os << c.file << ":" << c.function;
+  return os << c.file << ":" << c.function << " " << c.strategy << " "
+            << c.queryTile << "x" << c.keyTile;
+}
+
+std::string caseName(const ::testing::TestParamInfo<Case> &info) {
+  const Case &c = info.param;
+  std::string name = c.function;
+  if (std::string(c.strategy) != "auto")
+    name += std::string("_") + c.strategy;
+  if (c.queryTile != 64 || c.keyTile != 64)
+    name += "_" + std::to_string(c.queryTile) + "x" + std::to_string(c.keyTile);
+  return name;
 }
 
 class CPUIntegration : public ::testing::TestWithParam<Case> {
@@ -83,7 +98,11 @@ TEST_P(CPUIntegration, MatchesTheReferenceOnRandomShapes) {
        llvm::make_early_inc_range(single->getOps<mlir::func::FuncOp>()))
     if (other.isPublic() && other.getSymName() != c.function)
       other.erase();
-  auto compiled = mlir::attn::compileForRuntime(*single);
+  mlir::attn::CPUTargetOptions options;
+  options.pipeline.strategy = c.strategy;
+  options.pipeline.queryTile = c.queryTile;
+  options.pipeline.keyTile = c.keyTile;
+  auto compiled = mlir::attn::compileForRuntime(*single, options);
   ASSERT_TRUE(compiled.ok()) << compiled.status().toString();
   auto function = compiled->lookup(c.function);
   ASSERT_TRUE(function.ok()) << function.status().toString();
@@ -132,26 +151,35 @@ TEST_P(CPUIntegration, MatchesTheReferenceOnRandomShapes) {
 constexpr const char *kAttention = "test/Integration/CPU/attention.mlir";
 constexpr const char *kLayers = "test/Integration/CPU/layers.mlir";
 
+/// Every function of `file` under the flash strategy with its default
+/// tiles and with small ones, and under the materialized strategy.
+std::vector<Case> allStrategies(const char *file,
+                                std::vector<const char *> functions,
+                                int draws) {
+  std::vector<Case> cases;
+  for (const char *function : functions) {
+    cases.push_back({file, function, draws, "flash"});
+    cases.push_back({file, function, draws, "flash", 8, 16});
+    cases.push_back({file, function, draws, "materialized"});
+  }
+  return cases;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Attention, CPUIntegration,
-    ::testing::Values(Case{kAttention, "mha", 12},
-                      Case{kAttention, "gqa_causal", 12},
-                      Case{kAttention, "mqa_decode", 16},
-                      Case{kAttention, "window_padded", 12},
-                      Case{kAttention, "window_decode", 12},
-                      Case{kAttention, "scaled", 8},
-                      Case{kAttention, "fixed", 8}, Case{kAttention, "half", 8},
-                      Case{kAttention, "bfloat", 8}),
-    [](const auto &info) { return std::string(info.param.function); });
+    ::testing::ValuesIn(allStrategies(kAttention,
+                                      {"mha", "gqa_causal", "mqa_decode",
+                                       "window_padded", "window_decode",
+                                       "scaled", "fixed", "half", "bfloat"},
+                                      10)),
+    caseName);
 
-INSTANTIATE_TEST_SUITE_P(Layers, CPUIntegration,
-                         ::testing::Values(Case{kLayers, "self_mha", 6},
-                                           Case{kLayers, "self_gqa_causal", 6},
-                                           Case{kLayers, "self_mqa_window", 6},
-                                           Case{kLayers, "cross_padded", 6}),
-                         [](const auto &info) {
-                           return std::string(info.param.function);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Layers, CPUIntegration,
+    ::testing::ValuesIn(allStrategies(
+        kLayers,
+        {"self_mha", "self_gqa_causal", "self_mqa_window", "cross_padded"}, 5)),
+    caseName);
 
 INSTANTIATE_TEST_SUITE_P(
     Examples, CPUIntegration,

@@ -8,6 +8,8 @@
 //   for the whole reduction; each step loads one row of B (two vectors),
 //   broadcasts one element of A per row and issues 12 independent FMAs, more
 //   than enough to cover the FMA latency. 12 + 2 + 1 registers fit AVX2's 16.
+//   A zero fill of C or a rescaling of its rows just before the product is
+//   folded into the loading of the accumulators.
 //
 // * Everything else (scaling, masking, exp2, row max and row sums): one loop
 //   per outer dimension and 1-D vectors along the innermost one.
@@ -46,12 +48,59 @@ static bool isStaticRowMajorF32(Type type) {
          strides.back() == 1;
 }
 
+/// What C holds when a product starts, when the op right before it wrote
+/// all of C: zeros (a fill), or its old rows scaled by a vector (the rescaling
+/// of the flash accumulator). The product then starts from that in its
+/// registers instead of a separate pass over C.
+struct Prologue {
+  enum class Kind { Load, Zero, ScaleRows };
+  Kind kind = Kind::Load;
+  Value rowScale;                // ScaleRows: one factor per row of C.
+  Operation *absorbed = nullptr; // The op the product replaces.
+};
+
+static bool isZero(Value value) {
+  auto constant = value.getDefiningOp<arith::ConstantOp>();
+  auto attr = constant ? dyn_cast<FloatAttr>(constant.getValue()) : nullptr;
+  return attr && attr.getValue().isZero();
+}
+
+static Prologue findPrologue(linalg::MatmulOp op) {
+  Value c = op.getOutputs()[0];
+  Operation *previous = op->getPrevNode();
+  if (auto fill = dyn_cast_if_present<linalg::FillOp>(previous))
+    if (fill.getOutputs()[0] == c && isZero(fill.getInputs()[0]))
+      return {Prologue::Kind::Zero, {}, fill};
+  auto scale = dyn_cast_if_present<linalg::GenericOp>(previous);
+  if (!scale || scale.getNumDpsInputs() != 1 || scale.getNumDpsInits() != 1 ||
+      scale.getDpsInits()[0] != c || scale.getNumParallelLoops() != 2)
+    return {};
+  MLIRContext *ctx = op.getContext();
+  SmallVector<AffineMap> maps = scale.getIndexingMapsArray();
+  if (maps[0] != AffineMap::getMultiDimMapWithTargets(2, {0}, ctx) ||
+      !maps[1].isIdentity())
+    return {};
+  // The body must be out * in.
+  Block &body = scale.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto mul = yield.getValues()[0].getDefiningOp<arith::MulFOp>();
+  if (!mul || body.getOperations().size() != 2)
+    return {};
+  Value in = body.getArgument(0), out = body.getArgument(1);
+  bool outTimesIn = (mul.getLhs() == out && mul.getRhs() == in) ||
+                    (mul.getLhs() == in && mul.getRhs() == out);
+  if (!outTimesIn)
+    return {};
+  return {Prologue::Kind::ScaleRows, scale.getDpsInputs()[0], scale};
+}
+
 /// The register-blocked product C += A B of static f32 tiles.
 class MatmulEmitter {
 public:
   MatmulEmitter(RewriterBase &rewriter, linalg::MatmulOp op, int64_t width)
       : b(rewriter), loc(op.getLoc()), a(op.getInputs()[0]),
-        bMat(op.getInputs()[1]), c(op.getOutputs()[0]), width(width) {
+        bMat(op.getInputs()[1]), c(op.getOutputs()[0]), width(width),
+        prologue(findPrologue(op)) {
     auto aType = cast<MemRefType>(a.getType());
     rows = aType.getDimSize(0);
     depth = aType.getDimSize(1);
@@ -113,10 +162,25 @@ private:
       colIndex.push_back(offset(col, v * width));
 
     SmallVector<Value> accumulators;
-    for (Value r : rowIndex)
-      for (Value cIndex : colIndex)
-        accumulators.push_back(vector::LoadOp::create(b, loc, vectorType, c,
-                                                      ValueRange{r, cIndex}));
+    for (Value r : rowIndex) {
+      Value scale;
+      if (prologue.kind == Prologue::Kind::ScaleRows)
+        scale = vector::BroadcastOp::create(
+            b, loc, vectorType,
+            memref::LoadOp::create(b, loc, prologue.rowScale, ValueRange{r}));
+      for (Value cIndex : colIndex) {
+        if (prologue.kind == Prologue::Kind::Zero) {
+          accumulators.push_back(arith::ConstantOp::create(
+              b, loc, DenseElementsAttr::get(vectorType, 0.0f)));
+          continue;
+        }
+        Value old = vector::LoadOp::create(b, loc, vectorType, c,
+                                           ValueRange{r, cIndex});
+        accumulators.push_back(
+            scale ? arith::MulFOp::create(b, loc, old, scale).getResult()
+                  : old);
+      }
+    }
     auto loop = scf::ForOp::create(
         b, loc, index(0), index(depth), index(1), accumulators,
         [&](OpBuilder &nb, Location l, Value k, ValueRange acc) {
@@ -142,10 +206,16 @@ private:
                                 c, ValueRange{rIndex, cIndex});
   }
 
+public:
+  /// The op whose effect the product took over, now to be erased.
+  Operation *absorbed() const { return prologue.absorbed; }
+
+private:
   RewriterBase &b;
   Location loc;
   Value a, bMat, c;
   int64_t width, rows, depth, cols, vectorsPerBlock;
+  Prologue prologue;
 };
 
 /// A linalg op (not a product) of one or two loops whose innermost loop has a
@@ -227,8 +297,11 @@ struct AttnCPUVectorizeTilesPass
     });
     for (linalg::MatmulOp op : products) {
       rewriter.setInsertionPoint(op);
-      MatmulEmitter(rewriter, op, vectorWidth).emit();
+      MatmulEmitter emitter(rewriter, op, vectorWidth);
+      emitter.emit();
       rewriter.eraseOp(op);
+      if (Operation *absorbed = emitter.absorbed())
+        rewriter.eraseOp(absorbed);
     }
 
     SmallVector<linalg::LinalgOp> rowOps;

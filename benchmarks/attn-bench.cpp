@@ -1,0 +1,354 @@
+//===- attn-bench.cpp - attention on this CPU, against its peak and BLAS --===//
+//
+// For each head width D, mask (none, causal) and length N (B = 1, H = 8, f32)
+// this times, in one run:
+//   - the flash strategy (compiled once per D and mask; any N),
+//   - the materialized strategy (up to --materialized-max-n),
+//   - an unfused baseline: scores by OpenBLAS sgemm, a vectorized softmax
+//     (AVX2, all cores), sgemm again;
+// and reports the median time, GFLOP/s on the attended pairs (4 D FLOPs
+// each), the fraction of this machine's FMA peak (measured here first) and
+// the peak bytes allocated. Results go to stdout (a Markdown table) and, as
+// JSON lines with the machine and the command, to --output.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Reference/HostTensors.h"
+#include "attn/Target/CPU.h"
+
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace cl = llvm::cl;
+using ::attn::HostTensor;
+
+static cl::list<int64_t> lengths("n", cl::desc("Sequence lengths"),
+                                 cl::CommaSeparated);
+static cl::list<int64_t> headDims("d", cl::desc("Head widths"),
+                                  cl::CommaSeparated);
+static cl::opt<int64_t> heads("h", cl::desc("Heads"), cl::init(8));
+static cl::opt<int64_t> materializedMaxN(
+    "materialized-max-n",
+    cl::desc("Longest N timed with the materialized strategy (its N x N "
+             "scores take 4 H N^2 bytes)"),
+    cl::init(4096));
+static cl::opt<unsigned> repeats("repeat", cl::desc("Timed runs per case"),
+                                 cl::init(3));
+static cl::opt<std::string> outputPath("output",
+                                       cl::desc("JSON lines written here"));
+static cl::opt<bool> causalOnly("causal-only", cl::desc("Only causal cases"));
+static cl::opt<bool> dense("dense-only", cl::desc("Only non-causal cases"));
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+unsigned cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+/// Runs body(i) for i in [0, n) on all cores.
+template <typename F> void parallelFor(int64_t n, F body) {
+  unsigned threads = cores();
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (int64_t i = t; i < n; i += threads)
+        body(i);
+    });
+  for (std::thread &thread : pool)
+    thread.join();
+}
+
+/// FMA peak: 12 independent 8-lane FMA chains per core, all cores.
+double measureFmaPeak() {
+  const long iterations = 100000000;
+  std::vector<float> sink(cores());
+  auto start = Clock::now();
+  parallelFor(cores(), [&](int64_t t) {
+    __m256 acc[12];
+    __m256 x = _mm256_set1_ps(1.0000001f), y = _mm256_set1_ps(0.9999999f);
+    for (int i = 0; i < 12; ++i)
+      acc[i] = _mm256_set1_ps(float(i));
+    for (long n = 0; n < iterations; ++n)
+      for (int i = 0; i < 12; ++i)
+        acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+    float s = 0;
+    for (int i = 0; i < 12; ++i)
+      s += acc[i][0];
+    sink[t] = s;
+  });
+  double elapsed = seconds(start);
+  return cores() * iterations * 12.0 * 16 / elapsed * 1e-9;
+}
+
+/// 2^x for x <= 0, the polynomial the flash strategy uses.
+inline __m256 exp2Vector(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-127.f));
+  __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 f = _mm256_sub_ps(x, n);
+  const float ln2 = 0.6931471805599453f;
+  __m256 p = _mm256_set1_ps(ln2 * ln2 * ln2 * ln2 * ln2 * ln2 / 720);
+  float c[6] = {1,
+                ln2,
+                ln2 * ln2 / 2,
+                ln2 * ln2 * ln2 / 6,
+                ln2 * ln2 * ln2 * ln2 / 24,
+                ln2 * ln2 * ln2 * ln2 * ln2 / 120};
+  for (int k = 5; k >= 0; --k)
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(c[k]));
+  __m256i e = _mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/// softmax of one row of n scores (already scaled by log2(e)), in place; the
+/// first `visible` entries count, the rest become 0.
+void softmaxRow(float *row, int64_t n, int64_t visible) {
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
+  int64_t j = 0;
+  for (; j + 8 <= visible; j += 8)
+    vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(row + j));
+  float m = -INFINITY;
+  for (int i = 0; i < 8; ++i)
+    m = std::max(m, vmax[i]);
+  for (; j < visible; ++j)
+    m = std::max(m, row[j]);
+  __m256 vm = _mm256_set1_ps(m), vsum = _mm256_setzero_ps();
+  for (j = 0; j + 8 <= visible; j += 8) {
+    __m256 p = exp2Vector(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm));
+    vsum = _mm256_add_ps(vsum, p);
+    _mm256_storeu_ps(row + j, p);
+  }
+  float sum = 0;
+  for (int i = 0; i < 8; ++i)
+    sum += vsum[i];
+  for (; j < visible; ++j) {
+    row[j] = std::exp2(row[j] - m);
+    sum += row[j];
+  }
+  __m256 scale = _mm256_set1_ps(1.f / sum);
+  for (j = 0; j + 8 <= visible; j += 8)
+    _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), scale));
+  for (; j < visible; ++j)
+    row[j] /= sum;
+  std::fill(row + visible, row + n, 0.f);
+}
+
+/// The unfused baseline: per head, S = scale log2(e) Q K^T by sgemm, the
+/// softmax of its rows on all cores, O = P V by sgemm. Causal rows ignore
+/// the keys after them (the scores are still all computed, as an unfused
+/// implementation does). Returns the bytes of its score buffer.
+size_t baseline(const HostTensor &q, const HostTensor &k, const HostTensor &v,
+                HostTensor &out, bool causal) {
+  int64_t h = q.shape()[1], n = q.shape()[2], d = q.shape()[3];
+  std::vector<float> scores(size_t(n) * n);
+  float scale = float(1.0 / std::sqrt(double(d)) * 1.4426950408889634);
+  for (int64_t head = 0; head < h; ++head) {
+    const float *qh = q.data<float>() + head * n * d;
+    const float *kh = k.data<float>() + head * n * d;
+    const float *vh = v.data<float>() + head * n * d;
+    float *oh = out.data<float>() + head * n * d;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, scale, qh, d,
+                kh, d, 0.f, scores.data(), n);
+    parallelFor(n, [&](int64_t i) {
+      softmaxRow(scores.data() + i * n, n, causal ? i + 1 : n);
+    });
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, 1.f,
+                scores.data(), n, vh, d, 0.f, oh, d);
+  }
+  return scores.size() * sizeof(float);
+}
+
+std::string moduleText(int64_t h, int64_t d, bool causal) {
+  std::string t =
+      "tensor<1x" + std::to_string(h) + "x?x" + std::to_string(d) + "xf32>";
+  std::string mask = causal ? " mask(#attn.causal<top_left>)" : "";
+  return "func.func @attention(%q: " + t + ", %k: " + t + ", %v: " + t +
+         ") -> " + t + " {\n  %o = attn.attention %q, %k, %v" + mask + " : (" +
+         t + ", " + t + ", " + t + ") -> " + t + "\n  return %o : " + t +
+         "\n}\n";
+}
+
+::attn::Function compile(mlir::MLIRContext &context, ::attn::Module &keep,
+                         const std::string &text, const std::string &strategy) {
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(text, &context);
+  mlir::attn::CPUTargetOptions options;
+  options.pipeline.strategy = strategy;
+  auto compiled = mlir::attn::compileForRuntime(*module, options);
+  if (!compiled.ok()) {
+    llvm::errs() << compiled.status().toString() << "\n";
+    std::exit(1);
+  }
+  keep = *compiled;
+  return *keep.lookup("attention");
+}
+
+struct Measurement {
+  double seconds = NAN;
+  uint64_t peakBytes = 0;
+};
+
+template <typename F> Measurement timeMedian(F run) {
+  run(); // warm-up: page faults, thread pools
+  std::vector<double> times;
+  uint64_t peak = 0;
+  for (unsigned r = 0; r < repeats; ++r) {
+    auto start = Clock::now();
+    peak = run();
+    times.push_back(seconds(start));
+  }
+  std::sort(times.begin(), times.end());
+  return {times[times.size() / 2], peak};
+}
+
+std::string command(int argc, char **argv) {
+  std::string text;
+  for (int i = 0; i < argc; ++i)
+    text += (i ? " " : "") + std::string(argv[i]);
+  return text;
+}
+
+std::string cpuName() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0)
+      return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  cl::ParseCommandLineOptions(argc, argv, "attn CPU benchmark\n");
+  std::vector<int64_t> ns(lengths.begin(), lengths.end());
+  if (ns.empty())
+    ns = {512, 1024, 2048, 4096, 8192, 16384};
+  std::vector<int64_t> ds(headDims.begin(), headDims.end());
+  if (ds.empty())
+    ds = {64, 128};
+
+  double peak = measureFmaPeak();
+  std::string machine = cpuName() + ", " + std::to_string(cores()) + " cores";
+  llvm::outs() << "machine: " << machine
+               << "\nFMA peak measured: " << llvm::format("%.1f", peak)
+               << " GFLOP/s\ncompiler: clang " << __clang_version__
+               << "\ncommand: " << command(argc, argv) << "\n\n";
+  std::unique_ptr<llvm::raw_fd_ostream> json;
+  if (!outputPath.empty()) {
+    std::error_code ec;
+    json = std::make_unique<llvm::raw_fd_ostream>(outputPath, ec);
+    if (ec) {
+      llvm::errs() << "cannot write " << outputPath << ": " << ec.message()
+                   << "\n";
+      return 1;
+    }
+    *json << "{\"machine\": \"" << machine
+          << "\", \"fma_peak_gflops\": " << llvm::format("%.1f", peak)
+          << ", \"compiler\": \"clang " << __clang_version__
+          << "\", \"command\": \"" << command(argc, argv) << "\"}\n";
+  }
+
+  llvm::outs() << "| D | mask | N | strategy | time ms | GFLOP/s | % of peak | "
+                  "peak MiB | vs baseline |\n|---|---|---|---|---|---|---|---|"
+                  "---|\n";
+  auto context = mlir::attn::createCompilerContext();
+  for (int64_t d : ds) {
+    for (bool causal : {false, true}) {
+      if ((causal && dense) || (!causal && causalOnly))
+        continue;
+      ::attn::Module flashModule, materializedModule;
+      std::string text = moduleText(heads, d, causal);
+      ::attn::Function flash = compile(*context, flashModule, text, "flash");
+      ::attn::Function materialized =
+          compile(*context, materializedModule, text, "materialized");
+      for (int64_t n : ns) {
+        std::vector<int64_t> shape = {1, heads, n, d};
+        HostTensor q(ATTN_DTYPE_F32, shape), k(ATTN_DTYPE_F32, shape),
+            v(ATTN_DTYPE_F32, shape), out(ATTN_DTYPE_F32, shape),
+            reference(ATTN_DTYPE_F32, shape);
+        ::attn::reference::fillRandom(q, 1, 0);
+        ::attn::reference::fillRandom(k, 2, 0);
+        ::attn::reference::fillRandom(v, 3, 0);
+        std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view()};
+        std::vector<attn_tensor_t> outputs = {out.view()};
+        double pairs =
+            causal ? double(heads) * n * (n + 1) / 2 : double(heads) * n * n;
+        double flops = pairs * 4.0 * d;
+
+        auto invoke = [&](::attn::Function &f) {
+          attn_invoke_stats_t stats;
+          ::attn::Status status = f.invoke(inputs, outputs, &stats);
+          if (!status.ok()) {
+            llvm::errs() << status.toString() << "\n";
+            std::exit(1);
+          }
+          return stats.peak_bytes;
+        };
+        Measurement base = timeMedian(
+            [&] { return uint64_t(baseline(q, k, v, reference, causal)); });
+        Measurement flashTime = timeMedian([&] { return invoke(flash); });
+        // Flash against the baseline: a sanity check, not the test.
+        double worst = 0;
+        for (int64_t i = 0; i < out.numElements(); ++i)
+          worst = std::max(worst, double(std::abs(out.data<float>()[i] -
+                                                  reference.data<float>()[i])));
+        if (worst > 1e-3) {
+          llvm::errs() << "flash and the baseline differ by " << worst << "\n";
+          return 1;
+        }
+        Measurement mat;
+        if (n <= materializedMaxN)
+          mat = timeMedian([&] { return invoke(materialized); });
+
+        auto row = [&](const char *name, const Measurement &m) {
+          if (std::isnan(m.seconds))
+            return;
+          double gflops = flops / m.seconds * 1e-9;
+          llvm::outs() << "| " << d << " | " << (causal ? "causal" : "none")
+                       << " | " << n << " | " << name << " | "
+                       << llvm::format("%.2f", m.seconds * 1e3) << " | "
+                       << llvm::format("%.1f", gflops) << " | "
+                       << llvm::format("%.0f%%", 100 * gflops / peak) << " | "
+                       << llvm::format("%.2f", m.peakBytes / 1048576.0) << " | "
+                       << llvm::format("%.2fx", base.seconds / m.seconds)
+                       << " |\n";
+          llvm::outs().flush();
+          if (json)
+            *json << "{\"d\": " << d
+                  << ", \"causal\": " << (causal ? "true" : "false")
+                  << ", \"n\": " << n << ", \"h\": " << heads
+                  << ", \"strategy\": \"" << name << "\", \"time_ms\": "
+                  << llvm::format("%.3f", m.seconds * 1e3)
+                  << ", \"gflops\": " << llvm::format("%.2f", gflops)
+                  << ", \"peak_fraction\": "
+                  << llvm::format("%.3f", gflops / peak)
+                  << ", \"peak_bytes\": " << m.peakBytes
+                  << ", \"speedup_vs_baseline\": "
+                  << llvm::format("%.3f", base.seconds / m.seconds) << "}\n";
+        };
+        row("flash", flashTime);
+        row("materialized", mat);
+        row("openblas-unfused", base);
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,132 @@
+// RUN: attn-opt %s --attn-cpu-vectorize-tiles --split-input-file | FileCheck %s
+
+// A product of static tiles: column strips of two vectors outermost, blocks
+// of 6 rows (and a tail block of the remaining 2), 12 accumulators carried
+// through the reduction, one B row (two vector loads) and one broadcast of A
+// per row and step. The zero fill before it becomes zero accumulators.
+// CHECK-LABEL: func.func @product_after_fill
+// CHECK-SAME: (%[[A:.*]]: memref<14x16xf32>, %[[B:.*]]: memref<16x32xf32>, %[[C:.*]]: memref<14x32xf32>)
+// CHECK-NOT: linalg.fill
+// CHECK: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<8xf32>
+// CHECK: scf.for %[[COL:.*]] = %c0 to %c32 step %c16 {
+// CHECK:   scf.for %[[ROW:.*]] = %c0 to %c12 step %c6 {
+// CHECK:     %{{.*}}:12 = scf.for %[[K:.*]] = %c0 to %c16 step %c1 iter_args(%{{.*}} = %[[ZERO]], {{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK:       vector.load %[[B]][%[[K]], %[[COL]]] : memref<16x32xf32>, vector<8xf32>
+// CHECK:       vector.load %[[B]][%[[K]], %{{.*}}] : memref<16x32xf32>, vector<8xf32>
+// CHECK:       %[[AIK:.*]] = memref.load %[[A]][%[[ROW]], %[[K]]] : memref<14x16xf32>
+// CHECK:       vector.broadcast %[[AIK]] : f32 to vector<8xf32>
+// CHECK-COUNT-12: vector.fma
+// CHECK:     vector.store %{{.*}}, %[[C]][%[[ROW]], %[[COL]]] : memref<14x32xf32>, vector<8xf32>
+// CHECK:   %{{.*}}:4 = scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args
+// CHECK-NOT: linalg.matmul
+func.func @product_after_fill(%a: memref<14x16xf32>, %b: memref<16x32xf32>,
+                              %c: memref<14x32xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<14x32xf32>)
+  linalg.matmul ins(%a, %b : memref<14x16xf32>, memref<16x32xf32>)
+                outs(%c : memref<14x32xf32>)
+  return
+}
+
+// -----
+
+// The flash accumulator is rescaled by alpha per row, then accumulated into:
+// the rescaling happens as the accumulators are loaded. B may be a strided
+// view whose rows are contiguous.
+// CHECK-LABEL: func.func @product_after_row_scale
+// CHECK-SAME: (%[[P:.*]]: memref<6x16xf32>, %[[V:.*]]: memref<16x16xf32, strided<[64, 1], offset: ?>>, %[[ACC:.*]]: memref<6x16xf32>, %[[ALPHA:.*]]: memref<6xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK: %[[FACTOR:.*]] = memref.load %[[ALPHA]][%{{.*}}] : memref<6xf32>
+// CHECK: %[[SPLAT:.*]] = vector.broadcast %[[FACTOR]] : f32 to vector<8xf32>
+// CHECK: %[[OLD:.*]] = vector.load %[[ACC]][%{{.*}}, %{{.*}}] : memref<6x16xf32>, vector<8xf32>
+// CHECK: arith.mulf %[[OLD]], %[[SPLAT]] : vector<8xf32>
+// CHECK: vector.load %[[V]]
+// CHECK-COUNT-12: vector.fma
+// CHECK-NOT: linalg.matmul
+func.func @product_after_row_scale(%p: memref<6x16xf32>,
+    %v: memref<16x16xf32, strided<[64, 1], offset: ?>>,
+    %acc: memref<6x16xf32>, %alpha: memref<6xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>,
+                                   affine_map<(d0, d1) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%alpha : memref<6xf32>) outs(%acc : memref<6x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.mulf %out, %in : f32
+    linalg.yield %0 : f32
+  }
+  linalg.matmul ins(%p, %v : memref<6x16xf32>, memref<16x16xf32, strided<[64, 1], offset: ?>>)
+                outs(%acc : memref<6x16xf32>)
+  return
+}
+
+// -----
+
+// Row operations: a loop over the rows around 1-D vectors; the row maximum
+// is a vector reduction.
+// CHECK-LABEL: func.func @rows
+// CHECK: scf.for %[[I:.*]] = %c0 to %c8 step %c1 {
+// CHECK:   %[[ROW:.*]] = memref.subview %{{.*}}[%[[I]], 0] [1, 64] [1, 1]
+// CHECK:   vector.load %[[ROW]][%c0, %c0] : memref<1x64xf32, strided<[64, 1], offset: ?>>, vector<64xf32>
+// CHECK:   math.exp2 %{{.*}} : vector<64xf32>
+// CHECK:   vector.store
+// CHECK: scf.for
+// CHECK:   vector.reduction <maximumf>, %{{.*}} : vector<64xf32> into f32
+// CHECK-NOT: linalg.generic
+func.func @rows(%s: memref<8x64xf32>, %m: memref<8xf32>, %max: memref<8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>,
+                                   affine_map<(d0, d1) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%m : memref<8xf32>) outs(%s : memref<8x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.subf %out, %in : f32
+    %1 = math.exp2 %0 : f32
+    linalg.yield %1 : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>,
+                                   affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%s : memref<8x64xf32>) outs(%max : memref<8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.maximumf %in, %out : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
+
+// -----
+
+// A transposing op and one that reduces over an outer loop stay linalg for
+// the loop lowering; a copy between strided views becomes row vectors
+// rather than a call to a runtime copy routine.
+// CHECK-LABEL: func.func @left_alone
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK-LABEL: func.func @strided_copy
+// CHECK-NOT: memref.copy
+// CHECK: scf.for
+// CHECK: vector.load %{{.*}} : memref<1x16xf32, strided<[32, 1], offset: ?>>, vector<16xf32>
+// CHECK: vector.store %{{.*}} : memref<1x16xf32, strided<[16, 1], offset: ?>>, vector<16xf32>
+func.func @left_alone(%x: memref<16x8xf32>, %y: memref<8x16xf32>,
+                      %w: memref<4x8xf32>, %z: memref<8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>,
+                                   affine_map<(d0, d1) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<16x8xf32>) outs(%y : memref<8x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>,
+                                   affine_map<(d0, d1) -> (d1)>],
+                  iterator_types = ["reduction", "parallel"]}
+      ins(%w : memref<4x8xf32>) outs(%z : memref<8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.addf %in, %out : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
+func.func @strided_copy(%x: memref<?x16xf32, strided<[32, 1], offset: ?>>,
+                        %y: memref<?x16xf32, strided<[16, 1]>>) {
+  memref.copy %x, %y : memref<?x16xf32, strided<[32, 1], offset: ?>> to memref<?x16xf32, strided<[16, 1]>>
+  return
+}

@@ -1,0 +1,32 @@
+// RUN: attn-opt %s --attn-select-strategy --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=AUTO
+// RUN: attn-opt %s --attn-select-strategy="strategy=materialized" --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=FORCED
+// RUN: attn-opt %s --attn-select-strategy="query-tile=4 key-tile=4" --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=SMALL-TILES
+
+// Dynamic lengths: flash, whatever they turn out to be.
+// AUTO-LABEL: func.func @dynamic
+// AUTO: attn.attention {{.*}} {attn.strategy = "flash"}
+// FORCED-LABEL: func.func @dynamic
+// FORCED: attn.attention {{.*}} {attn.strategy = "materialized"}
+func.func @dynamic(%q: tensor<?x1x?x8xf32>, %k: tensor<?x1x?x8xf32>,
+                   %v: tensor<?x1x?x8xf32>) -> tensor<?x1x?x8xf32> {
+  %o = attn.attention %q, %k, %v
+      : (tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>)
+        -> tensor<?x1x?x8xf32>
+  return %o : tensor<?x1x?x8xf32>
+}
+
+// -----
+
+// A static 10 x 12 score matrix fits in one 64 x 64 tile: materialized; with
+// 4 x 4 tiles it does not.
+// AUTO-LABEL: func.func @one_tile
+// AUTO: attn.attention {{.*}} {attn.strategy = "materialized"}
+// SMALL-TILES-LABEL: func.func @one_tile
+// SMALL-TILES: attn.attention {{.*}} {attn.strategy = "flash"}
+func.func @one_tile(%q: tensor<2x1x10x8xf32>, %k: tensor<2x1x12x8xf32>,
+                    %v: tensor<2x1x12x8xf32>) -> tensor<2x1x10x8xf32> {
+  %o = attn.attention %q, %k, %v
+      : (tensor<2x1x10x8xf32>, tensor<2x1x12x8xf32>, tensor<2x1x12x8xf32>)
+        -> tensor<2x1x10x8xf32>
+  return %o : tensor<2x1x10x8xf32>
+}

@@ -82,4 +82,27 @@ TEST(Allocator, ConcurrentUseBalances) {
   EXPECT_EQ(end.free_count, start.free_count + 8000);
 }
 
+TEST(Allocator, ReusesLargeBlocksOfTheSameSize) {
+  attn_memory_release_cached();
+  const size_t large = size_t(3) << 20;
+  attn_memory_stats_t start, held, end;
+  attn_memory_stats_get(&start);
+  void *first = _mlir_memref_to_llvm_aligned_alloc(64, large);
+  ASSERT_NE(first, nullptr);
+  std::memset(first, 1, large);
+  attn_memory_stats_get(&held);
+  EXPECT_EQ(held.current_bytes, start.current_bytes + large);
+  _mlir_memref_to_llvm_free(first);
+  // The cached block is held by nobody, and comes back for the same request.
+  attn_memory_stats_get(&end);
+  EXPECT_EQ(end.current_bytes, start.current_bytes);
+  void *second = _mlir_memref_to_llvm_aligned_alloc(64, large);
+  EXPECT_EQ(second, first);
+  _mlir_memref_to_llvm_free(second);
+  // Small blocks are not cached; releasing the cache keeps the counts.
+  attn_memory_release_cached();
+  attn_memory_stats_get(&end);
+  EXPECT_EQ(end.current_bytes, start.current_bytes);
+}
+
 } // namespace

@@ -268,6 +268,13 @@ typedef struct attn_memory_stats_t {
    other threads allocate). */
 ATTN_RUNTIME_EXPORT void attn_memory_stats_get(attn_memory_stats_t *out_stats);
 
+/* Large blocks (1 MiB and more) that generated code frees are kept, up to 16
+   blocks and 1 GiB, and reused for requests of the same size: repeated calls
+   with the same shapes then take no fresh pages from the system. They count
+   as held by nobody in the statistics. This frees them now (they are also
+   freed at exit). Thread-safe. */
+ATTN_RUNTIME_EXPORT void attn_memory_release_cached(void);
+
 /* The allocation functions that generated code calls for its temporaries
    (MLIR's generic allocation functions). They are exported by this library,
    and a loaded module's undefined references bind to them. Sizes are in

@@ -46,20 +46,20 @@
 // CHECK: } else {
 // CHECK:   arith.select %{{.*}}, %{{.*}}, %[[NEG_INF]] : f32
 //
-// m' = max(m, rowmax(s)); alpha = exp2(m - m'); p = exp2(s - m');
-// l' = alpha l + rowsum(p); acc' = alpha acc + p v.
+// m' = max(m, rowmax(s)); alpha = exp2(m - m'); p = exp2(s - m') and
+// l' = alpha l + rowsum(p) in one pass; acc' = alpha acc + p v.
 // CHECK: %[[TILE_MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[MASKED]] : tensor<32x16xf32>)
 // CHECK: arith.maximumf
 // CHECK: %[[ALPHA:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[TILE_MAX]] : tensor<32xf32>, tensor<32xf32>)
 // CHECK: math.exp2
 // CHECK: %[[NEW_MAX:.*]] = linalg.generic {{.*}} ins(%[[TILE_MAX]] : tensor<32xf32>) outs(%[[M]] : tensor<32xf32>)
-// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[NEW_MAX]] : tensor<32xf32>) outs(%[[MASKED]] : tensor<32x16xf32>)
-// CHECK: math.exp2
 // CHECK: %[[L_SCALED:.*]] = linalg.generic {{.*}} ins(%[[ALPHA]] : tensor<32xf32>) outs(%[[L]] : tensor<32xf32>)
-// CHECK: %[[NEW_L:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<32x16xf32>) outs(%[[L_SCALED]] : tensor<32xf32>)
+// CHECK: %[[P_AND_L:.*]]:2 = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[NEW_MAX]] : tensor<32xf32>) outs(%[[MASKED]], %[[L_SCALED]] : tensor<32x16xf32>, tensor<32xf32>)
+// CHECK: %[[PROB:.*]] = math.exp2
+// CHECK: arith.addf %{{.*}}, %[[PROB]] : f32
 // CHECK: %[[ACC_SCALED:.*]] = linalg.generic {{.*}} ins(%[[ALPHA]] : tensor<32xf32>) outs(%[[ACC]] : tensor<32x8xf32>)
-// CHECK: %[[NEW_ACC:.*]] = linalg.matmul ins(%[[P]], %[[VT]] : tensor<32x16xf32>, tensor<16x8xf32>) outs(%[[ACC_SCALED]] : tensor<32x8xf32>)
-// CHECK: scf.yield %[[NEW_MAX]], %[[NEW_L]], %[[NEW_ACC]]
+// CHECK: %[[NEW_ACC:.*]] = linalg.matmul ins(%[[P_AND_L]]#0, %[[VT]] : tensor<32x16xf32>, tensor<16x8xf32>) outs(%[[ACC_SCALED]] : tensor<32x8xf32>)
+// CHECK: scf.yield %[[NEW_MAX]], %[[P_AND_L]]#1, %[[NEW_ACC]]
 //
 // Normalized once: l > 0 ? acc / l : 0; only the rows that exist are
 // written.

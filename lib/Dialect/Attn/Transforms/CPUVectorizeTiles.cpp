@@ -121,25 +121,18 @@ public:
            cast<MemRefType>(c.getType()).getDimSize(1) % width == 0;
   }
 
-  /// Column strips outermost: the strip of B a block reads (depth rows of
-  /// two vectors) stays in L1 while every row block of A passes by.
+  /// The reduction is cut into chunks whose slice of A (rows x chunk) takes
+  /// at most half of a 32 KiB L1; in each chunk, column strips are outermost:
+  /// the strip of B a block reads (chunk rows of two vectors) stays in L1
+  /// while every row block of A's slice passes by. Only the first chunk
+  /// applies the prologue; the others continue from C.
   void emit() {
-    int64_t blockCols = vectorsPerBlock * width;
-    auto columns =
-        scf::ForOp::create(b, loc, index(0), index(cols), index(blockCols));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(columns.getBody());
-    Value col = columns.getInductionVar();
-    int64_t fullRows = rows / kBlockRows * kBlockRows;
-    if (fullRows > 0) {
-      auto rowLoop = scf::ForOp::create(b, loc, index(0), index(fullRows),
-                                        index(kBlockRows));
-      OpBuilder::InsertionGuard inner(b);
-      b.setInsertionPointToStart(rowLoop.getBody());
-      emitBlock(rowLoop.getInductionVar(), kBlockRows, col);
+    constexpr int64_t kL1HalfBytes = 16 * 1024;
+    int64_t chunk = std::max<int64_t>(1, kL1HalfBytes / (rows * 4));
+    for (int64_t begin = 0; begin < depth; begin += chunk) {
+      int64_t end = std::min(depth, begin + chunk);
+      emitChunk(begin, end, /*first=*/begin == 0);
     }
-    if (rows > fullRows)
-      emitBlock(index(fullRows), rows - fullRows, col);
   }
 
 private:
@@ -152,8 +145,32 @@ private:
                : arith::AddIOp::create(b, loc, base, index(delta)).getResult();
   }
 
-  /// acc = C[block]; for k: acc += A[rows, k] * B[k, cols]; C[block] = acc.
-  void emitBlock(Value row, int64_t blockRows, Value col) {
+  void emitChunk(int64_t depthBegin, int64_t depthEnd, bool first) {
+    int64_t blockCols = vectorsPerBlock * width;
+    auto columns =
+        scf::ForOp::create(b, loc, index(0), index(cols), index(blockCols));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(columns.getBody());
+    Value col = columns.getInductionVar();
+    int64_t fullRows = rows / kBlockRows * kBlockRows;
+    if (fullRows > 0) {
+      auto rowLoop = scf::ForOp::create(b, loc, index(0), index(fullRows),
+                                        index(kBlockRows));
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(rowLoop.getBody());
+      emitBlock(rowLoop.getInductionVar(), kBlockRows, col, depthBegin,
+                depthEnd, first);
+    }
+    if (rows > fullRows)
+      emitBlock(index(fullRows), rows - fullRows, col, depthBegin, depthEnd,
+                first);
+  }
+
+  /// acc = C[block] (or the prologue's start); for k in the chunk:
+  /// acc += A[rows, k] * B[k, cols]; C[block] = acc.
+  void emitBlock(Value row, int64_t blockRows, Value col, int64_t depthBegin,
+                 int64_t depthEnd, bool first) {
+    Prologue::Kind start = first ? prologue.kind : Prologue::Kind::Load;
     auto vectorType = VectorType::get({width}, b.getF32Type());
     SmallVector<Value> rowIndex, colIndex;
     for (int64_t r = 0; r < blockRows; ++r)
@@ -164,12 +181,12 @@ private:
     SmallVector<Value> accumulators;
     for (Value r : rowIndex) {
       Value scale;
-      if (prologue.kind == Prologue::Kind::ScaleRows)
+      if (start == Prologue::Kind::ScaleRows)
         scale = vector::BroadcastOp::create(
             b, loc, vectorType,
             memref::LoadOp::create(b, loc, prologue.rowScale, ValueRange{r}));
       for (Value cIndex : colIndex) {
-        if (prologue.kind == Prologue::Kind::Zero) {
+        if (start == Prologue::Kind::Zero) {
           accumulators.push_back(arith::ConstantOp::create(
               b, loc, DenseElementsAttr::get(vectorType, 0.0f)));
           continue;
@@ -182,7 +199,7 @@ private:
       }
     }
     auto loop = scf::ForOp::create(
-        b, loc, index(0), index(depth), index(1), accumulators,
+        b, loc, index(depthBegin), index(depthEnd), index(1), accumulators,
         [&](OpBuilder &nb, Location l, Value k, ValueRange acc) {
           SmallVector<Value> bRow;
           for (Value cIndex : colIndex)

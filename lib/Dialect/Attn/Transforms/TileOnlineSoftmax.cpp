@@ -449,24 +449,24 @@ private:
                      return arith::MaximumFOp::create(nb, l, a[0], a[1]);
                    });
 
-    // p = exp2(s - m'), in place of s.
-    Value probs = gb.generic(
-        {newMax}, scores, {gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
-        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          return exp2Of(nb, l, a[1], safeOffset(nb, l, a[0]));
-        });
-
-    // l' = alpha l + rowsum(p)
+    // l' = alpha l + rowsum(p) with p = exp2(s - m') in place of s: one
+    // pass over the tile computes both.
     Value scaledSum =
         gb.generic({alpha}, l, {gb.map(1, {0}), gb.map(1, {0})}, {kPar},
                    [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
                      return arith::MulFOp::create(nb, lo, a[1], a[0]);
                    });
-    Value newSum = gb.generic(
-        {probs}, scaledSum, {gb.map(2, {0, 1}), gb.map(2, {0})}, {kPar, kRed},
-        [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
-          return arith::AddFOp::create(nb, lo, a[1], a[0]);
+    auto probsAndSum = linalg::GenericOp::create(
+        b, loc, TypeRange{scores.getType(), scaledSum.getType()},
+        ValueRange{newMax}, ValueRange{scores, scaledSum},
+        ArrayRef<AffineMap>{gb.map(2, {0}), gb.map(2, {0, 1}), gb.map(2, {0})},
+        ArrayRef<utils::IteratorType>{kPar, kRed},
+        [&](OpBuilder &nb, Location lo, ValueRange a) {
+          Value p = exp2Of(nb, lo, a[1], safeOffset(nb, lo, a[0]));
+          Value sum = arith::AddFOp::create(nb, lo, a[2], p);
+          linalg::YieldOp::create(nb, lo, ValueRange{p, sum});
         });
+    Value probs = probsAndSum.getResult(0), newSum = probsAndSum.getResult(1);
 
     // acc' = alpha acc + p v
     Value scaledAcc = gb.generic(

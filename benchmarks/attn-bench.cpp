@@ -76,9 +76,19 @@ template <typename F> void parallelFor(int64_t n, F body) {
     thread.join();
 }
 
-/// FMA peak: 12 independent 8-lane FMA chains per core, all cores.
+/// FMA peak: 12 independent 8-lane FMA chains per core, all cores; the best
+/// of three tries (a peak is what the hardware can do, so interference from
+/// other tenants of a shared machine is filtered out).
+double measureFmaPeakOnce();
 double measureFmaPeak() {
-  const long iterations = 100000000;
+  double best = 0;
+  for (int attempt = 0; attempt < 3; ++attempt)
+    best = std::max(best, measureFmaPeakOnce());
+  return best;
+}
+
+double measureFmaPeakOnce() {
+  const long iterations = 50000000;
   std::vector<float> sink(cores());
   auto start = Clock::now();
   parallelFor(cores(), [&](int64_t t) {

@@ -38,13 +38,16 @@ def main():
             failed.append(example.name)
             print(result.stdout + result.stderr, file=sys.stderr)
             continue
-        shapes = " ".join(a for a in args if not a.startswith("--"))
+        # The sizes given on the demo line (--shape and --values).
+        shapes = " ".join(value for option, value in zip(args, args[1:])
+                          if option in ("--shape", "--values"))
         rows.append((example.stem, shapes, stats[0]))
 
-    header = ("mechanism", "shape", "max error", "time ms", "GFLOP/s",
-              "peak MiB")
+    header = ("mechanism", "shape", "strategy", "max error", "time ms",
+              "GFLOP/s", "peak MiB")
     table = [header] + [
-        (name, shapes, f"{s['max_error']:.1e}", f"{s['time_ms']:.2f}",
+        (name, shapes, s["strategy"], f"{s['max_error']:.1e}",
+         f"{s['time_ms']:.2f}",
          f"{s['gflops']:.2f}", f"{s['peak_bytes'] / 2**20:.1f}")
         for name, shapes, s in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

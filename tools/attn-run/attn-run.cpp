@@ -12,12 +12,15 @@
 
 #include "attn/Reference/Evaluate.h"
 #include "attn/Reference/HostTensors.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Target/CPU.h"
 #include "attn/npy.hpp"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -33,6 +36,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <set>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -317,6 +321,30 @@ void writeOutputs(const ::attn::Function &function,
   }
 }
 
+/// The strategies attn-select-strategy picks for the attention ops of
+/// `module` under `config` ("flash", "materialized", both joined by "+", or
+/// "none" without attention).
+std::string chosenStrategies(ModuleOp module,
+                             const mlir::attn::CPUPipelineConfig &config) {
+  OwningOpRef<ModuleOp> copy(module.clone());
+  PassManager pm(module.getContext());
+  pm.addNestedPass<func::FuncOp>(mlir::attn::createAttnDecomposeLayersPass());
+  pm.addNestedPass<func::FuncOp>(mlir::attn::createAttnSelectStrategyPass(
+      {config.strategy, config.queryTile, config.keyTile}));
+  if (failed(pm.run(*copy)))
+    fail("cannot choose a strategy");
+  std::set<std::string> names;
+  copy->walk([&](mlir::attn::AttentionOp op) {
+    if (auto mark =
+            op->getAttrOfType<StringAttr>(mlir::attn::kStrategyAttr))
+      names.insert(mark.getValue().str());
+  });
+  std::string text;
+  for (const std::string &name : names)
+    text += (text.empty() ? "" : "+") + name;
+  return text.empty() ? "none" : text;
+}
+
 std::string jsonNumber(double value) {
   if (!std::isfinite(value))
     return "null";
@@ -377,6 +405,7 @@ int main(int argc, char **argv) {
   target.pipeline.queryTile = queryTile;
   target.pipeline.keyTile = keyTile;
   target.pipeline.parallel = !sequential;
+  std::string chosen = chosenStrategies(*toCompile, target.pipeline);
   auto compiled = mlir::attn::compileForRuntime(*toCompile, target);
   failIf(compiled.status(), inputFile);
   auto found = compiled->lookup(entry);
@@ -446,7 +475,8 @@ int main(int argc, char **argv) {
   }
 
   double gflops = cost.flops / median * 1e-9;
-  llvm::outs() << function.name() << ": " << llvm::format("%.3f", median * 1e3)
+  llvm::outs() << function.name() << " (" << chosen
+               << "): " << llvm::format("%.3f", median * 1e3)
                << " ms";
   if (repeat > 1)
     llvm::outs() << " (median of " << repeat << ")";
@@ -454,6 +484,7 @@ int main(int argc, char **argv) {
                << invokeStats.peak_bytes << " bytes allocated\n";
   if (printStats)
     llvm::outs() << "{\"function\": \"" << function.name()
+                 << "\", \"strategy\": \"" << chosen
                  << "\", \"time_ms\": " << jsonNumber(median * 1e3)
                  << ", \"repeat\": " << repeat
                  << ", \"flops\": " << jsonNumber(cost.flops)

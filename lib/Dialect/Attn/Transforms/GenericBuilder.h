@@ -60,31 +60,26 @@ private:
   MLIRContext *ctx;
 };
 
-/// Converts a float tensor to `elementType` elementwise, into `into` when
-/// given (a tensor of the same shape) or a new tensor; a no-op when the types
-/// already agree and no destination is given.
+/// Converts a float tensor to `elementType` elementwise (no-op if equal).
 inline Value convertElements(OpBuilder &builder, Location loc, Value tensor,
-                             Type elementType, Value into = {}) {
+                             Type elementType) {
   auto type = cast<RankedTensorType>(tensor.getType());
-  if (type.getElementType() == elementType && !into)
+  if (type.getElementType() == elementType)
     return tensor;
   GenericBuilder gb(builder, loc);
   unsigned rank = type.getRank();
-  if (!into)
-    into = gb.tensor(tensor::getMixedSizes(builder, loc, tensor), elementType);
   AffineMap identity =
       AffineMap::getMultiDimIdentityMap(rank, builder.getContext());
-  return gb.generic({tensor}, into, {identity, identity},
-                    SmallVector<utils::IteratorType>(rank, kPar),
-                    [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                      unsigned from = a[0].getType().getIntOrFloatBitWidth();
-                      unsigned to = elementType.getIntOrFloatBitWidth();
-                      if (a[0].getType() == elementType)
-                        return a[0];
-                      if (to < from)
-                        return arith::TruncFOp::create(b, l, elementType, a[0]);
-                      return arith::ExtFOp::create(b, l, elementType, a[0]);
-                    });
+  return gb.generic(
+      {tensor},
+      gb.tensor(tensor::getMixedSizes(builder, loc, tensor), elementType),
+      {identity, identity}, SmallVector<utils::IteratorType>(rank, kPar),
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        if (elementType.getIntOrFloatBitWidth() <
+            a[0].getType().getIntOrFloatBitWidth())
+          return arith::TruncFOp::create(b, l, elementType, a[0]);
+        return arith::ExtFOp::create(b, l, elementType, a[0]);
+      });
 }
 
 } // namespace mlir::attn

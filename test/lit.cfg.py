@@ -1,6 +1,7 @@
 # lit configuration of the attn test suite.
 
 import os
+import sys
 import shutil
 
 import lit.formats
@@ -23,7 +24,22 @@ tools_dirs = [
 llvm_config.with_environment("PATH", tools_dirs + [config.llvm_tools_dir],
                              append_path=True)
 config.substitutions.append(("%attn_src_root", config.attn_src_root))
+config.substitutions.append(("%python", sys.executable))
 
-# GPU integration tests run only where a CUDA driver is present.
+# GPU integration tests run only where a CUDA driver and a GPU are present.
 if os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi"):
     config.available_features.add("cuda")
+else:
+    lit_config.note("no GPU here: the GPU integration tests "
+                    "(Integration/GPU, REQUIRES: cuda) are skipped; "
+                    "scripts/gpu/ runs them on a GPU machine")
+
+# The kernels' PTX is assembled by ptxas where the CUDA Toolkit is installed.
+ptxas = shutil.which("ptxas") or next(
+    (p for p in ("/usr/local/cuda/bin/ptxas",) if os.path.exists(p)), None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+else:
+    lit_config.note("no ptxas (CUDA Toolkit): the PTX assembly tests are "
+                    "skipped")

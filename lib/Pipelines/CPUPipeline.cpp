@@ -1,5 +1,6 @@
 //===- CPUPipeline.cpp - attn to LLVM for the CPU -------------------------===//
 
+#include "Stages.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Pipelines/Pipelines.h"
@@ -35,34 +36,13 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
                                        const CPUPipelineConfig &config) {
   // Tensor level: describe the entry points before anything changes them,
   // then choose and apply a strategy for every attention.
-  pm.addPass(createAttnExportSignaturePass());
-  pm.addNestedPass<func::FuncOp>(createAttnDecomposeLayersPass());
-  pm.addNestedPass<func::FuncOp>(createAttnSelectStrategyPass(
-      {config.strategy, config.queryTile, config.keyTile}));
+  addFrontEndPasses(pm, config.strategy, config.queryTile, config.keyTile);
   pm.addNestedPass<func::FuncOp>(
       createAttnTileOnlineSoftmaxPass({config.queryTile, config.keyTile}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
   pm.addPass(createCanonicalizerPass());
 
-  // Buffers: arguments keep the identity layout (contiguous, as the runtime
-  // passes them); results become caller-allocated out-parameters.
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::BufferResultsToOutParamsPassOptions outParams;
-  outParams.modifyPublicFunctions = true;
-  // A result allocated in the function is replaced by the caller's buffer
-  // instead of being copied into it at the end.
-  outParams.hoistDynamicAllocs = true;
-  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  // The tile buffers of a loop body are allocated once, outside the loop.
-  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
-  bufferization::buildBufferDeallocationPipeline(pm);
-
+  addBufferizationPasses(pm, /*deallocate=*/true);
   // Tiles: vector code where shapes are static, loops elsewhere; the
   // parallel tile loop onto all cores.
   pm.addNestedPass<func::FuncOp>(
@@ -111,6 +91,13 @@ void attn::registerPipelines() {
       "entry points",
       [](OpPassManager &pm, const CPUPipelineOptions &options) {
         buildLowerToLLVMCPUPipeline(pm, options.config());
+      });
+  PassPipelineRegistration<NVVMPipelineOptions>(
+      "attn-lower-to-nvvm",
+      "Lower attn ops to host code in the LLVM dialect launching NVVM "
+      "kernels, with the runtime's entry points",
+      [](OpPassManager &pm, const NVVMPipelineOptions &options) {
+        buildLowerToNVVMPipeline(pm, options.config());
       });
 }
 

@@ -3,6 +3,7 @@
 #include "attn/Target/CPU.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -23,10 +24,13 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+/// Already lowered: only LLVM-dialect ops, and the kernel image of host code
+/// for the GPU.
 static bool isLLVMDialectModule(ModuleOp module) {
   bool onlyLLVM = true;
   for (Operation &op : module.getBody()->getOperations())
-    onlyLLVM &= isa<LLVM::LLVMDialect>(op.getDialect());
+    onlyLLVM &=
+        isa<LLVM::LLVMDialect>(op.getDialect()) || isa<gpu::BinaryOp>(op);
   return onlyLLVM;
 }
 
@@ -37,6 +41,21 @@ LogicalResult mlir::attn::lowerToLLVMDialect(ModuleOp module,
   PassManager pm(module->getContext());
   buildLowerToLLVMCPUPipeline(pm, config);
   return pm.run(module);
+}
+
+LogicalResult mlir::attn::lowerToLLVMDialect(ModuleOp module,
+                                             const NVVMPipelineConfig &config) {
+  if (isLLVMDialectModule(module))
+    return success();
+  PassManager pm(module->getContext());
+  buildLowerToNVVMPipeline(pm, config);
+  return pm.run(module);
+}
+
+LogicalResult mlir::attn::lowerToLLVMDialect(ModuleOp module,
+                                             const CPUTargetOptions &options) {
+  return options.gpu ? lowerToLLVMDialect(module, *options.gpu)
+                     : lowerToLLVMDialect(module, options.pipeline);
 }
 
 FailureOr<std::unique_ptr<llvm::TargetMachine>>
@@ -108,7 +127,7 @@ LogicalResult mlir::attn::emitObjectFile(llvm::Module &module,
 
 LogicalResult mlir::attn::linkSharedLibrary(StringRef objectPath,
                                             StringRef libraryPath,
-                                            std::string &error) {
+                                            std::string &error, bool openmp) {
   std::string driver;
   if (const char *fromEnv = std::getenv("ATTN_CC"))
     driver = fromEnv;
@@ -125,11 +144,14 @@ LogicalResult mlir::attn::linkSharedLibrary(StringRef objectPath,
   }
   // The OpenMP runtime of the parallel tile loops is found where it was at
   // build time.
-  StringRef openmp = ATTN_OPENMP_LIBRARY;
+  StringRef openmpLibrary = ATTN_OPENMP_LIBRARY;
   std::string rpath =
-      ("-Wl,-rpath," + llvm::sys::path::parent_path(openmp)).str();
-  SmallVector<StringRef> args = {driver,     "-shared", "-o",  libraryPath,
-                                 objectPath, openmp,    rpath, "-lm"};
+      ("-Wl,-rpath," + llvm::sys::path::parent_path(openmpLibrary)).str();
+  SmallVector<StringRef> args = {driver, "-shared", "-o", libraryPath,
+                                 objectPath};
+  if (openmp)
+    args.append({openmpLibrary, rpath});
+  args.push_back("-lm");
   std::string message;
   int rc =
       llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &message);
@@ -193,7 +215,7 @@ mlir::attn::compileForRuntime(ModuleOp module,
     return ::attn::Status(ATTN_STATUS_INVALID_ARGUMENT, message);
   };
   OwningOpRef<ModuleOp> lowered(module.clone());
-  if (failed(lowerToLLVMDialect(*lowered, options.pipeline)))
+  if (failed(lowerToLLVMDialect(*lowered, options)))
     return compileError("lowering to the LLVM dialect failed");
   std::string error;
   std::unique_ptr<JitModule> jit = JitModule::create(*lowered, options, error);

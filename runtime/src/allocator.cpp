@@ -149,6 +149,13 @@ void *allocate(size_t alignment, size_t size) {
 
 namespace attn::detail {
 
+void accountAllocation(size_t size) { recordAllocation(size); }
+
+void accountFree(size_t size) {
+  currentBytes.fetch_sub(size, std::memory_order_relaxed);
+  freeCount.fetch_add(1, std::memory_order_relaxed);
+}
+
 AllocationMark beginAllocationWindow() {
   AllocationMark mark;
   mark.currentBytes = currentBytes.load(std::memory_order_relaxed);

@@ -130,6 +130,28 @@ AllocationMark beginAllocationWindow();
 /// Fills `stats` with what happened since `mark`.
 void endAllocationWindow(const AllocationMark &mark,
                          attn_invoke_stats_t &stats);
+/// Counts memory allocated elsewhere (the GPU's) in the same totals.
+void accountAllocation(size_t size);
+void accountFree(size_t size);
+
+//===----------------------------------------------------------------------===//
+// CUDA (cuda.cpp): the driver, opened with dlopen on first use
+//===----------------------------------------------------------------------===//
+
+/// OK when a CUDA GPU is usable (the driver loads, initializes and has a
+/// device; its primary context is made current on this thread); otherwise
+/// ATTN_STATUS_UNAVAILABLE saying why.
+attn_status_t requireCuda();
+/// Whether `pointer` is device memory of the CUDA driver.
+bool isDevicePointer(const void *pointer);
+/// Copies device memory to the host.
+attn_status_t copyToHost(void *destination, const void *source, size_t bytes);
+/// Waits for the device; OK or the driver's error.
+attn_status_t synchronizeDevice();
+/// The first error that generated code hit in the runtime's GPU functions
+/// (module loads, launches, device allocations) since the last call, as a
+/// status, and clears it; NULL when there was none.
+attn_status_t takeGeneratedCodeError(std::string_view context);
 
 } // namespace attn::detail
 
@@ -147,6 +169,8 @@ struct attn_function_s {
 
 struct attn_module_s {
   std::atomic<int64_t> references{1};
+  /// Where the code runs; a CUDA module takes device buffers.
+  attn_target_t target = ATTN_TARGET_CPU;
   std::string name;
   std::string signature;
   /// dlopen handle, for attn_module_load_library.

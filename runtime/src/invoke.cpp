@@ -10,6 +10,8 @@
 
 #include "internal.h"
 
+#include <mutex>
+
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -106,8 +108,18 @@ public:
     return nullptr;
   }
 
-  /// Reads every bounded input and checks 0 <= value <= bound.
-  attn_status_t checkBoundedValues() {
+  /// For a CUDA module: every non-empty buffer must be device memory.
+  attn_status_t checkDeviceBuffers() {
+    for (const Checked &entry : checked)
+      if (entry.bytes > 0 && !isDevicePointer(entry.tensor->data))
+        return fail(entry, "is not device memory; the functions of a CUDA "
+                           "module take buffers from attn_device_alloc");
+    return nullptr;
+  }
+
+  /// Reads every bounded input and checks 0 <= value <= bound; from the
+  /// device through a host copy when `onDevice`.
+  attn_status_t checkBoundedValues(bool onDevice) {
     for (const Checked &entry : checked) {
       if (entry.output || entry.arg->bound.empty())
         continue;
@@ -124,6 +136,14 @@ public:
         origin = entry.arg->bound + " bound by " + binding->second.where;
       }
       const void *data = entry.tensor->data;
+      std::vector<char> hostCopy;
+      if (onDevice) {
+        hostCopy.resize(entry.bytes);
+        if (attn_status_t status =
+                copyToHost(hostCopy.data(), data, entry.bytes))
+          return status;
+        data = hostCopy.data();
+      }
       for (int64_t i = 0; i < entry.elements; ++i) {
         int64_t value;
         if (entry.arg->dtype == ATTN_DTYPE_I32) {
@@ -391,7 +411,13 @@ ATTN_RUNTIME_EXPORT attn_status_t attn_function_infer_output_shapes(
     Validator validator(spec);
     if (attn_status_t status = validator.checkInputs(inputs, input_count))
       return status;
-    if (attn_status_t status = validator.checkBoundedValues())
+    // A CUDA module's inputs are device buffers.
+    bool onDevice = function->module->target == ATTN_TARGET_CUDA;
+    if (onDevice) {
+      if (attn_status_t status = validator.checkDeviceBuffers())
+        return status;
+    }
+    if (attn_status_t status = validator.checkBoundedValues(onDevice))
       return status;
     std::vector<int64_t> all;
     for (size_t i = 0; i < spec.outputs.size(); ++i) {
@@ -427,7 +453,14 @@ ATTN_RUNTIME_EXPORT attn_status_t attn_function_invoke(
       return status;
     if (attn_status_t status = validator.checkOverlaps())
       return status;
-    if (attn_status_t status = validator.checkBoundedValues())
+    bool onDevice = function->module->target == ATTN_TARGET_CUDA;
+    if (onDevice) {
+      if (attn_status_t status = requireCuda())
+        return status;
+      if (attn_status_t status = validator.checkDeviceBuffers())
+        return status;
+    }
+    if (attn_status_t status = validator.checkBoundedValues(onDevice))
       return status;
 
     // checkInputs/checkOutputs recorded the tensors in argument order:
@@ -442,10 +475,20 @@ ATTN_RUNTIME_EXPORT attn_status_t attn_function_invoke(
       arguments.push_back(descriptors.back().data());
     }
 
+    // GPU invocations take turns: the driver errors that generated code
+    // records are then those of this call.
+    static std::mutex gpuMutex;
+    std::unique_lock<std::mutex> gpuTurn(gpuMutex, std::defer_lock);
+    if (onDevice) {
+      gpuTurn.lock();
+      attn_status_free(takeGeneratedCodeError(""));
+    }
     AllocationMark mark = beginAllocationWindow();
     function->entry(arguments.data());
     if (out_stats)
       endAllocationWindow(mark, *out_stats);
+    if (onDevice)
+      return takeGeneratedCodeError("'" + function->spec.name + "' on the GPU");
     return nullptr;
   });
 }

@@ -11,6 +11,7 @@ using namespace attn::detail;
 namespace {
 
 constexpr const char *kSignatureSymbol = "attn_module_signature";
+constexpr const char *kTargetSymbol = "_attn_module_target";
 constexpr const char *kEntryPrefix = "_attn_entry_";
 // A signature longer than this is taken for a symbol that is not a string.
 constexpr size_t kMaxSignatureLength = 1 << 20;
@@ -40,6 +41,30 @@ attn_status_t populate(attn_module_s &module, Lookup lookup, void *context) {
   if (!parseSignature(module.signature, specs, error))
     return makeStatus(error.code,
                       "module '" + module.name + "': " + error.message);
+
+  // A module that launches kernels says so; it needs a GPU to be usable,
+  // and the kernel image its constructor loaded must have loaded.
+  if (auto *target =
+          static_cast<const char *>(lookup(context, kTargetSymbol))) {
+    if (std::strncmp(target, "cuda", 5) != 0)
+      return makeStatus(ATTN_STATUS_INVALID_ARGUMENT,
+                        "module '" + module.name + "' targets '" +
+                            std::string(target, strnlen(target, 32)) +
+                            "', which this runtime does not know");
+    module.target = ATTN_TARGET_CUDA;
+    if (attn_status_t status = requireCuda()) {
+      // The constructor's failed attempt is explained by the missing GPU.
+      attn_status_free(takeGeneratedCodeError(""));
+      std::string reason = attn_status_message(status);
+      attn_status_free(status);
+      return makeStatus(ATTN_STATUS_UNAVAILABLE,
+                        "module '" + module.name +
+                            "' runs on a CUDA GPU, but " + reason);
+    }
+    if (attn_status_t status = takeGeneratedCodeError("module '" + module.name +
+                                                      "': loading its kernels"))
+      return status;
+  }
 
   for (FunctionSpec &spec : specs) {
     std::string symbol = kEntryPrefix + spec.name;
@@ -187,6 +212,11 @@ ATTN_RUNTIME_EXPORT const char *attn_module_name(const attn_module_t *module) {
 ATTN_RUNTIME_EXPORT const char *
 attn_module_signature_text(const attn_module_t *module) {
   return module ? module->signature.c_str() : nullptr;
+}
+
+ATTN_RUNTIME_EXPORT attn_target_t
+attn_module_target(const attn_module_t *module) {
+  return module ? module->target : ATTN_TARGET_CPU;
 }
 
 ATTN_RUNTIME_EXPORT size_t

@@ -14,14 +14,15 @@
 // COMMON-LABEL: llvm.func @gqa
 
 // Flash: K/V packing and the tiles run in parallel loops; the products are
-// vector FMAs; exp2 is a vectorized polynomial (a round-to-even of the
-// exponent, no library call); row maxima and sums are vector reductions.
+// vector FMAs; exp2 is a vectorized polynomial (its integer part by a
+// truncating conversion, no library call); row maxima and sums are vector
+// reductions.
 // FLASH: omp.parallel
 // FLASH: omp.wsloop
 // FLASH: omp.parallel
 // FLASH: omp.wsloop
 // FLASH-DAG: llvm.intr.fmuladd({{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
-// FLASH-DAG: llvm.intr.roundeven({{.*}}) : (vector<64xf32>) -> vector<64xf32>
+// FLASH-DAG: llvm.fptosi {{.*}} : vector<64xf32> to vector<64xi32>
 // FLASH-DAG: llvm.intr.vector.reduce.fmaximum({{.*}}) {{.*}}: (vector<64xf32>) -> f32
 // FLASH-DAG: "llvm.intr.vector.reduce.fadd"({{.*}}) <{fastmathFlags = #llvm.fastmath<reassoc>}> : (f32, vector<64xf32>) -> f32
 // FLASH-NOT: llvm.call @{{.*}}exp

@@ -10,10 +10,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Reference/Evaluate.h"
-#include "attn/Reference/HostTensors.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Reference/Evaluate.h"
+#include "attn/Reference/HostTensors.h"
 #include "attn/Target/CPU.h"
 #include "attn/npy.hpp"
 
@@ -67,6 +67,19 @@ static cl::opt<uint64_t>
 static cl::opt<std::string>
     saveInputsDir("save-inputs", cl::cat(runCategory),
                   cl::desc("Write every input as DIR/NAME.npy"));
+static cl::opt<std::string> saveReferenceDir(
+    "save-reference", cl::cat(runCategory),
+    cl::desc("Write the float64 reference of every output as DIR/NAME.npy "
+             "(implies --check)"));
+static cl::opt<std::string>
+    runTarget("target", cl::cat(runCategory),
+              cl::desc("Where to run: cpu (default) or cuda (host code on "
+                       "this CPU, kernels on the first CUDA GPU)"),
+              cl::init("cpu"));
+static cl::opt<std::string>
+    gpuChip("gpu-chip", cl::cat(runCategory),
+            cl::desc("GPU compute capability to compile for (default: "
+                     "the GPU's own, else sm_90)"));
 static cl::list<std::string>
     outputFiles("output", cl::cat(runCategory),
                 cl::desc("Write an output: FILE (the first) or NAME=FILE"));
@@ -210,6 +223,17 @@ private:
   std::map<std::string, int64_t> sizes;
 };
 
+/// .npy has no bf16: such a tensor is written as f32, which holds every bf16
+/// value exactly.
+HostTensor savable(const HostTensor &tensor) {
+  if (tensor.dtype() != ATTN_DTYPE_BF16)
+    return tensor;
+  HostTensor wide(ATTN_DTYPE_F32, tensor.shape());
+  for (int64_t i = 0; i < tensor.numElements(); ++i)
+    ref::storeElement(wide, i, ref::loadElement(tensor, i));
+  return wide;
+}
+
 std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
   std::vector<::attn::ArgInfo> args;
   std::map<std::string, size_t> indexOf;
@@ -291,7 +315,7 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
     for (size_t i = 0; i < args.size(); ++i) {
       SmallString<128> path(saveInputsDir);
       llvm::sys::path::append(path, args[i].name + ".npy");
-      failIf(::attn::npy::write(path.str().str(), tensors[i]));
+      failIf(::attn::npy::write(path.str().str(), savable(tensors[i])));
     }
   }
   return tensors;
@@ -335,8 +359,7 @@ std::string chosenStrategies(ModuleOp module,
     fail("cannot choose a strategy");
   std::set<std::string> names;
   copy->walk([&](mlir::attn::AttentionOp op) {
-    if (auto mark =
-            op->getAttrOfType<StringAttr>(mlir::attn::kStrategyAttr))
+    if (auto mark = op->getAttrOfType<StringAttr>(mlir::attn::kStrategyAttr))
       names.insert(mark.getValue().str());
   });
   std::string text;
@@ -344,6 +367,42 @@ std::string chosenStrategies(ModuleOp module,
     text += (text.empty() ? "" : "+") + name;
   return text.empty() ? "none" : text;
 }
+
+size_t byteSize(const attn_tensor_t &view) {
+  int64_t count = 1;
+  for (int32_t d = 0; d < view.rank; ++d)
+    count *= view.shape[d];
+  return size_t(count) * attn_dtype_size(view.dtype);
+}
+
+/// Device copies of the buffers of one run, freed at exit.
+class DeviceBuffers {
+public:
+  DeviceBuffers() = default;
+  DeviceBuffers(const DeviceBuffers &) = delete;
+  DeviceBuffers &operator=(const DeviceBuffers &) = delete;
+  ~DeviceBuffers() {
+    for (void *pointer : pointers)
+      attn_status_free(attn_device_free(pointer));
+  }
+  void *allocate(size_t bytes) {
+    void *pointer = nullptr;
+    failIf(::attn::Status::fromC(attn_device_alloc(bytes, &pointer)),
+           "allocating device memory");
+    pointers.push_back(pointer);
+    return pointer;
+  }
+  void *upload(const void *host, size_t bytes) {
+    void *pointer = allocate(bytes);
+    failIf(
+        ::attn::Status::fromC(attn_device_copy_to_device(pointer, host, bytes)),
+        "copying an input to the device");
+    return pointer;
+  }
+
+private:
+  std::vector<void *> pointers;
+};
 
 std::string jsonNumber(double value) {
   if (!std::isfinite(value))
@@ -405,6 +464,25 @@ int main(int argc, char **argv) {
   target.pipeline.queryTile = queryTile;
   target.pipeline.keyTile = keyTile;
   target.pipeline.parallel = !sequential;
+  bool onGPU = runTarget == "cuda";
+  if (!onGPU && runTarget != "cpu")
+    fail("--target must be cpu or cuda, not '" + runTarget + "'");
+  if (onGPU) {
+    // Fail early and plainly on a machine without a GPU.
+    int32_t major = 0, minor = 0;
+    failIf(::attn::Status::fromC(
+               attn_cuda_device_info(nullptr, 0, &major, &minor, nullptr)),
+           "--target cuda");
+    mlir::attn::NVVMPipelineConfig gpu;
+    gpu.strategy = strategy;
+    if (queryTile.getNumOccurrences())
+      gpu.queryTile = queryTile;
+    if (keyTile.getNumOccurrences())
+      gpu.keyTile = keyTile;
+    gpu.chip = gpuChip.empty() ? "sm_" + std::to_string(major * 10 + minor)
+                               : gpuChip.getValue();
+    target.gpu = gpu;
+  }
   std::string chosen = chosenStrategies(*toCompile, target.pipeline);
   auto compiled = mlir::attn::compileForRuntime(*toCompile, target);
   failIf(compiled.status(), inputFile);
@@ -416,6 +494,11 @@ int main(int argc, char **argv) {
   std::vector<attn_tensor_t> inputViews;
   for (const HostTensor &tensor : inputs)
     inputViews.push_back(tensor.view());
+  // On the GPU every buffer has a device copy; the views point there.
+  DeviceBuffers device;
+  if (onGPU)
+    for (attn_tensor_t &view : inputViews)
+      view.data = device.upload(view.data, byteSize(view));
   auto shapes = function.inferOutputShapes(inputViews);
   failIf(shapes.status());
   std::vector<HostTensor> outputs;
@@ -424,6 +507,9 @@ int main(int argc, char **argv) {
     outputs.emplace_back(function.output(i)->dtype, (*shapes)[i]);
   for (const HostTensor &tensor : outputs)
     outputViews.push_back(tensor.view());
+  if (onGPU)
+    for (attn_tensor_t &view : outputViews)
+      view.data = device.allocate(byteSize(view));
 
   // Median wall time of `repeat` runs, after one warm-up run when repeating.
   attn_invoke_stats_t invokeStats{};
@@ -438,22 +524,44 @@ int main(int argc, char **argv) {
   }
   std::sort(seconds.begin(), seconds.end());
   double median = seconds[seconds.size() / 2];
+  if (onGPU)
+    for (size_t i = 0; i < outputs.size(); ++i)
+      failIf(::attn::Status::fromC(attn_device_copy_to_host(
+                 outputs[i].data(), outputViews[i].data,
+                 byteSize(outputViews[i]))),
+             "reading the outputs back");
   writeOutputs(function, outputs);
 
   auto func = module->lookupSymbol<func::FuncOp>(function.name());
   std::vector<ref::Tensor> referenceInputs;
   for (const HostTensor &tensor : inputs)
-    referenceInputs.push_back(check ? ref::toReference(tensor)
-                                    : ref::Tensor(tensor.shape()));
+    referenceInputs.push_back(check || !saveReferenceDir.empty()
+                                  ? ref::toReference(tensor)
+                                  : ref::Tensor(tensor.shape()));
   // Bounded integer inputs (key lengths) change the cost: keep their values.
   for (size_t i = 0; i < inputs.size(); ++i)
-    if (!check && !function.input(i)->bound.empty())
+    if (!(check || !saveReferenceDir.empty()) &&
+        !function.input(i)->bound.empty())
       referenceInputs[i] = ref::toReference(inputs[i]);
   ref::Cost cost;
-  auto expected =
-      mlir::attn::evaluateReference(func, referenceInputs, &cost, check);
+  auto expected = mlir::attn::evaluateReference(
+      func, referenceInputs, &cost, check || !saveReferenceDir.empty());
   if (failed(expected))
     fail("the reference cannot evaluate " + function.name());
+  if (!saveReferenceDir.empty()) {
+    if (std::error_code ec =
+            llvm::sys::fs::create_directories(saveReferenceDir))
+      fail("cannot create " + saveReferenceDir + ": " + ec.message());
+    for (size_t i = 0; i < expected->size(); ++i) {
+      const ref::Tensor &values = (*expected)[i];
+      HostTensor exact(ATTN_DTYPE_F64, values.shape);
+      std::memcpy(exact.data(), values.data.data(),
+                  values.data.size() * sizeof(double));
+      SmallString<128> path(saveReferenceDir);
+      llvm::sys::path::append(path, function.output(i)->name + ".npy");
+      failIf(::attn::npy::write(path.str().str(), exact));
+    }
+  }
 
   double worst = std::numeric_limits<double>::quiet_NaN();
   bool passed = true;
@@ -475,13 +583,17 @@ int main(int argc, char **argv) {
   }
 
   double gflops = cost.flops / median * 1e-9;
-  llvm::outs() << function.name() << " (" << chosen
-               << "): " << llvm::format("%.3f", median * 1e3)
-               << " ms";
+  llvm::outs() << function.name() << " (" << chosen << (onGPU ? ", cuda" : "")
+               << "): " << llvm::format("%.3f", median * 1e3) << " ms";
   if (repeat > 1)
     llvm::outs() << " (median of " << repeat << ")";
-  llvm::outs() << ", " << llvm::format("%.2f", gflops) << " GFLOP/s, peak "
-               << invokeStats.peak_bytes << " bytes allocated\n";
+  if (onGPU)
+    llvm::outs() << ", " << llvm::format("%.2f", gflops * 1e-3)
+                 << " TFLOP/s, peak " << invokeStats.peak_bytes
+                 << " device bytes allocated\n";
+  else
+    llvm::outs() << ", " << llvm::format("%.2f", gflops) << " GFLOP/s, peak "
+                 << invokeStats.peak_bytes << " bytes allocated\n";
   if (printStats)
     llvm::outs() << "{\"function\": \"" << function.name()
                  << "\", \"strategy\": \"" << chosen

@@ -7,12 +7,17 @@
 //   attn-translate sdpa.mlir -o sdpa.o        # object file
 //   attn-translate sdpa.mlir -o sdpa.so       # shared library for the runtime
 //
+//   attn-translate sdpa.mlir --target cuda -o sdpa.ptx    # the kernels
+//   attn-translate sdpa.mlir --target cuda -o sdpa.cubin  # ... by ptxas
+//   attn-translate sdpa.mlir --target cuda -o sdpa.so     # host code + PTX
+//
 // The kind follows the output's extension unless --emit says otherwise.
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Target/CPU.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -28,7 +33,16 @@
 using namespace mlir;
 
 namespace {
-enum class EmitKind { Auto, LLVMDialect, LLVMIR, Object, SharedLibrary };
+enum class EmitKind {
+  Auto,
+  LLVMDialect,
+  LLVMIR,
+  Object,
+  SharedLibrary,
+  PTX,
+  Cubin
+};
+enum class Target { CPU, CUDA };
 } // namespace
 
 static llvm::cl::OptionCategory translateCategory("attn-translate options");
@@ -52,7 +66,35 @@ static llvm::cl::opt<EmitKind> emitKind(
         clEnumValN(EmitKind::LLVMIR, "llvm-ir", "optimized LLVM IR (.ll)"),
         clEnumValN(EmitKind::Object, "object", "an object file (.o)"),
         clEnumValN(EmitKind::SharedLibrary, "shared-library",
-                   "a shared library the runtime loads (.so)")));
+                   "a shared library the runtime loads (.so)"),
+        clEnumValN(EmitKind::PTX, "ptx", "the kernels as PTX (--target cuda)"),
+        clEnumValN(EmitKind::Cubin, "cubin",
+                   "the kernels assembled by ptxas (--target cuda)")));
+static llvm::cl::opt<Target> target(
+    "target", llvm::cl::cat(translateCategory),
+    llvm::cl::desc("Where the code runs (default: cpu)"),
+    llvm::cl::init(Target::CPU),
+    llvm::cl::values(clEnumValN(Target::CPU, "cpu", "this CPU"),
+                     clEnumValN(Target::CUDA, "cuda",
+                                "an NVIDIA GPU: host code launching NVVM "
+                                "kernels through the runtime")));
+static llvm::cl::opt<std::string>
+    gpuChip("gpu-chip", llvm::cl::cat(translateCategory),
+            llvm::cl::desc("GPU compute capability (default: sm_90)"),
+            llvm::cl::init("sm_90"));
+static llvm::cl::opt<std::string>
+    gpuFeatures("gpu-features", llvm::cl::cat(translateCategory),
+                llvm::cl::desc("PTX features, e.g. +ptx80"),
+                llvm::cl::init(""));
+static llvm::cl::opt<std::string> gpuFormat(
+    "gpu-format", llvm::cl::cat(translateCategory),
+    llvm::cl::desc("Kernel image inside a shared library: isa (PTX, compiled "
+                   "by the driver at load; default) or bin (cubin)"),
+    llvm::cl::init("isa"));
+static llvm::cl::opt<std::string>
+    cudaToolkit("cuda-toolkit", llvm::cl::cat(translateCategory),
+                llvm::cl::desc("CUDA Toolkit with ptxas, for cubin"),
+                llvm::cl::init(""));
 static llvm::cl::opt<std::string>
     targetCPU("cpu", llvm::cl::cat(translateCategory),
               llvm::cl::desc("Target CPU (default: host)"),
@@ -64,9 +106,11 @@ static llvm::cl::opt<std::string> strategy(
     "strategy", llvm::cl::cat(translateCategory),
     llvm::cl::desc("How attention is computed: auto, flash or materialized"),
     llvm::cl::init("auto"));
-static llvm::cl::opt<int64_t>
-    queryTile("query-tile", llvm::cl::cat(translateCategory),
-              llvm::cl::desc("Query rows per flash tile"), llvm::cl::init(64));
+static llvm::cl::opt<int64_t> queryTile(
+    "query-tile", llvm::cl::cat(translateCategory),
+    llvm::cl::desc(
+        "Query rows per flash tile (default: 64 on the CPU, 128 on the GPU)"),
+    llvm::cl::init(64));
 static llvm::cl::opt<int64_t> keyTile("key-tile",
                                       llvm::cl::cat(translateCategory),
                                       llvm::cl::desc("Keys per flash tile"),
@@ -83,6 +127,10 @@ static EmitKind kindFromExtension(StringRef path) {
     return EmitKind::SharedLibrary;
   if (ext == ".mlir")
     return EmitKind::LLVMDialect;
+  if (ext == ".ptx")
+    return EmitKind::PTX;
+  if (ext == ".cubin")
+    return EmitKind::Cubin;
   return EmitKind::LLVMIR;
 }
 
@@ -102,15 +150,57 @@ int main(int argc, char **argv) {
   std::string error;
   if (!module)
     return 1;
-  mlir::attn::CPUPipelineConfig pipeline;
-  pipeline.strategy = strategy;
-  pipeline.queryTile = queryTile;
-  pipeline.keyTile = keyTile;
-  if (failed(mlir::attn::lowerToLLVMDialect(*module, pipeline)))
-    return fail("lowering " + inputFile + " failed");
-
   EmitKind kind = emitKind == EmitKind::Auto ? kindFromExtension(outputFile)
                                              : emitKind.getValue();
+  bool kernelsOnly = kind == EmitKind::PTX || kind == EmitKind::Cubin;
+  if (kernelsOnly && target != Target::CUDA)
+    return fail("--emit=ptx and --emit=cubin need --target cuda");
+  if (!StringRef(gpuChip).starts_with("sm_"))
+    return fail("--gpu-chip must name a compute capability such as sm_90, "
+                "not '" +
+                gpuChip + "'");
+
+  mlir::attn::CPUTargetOptions options;
+  options.cpu = targetCPU;
+  options.features = targetFeatures;
+  options.optLevel = optLevel;
+  options.pipeline.strategy = strategy;
+  if (queryTile.getNumOccurrences())
+    options.pipeline.queryTile = queryTile;
+  if (keyTile.getNumOccurrences())
+    options.pipeline.keyTile = keyTile;
+  if (target == Target::CUDA) {
+    mlir::attn::NVVMPipelineConfig gpu;
+    gpu.strategy = strategy;
+    if (queryTile.getNumOccurrences())
+      gpu.queryTile = queryTile;
+    if (keyTile.getNumOccurrences())
+      gpu.keyTile = keyTile;
+    gpu.chip = gpuChip;
+    gpu.features = gpuFeatures;
+    gpu.format = kind == EmitKind::PTX     ? "isa"
+                 : kind == EmitKind::Cubin ? "bin"
+                                           : gpuFormat.getValue();
+    gpu.toolkitPath = cudaToolkit;
+    options.gpu = gpu;
+  }
+  if (failed(mlir::attn::lowerToLLVMDialect(*module, options)))
+    return fail("lowering " + inputFile + " failed");
+
+  if (kernelsOnly) {
+    // The one kernel image of the module (attn-gpu-merge-kernel-modules).
+    SmallVector<gpu::BinaryOp> binaries(module->getOps<gpu::BinaryOp>());
+    if (binaries.size() != 1)
+      return fail("expected one kernel image, found " + Twine(binaries.size()));
+    auto object =
+        cast<gpu::ObjectAttr>(binaries.front().getObjects().getValue().front());
+    auto output = openOutputFile(outputFile, &error);
+    if (!output)
+      return fail(error);
+    output->os() << object.getObject().getValue();
+    output->keep();
+    return 0;
+  }
   if (kind == EmitKind::LLVMDialect) {
     auto output = openOutputFile(outputFile, &error);
     if (!output)
@@ -120,10 +210,6 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  mlir::attn::CPUTargetOptions options;
-  options.cpu = targetCPU;
-  options.features = targetFeatures;
-  options.optLevel = optLevel;
   auto machine = mlir::attn::createTargetMachine(options, error);
   if (failed(machine))
     return fail(error);
@@ -162,7 +248,8 @@ int main(int argc, char **argv) {
   }
   if (kind == EmitKind::SharedLibrary) {
     LogicalResult linked =
-        mlir::attn::linkSharedLibrary(objectPath, outputFile, error);
+        mlir::attn::linkSharedLibrary(objectPath, outputFile, error,
+                                      /*openmp=*/target == Target::CPU);
     llvm::sys::fs::remove(objectPath);
     if (failed(linked))
       return fail(error);

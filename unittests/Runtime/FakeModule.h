@@ -29,6 +29,8 @@ inline void countingEntry(void **) { ++entryCalls(); }
 /// The symbols of an in-process module.
 struct FakeSymbols {
   std::string signature;
+  /// `_attn_module_target` when not empty ("cuda" for GPU code).
+  std::string target;
   std::map<std::string, Entry> entries;
   int releases = 0;
 
@@ -36,6 +38,8 @@ struct FakeSymbols {
     auto *self = static_cast<FakeSymbols *>(userData);
     if (std::string(symbol) == "attn_module_signature")
       return const_cast<char *>(self->signature.c_str());
+    if (std::string(symbol) == "_attn_module_target" && !self->target.empty())
+      return const_cast<char *>(self->target.c_str());
     auto found = self->entries.find(symbol);
     return found == self->entries.end()
                ? nullptr

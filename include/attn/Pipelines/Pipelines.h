@@ -57,7 +57,69 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 void buildLowerToLLVMCPUPipeline(OpPassManager &pm,
                                  const CPUPipelineConfig &config);
 
-/// Registers the named pipelines (attn-lower-to-llvm-cpu).
+/// How attn-lower-to-nvvm compiles.
+struct NVVMPipelineConfig {
+  /// auto, flash or materialized (see attn-select-strategy).
+  std::string strategy = "auto";
+  /// Query rows (= threads) per block and keys per shared-memory tile of
+  /// the attention kernel.
+  int64_t queryTile = 128, keyTile = 32;
+  /// Threads per block of the other kernels.
+  int64_t blockSize = 128;
+  /// The GPU: its compute capability, extra PTX features (e.g. "+ptx80").
+  std::string chip = "sm_90", features;
+  /// LLVM optimization level of the kernels.
+  int64_t optLevel = 3;
+  /// The kernel image: "isa" (PTX, compiled by the driver when the module
+  /// is loaded), "bin" (cubin from ptxas) or "fatbin".
+  std::string format = "isa";
+  /// The CUDA Toolkit with ptxas, for "bin" and "fatbin" (default: found by
+  /// MLIR, e.g. /usr/local/cuda).
+  std::string toolkitPath;
+};
+
+/// The same, as the named pipeline's options.
+struct NVVMPipelineOptions : public PassPipelineOptions<NVVMPipelineOptions> {
+  Option<std::string> strategy{*this, "strategy",
+                               llvm::cl::desc("auto, flash or materialized"),
+                               llvm::cl::init("auto")};
+  Option<int64_t> queryTile{
+      *this, "query-tile",
+      llvm::cl::desc("Query rows (threads) per attention block"),
+      llvm::cl::init(128)};
+  Option<int64_t> keyTile{*this, "key-tile",
+                          llvm::cl::desc("Keys per shared-memory tile"),
+                          llvm::cl::init(32)};
+  Option<int64_t> blockSize{
+      *this, "block-size",
+      llvm::cl::desc("Threads per block of the other kernels"),
+      llvm::cl::init(128)};
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("GPU compute capability (sm_80, "
+                                          "sm_90, ...)"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{*this, "features",
+                               llvm::cl::desc("PTX features, e.g. +ptx80"),
+                               llvm::cl::init("")};
+  Option<int64_t> optLevel{*this, "opt-level",
+                           llvm::cl::desc("LLVM optimization level (0-3)"),
+                           llvm::cl::init(3)};
+  Option<std::string> format{
+      *this, "format", llvm::cl::desc("Kernel image: isa (PTX), bin, fatbin"),
+      llvm::cl::init("isa")};
+  Option<std::string> toolkitPath{
+      *this, "toolkit", llvm::cl::desc("CUDA Toolkit path (for bin/fatbin)"),
+      llvm::cl::init("")};
+  NVVMPipelineConfig config() const;
+};
+
+/// attn ops on tensors -> host code in the LLVM dialect that launches NVVM
+/// kernels (a gpu.binary), with the runtime's entry points: the attention
+/// kernel, the other loop nests as kernels, device buffers throughout.
+void buildLowerToNVVMPipeline(OpPassManager &pm,
+                              const NVVMPipelineConfig &config);
+
+/// Registers the named pipelines (attn-lower-to-llvm-cpu, attn-lower-to-nvvm).
 void registerPipelines();
 
 /// Every dialect and interface the pipelines need, for tools that parse,

@@ -20,6 +20,7 @@
 #include "llvm/Target/TargetMachine.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace mlir {
@@ -37,12 +38,22 @@ struct CPUTargetOptions {
   unsigned optLevel = 3;
   /// How attn-lower-to-llvm-cpu compiles the module.
   CPUPipelineConfig pipeline;
+  /// When set, the module is compiled with attn-lower-to-nvvm instead: the
+  /// CPU code is then host code that launches its kernels on a CUDA GPU
+  /// through the runtime, and its functions take device buffers.
+  std::optional<NVVMPipelineConfig> gpu;
 };
 
 /// Lowers `module` to the LLVM dialect with attn-lower-to-llvm-cpu. A module
 /// already in the LLVM dialect is left as it is.
 LogicalResult lowerToLLVMDialect(ModuleOp module,
                                  const CPUPipelineConfig &config = {});
+/// The same with attn-lower-to-nvvm: host code and a gpu.binary.
+LogicalResult lowerToLLVMDialect(ModuleOp module,
+                                 const NVVMPipelineConfig &config);
+/// Lowers as `options` say (CPU or GPU).
+LogicalResult lowerToLLVMDialect(ModuleOp module,
+                                 const CPUTargetOptions &options);
 
 /// The target machine for `options`, or an error message.
 FailureOr<std::unique_ptr<llvm::TargetMachine>>
@@ -61,10 +72,11 @@ LogicalResult emitObjectFile(llvm::Module &module, llvm::TargetMachine &machine,
 
 /// Links an object file into a shared library the runtime can load, with the
 /// system's C compiler driver ($ATTN_CC, or cc/clang/gcc from PATH). The
-/// allocation hooks stay undefined: the runtime provides them when it loads
-/// the library.
+/// allocation hooks (and the GPU functions) stay undefined: the runtime
+/// provides them when it loads the library. `openmp` links the OpenMP
+/// runtime of the CPU's parallel loops; host code for the GPU needs none.
 LogicalResult linkSharedLibrary(StringRef objectPath, StringRef libraryPath,
-                                std::string &error);
+                                std::string &error, bool openmp = true);
 
 /// Code compiled in-process from an LLVM-dialect module. Symbols it leaves
 /// undefined (the allocation hooks, libm) resolve against this process.

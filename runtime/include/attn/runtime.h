@@ -178,6 +178,50 @@ ATTN_RUNTIME_EXPORT attn_status_t
 attn_module_lookup_function(const attn_module_t *module, const char *name,
                             const attn_function_t **out_function);
 
+/* Where a module's code runs. A CUDA module's functions take device
+   buffers (attn_device_alloc) for every input and output. */
+typedef enum attn_target_e {
+  ATTN_TARGET_CPU = 0,
+  ATTN_TARGET_CUDA = 1,
+  ATTN_TARGET_ENUM_MAX_ = 0x7fffffff,
+} attn_target_t;
+
+/* The module's target; ATTN_TARGET_CPU for NULL. */
+ATTN_RUNTIME_EXPORT attn_target_t
+attn_module_target(const attn_module_t *module);
+
+/*===----------------------------------------------------------------------===*
+ * CUDA devices
+ *
+ * The runtime opens the CUDA driver (libcuda.so.1) with dlopen the first
+ * time one of these is called or a CUDA module is loaded; it does not link
+ * against CUDA. Without a driver or a GPU every call fails with
+ * ATTN_STATUS_UNAVAILABLE and a message that begins "no GPU found". The
+ * first device is used, through its primary context.
+ *===----------------------------------------------------------------------===*/
+
+/* Describes the GPU: its name (truncated to `name_size` bytes with the NUL),
+   compute capability and number of multiprocessors. Any out-parameter may be
+   NULL; calling with all NULL just tells whether a GPU is usable. */
+ATTN_RUNTIME_EXPORT attn_status_t attn_cuda_device_info(
+    char *name, size_t name_size, int32_t *major, int32_t *minor,
+    int32_t *multiprocessors);
+
+/* Device memory for the inputs and outputs of a CUDA module's functions. */
+ATTN_RUNTIME_EXPORT attn_status_t attn_device_alloc(size_t bytes,
+                                                    void **out_pointer);
+/* Frees what attn_device_alloc returned; NULL is ignored. */
+ATTN_RUNTIME_EXPORT attn_status_t attn_device_free(void *pointer);
+ATTN_RUNTIME_EXPORT attn_status_t attn_device_copy_to_device(void *destination,
+                                                             const void *source,
+                                                             size_t bytes);
+ATTN_RUNTIME_EXPORT attn_status_t attn_device_copy_to_host(void *destination,
+                                                           const void *source,
+                                                           size_t bytes);
+/* Waits until the device is idle (invocations already wait for their
+   kernels; this is for timing around other work). */
+ATTN_RUNTIME_EXPORT attn_status_t attn_device_synchronize(void);
+
 /*===----------------------------------------------------------------------===*
  * Functions
  *===----------------------------------------------------------------------===*/

@@ -11,6 +11,7 @@
 
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
 namespace mlir::attn {
@@ -36,6 +37,20 @@ struct AttnEmitEntryPointsPass
     for (LLVM::LLVMFuncOp func : interfaces)
       if (failed(emitEntryPoint(module, func)))
         return signalPassFailure();
+    // Code that launches kernels says so: the runtime then passes device
+    // buffers and makes sure a GPU is there before calling it.
+    bool launchesKernels = !module.getOps<gpu::GPUModuleOp>().empty() ||
+                           !module.getOps<gpu::BinaryOp>().empty();
+    if (launchesKernels && !module.lookupSymbol(kTargetSymbol)) {
+      MLIRContext *ctx = &getContext();
+      StringRef target("cuda\0", 5);
+      OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
+      auto type =
+          LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), target.size());
+      LLVM::GlobalOp::create(builder, module.getLoc(), type,
+                             /*isConstant=*/true, LLVM::Linkage::External,
+                             kTargetSymbol, builder.getStringAttr(target));
+    }
   }
 
   LogicalResult emitEntryPoint(ModuleOp module, LLVM::LLVMFuncOp callee) {

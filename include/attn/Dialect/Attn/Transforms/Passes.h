@@ -3,7 +3,10 @@
 #ifndef ATTN_DIALECT_ATTN_TRANSFORMS_PASSES_H
 #define ATTN_DIALECT_ATTN_TRANSFORMS_PASSES_H
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -19,6 +22,9 @@ namespace mlir::attn {
 
 /// Name of the constant string that describes a module's entry points.
 inline constexpr llvm::StringLiteral kSignatureSymbol = "attn_module_signature";
+/// Name of the constant string that says where a module's code runs: absent
+/// for the CPU, "cuda" when it launches kernels through the runtime.
+inline constexpr llvm::StringLiteral kTargetSymbol = "_attn_module_target";
 /// Prefix of the packed entry point the runtime calls: void(void **args).
 inline constexpr llvm::StringLiteral kEntryPrefix = "_attn_entry_";
 /// The attribute by which attn-select-strategy tells the lowerings how to

@@ -146,8 +146,7 @@ def AttnCPUVectorizeTilesPass
   ];
 }
 
-def AttnApproximateExp2Pass
-    : Pass<"attn-approximate-exp2", "::mlir::func::FuncOp"> {
+def AttnApproximateExp2Pass : Pass<"attn-approximate-exp2"> {
   let summary = "exp2 on f32 (scalars and vectors) as a polynomial";
   let description = [{
     Replaces `math.exp2` on f32 by arithmetic that vectorizes and calls no
@@ -156,11 +155,90 @@ def AttnApproximateExp2Pass
     polynomial of degree 6 (relative error below 1.2e-7, about one f32 ulp)
     and 2^n is built in the exponent bits. For x <= -127 (and -inf) the
     exponent field is 0 and the result is exactly 0, which masked scores
-    rely on; NaN stays NaN.
+    rely on; NaN stays NaN. With `include-exp`, `math.exp` on f32 becomes
+    exp2(x log2(e)) and is approximated the same way (the GPU pipeline: no
+    library provides exp there).
   }];
+  let options = [
+    Option<"includeExp", "include-exp", "bool", /*default=*/"false",
+           "Also approximate math.exp on f32">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+def AttnLowerAttentionToGPUPass
+    : Pass<"attn-lower-attention-to-gpu", "::mlir::func::FuncOp"> {
+  let summary = "Lower attn.attention (flash) to a GPU kernel (gpu.launch)";
+  let description = [{
+    The flash strategy for GPUs, with FlashAttention-2's work split: one
+    thread block per (query tile, head, batch row), one thread per query row
+    of the tile. The block's threads stage each K/V tile in shared memory
+    (f32); each thread keeps its scaled query row, its f32 accumulator and the
+    tile's scores in private memory and updates the running maximum and sum
+    of the online softmax (log2 domain, as attn-tile-online-softmax). Only
+    the key tiles the mask and the key lengths let the block's rows see are
+    visited; a row that sees no key gets zeros. The head dimensions must be
+    static; the key tile shrinks when D + Dv would not fit 48 KiB of shared
+    memory. The operands are read through to_buffer and the result is a new
+    buffer wrapped by to_tensor, so the pass runs before bufferization.
+  }];
+  let options = [
+    Option<"queryTile", "query-tile", "int64_t", /*default=*/"128",
+           "Query rows per block (= threads per block)">,
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"32",
+           "Keys per shared-memory tile">
+  ];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
+def AttnGPUDeviceBuffersPass
+    : Pass<"attn-gpu-device-buffers", "::mlir::func::FuncOp"> {
+  let summary = "Allocate a GPU function's buffers on the device";
+  let description = [{
+    Runs on buffers. Host-side `memref.alloc`/`memref.dealloc` become
+    `gpu.alloc`/`gpu.dealloc` and `memref.copy` becomes `linalg.copy` (later
+    a kernel): the host code of a GPU function never touches memory.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect"];
+}
+
+def AttnGPUMapLoopsPass : Pass<"attn-gpu-map-loops", "::mlir::func::FuncOp"> {
+  let summary = "Map outermost scf.parallel nests onto GPU blocks and threads";
+  let description = [{
+    Each outermost scf.parallel outside a gpu.launch is collapsed to one
+    dimension and cut into blocks of `block-size` threads (block x, thread
+    x); parallel loops nested inside run sequentially in each thread.
+    convert-parallel-loops-to-gpu then makes the kernels.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Threads per block">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def AttnGPUMergeKernelModulesPass
+    : Pass<"attn-gpu-merge-kernel-modules", "::mlir::ModuleOp"> {
+  let summary = "Merge the outlined kernels into one gpu.module";
+  let description = [{
+    Moves every kernel of every gpu.module into the first one, renamed
+    `attn_kernels`, and updates the launches: one PTX/cubin image per
+    compiled module.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
 def AttnEmitEntryPointsPass

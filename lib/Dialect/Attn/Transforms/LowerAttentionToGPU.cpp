@@ -1,0 +1,438 @@
+//===- LowerAttentionToGPU.cpp - the flash strategy as a GPU kernel -------===//
+//
+// attn.attention as one gpu.launch that computes the online softmax of
+// TileOnlineSoftmax.cpp (same recurrence, same log2 domain, same key ranges
+// from the mask) with the work split of FlashAttention-2:
+//
+//   grid  = (ceil(N / Tq), H, B): one thread block per (query tile, head,
+//           batch row); block = Tq threads, thread t owning query row
+//           i = tile * Tq + t.
+//   shared memory: one K tile and one V tile (Tk x D and Tk x Dv, f32),
+//           loaded by all threads of the block together (consecutive threads
+//           read consecutive elements of a key row: coalesced), so each key
+//           is read from global memory once per block, not once per row.
+//   registers / private memory: the row's scaled q (D), its accumulator
+//           (Dv), the Tk scores of the current tile, and m, l.
+//
+// Per key tile [c, c + Tk) a thread computes s_j = q . k_j for the tile
+// (every thread reads the same k_j: a shared-memory broadcast), masks the
+// keys the mask or the key length hides, and updates
+//
+//   m' = max(m, max_j s_j),  alpha = exp2(m - m'),  p_j = exp2(s_j - m'),
+//   l' = alpha l + sum_j p_j,  acc' = alpha acc + sum_j p_j v_j,
+//
+// then writes acc / l (0 for a row that saw no key). The block visits only
+// the key tiles that meet the key range the mask gives its rows, so a causal
+// mask skips the tiles above the diagonal. K/V heads are indexed, never
+// copied: query head h reads K/V head h / (H / Hkv).
+//
+// The kernel reads its operands through memrefs of any strides and writes a
+// fresh buffer; the tensors around it are bridged with to_buffer/to_tensor,
+// so bufferization and the rest of the pipeline see an ordinary buffer
+// producer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "OnlineSoftmax.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNLOWERATTENTIONTOGPUPASS
+#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Static shared memory a block may use without opting in (48 KiB).
+constexpr int64_t kSharedMemoryBytes = 48 * 1024;
+
+/// A memref of `type`'s shape and element type with fully dynamic strides:
+/// the kernel reads any layout bufferization gives its operands.
+static MemRefType stridedBufferType(RankedTensorType type) {
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  auto layout =
+      StridedLayoutAttr::get(type.getContext(), ShapedType::kDynamic, strides);
+  return MemRefType::get(type.getShape(), type.getElementType(), layout);
+}
+
+static Value toF32(OpBuilder &b, Location loc, Value x) {
+  if (x.getType().isF32())
+    return x;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+}
+
+/// scf.for from `lb` to `ub` by `step` whose body needs no results.
+static void forEach(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
+                    function_ref<void(OpBuilder &, Location, Value)> body) {
+  scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
+                     [&](OpBuilder &nb, Location l, Value iv, ValueRange) {
+                       body(nb, l, iv);
+                       scf::YieldOp::create(nb, l);
+                     });
+}
+
+class LowerAttentionToGPU : public OpRewritePattern<AttentionOp> {
+public:
+  LowerAttentionToGPU(MLIRContext *ctx, int64_t queryTile, int64_t keyTile)
+      : OpRewritePattern(ctx), queryTile(queryTile), keyTile(keyTile) {}
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isMarkedFor(op, kFlashStrategy))
+      return rewriter.notifyMatchFailure(op, "marked for another strategy");
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    auto vType = cast<RankedTensorType>(op.getValue().getType());
+    int64_t headDim = qType.getDimSize(3), valueDim = vType.getDimSize(3);
+    if (ShapedType::isDynamic(headDim) || ShapedType::isDynamic(valueDim))
+      return op.emitOpError("the GPU kernel needs static head dimensions");
+    // The K and V tiles must fit the block's shared memory.
+    int64_t tile =
+        std::min(keyTile, kSharedMemoryBytes / (4 * (headDim + valueDim)));
+    if (tile < 1)
+      return op.emitOpError("head dimensions ")
+             << headDim << " and " << valueDim
+             << " leave no room for a key tile in shared memory";
+
+    Location loc = op.getLoc();
+    IndexBuilder ib(rewriter, loc);
+    Kernel kernel{op, headDim, valueDim, tile};
+    kernel.q = bufferization::ToBufferOp::create(
+        rewriter, loc, stridedBufferType(qType), op.getQuery(), true);
+    kernel.k = bufferization::ToBufferOp::create(
+        rewriter, loc,
+        stridedBufferType(cast<RankedTensorType>(op.getKey().getType())),
+        op.getKey(), true);
+    kernel.v = bufferization::ToBufferOp::create(
+        rewriter, loc, stridedBufferType(vType), op.getValue(), true);
+    if (Value keyLengths = op.getKeyLengths())
+      kernel.keyLengths = bufferization::ToBufferOp::create(
+          rewriter, loc,
+          stridedBufferType(cast<RankedTensorType>(keyLengths.getType())),
+          keyLengths, true);
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Value batch = ib.dim(kernel.q, 0), numQueries = ib.dim(kernel.q, 2);
+    kernel.out = memref::AllocOp::create(
+        rewriter, loc,
+        MemRefType::get(resultType.getShape(), resultType.getElementType()),
+        ValueRange{batch, numQueries});
+
+    MLIRContext *ctx = rewriter.getContext();
+    auto workgroup =
+        gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    auto privateSpace =
+        gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Private);
+    Type f32 = rewriter.getF32Type();
+    auto shared = [&](int64_t width) {
+      return MemRefType::get({tile, width}, f32, MemRefLayoutAttrInterface{},
+                             workgroup);
+    };
+    auto local = [&](int64_t size) {
+      return MemRefType::get({size}, f32, MemRefLayoutAttrInterface{},
+                             privateSpace);
+    };
+    auto launch = gpu::LaunchOp::create(
+        rewriter, loc, ib.ceilDiv(numQueries, ib.c(queryTile)),
+        ib.c(op.getNumHeads()), batch, ib.c(queryTile), ib.c(1), ib.c(1),
+        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+        /*asyncDependencies=*/{}, TypeRange{shared(headDim), shared(valueDim)},
+        TypeRange{local(headDim), local(valueDim), local(tile)});
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(&launch.getBody().front());
+      kernel.keyTile = launch.getWorkgroupAttributions()[0];
+      kernel.valueTile = launch.getWorkgroupAttributions()[1];
+      kernel.queryRow = launch.getPrivateAttributions()[0];
+      kernel.acc = launch.getPrivateAttributions()[1];
+      kernel.scores = launch.getPrivateAttributions()[2];
+      buildBody(rewriter, loc, kernel, launch);
+      gpu::TerminatorOp::create(rewriter, loc);
+    }
+    rewriter.replaceOpWithNewOp<bufferization::ToTensorOp>(
+        op, resultType, kernel.out, /*restrict=*/true, /*writable=*/true);
+    return success();
+  }
+
+private:
+  struct Kernel {
+    AttentionOp op;
+    int64_t headDim, valueDim, tile;
+    Value q, k, v, keyLengths, out;
+    Value keyTile, valueTile, queryRow, acc, scores;
+  };
+
+  void buildBody(OpBuilder &b, Location loc, const Kernel &kn,
+                 gpu::LaunchOp launch) const {
+    IndexBuilder ib(b, loc);
+    AttentionOp op = kn.op;
+    Type f32 = b.getF32Type();
+    Value queryTileIndex = launch.getBlockIds().x;
+    Value head = launch.getBlockIds().y, batch = launch.getBlockIds().z;
+    Value thread = launch.getThreadIds().x;
+    Value kvHead = ib.div(head, ib.c(op.getNumHeads() / op.getNumKVHeads()));
+    Value numQueries = ib.dim(kn.q, 2), numKeys = ib.dim(kn.k, 2);
+    Value rowBegin = ib.mul(queryTileIndex, ib.c(queryTile));
+    Value rowEnd = ib.min(ib.add(rowBegin, ib.c(queryTile)), numQueries);
+    Value row = ib.add(rowBegin, thread);
+    Value rowExists = ib.lt(row, numQueries);
+
+    // The valid keys of this batch row: clamp(len, 0, S).
+    Value validKeys = numKeys;
+    if (kn.keyLengths) {
+      Value len = memref::LoadOp::create(b, loc, kn.keyLengths, batch);
+      validKeys = ib.min(
+          ib.max(arith::IndexCastOp::create(b, loc, b.getIndexType(), len),
+                 ib.c(0)),
+          numKeys);
+    }
+
+    // This thread's query row, in f32 and scaled into the log2 domain.
+    Value zero = ib.c(0), one = ib.c(1);
+    Value headDim = ib.c(kn.headDim), valueDim = ib.c(kn.valueDim);
+    Value log2Scale = f32Constant(b, loc, op.getScaleOrDefault() * kLog2E);
+    Value zeroF = f32Constant(b, loc, 0);
+    auto rowIf = scf::IfOp::create(b, loc, rowExists, /*withElse=*/false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(rowIf.thenBlock());
+      forEach(b, loc, zero, headDim, one,
+              [&](OpBuilder &nb, Location l, Value d) {
+                Value x = memref::LoadOp::create(
+                    nb, l, kn.q, ValueRange{batch, head, row, d});
+                Value scaled =
+                    arith::MulFOp::create(nb, l, toF32(nb, l, x), log2Scale);
+                memref::StoreOp::create(nb, l, scaled, kn.queryRow, d);
+              });
+      forEach(b, loc, zero, valueDim, one,
+              [&](OpBuilder &nb, Location l, Value d) {
+                memref::StoreOp::create(nb, l, zeroF, kn.acc, d);
+              });
+    }
+
+    // The key tiles the block's rows may see (uniform over the block, so
+    // every thread takes part in every tile's loads and barriers).
+    auto mask = op.getMaskAttr();
+    Value colBegin = zero, colEnd = validKeys;
+    if (mask) {
+      std::tie(colBegin, colEnd) =
+          mask.buildKeyRange(b, loc, rowBegin, rowEnd, numQueries, validKeys);
+      colBegin = ib.max(colBegin, zero);
+      colEnd = ib.min(colEnd, validKeys);
+    }
+    Value tileSize = ib.c(kn.tile);
+    Value tileBegin = ib.div(colBegin, tileSize);
+    Value tileEnd =
+        arith::SelectOp::create(b, loc, ib.lt(colBegin, colEnd),
+                                ib.ceilDiv(colEnd, tileSize), tileBegin);
+
+    Value negInf = f32Constant(b, loc, kNegInf);
+    auto loop = scf::ForOp::create(
+        b, loc, tileBegin, tileEnd, one, ValueRange{negInf, zeroF},
+        [&](OpBuilder &nb, Location l, Value keyTileIndex, ValueRange state) {
+          Value colStart = IndexBuilder(nb, l).mul(keyTileIndex, tileSize);
+          loadKeyValueTiles(nb, l, kn, batch, kvHead, colStart, numKeys,
+                            thread);
+          auto update = scf::IfOp::create(nb, l, TypeRange{f32, f32}, rowExists,
+                                          /*withElse=*/true);
+          {
+            OpBuilder::InsertionGuard guard(nb);
+            nb.setInsertionPointToStart(update.thenBlock());
+            TileStep step{row,        rowBegin,  rowEnd,   colStart,
+                          numQueries, validKeys, state[0], state[1]};
+            scf::YieldOp::create(nb, l, updateRow(nb, l, kn, step));
+            nb.setInsertionPointToStart(update.elseBlock());
+            scf::YieldOp::create(nb, l, state);
+          }
+          scf::YieldOp::create(nb, l, update.getResults());
+        });
+    Value sum = loop.getResult(1);
+
+    // out = l > 0 ? acc / l : 0.
+    auto storeIf = scf::IfOp::create(b, loc, rowExists, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(storeIf.thenBlock());
+    Type outType = cast<MemRefType>(kn.out.getType()).getElementType();
+    Value any =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, sum, zeroF);
+    forEach(b, loc, zero, valueDim, one,
+            [&](OpBuilder &nb, Location l, Value d) {
+              Value a = memref::LoadOp::create(nb, l, kn.acc, d);
+              Value o = arith::SelectOp::create(
+                  nb, l, any, arith::DivFOp::create(nb, l, a, sum), zeroF);
+              if (outType != f32)
+                o = arith::TruncFOp::create(nb, l, outType, o);
+              memref::StoreOp::create(nb, l, o, kn.out,
+                                      ValueRange{batch, head, row, d});
+            });
+  }
+
+  /// The block's threads copy keys [colStart, colStart + tile) of K and V
+  /// into shared memory, in f32, 0 past S; barriers on both sides keep the
+  /// previous tile alive until every thread is done with it.
+  void loadKeyValueTiles(OpBuilder &b, Location loc, const Kernel &kn,
+                         Value batch, Value kvHead, Value colStart,
+                         Value numKeys, Value thread) const {
+    IndexBuilder ib(b, loc);
+    gpu::BarrierOp::create(b, loc);
+    auto load = [&](Value source, Value into, int64_t width) {
+      Value count = ib.c(kn.tile * width);
+      forEach(b, loc, thread, count, ib.c(queryTile),
+              [&](OpBuilder &nb, Location l, Value e) {
+                IndexBuilder nib(nb, l);
+                Value r = nib.div(e, nib.c(width)),
+                      d = nib.rem(e, nib.c(width));
+                Value key = nib.add(colStart, r);
+                auto inside = scf::IfOp::create(
+                    nb, l, TypeRange{nb.getF32Type()}, nib.lt(key, numKeys),
+                    /*withElse=*/true);
+                {
+                  OpBuilder::InsertionGuard guard(nb);
+                  nb.setInsertionPointToStart(inside.thenBlock());
+                  Value x = memref::LoadOp::create(
+                      nb, l, source, ValueRange{batch, kvHead, key, d});
+                  scf::YieldOp::create(nb, l, toF32(nb, l, x));
+                  nb.setInsertionPointToStart(inside.elseBlock());
+                  scf::YieldOp::create(nb, l, f32Constant(nb, l, 0));
+                }
+                memref::StoreOp::create(nb, l, inside.getResult(0), into,
+                                        ValueRange{r, d});
+              });
+    };
+    load(kn.k, kn.keyTile, kn.headDim);
+    load(kn.v, kn.valueTile, kn.valueDim);
+    gpu::BarrierOp::create(b, loc);
+  }
+
+  struct TileStep {
+    Value row, rowBegin, rowEnd, colStart, numQueries, validKeys;
+    Value rowMax, rowSum;
+  };
+
+  /// One row's online-softmax update over the key tile in shared memory;
+  /// returns the new (m, l) and updates the accumulator in place.
+  SmallVector<Value> updateRow(OpBuilder &b, Location loc, const Kernel &kn,
+                               const TileStep &step) const {
+    IndexBuilder ib(b, loc);
+    AttentionOp op = kn.op;
+    Value zero = ib.c(0), one = ib.c(1), tile = ib.c(kn.tile);
+    Value negInf = f32Constant(b, loc, kNegInf);
+    Value zeroF = f32Constant(b, loc, 0);
+
+    // A tile that neither the key length nor the mask cuts needs no mask.
+    auto mask = op.getMaskAttr();
+    Value colEnd = ib.add(step.colStart, tile);
+    Value full = ib.le(colEnd, step.validKeys);
+    if (mask)
+      full = arith::AndIOp::create(
+          b, loc, full,
+          mask.buildIsFullyVisible(b, loc, step.rowBegin, step.rowEnd,
+                                   step.colStart, colEnd, step.numQueries,
+                                   step.validKeys));
+
+    // s_j = q . k_j (log2 domain), -inf where hidden; the tile's maximum.
+    auto scoreLoop = scf::ForOp::create(
+        b, loc, zero, tile, one, ValueRange{negInf},
+        [&](OpBuilder &nb, Location l, Value j, ValueRange tileMax) {
+          IndexBuilder nib(nb, l);
+          auto dot = scf::ForOp::create(
+              nb, l, zero, nib.c(kn.headDim), one, ValueRange{zeroF},
+              [&](OpBuilder &db, Location dl, Value d, ValueRange partial) {
+                Value qd = memref::LoadOp::create(db, dl, kn.queryRow, d);
+                Value kd = memref::LoadOp::create(db, dl, kn.keyTile,
+                                                  ValueRange{j, d});
+                Value s = math::FmaOp::create(db, dl, qd, kd, partial[0]);
+                scf::YieldOp::create(db, dl, s);
+              });
+          Value col = nib.add(step.colStart, j);
+          Value visible = nib.lt(col, step.validKeys);
+          if (mask)
+            visible = arith::AndIOp::create(
+                nb, l, visible,
+                mask.buildIsVisible(nb, l, step.row, col, step.numQueries,
+                                    step.validKeys));
+          visible = arith::OrIOp::create(nb, l, full, visible);
+          Value s =
+              arith::SelectOp::create(nb, l, visible, dot.getResult(0), negInf);
+          memref::StoreOp::create(nb, l, s, kn.scores, j);
+          scf::YieldOp::create(
+              nb, l,
+              arith::MaximumFOp::create(nb, l, tileMax[0], s).getResult());
+        });
+
+    // m' = max(m, tile max); alpha = exp2(m - m'); p_j = exp2(s_j - m').
+    Value newMax =
+        arith::MaximumFOp::create(b, loc, step.rowMax, scoreLoop.getResult(0));
+    Value offset = safeOffset(b, loc, newMax);
+    Value alpha = exp2Of(b, loc, step.rowMax, offset);
+    auto sumLoop = scf::ForOp::create(
+        b, loc, zero, tile, one, ValueRange{zeroF},
+        [&](OpBuilder &nb, Location l, Value j, ValueRange partial) {
+          Value s = memref::LoadOp::create(nb, l, kn.scores, j);
+          Value p = exp2Of(nb, l, s, offset);
+          memref::StoreOp::create(nb, l, p, kn.scores, j);
+          scf::YieldOp::create(
+              nb, l, arith::AddFOp::create(nb, l, partial[0], p).getResult());
+        });
+    Value newSum = arith::AddFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, alpha, step.rowSum),
+        sumLoop.getResult(0));
+
+    // acc_d = alpha acc_d + sum_j p_j v_jd.
+    forEach(
+        b, loc, zero, ib.c(kn.valueDim), one,
+        [&](OpBuilder &nb, Location l, Value d) {
+          Value a = arith::MulFOp::create(
+              nb, l, memref::LoadOp::create(nb, l, kn.acc, d), alpha);
+          auto weighted = scf::ForOp::create(
+              nb, l, zero, tile, one, ValueRange{a},
+              [&](OpBuilder &wb, Location wl, Value j, ValueRange part) {
+                Value p = memref::LoadOp::create(wb, wl, kn.scores, j);
+                Value vd = memref::LoadOp::create(wb, wl, kn.valueTile,
+                                                  ValueRange{j, d});
+                scf::YieldOp::create(
+                    wb, wl,
+                    math::FmaOp::create(wb, wl, p, vd, part[0]).getResult());
+              });
+          memref::StoreOp::create(nb, l, weighted.getResult(0), kn.acc, d);
+        });
+    return {newMax, newSum};
+  }
+
+  int64_t queryTile, keyTile;
+};
+
+struct AttnLowerAttentionToGPUPass
+    : attn::impl::AttnLowerAttentionToGPUPassBase<AttnLowerAttentionToGPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (queryTile <= 0 || queryTile > 1024 || keyTile <= 0) {
+      getOperation().emitError(
+          "query-tile must be in [1, 1024] (threads per block) and key-tile "
+          "positive");
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<LowerAttentionToGPU>(&getContext(), queryTile, keyTile);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    // An attention the kernel could not take (the pattern said why) is an
+    // error, not a silent fallback.
+    WalkResult unlowered = getOperation().walk([](AttentionOp op) {
+      return isMarkedFor(op, kFlashStrategy) ? WalkResult::interrupt()
+                                             : WalkResult::advance();
+    });
+    if (unlowered.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,98 @@
+//===- NVVMPipeline.cpp - attn to NVVM kernels and their host code --------===//
+//
+// A GPU function is host code that launches kernels: the attention kernel of
+// attn-lower-attention-to-gpu and, for what surrounds attention in a layer
+// (projections, head splits, copies) or for the materialized strategy, one
+// kernel per loop nest. Buffers live on the device (attn-gpu-device-buffers);
+// the host code calls the runtime's mgpu* functions, which load the kernel
+// image (PTX, compiled by the driver, or cubin from ptxas) when the library
+// is loaded, launch kernels and allocate device memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Stages.h"
+
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Pipelines/Pipelines.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+attn::NVVMPipelineConfig attn::NVVMPipelineOptions::config() const {
+  NVVMPipelineConfig config;
+  config.strategy = strategy;
+  config.queryTile = queryTile;
+  config.keyTile = keyTile;
+  config.blockSize = blockSize;
+  config.chip = chip;
+  config.features = features;
+  config.optLevel = optLevel;
+  config.format = format;
+  config.toolkitPath = toolkitPath;
+  return config;
+}
+
+void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
+                                    const NVVMPipelineConfig &config) {
+  addFrontEndPasses(pm, config.strategy, config.queryTile, config.keyTile);
+  pm.addNestedPass<func::FuncOp>(
+      createAttnLowerAttentionToGPUPass({config.queryTile, config.keyTile}));
+  pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
+  pm.addPass(createCanonicalizerPass());
+  addBufferizationPasses(pm, /*deallocate=*/false);
+
+  // Everything the host would compute becomes kernels over device buffers.
+  pm.addNestedPass<func::FuncOp>(createAttnGPUDeviceBuffersPass());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createAttnGPUMapLoopsPass({config.blockSize}));
+  pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createAttnGPUMergeKernelModulesPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // Kernels to NVVM: exp2 as the same polynomial as on the CPU (no libdevice
+  // to link), math through LLVM intrinsics, the rest by the upstream
+  // lowerings.
+  pm.addNestedPass<gpu::GPUModuleOp>(
+      createAttnApproximateExp2Pass({/*includeExp=*/true}));
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = config.chip;
+  target.features = config.features;
+  target.optLevel = config.optLevel;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createConvertMathToLLVMPass());
+  kernels.addPass(createConvertGpuOpsToNVVMOps());
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+
+  // Host code: calls into the runtime for launches and device memory.
+  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
+  memrefToLLVM.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createAttnEmitEntryPointsPass());
+  GpuModuleToBinaryPassOptions toBinary;
+  toBinary.compilationTarget = config.format;
+  toBinary.toolkitPath = config.toolkitPath;
+  pm.addPass(createGpuModuleToBinaryPass(toBinary));
+  pm.addPass(createCanonicalizerPass());
+}

@@ -1,0 +1,40 @@
+//===- Stages.cpp - stages shared by the CPU and GPU pipelines -----------===//
+
+#include "Stages.h"
+
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void attn::addFrontEndPasses(OpPassManager &pm, const std::string &strategy,
+                             int64_t queryTile, int64_t keyTile) {
+  pm.addPass(createAttnExportSignaturePass());
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeLayersPass());
+  pm.addNestedPass<func::FuncOp>(
+      createAttnSelectStrategyPass({strategy, queryTile, keyTile}));
+}
+
+void attn::addBufferizationPasses(OpPassManager &pm, bool deallocate) {
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferResultsToOutParamsPassOptions outParams;
+  outParams.modifyPublicFunctions = true;
+  // A result allocated in the function is replaced by the caller's buffer
+  // instead of being copied into it at the end.
+  outParams.hoistDynamicAllocs = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // The tile buffers of a loop body are allocated once, outside the loop.
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
+  if (deallocate)
+    bufferization::buildBufferDeallocationPipeline(pm);
+}

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Checks and times attn's CUDA target on a GPU machine, from a bundle that
+scripts/gpu/prepare.sh built elsewhere (nothing is compiled here).
+
+usage: python3 run.py BUNDLE [--json FILE] [--no-bench]
+
+1. Every case of test/Integration/GPU/cases.txt: its module (host code and
+   PTX) is loaded by the attn runtime, run on the GPU on the saved inputs,
+   and each output compared with the saved float64 reference with the same
+   measure as attn-run --check: max|out - ref| / max(1, max|ref|), against
+   1e-4 (f32), 1e-2 (f16) or 5e-2 (bf16).
+2. Timing (bf16, B*N = 16384 tokens, hidden 2048): attn's kernel and
+   PyTorch's SDPA flash and cuDNN backends on the same tensors, in the same
+   process: median of timed runs after a warm-up, TFLOP/s counting
+   4*B*H*N*N*D FLOPs (half of them with a causal mask).
+
+The runtime is driven through its C API with ctypes; device buffers come
+from PyTorch (they are ordinary device memory of the same primary context).
+"""
+import ctypes
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+DTYPES = {0: torch.float32, 1: torch.float16, 2: torch.bfloat16,
+          3: torch.float64, 4: torch.int32, 5: torch.int64}
+DTYPE_CODES = {v: k for k, v in DTYPES.items()}
+TOLERANCE = {torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 5e-2}
+
+
+class Tensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int32),
+                ("rank", ctypes.c_int32),
+                ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.POINTER(ctypes.c_int64))]
+
+
+class ArgInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int32),
+                ("rank", ctypes.c_int32), ("dims", ctypes.c_void_p),
+                ("bound_symbol", ctypes.c_char_p)]
+
+
+class InvokeStats(ctypes.Structure):
+    _fields_ = [("peak_bytes", ctypes.c_uint64),
+                ("allocation_count", ctypes.c_uint64),
+                ("retained_bytes", ctypes.c_int64)]
+
+
+class Runtime:
+    def __init__(self, path):
+        # Global, so that the modules' undefined symbols (mgpu*, the
+        # allocation hooks) bind to it.
+        self.lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        lib = self.lib
+        lib.attn_status_message.restype = ctypes.c_char_p
+        for name in ("attn_module_load_library", "attn_module_lookup_function",
+                     "attn_function_input_info", "attn_function_output_info",
+                     "attn_function_infer_output_shapes",
+                     "attn_function_invoke", "attn_cuda_device_info"):
+            getattr(lib, name).restype = ctypes.c_void_p
+        lib.attn_function_input_count.restype = ctypes.c_size_t
+        lib.attn_function_output_count.restype = ctypes.c_size_t
+        lib.attn_status_message.argtypes = [ctypes.c_void_p]
+        lib.attn_status_free.argtypes = [ctypes.c_void_p]
+        self.modules = {}
+
+    def check(self, status, what):
+        if status:
+            message = self.lib.attn_status_message(status).decode()
+            self.lib.attn_status_free(status)
+            raise RuntimeError(f"{what}: {message}")
+
+    def device(self):
+        name = ctypes.create_string_buffer(256)
+        major, minor, sms = ctypes.c_int32(), ctypes.c_int32(), ctypes.c_int32()
+        self.check(self.lib.attn_cuda_device_info(
+            name, 256, ctypes.byref(major), ctypes.byref(minor),
+            ctypes.byref(sms)), "attn_cuda_device_info")
+        return f"{name.value.decode()} (sm_{major.value}{minor.value}, {sms.value} SMs)"
+
+    def function(self, library, entry):
+        if library not in self.modules:
+            module = ctypes.c_void_p()
+            self.check(self.lib.attn_module_load_library(
+                library.encode(), ctypes.byref(module)), f"loading {library}")
+            self.modules[library] = module
+        function = ctypes.c_void_p()
+        self.check(self.lib.attn_module_lookup_function(
+            self.modules[library], entry.encode(), ctypes.byref(function)),
+            f"{entry} in {library}")
+        return Function(self, function)
+
+
+class Function:
+    def __init__(self, runtime, handle):
+        self.rt, self.handle = runtime, handle
+        lib = runtime.lib
+        self.inputs = [self._info(lib.attn_function_input_info, i)
+                       for i in range(lib.attn_function_input_count(handle))]
+        self.outputs = [self._info(lib.attn_function_output_info, i)
+                        for i in range(lib.attn_function_output_count(handle))]
+
+    def _info(self, getter, index):
+        info = ArgInfo()
+        self.rt.check(getter(self.handle, ctypes.c_size_t(index),
+                             ctypes.byref(info)), "argument info")
+        return info.name.decode(), DTYPES[info.dtype], info.rank
+
+    @staticmethod
+    def _views(tensors):
+        keep, views = [], (Tensor * max(1, len(tensors)))()
+        for i, t in enumerate(tensors):
+            shape = (ctypes.c_int64 * max(1, t.dim()))(*t.shape)
+            keep.append(shape)
+            views[i] = Tensor(t.data_ptr(), DTYPE_CODES[t.dtype], t.dim(),
+                              shape, None)
+        return views, keep
+
+    def output_shapes(self, inputs):
+        views, keep = self._views(inputs)
+        total = sum(rank for _, _, rank in self.outputs)
+        shapes = (ctypes.c_int64 * max(1, total))()
+        self.rt.check(self.rt.lib.attn_function_infer_output_shapes(
+            self.handle, views, ctypes.c_size_t(len(inputs)), shapes),
+            "output shapes")
+        result, at = [], 0
+        for _, _, rank in self.outputs:
+            result.append(list(shapes[at:at + rank]))
+            at += rank
+        return result
+
+    def __call__(self, inputs, outputs):
+        ins, keep_in = self._views(inputs)
+        outs, keep_out = self._views(outputs)
+        stats = InvokeStats()
+        self.rt.check(self.rt.lib.attn_function_invoke(
+            self.handle, ins, ctypes.c_size_t(len(inputs)), outs,
+            ctypes.c_size_t(len(outputs)), ctypes.byref(stats)), "invoke")
+        return stats
+
+
+def max_error(out, ref):
+    out = out.double().cpu().numpy()
+    if np.isnan(out).any():
+        return float("inf")
+    return float(np.abs(out - ref).max(initial=0) /
+                 max(1.0, float(np.abs(ref).max(initial=0))))
+
+
+def run_cases(rt, bundle):
+    results, failures = [], 0
+    cases = os.path.join(bundle, "cases")
+    for case in sorted(d for d in os.listdir(cases)
+                       if os.path.isdir(os.path.join(cases, d))):
+        d = os.path.join(cases, case)
+        with open(os.path.join(d, "case.txt")) as f:
+            library, entry, source = f.read().split()
+        fn = rt.function(os.path.join(cases, library), entry)
+        inputs = []
+        for name, dtype, _ in fn.inputs:
+            array = np.load(os.path.join(d, "inputs", name + ".npy"))
+            inputs.append(torch.from_numpy(array).to("cuda").to(dtype))
+        outputs = [torch.empty(shape, dtype=dtype, device="cuda")
+                   for shape, (_, dtype, _) in zip(fn.output_shapes(inputs),
+                                                    fn.outputs)]
+        stats = fn(inputs, outputs)
+        for (name, dtype, _), out in zip(fn.outputs, outputs):
+            ref = np.load(os.path.join(d, "reference", name + ".npy"))
+            error = max_error(out, ref)
+            ok = error <= TOLERANCE[dtype]
+            failures += not ok
+            shape = "x".join(map(str, out.shape))
+            print(f"case {case} {source} {entry} {name} [{shape}] "
+                  f"{str(dtype).split('.')[1]}: max error {error:.3g} "
+                  f"(tolerance {TOLERANCE[dtype]:g}) {'ok' if ok else 'FAILED'}"
+                  f", peak {stats.peak_bytes} device bytes", flush=True)
+            results.append({"case": case, "source": source, "entry": entry,
+                            "output": name, "dtype": str(dtype),
+                            "max_error": error, "ok": ok})
+    return results, failures
+
+
+def median_ms(fn, repeat):
+    fn()  # warm-up (and, for attn, the first launch of each kernel)
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeat):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def run_bench(rt, bundle):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+    rows = []
+    for d in (64, 128):
+        h = 2048 // d
+        for causal in (False, True):
+            name = f"bench_d{d}" + ("_causal" if causal else "")
+            fn = rt.function(os.path.join(bundle, "bench", name + ".so"),
+                             "attention")
+            for n in (1024, 4096, 16384):
+                b = 16384 // n
+                torch.manual_seed(0)
+                q, k, v = (torch.randn(b, h, n, d, dtype=torch.bfloat16,
+                                       device="cuda") for _ in range(3))
+                out = torch.empty_like(q)
+                flops = 4 * b * h * n * n * d * (0.5 if causal else 1.0)
+                repeat = 3 if n == 16384 else 5
+                row = {"D": d, "N": n, "B": b, "H": h, "causal": causal}
+                ms = median_ms(lambda: fn([q, k, v], [out]), repeat)
+                row["attn_ms"] = ms
+                row["attn_tflops"] = flops / ms * 1e-9
+                for label, backend in (("sdpa_flash", SDPBackend.FLASH_ATTENTION),
+                                       ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION)):
+                    try:
+                        with sdpa_kernel([backend]):
+                            expected = F.scaled_dot_product_attention(
+                                q, k, v, is_causal=causal)
+                            t = median_ms(lambda: F.scaled_dot_product_attention(
+                                q, k, v, is_causal=causal), 10)
+                        row[label + "_ms"] = t
+                        row[label + "_tflops"] = flops / t * 1e-9
+                        if label == "sdpa_flash":
+                            row["max_abs_diff_vs_sdpa"] = float(
+                                (out.float() - expected.float()).abs().max())
+                    except Exception as e:  # a backend may be unavailable
+                        row[label + "_error"] = repr(e)[:200]
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    return rows
+
+
+def main():
+    bundle = sys.argv[1]
+    json_path = None
+    if "--json" in sys.argv:
+        json_path = sys.argv[sys.argv.index("--json") + 1]
+    rt = Runtime(os.path.join(bundle, "lib", "libattn_runtime.so"))
+    torch.cuda.init()  # the primary context, shared with the runtime
+    device = rt.device()
+    print(f"device: {device}; torch {torch.__version__}", flush=True)
+    started = time.time()
+    results, failures = run_cases(rt, bundle)
+    print(f"{len(results) - failures} of {len(results)} outputs match the "
+          f"float64 reference ({time.time() - started:.1f} s)", flush=True)
+    rows = [] if "--no-bench" in sys.argv else run_bench(rt, bundle)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"device": device, "torch": torch.__version__,
+                       "cases": results, "bench": rows}, f, indent=1)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+// RUN: attn-opt %s --attn-lower-attention-to-gpu --split-input-file --verify-diagnostics | FileCheck %s
+
+// One block per (query tile, head, batch row), 128 threads (one per query
+// row); K and V tiles of 32 keys in shared memory (f32); each thread's query
+// row, accumulator and tile scores in private memory. The operands are read
+// through strided buffers, the result is a fresh buffer.
+// CHECK-LABEL: func.func @gqa_causal
+// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+// CHECK-DAG: %[[C128:.*]] = arith.constant 128 : index
+// CHECK: %[[Q:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x8x?x64xbf16> to memref<?x8x?x64xbf16, strided<[?, ?, ?, ?], offset: ?>>
+// CHECK: %[[B:.*]] = memref.dim %[[Q]], %c0
+// CHECK: %[[N:.*]] = memref.dim %[[Q]], %c2
+// CHECK: %[[OUT:.*]] = memref.alloc(%[[B]], %[[N]]) : memref<?x8x?x64xbf16>
+// CHECK: %[[TILES:.*]] = arith.ceildivsi %[[N]], %[[C128]]
+// CHECK: gpu.launch blocks(%[[TILE:[a-z0-9]+]], %[[HEAD:[a-z0-9]+]], %[[ROW:[a-z0-9]+]]) in (%{{[a-z0-9]+}} = %[[TILES]], %{{[a-z0-9]+}} = %[[C8]], %{{[a-z0-9]+}} = %[[B]]) threads(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in (%{{[a-z0-9]+}} = %[[C128]], %{{[a-z0-9]+}} = %c1, %{{[a-z0-9]+}} = %c1)
+// CHECK-SAME: workgroup(%[[KT:[a-z0-9]+]] : memref<32x64xf32, #gpu.address_space<workgroup>>, %[[VT:[a-z0-9]+]] : memref<32x64xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: private(%{{[a-z0-9]+}} : memref<64xf32, #gpu.address_space<private>>, %{{[a-z0-9]+}} : memref<64xf32, #gpu.address_space<private>>, %{{[a-z0-9]+}} : memref<32xf32, #gpu.address_space<private>>)
+// Query head h reads K/V head h / 4: nothing is copied.
+// CHECK: %[[KVHEAD:.*]] = arith.divsi %[[HEAD]], %c4
+// Causal: the key tiles end at the block's last row (skipped above it).
+// CHECK: %[[LAST:.*]] = arith.minsi
+// CHECK: %[[TILEEND:.*]] = arith.select
+// CHECK: scf.for %{{.*}} = %c0 to %[[TILEEND]] step %c1 iter_args(%{{.*}} = %cst, %{{.*}} = %cst_0) -> (f32, f32)
+// CHECK: gpu.barrier
+// CHECK: memref.load %{{.*}}[%[[ROW]], %[[KVHEAD]], %{{.*}}, %{{.*}}] : memref<?x2x?x64xbf16
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: memref.store %{{.*}}, %[[KT]]
+// CHECK: memref.store %{{.*}}, %[[VT]]
+// CHECK: gpu.barrier
+// Scores, the online-softmax update in the log2 domain, the accumulator.
+// CHECK: math.fma
+// CHECK: arith.maximumf
+// CHECK: math.exp2
+// CHECK: math.exp2
+// CHECK: math.fma
+// Normalized once; a row that saw no key gets 0.
+// CHECK: arith.cmpf ogt
+// CHECK: arith.divf
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: gpu.terminator
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK-NOT: attn.attention
+func.func @gqa_causal(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>,
+                      %v: tensor<?x2x?x64xbf16>) -> tensor<?x8x?x64xbf16> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal<top_left>)
+      : (tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?x2x?x64xbf16>)
+        -> tensor<?x8x?x64xbf16>
+  return %o : tensor<?x8x?x64xbf16>
+}
+
+// -----
+
+// Key lengths are read once per block; the op marked for the materialized
+// strategy is left to that lowering.
+// CHECK-LABEL: func.func @padded
+// CHECK: gpu.launch
+// CHECK: memref.load %{{.*}}[%{{.*}}] : memref<?xi32, strided<[?], offset: ?>>
+// CHECK: attn.attention {{.*}} {attn.strategy = "materialized"}
+func.func @padded(%q: tensor<?x2x?x16xf32>, %k: tensor<?x2x?x16xf32>,
+                  %v: tensor<?x2x?x16xf32>, %len: tensor<?xi32>)
+    -> (tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>) {
+  %o = attn.attention %q, %k, %v key_lengths(%len)
+      : (tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>,
+         tensor<?xi32>) -> tensor<?x2x?x16xf32>
+  %r = attn.attention %q, %k, %v {attn.strategy = "materialized"}
+      : (tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>)
+        -> tensor<?x2x?x16xf32>
+  return %o, %r : tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>
+}
+
+// -----
+
+// Head dimensions too wide for one key of K and V in 48 KiB of shared memory.
+func.func @too_wide(%q: tensor<1x1x4x8192xf32>, %k: tensor<1x1x4x8192xf32>,
+                    %v: tensor<1x1x4x8192xf32>) -> tensor<1x1x4x8192xf32> {
+  // expected-error @+1 {{head dimensions 8192 and 8192 leave no room for a key tile in shared memory}}
+  %o = attn.attention %q, %k, %v
+      : (tensor<1x1x4x8192xf32>, tensor<1x1x4x8192xf32>, tensor<1x1x4x8192xf32>)
+        -> tensor<1x1x4x8192xf32>
+  return %o : tensor<1x1x4x8192xf32>
+}

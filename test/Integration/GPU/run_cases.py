@@ -1,0 +1,17 @@
+"""Runs every case of cases.txt with attn-run --target cuda --check."""
+import shlex
+import subprocess
+import sys
+
+root, cases = sys.argv[1], sys.argv[2]
+failed = 0
+with open(cases) as f:
+    for line in f:
+        if not line.strip() or line.startswith("#"):
+            continue
+        file, entry, *args = shlex.split(line)
+        command = ["attn-run", f"{root}/{file}", "--entry", entry, "--target",
+                   "cuda", "--check", *args]
+        print("$", " ".join(command), flush=True)
+        failed += subprocess.call(command) != 0
+sys.exit(1 if failed else 0)

@@ -596,12 +596,14 @@ int main(int argc, char **argv) {
                  << invokeStats.peak_bytes << " bytes allocated\n";
   if (printStats)
     llvm::outs() << "{\"function\": \"" << function.name()
+                 << "\", \"target\": \"" << runTarget.getValue()
                  << "\", \"strategy\": \"" << chosen
                  << "\", \"time_ms\": " << jsonNumber(median * 1e3)
                  << ", \"repeat\": " << repeat
                  << ", \"flops\": " << jsonNumber(cost.flops)
                  << ", \"pairs\": " << jsonNumber(cost.pairs)
                  << ", \"gflops\": " << jsonNumber(gflops)
+                 << ", \"tflops\": " << jsonNumber(gflops * 1e-3)
                  << ", \"peak_bytes\": " << invokeStats.peak_bytes
                  << ", \"allocations\": " << invokeStats.allocation_count
                  << ", \"max_error\": " << jsonNumber(worst) << "}\n";

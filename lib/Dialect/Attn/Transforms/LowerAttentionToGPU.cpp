@@ -40,6 +40,8 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::attn {
@@ -70,14 +72,25 @@ static Value toF32(OpBuilder &b, Location loc, Value x) {
   return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
 }
 
+/// Marks a loop over a head dimension to be unrolled once the kernel is
+/// built: its private arrays are then indexed by constants, which LLVM keeps
+/// in registers rather than local memory.
+constexpr StringLiteral kUnrollAttr = "attn.unroll";
+static scf::ForOp unrollLater(scf::ForOp loop) {
+  loop->setAttr(kUnrollAttr, UnitAttr::get(loop.getContext()));
+  return loop;
+}
+
 /// scf.for from `lb` to `ub` by `step` whose body needs no results.
-static void forEach(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
-                    function_ref<void(OpBuilder &, Location, Value)> body) {
-  scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
-                     [&](OpBuilder &nb, Location l, Value iv, ValueRange) {
-                       body(nb, l, iv);
-                       scf::YieldOp::create(nb, l);
-                     });
+static scf::ForOp
+forEach(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
+        function_ref<void(OpBuilder &, Location, Value)> body) {
+  return scf::ForOp::create(
+      b, loc, lb, ub, step, ValueRange{},
+      [&](OpBuilder &nb, Location l, Value iv, ValueRange) {
+        body(nb, l, iv);
+        scf::YieldOp::create(nb, l);
+      });
 }
 
 class LowerAttentionToGPU : public OpRewritePattern<AttentionOp> {
@@ -203,18 +216,18 @@ private:
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(rowIf.thenBlock());
-      forEach(b, loc, zero, headDim, one,
-              [&](OpBuilder &nb, Location l, Value d) {
-                Value x = memref::LoadOp::create(
-                    nb, l, kn.q, ValueRange{batch, head, row, d});
-                Value scaled =
-                    arith::MulFOp::create(nb, l, toF32(nb, l, x), log2Scale);
-                memref::StoreOp::create(nb, l, scaled, kn.queryRow, d);
-              });
-      forEach(b, loc, zero, valueDim, one,
-              [&](OpBuilder &nb, Location l, Value d) {
-                memref::StoreOp::create(nb, l, zeroF, kn.acc, d);
-              });
+      unrollLater(forEach(
+          b, loc, zero, headDim, one, [&](OpBuilder &nb, Location l, Value d) {
+            Value x = memref::LoadOp::create(nb, l, kn.q,
+                                             ValueRange{batch, head, row, d});
+            Value scaled =
+                arith::MulFOp::create(nb, l, toF32(nb, l, x), log2Scale);
+            memref::StoreOp::create(nb, l, scaled, kn.queryRow, d);
+          }));
+      unrollLater(forEach(b, loc, zero, valueDim, one,
+                          [&](OpBuilder &nb, Location l, Value d) {
+                            memref::StoreOp::create(nb, l, zeroF, kn.acc, d);
+                          }));
     }
 
     // The key tiles the block's rows may see (uniform over the block, so
@@ -262,16 +275,16 @@ private:
     Type outType = cast<MemRefType>(kn.out.getType()).getElementType();
     Value any =
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, sum, zeroF);
-    forEach(b, loc, zero, valueDim, one,
-            [&](OpBuilder &nb, Location l, Value d) {
-              Value a = memref::LoadOp::create(nb, l, kn.acc, d);
-              Value o = arith::SelectOp::create(
-                  nb, l, any, arith::DivFOp::create(nb, l, a, sum), zeroF);
-              if (outType != f32)
-                o = arith::TruncFOp::create(nb, l, outType, o);
-              memref::StoreOp::create(nb, l, o, kn.out,
-                                      ValueRange{batch, head, row, d});
-            });
+    unrollLater(forEach(
+        b, loc, zero, valueDim, one, [&](OpBuilder &nb, Location l, Value d) {
+          Value a = memref::LoadOp::create(nb, l, kn.acc, d);
+          Value o = arith::SelectOp::create(
+              nb, l, any, arith::DivFOp::create(nb, l, a, sum), zeroF);
+          if (outType != f32)
+            o = arith::TruncFOp::create(nb, l, outType, o);
+          memref::StoreOp::create(nb, l, o, kn.out,
+                                  ValueRange{batch, head, row, d});
+        }));
   }
 
   /// The block's threads copy keys [colStart, colStart + tile) of K and V
@@ -342,7 +355,7 @@ private:
         b, loc, zero, tile, one, ValueRange{negInf},
         [&](OpBuilder &nb, Location l, Value j, ValueRange tileMax) {
           IndexBuilder nib(nb, l);
-          auto dot = scf::ForOp::create(
+          auto dot = unrollLater(scf::ForOp::create(
               nb, l, zero, nib.c(kn.headDim), one, ValueRange{zeroF},
               [&](OpBuilder &db, Location dl, Value d, ValueRange partial) {
                 Value qd = memref::LoadOp::create(db, dl, kn.queryRow, d);
@@ -350,7 +363,7 @@ private:
                                                   ValueRange{j, d});
                 Value s = math::FmaOp::create(db, dl, qd, kd, partial[0]);
                 scf::YieldOp::create(db, dl, s);
-              });
+              }));
           Value col = nib.add(step.colStart, j);
           Value visible = nib.lt(col, step.validKeys);
           if (mask)
@@ -385,24 +398,26 @@ private:
         b, loc, arith::MulFOp::create(b, loc, alpha, step.rowSum),
         sumLoop.getResult(0));
 
-    // acc_d = alpha acc_d + sum_j p_j v_jd.
-    forEach(
-        b, loc, zero, ib.c(kn.valueDim), one,
-        [&](OpBuilder &nb, Location l, Value d) {
+    // acc_d = alpha acc_d + sum_j p_j v_jd, with j outside so that each p_j
+    // is read once and the (unrolled) d loop keeps acc in registers.
+    Value valueDim = ib.c(kn.valueDim);
+    unrollLater(forEach(
+        b, loc, zero, valueDim, one, [&](OpBuilder &nb, Location l, Value d) {
           Value a = arith::MulFOp::create(
               nb, l, memref::LoadOp::create(nb, l, kn.acc, d), alpha);
-          auto weighted = scf::ForOp::create(
-              nb, l, zero, tile, one, ValueRange{a},
-              [&](OpBuilder &wb, Location wl, Value j, ValueRange part) {
-                Value p = memref::LoadOp::create(wb, wl, kn.scores, j);
-                Value vd = memref::LoadOp::create(wb, wl, kn.valueTile,
-                                                  ValueRange{j, d});
-                scf::YieldOp::create(
-                    wb, wl,
-                    math::FmaOp::create(wb, wl, p, vd, part[0]).getResult());
-              });
-          memref::StoreOp::create(nb, l, weighted.getResult(0), kn.acc, d);
-        });
+          memref::StoreOp::create(nb, l, a, kn.acc, d);
+        }));
+    forEach(b, loc, zero, tile, one, [&](OpBuilder &nb, Location l, Value j) {
+      Value p = memref::LoadOp::create(nb, l, kn.scores, j);
+      unrollLater(forEach(
+          nb, l, zero, valueDim, one, [&](OpBuilder &wb, Location wl, Value d) {
+            Value vd =
+                memref::LoadOp::create(wb, wl, kn.valueTile, ValueRange{j, d});
+            Value a = memref::LoadOp::create(wb, wl, kn.acc, d);
+            memref::StoreOp::create(
+                wb, wl, math::FmaOp::create(wb, wl, p, vd, a), kn.acc, d);
+          }));
+    });
     return {newMax, newSum};
   }
 
@@ -431,7 +446,16 @@ struct AttnLowerAttentionToGPUPass
                                              : WalkResult::advance();
     });
     if (unlowered.wasInterrupted())
-      signalPassFailure();
+      return signalPassFailure();
+
+    SmallVector<scf::ForOp> marked;
+    getOperation().walk([&](scf::ForOp loop) {
+      if (loop->hasAttr(kUnrollAttr))
+        marked.push_back(loop);
+    });
+    for (scf::ForOp loop : marked)
+      if (failed(loopUnrollFull(loop)))
+        return signalPassFailure();
   }
 };
 

@@ -28,6 +28,41 @@ static FailureOr<ref::Mask> toReference(Operation *op, Attribute mask) {
     result.alignment = toReference(window.getAlignment());
     result.left = window.getLeft();
     result.right = window.getRight();
+    result.dilation = window.getDilation();
+    return result;
+  }
+  if (auto global = dyn_cast<GlobalMaskAttr>(mask)) {
+    result.kind = ref::Mask::Kind::Global;
+    result.tokens.assign(global.getTokens().begin(), global.getTokens().end());
+    return result;
+  }
+  if (isa<UnionMaskAttr, IntersectionMaskAttr>(mask)) {
+    auto unite = dyn_cast<UnionMaskAttr>(mask);
+    result.kind =
+        unite ? ref::Mask::Kind::Union : ref::Mask::Kind::Intersection;
+    ArrayAttr parts =
+        unite ? unite.getMasks() : cast<IntersectionMaskAttr>(mask).getMasks();
+    for (Attribute part : parts) {
+      FailureOr<ref::Mask> one = toReference(op, part);
+      if (failed(one))
+        return failure();
+      result.parts.push_back(*one);
+    }
+    return result;
+  }
+  if (auto strided = dyn_cast<StridedMaskAttr>(mask)) {
+    result.kind = ref::Mask::Kind::Strided;
+    result.length = strided.getStride();
+    result.bidirectional = strided.getBidirectional();
+    result.splitHeads = strided.getSplitHeads();
+    return result;
+  }
+  if (auto fixed = dyn_cast<FixedMaskAttr>(mask)) {
+    result.kind = ref::Mask::Kind::Fixed;
+    result.length = fixed.getBlock();
+    result.summary = fixed.getSummary();
+    result.bidirectional = fixed.getBidirectional();
+    result.splitHeads = fixed.getSplitHeads();
     return result;
   }
   return op->emitError() << "the reference does not know the mask " << mask;
@@ -51,8 +86,21 @@ public:
     return it == values.end() ? nullptr : &it->second;
   }
 
+  /// The op's mask with its defaults resolved for the S of this call.
+  static FailureOr<ref::Mask> maskFor(Operation *op, MaskAttrInterface mask,
+                                      int64_t numKeys) {
+    if (!mask)
+      return ref::Mask();
+    FailureOr<Attribute> resolved = mask.resolveFor(numKeys);
+    if (failed(resolved))
+      return op->emitError()
+             << "cannot resolve " << mask << " for S = " << numKeys;
+    return toReference(op, *resolved);
+  }
+
   LogicalResult evaluate(AttentionOp op) {
-    FailureOr<ref::Mask> mask = toReference(op, op.getMaskAttr());
+    FailureOr<ref::Mask> mask =
+        maskFor(op, op.getMaskAttr(), lookup(op.getKey())->shape[2]);
     if (failed(mask))
       return failure();
     bind(op.getResult(),
@@ -63,11 +111,11 @@ public:
   }
 
   LogicalResult evaluate(MultiHeadOp op) {
-    FailureOr<ref::Mask> mask = toReference(op, op.getMaskAttr());
-    if (failed(mask))
-      return failure();
     const ref::Tensor &x = *lookup(op.getInput());
     const ref::Tensor &source = *lookup(op.getKeyValueInput());
+    FailureOr<ref::Mask> mask = maskFor(op, op.getMaskAttr(), source.shape[1]);
+    if (failed(mask))
+      return failure();
     int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads();
     ref::Tensor q = split(project(x, *lookup(op.getWq())), heads);
     ref::Tensor k = split(project(source, *lookup(op.getWk())), kvHeads);

@@ -20,17 +20,52 @@ int64_t Tensor::numElements() const {
                          std::multiplies<int64_t>());
 }
 
-bool Mask::allows(int64_t row, int64_t col, int64_t numQueries,
-                  int64_t numKeys) const {
+bool Mask::allows(int64_t row, int64_t col, int64_t numQueries, int64_t numKeys,
+                  int64_t head) const {
   int64_t pos =
       alignment == Alignment::TopLeft ? row : numKeys - numQueries + row;
+  // The Sparse Transformer's patterns and global tokens use p = row.
+  int64_t p = row;
+  auto euclidMod = [](int64_t a, int64_t m) { return ((a % m) + m) % m; };
+  auto floorDiv = [&](int64_t a, int64_t m) {
+    return (a - euclidMod(a, m)) / m;
+  };
   switch (kind) {
   case Kind::None:
     return true;
   case Kind::Causal:
     return col <= pos;
   case Kind::Window:
-    return pos - left <= col && col <= pos + right;
+    return pos - left <= col && col <= pos + right &&
+           euclidMod(pos - col, dilation) == 0;
+  case Kind::Global:
+    return std::find(tokens.begin(), tokens.end(), col) != tokens.end() ||
+           std::find(tokens.begin(), tokens.end(), p) != tokens.end();
+  case Kind::Union:
+    return std::any_of(parts.begin(), parts.end(), [&](const Mask &m) {
+      return m.allows(row, col, numQueries, numKeys, head);
+    });
+  case Kind::Intersection:
+    return std::all_of(parts.begin(), parts.end(), [&](const Mask &m) {
+      return m.allows(row, col, numQueries, numKeys, head);
+    });
+  case Kind::Strided: {
+    bool causalOk = bidirectional || col <= p;
+    bool local = (bidirectional ? std::abs(p - col) < length
+                                : p - length < col && col <= p);
+    bool strided = euclidMod(p - col, length) == 0 && causalOk;
+    if (splitHeads)
+      return head % 2 == 0 ? local : strided;
+    return local || strided;
+  }
+  case Kind::Fixed: {
+    bool causalOk = bidirectional || col <= p;
+    bool own = floorDiv(col, length) == floorDiv(p, length) && causalOk;
+    bool summaryKey = euclidMod(col, length) >= length - summary && causalOk;
+    if (splitHeads)
+      return head % 2 == 0 ? own : summaryKey;
+    return own || summaryKey;
+  }
   }
   return false;
 }
@@ -44,9 +79,10 @@ static int64_t validKeys(const Tensor *keyLengths, int64_t b, int64_t keys) {
 }
 
 static bool visible(const Mask &mask, const Tensor *keyLengths, int64_t b,
-                    int64_t i, int64_t j, int64_t numQueries, int64_t keys) {
+                    int64_t h, int64_t i, int64_t j, int64_t numQueries,
+                    int64_t keys) {
   int64_t valid = validKeys(keyLengths, b, keys);
-  return j < valid && mask.allows(i, j, numQueries, valid);
+  return j < valid && mask.allows(i, j, numQueries, valid, h);
 }
 
 Cost attn::reference::attentionCost(const std::vector<int64_t> &qShape,
@@ -58,10 +94,10 @@ Cost attn::reference::attentionCost(const std::vector<int64_t> &qShape,
   int64_t S = kShape[2], Dv = vShape[3];
   double pairs = 0;
   for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t j = 0; j < S; ++j)
-        pairs += visible(mask, keyLengths, b, i, j, N, S);
-  pairs *= H;
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < S; ++j)
+          pairs += visible(mask, keyLengths, b, h, i, j, N, S);
   // Per pair: a D-long dot product and a Dv-long multiply-add into the output.
   return {2.0 * pairs * static_cast<double>(D + Dv), pairs};
 }
@@ -86,7 +122,7 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
         // Scores of the visible keys, and their maximum.
         double rowMax = -std::numeric_limits<double>::infinity();
         for (int64_t j = 0; j < S; ++j) {
-          seen[j] = visible(mask, keyLengths, b, i, j, N, S);
+          seen[j] = visible(mask, keyLengths, b, h, i, j, N, S);
           if (!seen[j])
             continue;
           double dot = 0;

@@ -150,6 +150,7 @@ TEST_P(CPUIntegration, MatchesTheReferenceOnRandomShapes) {
 
 constexpr const char *kAttention = "test/Integration/CPU/attention.mlir";
 constexpr const char *kLayers = "test/Integration/CPU/layers.mlir";
+constexpr const char *kMasks = "test/Integration/CPU/masks.mlir";
 
 /// Every function of `file` under the flash strategy with its default
 /// tiles and with small ones, and under the materialized strategy.
@@ -172,6 +173,15 @@ INSTANTIATE_TEST_SUITE_P(
                                        "window_padded", "window_decode",
                                        "scaled", "fixed", "half", "bfloat"},
                                       10)),
+    caseName);
+
+INSTANTIATE_TEST_SUITE_P(
+    Masks, CPUIntegration,
+    ::testing::ValuesIn(allStrategies(
+        kMasks,
+        {"window_dilated", "window_global", "strided_causal", "strided_split",
+         "fixed_causal", "fixed_split", "causal_and_dilated", "strided_auto"},
+        6)),
     caseName);
 
 INSTANTIATE_TEST_SUITE_P(

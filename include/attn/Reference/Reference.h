@@ -28,17 +28,34 @@ struct Tensor {
 
 enum class Alignment { TopLeft, BottomRight };
 
-/// Which keys a query row may see (see the attn dialect's mask attributes).
+/// Which keys a query row may see (see the attn dialect's mask attributes;
+/// this is an independent restatement of their rules, element by element).
 struct Mask {
-  enum class Kind { None, Causal, Window };
+  enum class Kind {
+    None,
+    Causal,
+    Window,
+    Global,
+    Union,
+    Intersection,
+    Strided,
+    Fixed
+  };
   Kind kind = Kind::None;
-  Alignment alignment = Alignment::TopLeft;
-  int64_t left = 0, right = 0; // Window only.
+  Alignment alignment = Alignment::TopLeft;  // Causal, Window.
+  int64_t left = 0, right = 0, dilation = 1; // Window.
+  std::vector<int64_t> tokens;               // Global.
+  /// Strided: the stride l; Fixed: the block length l. Resolved (> 0).
+  int64_t length = 0;
+  int64_t summary = 0; // Fixed: the c summary keys of each block.
+  bool bidirectional = false, splitHeads = false; // Strided, Fixed.
+  std::vector<Mask> parts;                        // Union, Intersection.
 
   /// Whether row `row` of `numQueries` may see key `col`, among `numKeys`
-  /// valid keys (the mask alone; key lengths are applied by the caller).
-  bool allows(int64_t row, int64_t col, int64_t numQueries,
-              int64_t numKeys) const;
+  /// valid keys, in query head `head` (the mask alone; key lengths are
+  /// applied by the caller).
+  bool allows(int64_t row, int64_t col, int64_t numQueries, int64_t numKeys,
+              int64_t head) const;
 };
 
 /// What a computation cost: floating-point operations (a multiply-add is 2)

@@ -80,3 +80,17 @@ func.func @too_wide(%q: tensor<1x1x4x8192xf32>, %k: tensor<1x1x4x8192xf32>,
         -> tensor<1x1x4x8192xf32>
   return %o : tensor<1x1x4x8192xf32>
 }
+
+// -----
+
+// A static batch: only the number of queries sizes the result buffer.
+// CHECK-LABEL: func.func @static_batch
+// CHECK: %[[N:.*]] = memref.dim %{{.*}}, %c2
+// CHECK: memref.alloc(%[[N]]) : memref<2x4x?x8xf32>
+func.func @static_batch(%q: tensor<2x4x?x8xf32>, %k: tensor<2x2x49x8xf32>,
+                        %v: tensor<2x2x49x8xf32>) -> tensor<2x4x?x8xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.strided<>)
+      : (tensor<2x4x?x8xf32>, tensor<2x2x49x8xf32>, tensor<2x2x49x8xf32>)
+        -> tensor<2x4x?x8xf32>
+  return %o : tensor<2x4x?x8xf32>
+}

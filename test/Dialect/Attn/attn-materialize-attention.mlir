@@ -110,13 +110,13 @@ func.func @causal_bottom_right_padded(%q: tensor<?x2x?x16xf32>,
 // A window, top-left: visible <=> i - left <= j <= i + right.
 
 // CHECK-LABEL: func.func @window
-// CHECK-DAG: %[[LEFT:.*]] = arith.constant 3 : index
+// CHECK-DAG: %[[MINUS_LEFT:.*]] = arith.constant -3 : index
 // CHECK-DAG: %[[RIGHT:.*]] = arith.constant 1 : index
 // CHECK: %[[ROW:.*]] = linalg.index 3 : index
 // CHECK: %[[COL:.*]] = linalg.index 4 : index
-// CHECK: %[[LO:.*]] = arith.subi %[[ROW]], %[[LEFT]] : index
+// CHECK: %[[LO:.*]] = arith.addi %[[ROW]], %[[MINUS_LEFT]] : index
+// CHECK: %[[AFTER:.*]] = arith.cmpi sle, %[[LO]], %[[COL]] : index
 // CHECK: %[[HI:.*]] = arith.addi %[[ROW]], %[[RIGHT]] : index
-// CHECK: %[[AFTER:.*]] = arith.cmpi sge, %[[COL]], %[[LO]] : index
 // CHECK: %[[BEFORE:.*]] = arith.cmpi sle, %[[COL]], %[[HI]] : index
 // CHECK: arith.andi %[[AFTER]], %[[BEFORE]] : i1
 func.func @window(%q: tensor<1x1x9x8xf32>, %k: tensor<1x1x9x8xf32>,

@@ -247,3 +247,59 @@ func.func @layer_mixed_types(%x: tensor<2x5x64xf16>, %w: tensor<64x64xf32>) {
   %y = attn.multi_head %x, %w, %w, %w, %w heads(4) kv_heads(4) : (tensor<2x5x64xf16>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<2x5x64xf16>
   return
 }
+
+// -----
+
+func.func @dilation_zero(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{window dilation must be at least 1, got 0}}
+  %o = attn.attention %q, %q, %q mask(#attn.window<left = 2, right = 2, alignment = top_left, dilation = 0>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @global_negative(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{global token positions must be non-negative, got -1}}
+  %o = attn.attention %q, %q, %q mask(#attn.global<tokens = [-1]>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @union_of_one(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{a mask union needs at least two masks, got 1}}
+  %o = attn.attention %q, %q, %q mask(#attn.union<[#attn.causal<top_left>]>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @union_of_non_masks(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{a mask intersection holds masks, not 3 : i64}}
+  %o = attn.attention %q, %q, %q mask(#attn.intersection<[#attn.causal<top_left>, 3]>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_stride(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{the stride must be positive (or 0 for ceil(sqrt(S))), got -2}}
+  %o = attn.attention %q, %q, %q mask(#attn.strided<stride = -2>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @summary_too_long(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{the summary length must be in [1, block], got 9 with block = 8}}
+  %o = attn.attention %q, %q, %q mask(#attn.fixed<block = 8, summary = 9>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @auto_stride_dynamic_keys(%q: tensor<1x1x?x8xf32>) {
+  // expected-error @+1 {{'attn.attention' op the mask #attn.strided<> leaves a length to ceil(sqrt(S)), which needs a static number of keys (or its length does not fit), got S = ?}}
+  %o = attn.attention %q, %q, %q mask(#attn.strided<>) : (tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>) -> tensor<1x1x?x8xf32>
+  return
+}

@@ -72,3 +72,32 @@ func.func @cross_layer(%x: tensor<2x7x32xf32>, %src: tensor<2x9x24xf32>,
          tensor<2xi32>) -> tensor<2x7x40xf32>
   return %y : tensor<2x7x40xf32>
 }
+
+// The structured masks round-trip; defaults are not printed.
+// CHECK-LABEL: func.func @masks
+// CHECK: mask(#attn.window<left = 64, right = 64, alignment = top_left, dilation = 4>)
+// CHECK: mask(#attn.window<left = 3, right = 0, alignment = bottom_right>)
+// CHECK: mask(#attn.union<[#attn.window<left = 8, right = 8, alignment = top_left>, #attn.global<tokens = [0, 17]>]>)
+// CHECK: mask(#attn.intersection<[#attn.causal<top_left>, #attn.strided<stride = 4, split_heads = true>]>)
+// CHECK: mask(#attn.strided<>)
+// CHECK: mask(#attn.fixed<block = 16, summary = 2, bidirectional = true>)
+func.func @masks(%q: tensor<1x2x64x8xf32>, %k: tensor<1x2x64x8xf32>) {
+  %a = attn.attention %q, %k, %k
+      mask(#attn.window<left = 64, right = 64, alignment = top_left, dilation = 4>)
+      : (tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>) -> tensor<1x2x64x8xf32>
+  %b = attn.attention %q, %k, %k
+      mask(#attn.window<left = 3, right = 0, alignment = bottom_right, dilation = 1>)
+      : (tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>) -> tensor<1x2x64x8xf32>
+  %c = attn.attention %q, %k, %k
+      mask(#attn.union<[#attn.window<left = 8, right = 8, alignment = top_left>, #attn.global<tokens = [0, 17]>]>)
+      : (tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>) -> tensor<1x2x64x8xf32>
+  %d = attn.attention %q, %k, %k
+      mask(#attn.intersection<[#attn.causal<top_left>, #attn.strided<stride = 4, split_heads = true>]>)
+      : (tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>) -> tensor<1x2x64x8xf32>
+  %e = attn.attention %q, %k, %k mask(#attn.strided<>)
+      : (tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>) -> tensor<1x2x64x8xf32>
+  %f = attn.attention %q, %k, %k
+      mask(#attn.fixed<block = 16, summary = 2, bidirectional = true>)
+      : (tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>) -> tensor<1x2x64x8xf32>
+  return
+}

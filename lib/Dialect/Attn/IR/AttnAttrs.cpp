@@ -8,6 +8,9 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -24,29 +27,66 @@ void AttnDialect::registerAttributes() {
       >();
 }
 
-/// The key position of query `row`: `row` when aligned top-left, and
-/// `row + numKeys - numQueries` when aligned bottom-right (the last query sits
-/// on the last valid key). May be negative: such a row sees no key.
-static Value buildQueryPosition(OpBuilder &b, Location loc, Alignment alignment,
-                                Value row, Value numQueries, Value numKeys) {
-  if (alignment == Alignment::TopLeft)
-    return row;
-  Value offset = arith::SubIOp::create(b, loc, numKeys, numQueries);
-  return arith::AddIOp::create(b, loc, row, offset);
-}
+/// Index arithmetic for the mask builders.
+namespace {
+class MaskBuilder {
+public:
+  MaskBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, int64_t v) { return add(x, c(v)); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value rem(Value x, Value y) { return arith::RemSIOp::create(b, loc, x, y); }
+  Value floorDiv(Value x, Value y) {
+    return arith::FloorDivSIOp::create(b, loc, x, y);
+  }
+  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  Value le(Value x, Value y) { return cmp(arith::CmpIPredicate::sle, x, y); }
+  Value lt(Value x, Value y) { return cmp(arith::CmpIPredicate::slt, x, y); }
+  Value eq(Value x, Value y) { return cmp(arith::CmpIPredicate::eq, x, y); }
+  Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value either(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
+  Value select(Value cond, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, cond, x, y);
+  }
+  Value truth(bool v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI1Type(), v);
+  }
+  /// Whether `head` is even (the heads of the first pattern when split).
+  Value evenHead(Value head) { return eq(rem(head, c(2)), c(0)); }
 
-static Value buildIndex(OpBuilder &b, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(b, loc, value);
-}
+  /// The key position of query `row`: `row` when aligned top-left, and
+  /// `row + numKeys - numQueries` when aligned bottom-right (the last query
+  /// sits on the last valid key). May be negative: such a row sees no key.
+  Value position(Alignment alignment, Value row, Value numQueries,
+                 Value numKeys) {
+    if (alignment == Alignment::TopLeft)
+      return row;
+    return add(row, sub(numKeys, numQueries));
+  }
 
-static Value buildAddConstant(OpBuilder &b, Location loc, Value value,
-                              int64_t constant) {
-  return arith::AddIOp::create(b, loc, value, buildIndex(b, loc, constant));
-}
+private:
+  OpBuilder &b;
+  Location loc;
+};
+} // namespace
 
-/// lhs <= rhs on signed indices.
-static Value buildSLE(OpBuilder &b, Location loc, Value lhs, Value rhs) {
-  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, lhs, rhs);
+/// The Sparse Transformer's patterns use top-left positions.
+static constexpr Alignment kSparseAlignment = Alignment::TopLeft;
+
+/// ceil(sqrt(n)) for n >= 1.
+static int64_t ceilSqrt(int64_t n) {
+  int64_t r = static_cast<int64_t>(std::sqrt(static_cast<double>(n)));
+  while (r * r < n)
+    ++r;
+  while (r > 1 && (r - 1) * (r - 1) >= n)
+    --r;
+  return std::max<int64_t>(r, 1);
 }
 
 //===----------------------------------------------------------------------===//
@@ -54,34 +94,33 @@ static Value buildSLE(OpBuilder &b, Location loc, Value lhs, Value rhs) {
 //===----------------------------------------------------------------------===//
 
 Value CausalMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
-                                     Value col, Value numQueries,
-                                     Value numKeys) const {
+                                     Value col, Value numQueries, Value numKeys,
+                                     Value) const {
   // visible <=> col <= pos(row)
-  Value pos =
-      buildQueryPosition(b, loc, getAlignment(), row, numQueries, numKeys);
-  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, col, pos);
+  MaskBuilder mb(b, loc);
+  return mb.le(col, mb.position(getAlignment(), row, numQueries, numKeys));
 }
 
 std::pair<Value, Value>
 CausalMaskAttr::buildKeyRange(OpBuilder &b, Location loc, Value rowBegin,
-                              Value rowEnd, Value numQueries,
-                              Value numKeys) const {
+                              Value rowEnd, Value numQueries, Value numKeys,
+                              Value) const {
   // Keys 0 .. pos(rowEnd - 1): the last row sees the most.
-  Value lastRow = buildAddConstant(b, loc, rowEnd, -1);
+  MaskBuilder mb(b, loc);
   Value lastPos =
-      buildQueryPosition(b, loc, getAlignment(), lastRow, numQueries, numKeys);
-  return {buildIndex(b, loc, 0), buildAddConstant(b, loc, lastPos, 1)};
+      mb.position(getAlignment(), mb.add(rowEnd, -1), numQueries, numKeys);
+  return {mb.c(0), mb.add(lastPos, 1)};
 }
 
 Value CausalMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
                                           Value rowBegin, Value rowEnd,
                                           Value colBegin, Value colEnd,
-                                          Value numQueries,
-                                          Value numKeys) const {
+                                          Value numQueries, Value numKeys,
+                                          Value) const {
   // The first row sees the least: colEnd - 1 <= pos(rowBegin).
-  Value firstPos =
-      buildQueryPosition(b, loc, getAlignment(), rowBegin, numQueries, numKeys);
-  return buildSLE(b, loc, buildAddConstant(b, loc, colEnd, -1), firstPos);
+  MaskBuilder mb(b, loc);
+  Value firstPos = mb.position(getAlignment(), rowBegin, numQueries, numKeys);
+  return mb.le(mb.add(colEnd, -1), firstPos);
 }
 
 //===----------------------------------------------------------------------===//
@@ -90,57 +129,455 @@ Value CausalMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
 
 LogicalResult
 WindowMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                       int64_t left, int64_t right, Alignment alignment) {
+                       int64_t left, int64_t right, Alignment alignment,
+                       int64_t dilation) {
   if (left < 0 || right < 0)
     return emitError() << "window extents must be non-negative, got left = "
                        << left << " and right = " << right;
+  if (dilation < 1)
+    return emitError() << "window dilation must be at least 1, got "
+                       << dilation;
   return success();
 }
 
 Value WindowMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
-                                     Value col, Value numQueries,
-                                     Value numKeys) const {
-  // visible <=> pos(row) - left <= col <= pos(row) + right
-  Value pos =
-      buildQueryPosition(b, loc, getAlignment(), row, numQueries, numKeys);
-  Value lo = arith::SubIOp::create(b, loc, pos, buildIndex(b, loc, getLeft()));
-  Value hi = arith::AddIOp::create(b, loc, pos, buildIndex(b, loc, getRight()));
-  Value afterLo =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, col, lo);
-  Value beforeHi =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, col, hi);
-  return arith::AndIOp::create(b, loc, afterLo, beforeHi);
+                                     Value col, Value numQueries, Value numKeys,
+                                     Value) const {
+  // visible <=> pos - left <= col <= pos + right, (pos - col) mod d = 0
+  MaskBuilder mb(b, loc);
+  Value pos = mb.position(getAlignment(), row, numQueries, numKeys);
+  Value inside = mb.both(mb.le(mb.add(pos, -getLeft()), col),
+                         mb.le(col, mb.add(pos, getRight())));
+  if (getDilation() == 1)
+    return inside;
+  Value onGrid = mb.eq(mb.rem(mb.sub(pos, col), mb.c(getDilation())), mb.c(0));
+  return mb.both(inside, onGrid);
 }
 
 std::pair<Value, Value>
 WindowMaskAttr::buildKeyRange(OpBuilder &b, Location loc, Value rowBegin,
-                              Value rowEnd, Value numQueries,
-                              Value numKeys) const {
+                              Value rowEnd, Value numQueries, Value numKeys,
+                              Value) const {
   // From pos(rowBegin) - left to pos(rowEnd - 1) + right, inclusive.
-  Value firstPos =
-      buildQueryPosition(b, loc, getAlignment(), rowBegin, numQueries, numKeys);
-  Value lastPos = buildQueryPosition(b, loc, getAlignment(),
-                                     buildAddConstant(b, loc, rowEnd, -1),
-                                     numQueries, numKeys);
-  return {buildAddConstant(b, loc, firstPos, -getLeft()),
-          buildAddConstant(b, loc, lastPos, getRight() + 1)};
+  MaskBuilder mb(b, loc);
+  Value firstPos = mb.position(getAlignment(), rowBegin, numQueries, numKeys);
+  Value lastPos =
+      mb.position(getAlignment(), mb.add(rowEnd, -1), numQueries, numKeys);
+  return {mb.add(firstPos, -getLeft()), mb.add(lastPos, getRight() + 1)};
 }
 
 Value WindowMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
                                           Value rowBegin, Value rowEnd,
                                           Value colBegin, Value colEnd,
-                                          Value numQueries,
-                                          Value numKeys) const {
+                                          Value numQueries, Value numKeys,
+                                          Value) const {
+  // A dilated window leaves holes in every tile wider than one key.
+  MaskBuilder mb(b, loc);
+  if (getDilation() > 1)
+    return mb.truth(false);
   // The last row's window starts latest and the first row's ends earliest:
   // pos(rowEnd - 1) - left <= colBegin and colEnd - 1 <= pos(rowBegin) + right.
-  Value firstPos =
-      buildQueryPosition(b, loc, getAlignment(), rowBegin, numQueries, numKeys);
-  Value lastPos = buildQueryPosition(b, loc, getAlignment(),
-                                     buildAddConstant(b, loc, rowEnd, -1),
-                                     numQueries, numKeys);
-  Value startsBefore =
-      buildSLE(b, loc, buildAddConstant(b, loc, lastPos, -getLeft()), colBegin);
-  Value endsAfter = buildSLE(b, loc, buildAddConstant(b, loc, colEnd, -1),
-                             buildAddConstant(b, loc, firstPos, getRight()));
-  return arith::AndIOp::create(b, loc, startsBefore, endsAfter);
+  Value firstPos = mb.position(getAlignment(), rowBegin, numQueries, numKeys);
+  Value lastPos =
+      mb.position(getAlignment(), mb.add(rowEnd, -1), numQueries, numKeys);
+  return mb.both(mb.le(mb.add(lastPos, -getLeft()), colBegin),
+                 mb.le(mb.add(colEnd, -1), mb.add(firstPos, getRight())));
+}
+
+//===----------------------------------------------------------------------===//
+// GlobalMaskAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+GlobalMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       ArrayRef<int64_t> tokens) {
+  if (tokens.empty())
+    return emitError() << "a global mask needs at least one token";
+  for (int64_t token : tokens)
+    if (token < 0)
+      return emitError() << "global token positions must be non-negative, got "
+                         << token;
+  return success();
+}
+
+Value GlobalMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
+                                     Value col, Value numQueries, Value numKeys,
+                                     Value) const {
+  // visible <=> col is global or the row's position is.
+  MaskBuilder mb(b, loc);
+  Value pos = mb.position(kSparseAlignment, row, numQueries, numKeys);
+  Value visible = mb.truth(false);
+  for (int64_t token : getTokens())
+    visible = mb.either(
+        visible, mb.either(mb.eq(col, mb.c(token)), mb.eq(pos, mb.c(token))));
+  return visible;
+}
+
+std::pair<Value, Value>
+GlobalMaskAttr::buildKeyRange(OpBuilder &b, Location loc, Value rowBegin,
+                              Value rowEnd, Value numQueries, Value numKeys,
+                              Value) const {
+  // A global row sees every key; others only the global columns.
+  MaskBuilder mb(b, loc);
+  Value anyGlobalRow = mb.truth(false);
+  for (int64_t token : getTokens())
+    anyGlobalRow = mb.either(anyGlobalRow, mb.both(mb.le(rowBegin, mb.c(token)),
+                                                   mb.lt(mb.c(token), rowEnd)));
+  auto [lo, hi] = std::minmax_element(getTokens().begin(), getTokens().end());
+  return {mb.select(anyGlobalRow, mb.c(0), mb.c(*lo)),
+          mb.select(anyGlobalRow, numKeys, mb.c(*hi + 1))};
+}
+
+Value GlobalMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc, Value,
+                                          Value, Value, Value, Value, Value,
+                                          Value) const {
+  return MaskBuilder(b, loc).truth(false);
+}
+
+//===----------------------------------------------------------------------===//
+// UnionMaskAttr and IntersectionMaskAttr
+//===----------------------------------------------------------------------===//
+
+static LogicalResult
+verifyMaskList(function_ref<InFlightDiagnostic()> emitError, ArrayAttr masks,
+               StringRef kind) {
+  if (masks.size() < 2)
+    return emitError() << "a mask " << kind << " needs at least two masks, got "
+                       << masks.size();
+  for (Attribute mask : masks)
+    if (!isa<MaskAttrInterface>(mask))
+      return emitError() << "a mask " << kind << " holds masks, not " << mask;
+  return success();
+}
+
+static auto masksOf(ArrayAttr masks) {
+  return llvm::map_range(
+      masks, [](Attribute a) { return cast<MaskAttrInterface>(a); });
+}
+
+/// The list with every member resolved for `numKeys`.
+static FailureOr<ArrayAttr> resolveMasks(ArrayAttr masks, int64_t numKeys) {
+  SmallVector<Attribute> resolved;
+  for (MaskAttrInterface mask : masksOf(masks)) {
+    FailureOr<Attribute> one = mask.resolveFor(numKeys);
+    if (failed(one))
+      return failure();
+    resolved.push_back(*one);
+  }
+  return ArrayAttr::get(masks.getContext(), resolved);
+}
+
+/// A union (anyOf) or an intersection of masks. Visible: OR / AND of the
+/// members. Key range: the hull / the overlap of the members' ranges (a
+/// union's hull may cover keys no member sees, which costs visits, never
+/// correctness). Fully visible: sufficient for a union when one member
+/// covers the tile; necessary and sufficient for an intersection when all do.
+namespace {
+struct MaskCombination {
+  ArrayAttr masks;
+  bool anyOf;
+
+  Value combine(MaskBuilder &mb, Value acc, Value next) const {
+    return anyOf ? mb.either(acc, next) : mb.both(acc, next);
+  }
+
+  Value isVisible(OpBuilder &b, Location loc, Value row, Value col,
+                  Value numQueries, Value numKeys, Value head) const {
+    MaskBuilder mb(b, loc);
+    Value visible = mb.truth(!anyOf);
+    for (MaskAttrInterface mask : masksOf(masks))
+      visible = combine(
+          mb, visible,
+          mask.buildIsVisible(b, loc, row, col, numQueries, numKeys, head));
+    return visible;
+  }
+
+  std::pair<Value, Value> keyRange(OpBuilder &b, Location loc, Value rowBegin,
+                                   Value rowEnd, Value numQueries,
+                                   Value numKeys, Value head) const {
+    MaskBuilder mb(b, loc);
+    Value begin, end;
+    for (MaskAttrInterface mask : masksOf(masks)) {
+      auto [lo, hi] = mask.buildKeyRange(b, loc, rowBegin, rowEnd, numQueries,
+                                         numKeys, head);
+      begin = !begin ? lo : anyOf ? mb.min(begin, lo) : mb.max(begin, lo);
+      end = !end ? hi : anyOf ? mb.max(end, hi) : mb.min(end, hi);
+    }
+    return {begin, end};
+  }
+
+  Value isFullyVisible(OpBuilder &b, Location loc, Value rowBegin, Value rowEnd,
+                       Value colBegin, Value colEnd, Value numQueries,
+                       Value numKeys, Value head) const {
+    MaskBuilder mb(b, loc);
+    Value full = mb.truth(!anyOf);
+    for (MaskAttrInterface mask : masksOf(masks))
+      full =
+          combine(mb, full,
+                  mask.buildIsFullyVisible(b, loc, rowBegin, rowEnd, colBegin,
+                                           colEnd, numQueries, numKeys, head));
+    return full;
+  }
+};
+} // namespace
+
+LogicalResult
+UnionMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      ArrayAttr masks) {
+  return verifyMaskList(emitError, masks, "union");
+}
+
+Value UnionMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
+                                    Value col, Value numQueries, Value numKeys,
+                                    Value head) const {
+  return MaskCombination{getMasks(), true}.isVisible(b, loc, row, col,
+                                                     numQueries, numKeys, head);
+}
+
+std::pair<Value, Value>
+UnionMaskAttr::buildKeyRange(OpBuilder &b, Location loc, Value rowBegin,
+                             Value rowEnd, Value numQueries, Value numKeys,
+                             Value head) const {
+  return MaskCombination{getMasks(), true}.keyRange(b, loc, rowBegin, rowEnd,
+                                                    numQueries, numKeys, head);
+}
+
+Value UnionMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
+                                         Value rowBegin, Value rowEnd,
+                                         Value colBegin, Value colEnd,
+                                         Value numQueries, Value numKeys,
+                                         Value head) const {
+  return MaskCombination{getMasks(), true}.isFullyVisible(
+      b, loc, rowBegin, rowEnd, colBegin, colEnd, numQueries, numKeys, head);
+}
+
+FailureOr<Attribute> UnionMaskAttr::resolveFor(int64_t numKeys) const {
+  FailureOr<ArrayAttr> masks = resolveMasks(getMasks(), numKeys);
+  if (failed(masks))
+    return failure();
+  return Attribute(UnionMaskAttr::get(getContext(), *masks));
+}
+
+LogicalResult
+IntersectionMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                             ArrayAttr masks) {
+  return verifyMaskList(emitError, masks, "intersection");
+}
+
+Value IntersectionMaskAttr::buildIsVisible(OpBuilder &b, Location loc,
+                                           Value row, Value col,
+                                           Value numQueries, Value numKeys,
+                                           Value head) const {
+  return MaskCombination{getMasks(), false}.isVisible(
+      b, loc, row, col, numQueries, numKeys, head);
+}
+
+std::pair<Value, Value>
+IntersectionMaskAttr::buildKeyRange(OpBuilder &b, Location loc, Value rowBegin,
+                                    Value rowEnd, Value numQueries,
+                                    Value numKeys, Value head) const {
+  return MaskCombination{getMasks(), false}.keyRange(b, loc, rowBegin, rowEnd,
+                                                     numQueries, numKeys, head);
+}
+
+Value IntersectionMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
+                                                Value rowBegin, Value rowEnd,
+                                                Value colBegin, Value colEnd,
+                                                Value numQueries, Value numKeys,
+                                                Value head) const {
+  return MaskCombination{getMasks(), false}.isFullyVisible(
+      b, loc, rowBegin, rowEnd, colBegin, colEnd, numQueries, numKeys, head);
+}
+
+FailureOr<Attribute> IntersectionMaskAttr::resolveFor(int64_t numKeys) const {
+  FailureOr<ArrayAttr> masks = resolveMasks(getMasks(), numKeys);
+  if (failed(masks))
+    return failure();
+  return Attribute(IntersectionMaskAttr::get(getContext(), *masks));
+}
+
+//===----------------------------------------------------------------------===//
+// StridedMaskAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+StridedMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        int64_t stride, bool, bool) {
+  if (stride < 0)
+    return emitError() << "the stride must be positive (or 0 for "
+                          "ceil(sqrt(S))), got "
+                       << stride;
+  return success();
+}
+
+/// The stride of a resolved strided mask (lowerings resolve first).
+static int64_t resolvedStride(StridedMaskAttr mask) {
+  assert(mask.getStride() > 0 && "resolve the mask for S first");
+  return mask.getStride();
+}
+
+Value StridedMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
+                                      Value col, Value numQueries,
+                                      Value numKeys, Value head) const {
+  MaskBuilder mb(b, loc);
+  Value l = mb.c(resolvedStride(*this));
+  Value pos = mb.position(kSparseAlignment, row, numQueries, numKeys);
+  Value diff = mb.sub(pos, col);
+  // A1: |p - j| < l (p - l < j <= p when autoregressive).
+  Value local = mb.lt(diff, l);
+  Value before = mb.le(col, pos);
+  local = getBidirectional() ? mb.both(local, mb.lt(mb.sub(col, pos), l))
+                             : mb.both(local, before);
+  // A2: (p - j) mod l = 0 (and j <= p when autoregressive).
+  Value strided = mb.eq(mb.rem(diff, l), mb.c(0));
+  if (!getBidirectional())
+    strided = mb.both(strided, before);
+  if (!getSplitHeads())
+    return mb.either(local, strided);
+  return mb.select(mb.evenHead(head), local, strided);
+}
+
+std::pair<Value, Value>
+StridedMaskAttr::buildKeyRange(OpBuilder &b, Location loc, Value rowBegin,
+                               Value rowEnd, Value numQueries, Value numKeys,
+                               Value head) const {
+  MaskBuilder mb(b, loc);
+  int64_t l = resolvedStride(*this);
+  Value firstPos = mb.position(kSparseAlignment, rowBegin, numQueries, numKeys);
+  Value lastPos =
+      mb.position(kSparseAlignment, mb.add(rowEnd, -1), numQueries, numKeys);
+  // A2 reaches back to the start (and, bidirectional, to the end).
+  Value begin = mb.c(0);
+  Value end = getBidirectional() ? numKeys : mb.add(lastPos, 1);
+  if (!getSplitHeads())
+    return {begin, end};
+  // Heads of A1 see only their band.
+  Value localBegin = mb.add(firstPos, -(l - 1));
+  Value localEnd = mb.add(lastPos, getBidirectional() ? l : 1);
+  Value even = mb.evenHead(head);
+  return {mb.select(even, localBegin, begin), mb.select(even, localEnd, end)};
+}
+
+Value StridedMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
+                                           Value rowBegin, Value rowEnd,
+                                           Value colBegin, Value colEnd,
+                                           Value numQueries, Value numKeys,
+                                           Value head) const {
+  // Within A1's band for every row of the tile (A2 alone has holes).
+  MaskBuilder mb(b, loc);
+  int64_t l = resolvedStride(*this);
+  Value firstPos = mb.position(kSparseAlignment, rowBegin, numQueries, numKeys);
+  Value lastPos =
+      mb.position(kSparseAlignment, mb.add(rowEnd, -1), numQueries, numKeys);
+  Value lastCol = mb.add(colEnd, -1);
+  Value inBand = mb.lt(mb.sub(lastPos, colBegin), mb.c(l));
+  inBand = mb.both(inBand, getBidirectional()
+                               ? mb.lt(mb.sub(lastCol, firstPos), mb.c(l))
+                               : mb.le(lastCol, firstPos));
+  if (!getSplitHeads())
+    return inBand;
+  return mb.both(inBand, mb.evenHead(head));
+}
+
+FailureOr<Attribute> StridedMaskAttr::resolveFor(int64_t numKeys) const {
+  if (getStride() > 0)
+    return Attribute(*this);
+  if (numKeys < 1)
+    return failure();
+  return Attribute(StridedMaskAttr::get(getContext(), ceilSqrt(numKeys),
+                                        getBidirectional(), getSplitHeads()));
+}
+
+//===----------------------------------------------------------------------===//
+// FixedMaskAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+FixedMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      int64_t block, int64_t summary, bool, bool) {
+  if (block < 0)
+    return emitError() << "the block length must be positive (or 0 for "
+                          "ceil(sqrt(S))), got "
+                       << block;
+  if (summary < 1 || (block > 0 && summary > block))
+    return emitError() << "the summary length must be in [1, block], got "
+                       << summary << " with block = " << block;
+  return success();
+}
+
+Value FixedMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
+                                    Value col, Value numQueries, Value numKeys,
+                                    Value head) const {
+  assert(getBlock() > 0 && "resolve the mask for S first");
+  MaskBuilder mb(b, loc);
+  Value l = mb.c(getBlock());
+  Value pos = mb.position(kSparseAlignment, row, numQueries, numKeys);
+  // A1: the query's own block; A2: the last c keys of every block.
+  Value own = mb.eq(mb.floorDiv(col, l), mb.floorDiv(pos, l));
+  Value summary = mb.le(mb.c(getBlock() - getSummary()), mb.rem(col, l));
+  if (!getBidirectional()) {
+    Value before = mb.le(col, pos);
+    own = mb.both(own, before);
+    summary = mb.both(summary, before);
+  }
+  if (!getSplitHeads())
+    return mb.either(own, summary);
+  return mb.select(mb.evenHead(head), own, summary);
+}
+
+std::pair<Value, Value>
+FixedMaskAttr::buildKeyRange(OpBuilder &b, Location loc, Value rowBegin,
+                             Value rowEnd, Value numQueries, Value numKeys,
+                             Value head) const {
+  MaskBuilder mb(b, loc);
+  Value l = mb.c(getBlock());
+  Value firstPos = mb.position(kSparseAlignment, rowBegin, numQueries, numKeys);
+  Value lastPos =
+      mb.position(kSparseAlignment, mb.add(rowEnd, -1), numQueries, numKeys);
+  Value end = getBidirectional() ? numKeys : mb.add(lastPos, 1);
+  if (!getSplitHeads())
+    return {mb.c(0), end};
+  // Heads of A1 see only the blocks of their rows.
+  Value blockBegin = mb.mul(mb.floorDiv(firstPos, l), l);
+  Value blockEnd = mb.mul(mb.add(mb.floorDiv(lastPos, l), 1), l);
+  if (!getBidirectional())
+    blockEnd = mb.min(blockEnd, end);
+  Value even = mb.evenHead(head);
+  return {mb.select(even, blockBegin, mb.c(0)), mb.select(even, blockEnd, end)};
+}
+
+Value FixedMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
+                                         Value rowBegin, Value rowEnd,
+                                         Value colBegin, Value colEnd,
+                                         Value numQueries, Value numKeys,
+                                         Value head) const {
+  // Every row and column of the tile in one block (A1), and before every row
+  // when autoregressive.
+  MaskBuilder mb(b, loc);
+  Value l = mb.c(getBlock());
+  Value firstPos = mb.position(kSparseAlignment, rowBegin, numQueries, numKeys);
+  Value lastPos =
+      mb.position(kSparseAlignment, mb.add(rowEnd, -1), numQueries, numKeys);
+  Value lastCol = mb.add(colEnd, -1);
+  Value block = mb.floorDiv(firstPos, l);
+  Value oneBlock = mb.both(mb.eq(mb.floorDiv(lastPos, l), block),
+                           mb.both(mb.eq(mb.floorDiv(colBegin, l), block),
+                                   mb.eq(mb.floorDiv(lastCol, l), block)));
+  if (!getBidirectional())
+    oneBlock = mb.both(oneBlock, mb.le(lastCol, firstPos));
+  if (!getSplitHeads())
+    return oneBlock;
+  return mb.both(oneBlock, mb.evenHead(head));
+}
+
+FailureOr<Attribute> FixedMaskAttr::resolveFor(int64_t numKeys) const {
+  if (getBlock() > 0)
+    return Attribute(*this);
+  if (numKeys < 1)
+    return failure();
+  int64_t block = ceilSqrt(numKeys);
+  if (getSummary() > block)
+    return failure();
+  return Attribute(FixedMaskAttr::get(getContext(), block, getSummary(),
+                                      getBidirectional(), getSplitHeads()));
 }

@@ -192,8 +192,26 @@ LogicalResult AttentionOp::verify() {
   if (failed(verifyKeyLengths(op, getKeyLengths(), dimOf(q, 0))) ||
       failed(verifyScale(op, getScaleAttr())))
     return failure();
+  if (getMaskAttr() && !getEffectiveMask())
+    return emitOpError() << "the mask " << getMaskAttr()
+                         << " leaves a length to ceil(sqrt(S)), which needs "
+                            "a static number of keys (or its length does not "
+                            "fit), got S = "
+                         << (ShapedType::isDynamic(dimOf(k, 2))
+                                 ? std::string("?")
+                                 : std::to_string(dimOf(k, 2)));
   return verifyResultShape(op, {dimOf(q, 0), heads, dimOf(q, 2), dimOf(v, 3)},
                            "batch, heads, queries, value_dim");
+}
+
+MaskAttrInterface AttentionOp::getEffectiveMask() {
+  MaskAttrInterface mask = getMaskAttr();
+  if (!mask)
+    return {};
+  FailureOr<Attribute> resolved = mask.resolveFor(dimOf(getKey(), 2));
+  if (failed(resolved))
+    return {};
+  return cast<MaskAttrInterface>(*resolved);
 }
 
 void AttentionOp::describeShapeContract(ShapeContract &contract) {

@@ -133,10 +133,16 @@ public:
           keyLengths, true);
     auto resultType = cast<RankedTensorType>(op.getType());
     Value batch = ib.dim(kernel.q, 0), numQueries = ib.dim(kernel.q, 2);
+    // The result is (B, H, N, Dv); B and N may be dynamic.
+    SmallVector<Value> dynamicSizes;
+    if (resultType.isDynamicDim(0))
+      dynamicSizes.push_back(batch);
+    if (resultType.isDynamicDim(2))
+      dynamicSizes.push_back(numQueries);
     kernel.out = memref::AllocOp::create(
         rewriter, loc,
         MemRefType::get(resultType.getShape(), resultType.getElementType()),
-        ValueRange{batch, numQueries});
+        dynamicSizes);
 
     MLIRContext *ctx = rewriter.getContext();
     auto workgroup =
@@ -232,11 +238,11 @@ private:
 
     // The key tiles the block's rows may see (uniform over the block, so
     // every thread takes part in every tile's loads and barriers).
-    auto mask = op.getMaskAttr();
+    auto mask = op.getEffectiveMask();
     Value colBegin = zero, colEnd = validKeys;
     if (mask) {
-      std::tie(colBegin, colEnd) =
-          mask.buildKeyRange(b, loc, rowBegin, rowEnd, numQueries, validKeys);
+      std::tie(colBegin, colEnd) = mask.buildKeyRange(
+          b, loc, rowBegin, rowEnd, numQueries, validKeys, head);
       colBegin = ib.max(colBegin, zero);
       colEnd = ib.min(colEnd, validKeys);
     }
@@ -258,8 +264,8 @@ private:
           {
             OpBuilder::InsertionGuard guard(nb);
             nb.setInsertionPointToStart(update.thenBlock());
-            TileStep step{row,        rowBegin,  rowEnd,   colStart,
-                          numQueries, validKeys, state[0], state[1]};
+            TileStep step{row,       rowBegin, rowEnd,   colStart, numQueries,
+                          validKeys, head,     state[0], state[1]};
             scf::YieldOp::create(nb, l, updateRow(nb, l, kn, step));
             nb.setInsertionPointToStart(update.elseBlock());
             scf::YieldOp::create(nb, l, state);
@@ -325,7 +331,7 @@ private:
   }
 
   struct TileStep {
-    Value row, rowBegin, rowEnd, colStart, numQueries, validKeys;
+    Value row, rowBegin, rowEnd, colStart, numQueries, validKeys, head;
     Value rowMax, rowSum;
   };
 
@@ -340,7 +346,7 @@ private:
     Value zeroF = f32Constant(b, loc, 0);
 
     // A tile that neither the key length nor the mask cuts needs no mask.
-    auto mask = op.getMaskAttr();
+    auto mask = op.getEffectiveMask();
     Value colEnd = ib.add(step.colStart, tile);
     Value full = ib.le(colEnd, step.validKeys);
     if (mask)
@@ -348,7 +354,7 @@ private:
           b, loc, full,
           mask.buildIsFullyVisible(b, loc, step.rowBegin, step.rowEnd,
                                    step.colStart, colEnd, step.numQueries,
-                                   step.validKeys));
+                                   step.validKeys, step.head));
 
     // s_j = q . k_j (log2 domain), -inf where hidden; the tile's maximum.
     auto scoreLoop = scf::ForOp::create(
@@ -370,7 +376,7 @@ private:
             visible = arith::AndIOp::create(
                 nb, l, visible,
                 mask.buildIsVisible(nb, l, step.row, col, step.numQueries,
-                                    step.validKeys));
+                                    step.validKeys, step.head));
           visible = arith::OrIOp::create(nb, l, full, visible);
           Value s =
               arith::SelectOp::create(nb, l, visible, dot.getResult(0), negInf);

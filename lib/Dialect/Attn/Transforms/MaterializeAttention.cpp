@@ -94,7 +94,7 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
     Value numQueries = getValueOrCreateConstantIndexOp(rewriter, loc, queries);
     Value numKeys = getValueOrCreateConstantIndexOp(rewriter, loc, keys);
     Value keyLengths = op.getKeyLengths();
-    auto mask = op.getMaskAttr();
+    auto mask = op.getEffectiveMask();
     SmallVector<Value> maskInputs = {scores};
     SmallVector<AffineMap> maskMaps = {gb.map(5, {0, 1, 2, 3, 4})};
     if (keyLengths) {
@@ -126,8 +126,15 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
                                             col, valid);
           }
           if (mask) {
+            // Query head h = hk * G + g of the (B, Hkv, G, N, S) scores.
+            Value head = arith::AddIOp::create(
+                b, l,
+                arith::MulIOp::create(
+                    b, l, linalg::IndexOp::create(b, l, 1),
+                    arith::ConstantIndexOp::create(b, l, group)),
+                linalg::IndexOp::create(b, l, 2));
             Value inMask =
-                mask.buildIsVisible(b, l, row, col, numQueries, valid);
+                mask.buildIsVisible(b, l, row, col, numQueries, valid, head);
             visible =
                 visible
                     ? arith::AndIOp::create(b, l, visible, inMask).getResult()

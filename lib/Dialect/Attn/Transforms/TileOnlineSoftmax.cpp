@@ -241,11 +241,11 @@ private:
 
     // The key tiles the rows may see: [colBegin, colEnd) clamped to the
     // valid keys, rounded out to whole tiles; none when it is empty.
-    auto mask = op.getMaskAttr();
+    auto mask = op.getEffectiveMask();
     Value colBegin = ib.c(0), colEnd = validKeys;
     if (mask) {
-      std::tie(colBegin, colEnd) =
-          mask.buildKeyRange(b, loc, rowBegin, rowEnd, numQueries, validKeys);
+      std::tie(colBegin, colEnd) = mask.buildKeyRange(
+          b, loc, rowBegin, rowEnd, numQueries, validKeys, task.head);
       colBegin = ib.max(colBegin, ib.c(0));
       colEnd = ib.min(colEnd, validKeys);
     }
@@ -335,13 +335,14 @@ private:
             .getResult(0);
 
     // Mask only a tile that the key length or the mask cuts.
-    auto mask = op.getMaskAttr();
+    auto mask = op.getEffectiveMask();
     Value full = ib.le(colEnd, step.validKeys);
     if (mask)
       full = arith::AndIOp::create(
           b, loc, full,
           mask.buildIsFullyVisible(b, loc, step.rowBegin, step.rowEnd, colBegin,
-                                   colEnd, step.numQueries, step.validKeys));
+                                   colEnd, step.numQueries, step.validKeys,
+                                   step.task.head));
     auto ifOp = scf::IfOp::create(b, loc, TypeRange{scores.getType()}, full,
                                   /*withElseRegion=*/true);
     {
@@ -361,7 +362,7 @@ private:
               visible = arith::AndIOp::create(
                   nb, l, visible,
                   mask.buildIsVisible(nb, l, row, col, step.numQueries,
-                                      step.validKeys));
+                                      step.validKeys, step.task.head));
             return arith::SelectOp::create(nb, l, visible, a[0],
                                            f32Constant(nb, l, kNegInf));
           });

@@ -39,17 +39,116 @@ def Attn_WindowMaskAttr : Attn_Attr<"WindowMask", "window",
   let summary = "sliding-window mask (Beltagy et al. 2020)";
   let description = [{
     Query row `i` may attend to key `j` when
-    `pos(i) - left <= j <= pos(i) + right`, with `pos(i)` as for the causal
-    mask. `right = 0` is the causal window of decoder models (Mistral:
-    `left = w - 1`); `left = right = w/2` is Longformer's symmetric window.
-    Each row sees at most `left + right + 1` keys, whatever N and S are.
+    `pos(i) - left <= j <= pos(i) + right` and `pos(i) - j` is a multiple of
+    `dilation` (default 1), with `pos(i)` as for the causal mask. `right = 0`
+    is the causal window of decoder models (Mistral: `left = w - 1`);
+    `left = right = w/2` is Longformer's symmetric window; a dilation d keeps
+    every d-th key of a window d times as wide (Longformer's dilated
+    windows). Each row sees at most `(left + right) / dilation + 1` keys,
+    whatever N and S are.
 
     ```mlir
     #attn.window<left = 255, right = 0, alignment = bottom_right>
+    #attn.window<left = 64, right = 64, alignment = top_left, dilation = 4>
     ```
   }];
   let parameters = (ins "int64_t":$left, "int64_t":$right,
-                        EnumParameter<Attn_Alignment>:$alignment);
+                        EnumParameter<Attn_Alignment>:$alignment,
+                        DefaultValuedParameter<"int64_t", "1">:$dilation);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_GlobalMaskAttr : Attn_Attr<"GlobalMask", "global",
+    [DeclareAttrInterfaceMethods<Attn_MaskAttrInterface>]> {
+  let summary = "global tokens (Beltagy et al. 2020)";
+  let description = [{
+    The listed key positions are global: every query sees them, and a query
+    whose position (top-left: its row) is one of them sees every key. Alone
+    it allows only the pairs that touch a global token; it is meant to be
+    united with a window:
+    ```mlir
+    #attn.union<[#attn.window<left = 128, right = 128, alignment = top_left>,
+                 #attn.global<tokens = [0, 1]>]>
+    ```
+  }];
+  let parameters = (ins ArrayRefParameter<"int64_t">:$tokens);
+  let assemblyFormat = "`<` `tokens` `=` `[` $tokens `]` `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_UnionMaskAttr : Attn_Attr<"UnionMask", "union",
+    [DeclareAttrInterfaceMethods<Attn_MaskAttrInterface, ["resolveFor"]>]> {
+  let summary = "a key is visible when any of the masks allows it";
+  let description = [{
+    ```mlir
+    #attn.union<[#attn.causal<top_left>, #attn.global<tokens = [0]>]>
+    ```
+  }];
+  let parameters = (ins "::mlir::ArrayAttr":$masks);
+  let assemblyFormat = "`<` $masks `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_IntersectionMaskAttr : Attn_Attr<"IntersectionMask", "intersection",
+    [DeclareAttrInterfaceMethods<Attn_MaskAttrInterface, ["resolveFor"]>]> {
+  let summary = "a key is visible when every mask allows it";
+  let description = [{
+    ```mlir
+    #attn.intersection<[#attn.causal<top_left>,
+                        #attn.window<left = 64, right = 64, alignment = top_left, dilation = 2>]>
+    ```
+  }];
+  let parameters = (ins "::mlir::ArrayAttr":$masks);
+  let assemblyFormat = "`<` $masks `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_StridedMaskAttr : Attn_Attr<"StridedMask", "strided",
+    [DeclareAttrInterfaceMethods<Attn_MaskAttrInterface, ["resolveFor"]>]> {
+  let summary = "the Sparse Transformer's strided pattern (Child et al. 2019)";
+  let description = [{
+    With stride l and positions as for the causal mask (top-left: p = i), the
+    two patterns of the paper are
+      A1: the previous l positions, p - l < j <= p;
+      A2: every l-th position, (p - j) mod l = 0 and j <= p.
+    `bidirectional` drops `j <= p` (A1 becomes |p - j| < l). A row sees their
+    union, or with `split_heads` even heads see A1 and odd heads A2 (the
+    paper's split of the patterns over the heads). `stride = 0` (the default)
+    means l = ceil(sqrt(S)), which needs a static S. With l = sqrt(S) a row
+    sees O(sqrt(S)) keys.
+    ```mlir
+    #attn.strided<stride = 64>
+    #attn.strided<stride = 32, bidirectional = true, split_heads = true>
+    ```
+  }];
+  let parameters = (ins DefaultValuedParameter<"int64_t", "0">:$stride,
+                        DefaultValuedParameter<"bool", "false">:$bidirectional,
+                        DefaultValuedParameter<"bool", "false">:$split_heads);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_FixedMaskAttr : Attn_Attr<"FixedMask", "fixed",
+    [DeclareAttrInterfaceMethods<Attn_MaskAttrInterface, ["resolveFor"]>]> {
+  let summary = "the Sparse Transformer's fixed pattern (Child et al. 2019)";
+  let description = [{
+    Keys are cut into blocks of l positions; with p as for the causal mask,
+      A1: the query's own block, floor(j / l) = floor(p / l);
+      A2: the last c positions of every block ("summary" keys),
+          j mod l >= l - c;
+    both with j <= p unless `bidirectional`. A row sees their union, or with
+    `split_heads` even heads A1 and odd heads A2. `block = 0` (the default)
+    means l = ceil(sqrt(S)), which needs a static S; `summary` is c
+    (1 <= c <= l).
+    ```mlir
+    #attn.fixed<block = 128, summary = 8>
+    ```
+  }];
+  let parameters = (ins DefaultValuedParameter<"int64_t", "0">:$block,
+                        DefaultValuedParameter<"int64_t", "1">:$summary,
+                        DefaultValuedParameter<"bool", "false">:$bidirectional,
+                        DefaultValuedParameter<"bool", "false">:$split_heads);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

@@ -18,16 +18,20 @@ def Attn_MaskAttrInterface : AttrInterface<"MaskAttrInterface"> {
     bottom-right, where `L` is the number of valid keys of the batch row (its
     key length, or S). Bottom-right is what decoding with a cache needs: the
     last query is the newest token and sees every valid key.
+
+    Some patterns differ between heads (the Sparse Transformer's split of
+    its two patterns over the heads): every method takes the query head.
   }];
   let methods = [
     InterfaceMethod<[{
         Builds the i1 predicate "row may attend to col" from index values: the
         query row, the key column, the number of query rows and the number of
-        valid keys of this batch row.
+        valid keys of this batch row, and the query head.
       }], "::mlir::Value", "buildIsVisible",
       (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
            "::mlir::Value":$row, "::mlir::Value":$col,
-           "::mlir::Value":$numQueries, "::mlir::Value":$numKeys)>,
+           "::mlir::Value":$numQueries, "::mlir::Value":$numKeys,
+           "::mlir::Value":$head)>,
     InterfaceMethod<[{
         Builds the half-open range [begin, end) of key columns that any of the
         query rows [rowBegin, rowEnd) (not empty) may see. The bounds may fall
@@ -36,7 +40,8 @@ def Attn_MaskAttrInterface : AttrInterface<"MaskAttrInterface"> {
       }], "std::pair<::mlir::Value, ::mlir::Value>", "buildKeyRange",
       (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
            "::mlir::Value":$rowBegin, "::mlir::Value":$rowEnd,
-           "::mlir::Value":$numQueries, "::mlir::Value":$numKeys)>,
+           "::mlir::Value":$numQueries, "::mlir::Value":$numKeys,
+           "::mlir::Value":$head)>,
     InterfaceMethod<[{
         Builds the i1 "every row of [rowBegin, rowEnd) may see every column of
         [colBegin, colEnd)" (both not empty): such a tile needs no mask.
@@ -44,7 +49,14 @@ def Attn_MaskAttrInterface : AttrInterface<"MaskAttrInterface"> {
       (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
            "::mlir::Value":$rowBegin, "::mlir::Value":$rowEnd,
            "::mlir::Value":$colBegin, "::mlir::Value":$colEnd,
-           "::mlir::Value":$numQueries, "::mlir::Value":$numKeys)>
+           "::mlir::Value":$numQueries, "::mlir::Value":$numKeys,
+           "::mlir::Value":$head)>,
+    InterfaceMethod<[{
+        This mask with every parameter left to its default ("auto") resolved
+        for `numKeys` keys (S, static), or failure when that is not possible;
+        the attribute itself when it has no such parameter.
+      }], "::mlir::FailureOr<::mlir::Attribute>", "resolveFor",
+      (ins "int64_t":$numKeys), [{}], [{ return $_attr; }]>
   ];
 }
 

@@ -56,6 +56,10 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     /// Number of query heads H and of key/value heads Hkv.
     int64_t getNumHeads();
     int64_t getNumKVHeads();
+    /// The mask with its defaults resolved for S (a sparse pattern's length
+    /// ceil(sqrt(S))): what the lowerings and the reference apply. Null
+    /// without a mask (and, before verification, when it cannot resolve).
+    ::mlir::attn::MaskAttrInterface getEffectiveMask();
   }];
 }
 

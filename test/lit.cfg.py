@@ -19,7 +19,7 @@ llvm_config.use_default_substitutions()  # FileCheck, not, count, ...
 
 tools_dirs = [
     os.path.join(config.attn_obj_root, "tools", tool)
-    for tool in ("attn-opt", "attn-translate", "attn-run")
+    for tool in ("attn-opt", "attn-translate", "attn-run", "attn-schedule")
 ]
 llvm_config.with_environment("PATH", tools_dirs + [config.llvm_tools_dir],
                              append_path=True)

@@ -33,7 +33,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "OnlineSoftmax.h"
+#include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
@@ -238,19 +238,10 @@ private:
 
     // The key tiles the block's rows may see (uniform over the block, so
     // every thread takes part in every tile's loads and barriers).
-    auto mask = op.getEffectiveMask();
-    Value colBegin = zero, colEnd = validKeys;
-    if (mask) {
-      std::tie(colBegin, colEnd) = mask.buildKeyRange(
-          b, loc, rowBegin, rowEnd, numQueries, validKeys, head);
-      colBegin = ib.max(colBegin, zero);
-      colEnd = ib.min(colEnd, validKeys);
-    }
     Value tileSize = ib.c(kn.tile);
-    Value tileBegin = ib.div(colBegin, tileSize);
-    Value tileEnd =
-        arith::SelectOp::create(b, loc, ib.lt(colBegin, colEnd),
-                                ib.ceilDiv(colEnd, tileSize), tileBegin);
+    auto [tileBegin, tileEnd] =
+        buildVisitedKeyTiles(b, loc, op.getEffectiveMask(), rowBegin, rowEnd,
+                             numQueries, validKeys, head, kn.tile);
 
     Value negInf = f32Constant(b, loc, kNegInf);
     auto loop = scf::ForOp::create(
@@ -347,14 +338,9 @@ private:
 
     // A tile that neither the key length nor the mask cuts needs no mask.
     auto mask = op.getEffectiveMask();
-    Value colEnd = ib.add(step.colStart, tile);
-    Value full = ib.le(colEnd, step.validKeys);
-    if (mask)
-      full = arith::AndIOp::create(
-          b, loc, full,
-          mask.buildIsFullyVisible(b, loc, step.rowBegin, step.rowEnd,
-                                   step.colStart, colEnd, step.numQueries,
-                                   step.validKeys, step.head));
+    Value full = buildKeyTileIsFull(b, loc, mask, step.rowBegin, step.rowEnd,
+                                    step.colStart, kn.tile, step.numQueries,
+                                    step.validKeys, step.head);
 
     // s_j = q . k_j (log2 domain), -inf where hidden; the tile's maximum.
     auto scoreLoop = scf::ForOp::create(
@@ -371,12 +357,9 @@ private:
                 scf::YieldOp::create(db, dl, s);
               }));
           Value col = nib.add(step.colStart, j);
-          Value visible = nib.lt(col, step.validKeys);
-          if (mask)
-            visible = arith::AndIOp::create(
-                nb, l, visible,
-                mask.buildIsVisible(nb, l, step.row, col, step.numQueries,
-                                    step.validKeys, step.head));
+          Value visible =
+              buildKeyIsVisible(nb, l, mask, step.row, col, step.numQueries,
+                                step.validKeys, step.head);
           visible = arith::OrIOp::create(nb, l, full, visible);
           Value s =
               arith::SelectOp::create(nb, l, visible, dot.getResult(0), negInf);

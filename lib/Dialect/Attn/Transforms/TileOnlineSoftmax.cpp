@@ -21,7 +21,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "GenericBuilder.h"
-#include "OnlineSoftmax.h"
+#include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
@@ -239,20 +239,10 @@ private:
         b, loc, scaled, queryTileInit, ArrayRef<OpFoldResult>{zero, zero},
         ArrayRef<OpFoldResult>{rows, width}, ArrayRef<OpFoldResult>{one, one});
 
-    // The key tiles the rows may see: [colBegin, colEnd) clamped to the
-    // valid keys, rounded out to whole tiles; none when it is empty.
-    auto mask = op.getEffectiveMask();
-    Value colBegin = ib.c(0), colEnd = validKeys;
-    if (mask) {
-      std::tie(colBegin, colEnd) = mask.buildKeyRange(
-          b, loc, rowBegin, rowEnd, numQueries, validKeys, task.head);
-      colBegin = ib.max(colBegin, ib.c(0));
-      colEnd = ib.min(colEnd, validKeys);
-    }
-    Value tileBegin = ib.div(colBegin, ib.c(keyTile));
-    Value tileEnd =
-        arith::SelectOp::create(b, loc, ib.lt(colBegin, colEnd),
-                                ib.ceilDiv(colEnd, ib.c(keyTile)), tileBegin);
+    // The key tiles the rows may see (the block schedule).
+    auto [tileBegin, tileEnd] =
+        buildVisitedKeyTiles(b, loc, op.getEffectiveMask(), rowBegin, rowEnd,
+                             numQueries, validKeys, task.head, keyTile);
 
     SmallVector<OpFoldResult> rowSize = {b.getIndexAttr(queryTile)};
     SmallVector<OpFoldResult> accSize = {b.getIndexAttr(queryTile),
@@ -307,7 +297,6 @@ private:
     Type f32 = b.getF32Type();
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
     Value colBegin = ib.mul(step.keyTileIndex, ib.c(keyTile));
-    Value colEnd = ib.add(colBegin, ib.c(keyTile));
 
     // K^T (D x keyTile) and V (keyTile x Dv) tiles of the packed tensors.
     Value keys = tensor::ExtractSliceOp::create(
@@ -336,13 +325,9 @@ private:
 
     // Mask only a tile that the key length or the mask cuts.
     auto mask = op.getEffectiveMask();
-    Value full = ib.le(colEnd, step.validKeys);
-    if (mask)
-      full = arith::AndIOp::create(
-          b, loc, full,
-          mask.buildIsFullyVisible(b, loc, step.rowBegin, step.rowEnd, colBegin,
-                                   colEnd, step.numQueries, step.validKeys,
-                                   step.task.head));
+    Value full = buildKeyTileIsFull(b, loc, mask, step.rowBegin, step.rowEnd,
+                                    colBegin, keyTile, step.numQueries,
+                                    step.validKeys, step.task.head);
     auto ifOp = scf::IfOp::create(b, loc, TypeRange{scores.getType()}, full,
                                   /*withElseRegion=*/true);
     {
@@ -357,12 +342,9 @@ private:
             Value row =
                 nib.add(step.rowBegin, linalg::IndexOp::create(nb, l, 0));
             Value col = nib.add(colBegin, linalg::IndexOp::create(nb, l, 1));
-            Value visible = nib.lt(col, step.validKeys);
-            if (mask)
-              visible = arith::AndIOp::create(
-                  nb, l, visible,
-                  mask.buildIsVisible(nb, l, row, col, step.numQueries,
-                                      step.validKeys, step.task.head));
+            Value visible =
+                buildKeyIsVisible(nb, l, mask, row, col, step.numQueries,
+                                  step.validKeys, step.task.head);
             return arith::SelectOp::create(nb, l, visible, a[0],
                                            f32Constant(nb, l, kNegInf));
           });

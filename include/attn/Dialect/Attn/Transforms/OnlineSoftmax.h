@@ -2,12 +2,15 @@
 //
 // The CPU tiles (TileOnlineSoftmax.cpp) and the GPU kernel
 // (LowerAttentionToGPU.cpp) compute the same online softmax in the log2
-// domain; these are the index arithmetic and the two scalar steps they share.
+// domain over the same block schedule; these are the index arithmetic, the
+// two scalar steps and the schedule they share.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef ATTN_LIB_DIALECT_ATTN_TRANSFORMS_ONLINESOFTMAX_H
-#define ATTN_LIB_DIALECT_ATTN_TRANSFORMS_ONLINESOFTMAX_H
+#ifndef ATTN_DIALECT_ATTN_TRANSFORMS_ONLINESOFTMAX_H
+#define ATTN_DIALECT_ATTN_TRANSFORMS_ONLINESOFTMAX_H
+
+#include "attn/Dialect/Attn/IR/AttnAttrs.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -74,6 +77,59 @@ inline Value exp2Of(OpBuilder &b, Location loc, Value x, Value offset) {
   return math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, x, offset));
 }
 
+/// The block schedule of the tiled lowerings, from the mask's index
+/// arithmetic (never from an N x S mask). For the query rows [rowBegin,
+/// rowEnd) of one tile, the key tiles [first, last) to visit: the mask's key
+/// range (all keys without a mask) clamped to the valid keys and rounded out
+/// to whole tiles of `keyTile`; none when the range is empty.
+inline std::pair<Value, Value>
+buildVisitedKeyTiles(OpBuilder &b, Location loc, MaskAttrInterface mask,
+                     Value rowBegin, Value rowEnd, Value numQueries,
+                     Value validKeys, Value head, int64_t keyTile) {
+  IndexBuilder ib(b, loc);
+  Value colBegin = ib.c(0), colEnd = validKeys;
+  if (mask) {
+    std::tie(colBegin, colEnd) = mask.buildKeyRange(
+        b, loc, rowBegin, rowEnd, numQueries, validKeys, head);
+    colBegin = ib.max(colBegin, ib.c(0));
+    colEnd = ib.min(colEnd, validKeys);
+  }
+  Value first = ib.div(colBegin, ib.c(keyTile));
+  Value last =
+      arith::SelectOp::create(b, loc, ib.lt(colBegin, colEnd),
+                              ib.ceilDiv(colEnd, ib.c(keyTile)), first);
+  return {first, last};
+}
+
+/// Whether the key tile starting at `colBegin` needs no mask for the rows
+/// [rowBegin, rowEnd): all its keys are valid and the mask shows them all.
+inline Value buildKeyTileIsFull(OpBuilder &b, Location loc,
+                                MaskAttrInterface mask, Value rowBegin,
+                                Value rowEnd, Value colBegin, int64_t keyTile,
+                                Value numQueries, Value validKeys, Value head) {
+  IndexBuilder ib(b, loc);
+  Value colEnd = ib.add(colBegin, ib.c(keyTile));
+  Value full = ib.le(colEnd, validKeys);
+  if (!mask)
+    return full;
+  return arith::AndIOp::create(
+      b, loc, full,
+      mask.buildIsFullyVisible(b, loc, rowBegin, rowEnd, colBegin, colEnd,
+                               numQueries, validKeys, head));
+}
+
+/// Whether query `row` sees key `col`: a valid key the mask allows.
+inline Value buildKeyIsVisible(OpBuilder &b, Location loc,
+                               MaskAttrInterface mask, Value row, Value col,
+                               Value numQueries, Value validKeys, Value head) {
+  Value visible = IndexBuilder(b, loc).lt(col, validKeys);
+  if (!mask)
+    return visible;
+  return arith::AndIOp::create(
+      b, loc, visible,
+      mask.buildIsVisible(b, loc, row, col, numQueries, validKeys, head));
+}
+
 } // namespace mlir::attn
 
-#endif // ATTN_LIB_DIALECT_ATTN_TRANSFORMS_ONLINESOFTMAX_H
+#endif // ATTN_DIALECT_ATTN_TRANSFORMS_ONLINESOFTMAX_H

@@ -1,0 +1,151 @@
+//===- attn-schedule.cpp - the block schedule of an attention -------------===//
+//
+// Which key tiles each query tile of an attn.attention visits, computed by
+// the lowerings' own schedule arithmetic for the given sizes:
+//
+//   attn-schedule examples/10_sliding_window_attention.mlir \
+//       --queries 4096 --keys 4096 --svg window.svg
+//
+// prints the tiles visited (full and partial) and skipped, the most tiles one
+// query tile visits, and the (query, key) pairs the visited tiles compute
+// against those the mask allows; --svg draws it (with --elements, the
+// allowed pairs too, for small sizes). A layer (attn.multi_head) is
+// decomposed first; --index picks among several attentions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Pipelines/Pipelines.h"
+#include "attn/Target/Schedule.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("attn-schedule options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::cat(category),
+                                      cl::desc("<module.mlir>"), cl::Required);
+static cl::opt<std::string> entry("entry", cl::cat(category),
+                                  cl::desc("Function (default: the only one)"));
+static cl::opt<unsigned>
+    attentionIndex("index", cl::cat(category),
+                   cl::desc("Which attention of the function"), cl::init(0));
+static cl::opt<int64_t> queries("queries", cl::cat(category), cl::Required,
+                                cl::desc("N, the number of query rows"));
+static cl::opt<int64_t> keys("keys", cl::cat(category), cl::Required,
+                             cl::desc("S, the number of keys"));
+static cl::opt<int64_t>
+    valid("valid", cl::cat(category),
+          cl::desc("Valid keys of the batch row (default: S)"), cl::init(-1));
+static cl::opt<int64_t> head("head", cl::cat(category), cl::desc("Query head"),
+                             cl::init(0));
+static cl::opt<int64_t> queryTile("query-tile", cl::cat(category),
+                                  cl::desc("Query rows per tile"),
+                                  cl::init(64));
+static cl::opt<int64_t> keyTile("key-tile", cl::cat(category),
+                                cl::desc("Keys per tile"), cl::init(64));
+static cl::opt<std::string> svgFile("svg", cl::cat(category),
+                                    cl::desc("Draw the schedule into FILE"));
+static cl::opt<bool>
+    elements("elements", cl::cat(category),
+             cl::desc("Draw the allowed pairs too (N * S <= 65536)"));
+
+static int fail(const Twine &message) {
+  llvm::errs() << "attn-schedule: " << message << "\n";
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "attn block schedule\n");
+  std::unique_ptr<MLIRContext> context = attn::createCompilerContext();
+  OwningOpRef<ModuleOp> module =
+      parseSourceFile<ModuleOp>(inputFile, context.get());
+  if (!module)
+    return 2;
+  PassManager pm(context.get());
+  pm.addNestedPass<func::FuncOp>(attn::createAttnDecomposeLayersPass());
+  if (failed(pm.run(*module)))
+    return fail("cannot decompose the layers of " + inputFile);
+
+  SmallVector<func::FuncOp> functions;
+  for (auto func : module->getOps<func::FuncOp>())
+    if (!func.isExternal() && (entry.empty() || func.getSymName() == entry))
+      functions.push_back(func);
+  if (functions.size() != 1)
+    return fail(entry.empty() ? "choose a function with --entry"
+                              : "no function '" + entry + "'");
+  SmallVector<attn::AttentionOp> attentions;
+  functions.front().walk(
+      [&](attn::AttentionOp op) { attentions.push_back(op); });
+  if (attentionIndex >= attentions.size())
+    return fail("the function has " + Twine(attentions.size()) +
+                " attentions; --index " + Twine(attentionIndex) +
+                " is out of range");
+  attn::AttentionOp op = attentions[attentionIndex];
+  if (queries < 0 || keys < 0)
+    return fail("--queries and --keys must be non-negative");
+  int64_t validKeys = valid < 0 ? keys : valid;
+
+  std::string error;
+  FailureOr<attn::TileSchedule> schedule = attn::evaluateSchedule(
+      op, queryTile, keyTile, queries, keys, validKeys, head, error);
+  if (failed(schedule))
+    return fail(error);
+
+  const attn::TileSchedule &s = *schedule;
+  std::string mask;
+  if (op.getMaskAttr())
+    llvm::raw_string_ostream(mask) << op.getMaskAttr();
+  else
+    mask = "none";
+  int64_t total = s.queryTiles * s.keyTiles;
+  llvm::outs() << "mask: " << mask << "\n"
+               << "N = " << s.numQueries << ", S = " << s.numKeys
+               << ", valid keys " << s.validKeys << ", head " << s.head
+               << ", tiles " << s.queryTile << " x " << s.keyTile << "\n"
+               << "tiles: " << s.visited() << " visited ("
+               << s.count(attn::TileSchedule::Full) << " full, "
+               << s.count(attn::TileSchedule::Partial) << " partial), "
+               << s.count(attn::TileSchedule::Skipped) << " skipped, of "
+               << total << "\n"
+               << "most tiles visited by one query tile: "
+               << s.maxVisitedPerQueryTile() << "\n"
+               << "pairs computed: " << s.pairsComputed()
+               << " of N x S = " << s.numQueries * s.numKeys << "\n";
+
+  std::vector<uint8_t> allowed;
+  bool haveElements = false;
+  if (s.numQueries * s.numKeys <= (int64_t(1) << 26)) {
+    FailureOr<std::vector<uint8_t>> cells =
+        attn::evaluateMaskElements(op, queries, keys, validKeys, head, error);
+    if (failed(cells))
+      return fail(error);
+    allowed = std::move(*cells);
+    allowed.resize(size_t(s.numQueries * s.numKeys));
+    haveElements = true;
+    int64_t attended = std::count(allowed.begin(), allowed.end(), 1);
+    llvm::outs() << "pairs the mask allows: " << attended << "\n";
+  }
+
+  if (!svgFile.empty()) {
+    if (elements && (!haveElements || s.numQueries * s.numKeys > 65536))
+      return fail("--elements draws at most N * S = 65536 pairs");
+    std::error_code ec;
+    llvm::raw_fd_ostream out(svgFile, ec);
+    if (ec)
+      return fail("cannot write " + svgFile + ": " + ec.message());
+    out << attn::renderScheduleSVG(s, elements ? &allowed : nullptr, mask);
+  }
+  return 0;
+}

@@ -15,6 +15,7 @@ void attn::addFrontEndPasses(OpPassManager &pm, const std::string &strategy,
                              int64_t queryTile, int64_t keyTile) {
   pm.addPass(createAttnExportSignaturePass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeLayersPass());
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeDilationPass());
   pm.addNestedPass<func::FuncOp>(
       createAttnSelectStrategyPass({strategy, queryTile, keyTile}));
 }

@@ -10,7 +10,7 @@
 namespace mlir::attn {
 
 /// Tensor level: describe the entry points before anything changes them,
-/// decompose the layers, and choose a strategy for every attention (the
+/// decompose the layers and dilated windows, and choose a strategy for every attention (the
 /// tiles size the `auto` rule).
 void addFrontEndPasses(OpPassManager &pm, const std::string &strategy,
                        int64_t queryTile, int64_t keyTile);

@@ -120,8 +120,9 @@ FailureOr<std::vector<uint8_t>> runGridFunction(MLIRContext *ctx, int64_t rows,
 } // namespace
 
 FailureOr<TileSchedule> mlir::attn::evaluateSchedule(
-    AttentionOp op, int64_t queryTile, int64_t keyTile, int64_t numQueries,
-    int64_t numKeys, int64_t validKeys, int64_t head, std::string &error) {
+    MLIRContext *ctx, MaskAttrInterface mask, int64_t queryTile,
+    int64_t keyTile, int64_t numQueries, int64_t numKeys, int64_t validKeys,
+    int64_t head, std::string &error) {
   if (queryTile < 1 || keyTile < 1 || numQueries < 0 || numKeys < 0) {
     error = "tiles must be positive and sizes non-negative";
     return failure();
@@ -135,11 +136,6 @@ FailureOr<TileSchedule> mlir::attn::evaluateSchedule(
   schedule.keyTile = keyTile;
   schedule.queryTiles = (numQueries + queryTile - 1) / queryTile;
   schedule.keyTiles = (numKeys + keyTile - 1) / keyTile;
-  MaskAttrInterface mask = op.getEffectiveMask();
-  if (op.getMaskAttr() && !mask) {
-    error = "the mask cannot be resolved for these sizes";
-    return failure();
-  }
   auto body = [&](OpBuilder &b, Location loc, Value cells, ValueRange args) {
     Value n = args[0], valid = args[2], headValue = args[3];
     IndexBuilder ib(b, loc);
@@ -171,7 +167,7 @@ FailureOr<TileSchedule> mlir::attn::evaluateSchedule(
         });
   };
   FailureOr<std::vector<uint8_t>> cells = runGridFunction(
-      op.getContext(), std::max<int64_t>(schedule.queryTiles, 1),
+      ctx, std::max<int64_t>(schedule.queryTiles, 1),
       std::max<int64_t>(schedule.keyTiles, 1),
       {numQueries, numKeys, schedule.validKeys, head}, body, error);
   if (failed(cells))
@@ -181,11 +177,9 @@ FailureOr<TileSchedule> mlir::attn::evaluateSchedule(
   return schedule;
 }
 
-FailureOr<std::vector<uint8_t>>
-mlir::attn::evaluateMaskElements(AttentionOp op, int64_t numQueries,
-                                 int64_t numKeys, int64_t validKeys,
-                                 int64_t head, std::string &error) {
-  MaskAttrInterface mask = op.getEffectiveMask();
+FailureOr<std::vector<uint8_t>> mlir::attn::evaluateMaskElements(
+    MLIRContext *ctx, MaskAttrInterface mask, int64_t numQueries,
+    int64_t numKeys, int64_t validKeys, int64_t head, std::string &error) {
   auto body = [&](OpBuilder &b, Location loc, Value cells, ValueRange args) {
     Value n = args[0], s = args[1], valid = args[2], headValue = args[3];
     IndexBuilder ib(b, loc);
@@ -207,8 +201,7 @@ mlir::attn::evaluateMaskElements(AttentionOp op, int64_t numQueries,
         });
   };
   return runGridFunction(
-      op.getContext(), std::max<int64_t>(numQueries, 1),
-      std::max<int64_t>(numKeys, 1),
+      ctx, std::max<int64_t>(numQueries, 1), std::max<int64_t>(numKeys, 1),
       {numQueries, numKeys, std::clamp<int64_t>(validKeys, 0, numKeys), head},
       body, error);
 }

@@ -59,6 +59,22 @@ static cl::opt<bool>
     elements("elements", cl::cat(category),
              cl::desc("Draw the allowed pairs too (N * S <= 65536)"));
 
+/// The counts of one schedule.
+static void report(const attn::TileSchedule &s, StringRef indent) {
+  llvm::outs() << indent << "N = " << s.numQueries << ", S = " << s.numKeys
+               << ", valid keys " << s.validKeys << ", head " << s.head
+               << ", tiles " << s.queryTile << " x " << s.keyTile << "\n"
+               << indent << "tiles: " << s.visited() << " visited ("
+               << s.count(attn::TileSchedule::Full) << " full, "
+               << s.count(attn::TileSchedule::Partial) << " partial), "
+               << s.count(attn::TileSchedule::Skipped) << " skipped, of "
+               << s.queryTiles * s.keyTiles << "\n"
+               << indent << "most tiles visited by one query tile: "
+               << s.maxVisitedPerQueryTile() << "\n"
+               << indent << "pairs computed: " << s.pairsComputed()
+               << " of N x S = " << s.numQueries * s.numKeys << "\n";
+}
+
 static int fail(const Twine &message) {
   llvm::errs() << "attn-schedule: " << message << "\n";
   return 2;
@@ -97,38 +113,67 @@ int main(int argc, char **argv) {
     return fail("--queries and --keys must be non-negative");
   int64_t validKeys = valid < 0 ? keys : valid;
 
+  MLIRContext *ctx = context.get();
+  // The mask with its defaults (a sparse length of ceil(sqrt(S))) resolved
+  // for the S asked for.
+  attn::MaskAttrInterface mask;
+  if (attn::MaskAttrInterface declared = op.getMaskAttr()) {
+    FailureOr<Attribute> resolved = declared.resolveFor(keys);
+    if (failed(resolved))
+      return fail("the mask cannot be resolved for S = " + Twine(keys));
+    mask = cast<attn::MaskAttrInterface>(*resolved);
+  }
+  std::string maskText;
+  if (op.getMaskAttr())
+    llvm::raw_string_ostream(maskText) << op.getMaskAttr();
+  else
+    maskText = "none";
+  llvm::outs() << "mask: " << maskText << "\n";
+
   std::string error;
   FailureOr<attn::TileSchedule> schedule = attn::evaluateSchedule(
-      op, queryTile, keyTile, queries, keys, validKeys, head, error);
+      ctx, mask, queryTile, keyTile, queries, keys, validKeys, head, error);
   if (failed(schedule))
     return fail(error);
+  report(*schedule, "");
+
+  // A top-left dilated window is lowered as one plain window per residue
+  // class (attn-decompose-dilation): the tiles actually visited.
+  auto window = dyn_cast_or_null<attn::WindowMaskAttr>(op.getMaskAttr());
+  if (window && window.getDilation() > 1 &&
+      window.getAlignment() == attn::Alignment::TopLeft) {
+    int64_t d = window.getDilation();
+    auto classMask = attn::WindowMaskAttr::get(ctx, window.getLeft() / d,
+                                               window.getRight() / d,
+                                               attn::Alignment::TopLeft, 1);
+    int64_t visited = 0, full = 0, pairs = 0, most = 0;
+    auto classSize = [&](int64_t n, int64_t r) {
+      return std::max<int64_t>(n - r + d - 1, 0) / d;
+    };
+    for (int64_t r = 0; r < d; ++r) {
+      FailureOr<attn::TileSchedule> one = attn::evaluateSchedule(
+          ctx, classMask, queryTile, keyTile, classSize(queries, r),
+          classSize(keys, r), classSize(validKeys, r), head, error);
+      if (failed(one))
+        return fail(error);
+      visited += one->visited();
+      full += one->count(attn::TileSchedule::Full);
+      pairs += one->pairsComputed();
+      most = std::max(most, one->maxVisitedPerQueryTile());
+    }
+    llvm::outs() << "lowered as " << d << " residue classes, each " << classMask
+                 << ": " << visited << " tiles visited (" << full << " full, "
+                 << visited - full << " partial), "
+                 << "most by one query tile " << most << ", pairs computed "
+                 << pairs << "\n";
+  }
 
   const attn::TileSchedule &s = *schedule;
-  std::string mask;
-  if (op.getMaskAttr())
-    llvm::raw_string_ostream(mask) << op.getMaskAttr();
-  else
-    mask = "none";
-  int64_t total = s.queryTiles * s.keyTiles;
-  llvm::outs() << "mask: " << mask << "\n"
-               << "N = " << s.numQueries << ", S = " << s.numKeys
-               << ", valid keys " << s.validKeys << ", head " << s.head
-               << ", tiles " << s.queryTile << " x " << s.keyTile << "\n"
-               << "tiles: " << s.visited() << " visited ("
-               << s.count(attn::TileSchedule::Full) << " full, "
-               << s.count(attn::TileSchedule::Partial) << " partial), "
-               << s.count(attn::TileSchedule::Skipped) << " skipped, of "
-               << total << "\n"
-               << "most tiles visited by one query tile: "
-               << s.maxVisitedPerQueryTile() << "\n"
-               << "pairs computed: " << s.pairsComputed()
-               << " of N x S = " << s.numQueries * s.numKeys << "\n";
-
   std::vector<uint8_t> allowed;
   bool haveElements = false;
   if (s.numQueries * s.numKeys <= (int64_t(1) << 26)) {
-    FailureOr<std::vector<uint8_t>> cells =
-        attn::evaluateMaskElements(op, queries, keys, validKeys, head, error);
+    FailureOr<std::vector<uint8_t>> cells = attn::evaluateMaskElements(
+        ctx, mask, queries, keys, validKeys, head, error);
     if (failed(cells))
       return fail(error);
     allowed = std::move(*cells);
@@ -145,7 +190,7 @@ int main(int argc, char **argv) {
     llvm::raw_fd_ostream out(svgFile, ec);
     if (ec)
       return fail("cannot write " + svgFile + ": " + ec.message());
-    out << attn::renderScheduleSVG(s, elements ? &allowed : nullptr, mask);
+    out << attn::renderScheduleSVG(s, elements ? &allowed : nullptr, maskText);
   }
   return 0;
 }

@@ -42,16 +42,17 @@ struct TileSchedule {
   int64_t pairsComputed() const;
 };
 
-/// Evaluates the schedule of `op` (its effective mask) for N = numQueries,
-/// S = numKeys, a batch row with `validKeys` valid keys, query head `head`.
-FailureOr<TileSchedule> evaluateSchedule(AttentionOp op, int64_t queryTile,
-                                         int64_t keyTile, int64_t numQueries,
-                                         int64_t numKeys, int64_t validKeys,
-                                         int64_t head, std::string &error);
+/// Evaluates the schedule under `mask` (resolved; null for none) for
+/// N = numQueries, S = numKeys, a batch row with `validKeys` valid keys,
+/// query head `head`.
+FailureOr<TileSchedule>
+evaluateSchedule(MLIRContext *ctx, MaskAttrInterface mask, int64_t queryTile,
+                 int64_t keyTile, int64_t numQueries, int64_t numKeys,
+                 int64_t validKeys, int64_t head, std::string &error);
 
 /// The schedule as an SVG image: skipped, partial and full tiles; with
 /// `elements`, every (query, key) pair the mask allows drawn inside the
-/// tiles (for small sizes), from `op`'s mask evaluated the same way.
+/// tiles (for small sizes), from the mask evaluated the same way.
 std::string renderScheduleSVG(const TileSchedule &schedule,
                               const std::vector<uint8_t> *elements,
                               const std::string &title);
@@ -59,8 +60,9 @@ std::string renderScheduleSVG(const TileSchedule &schedule,
 /// The mask itself, element by element, for small sizes: 1 where row i may
 /// see key j (valid keys only), row-major numQueries x numKeys.
 FailureOr<std::vector<uint8_t>>
-evaluateMaskElements(AttentionOp op, int64_t numQueries, int64_t numKeys,
-                     int64_t validKeys, int64_t head, std::string &error);
+evaluateMaskElements(MLIRContext *ctx, MaskAttrInterface mask,
+                     int64_t numQueries, int64_t numKeys, int64_t validKeys,
+                     int64_t head, std::string &error);
 
 } // namespace mlir::attn
 

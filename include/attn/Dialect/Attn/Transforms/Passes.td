@@ -40,6 +40,26 @@ def AttnDecomposeLayersPass : Pass<"attn-decompose-layers", "::mlir::func::FuncO
   ];
 }
 
+def AttnDecomposeDilationPass
+    : Pass<"attn-decompose-dilation", "::mlir::func::FuncOp"> {
+  let summary = "Split a dilated window into one plain window per residue class";
+  let description = [{
+    An `attn.attention` whose mask is a top-left `#attn.window` with
+    dilation d > 1 becomes d attentions over the strided slices
+    q[:, :, r::d], k[:, :, r::d], v[:, :, r::d] (r = 0 .. d-1) with the
+    window `left / d`, `right / d` and no dilation, their results inserted
+    into out[:, :, r::d]; key lengths become the valid keys of each class,
+    ceil((len - r) / d). Exact: a row and the keys it sees share their
+    residue modulo d. The tiled strategies then visit only the tiles of a
+    class, about d times fewer than the undilated window spans.
+  }];
+  let dependentDialects = [
+    "::mlir::tensor::TensorDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::arith::ArithDialect"
+  ];
+}
+
 def AttnSelectStrategyPass
     : Pass<"attn-select-strategy", "::mlir::func::FuncOp"> {
   let summary = "Choose how each attn.attention is computed";

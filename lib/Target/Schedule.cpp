@@ -206,6 +206,46 @@ FailureOr<std::vector<uint8_t>> mlir::attn::evaluateMaskElements(
       body, error);
 }
 
+FailureOr<ScheduleTotals> mlir::attn::evaluateLoweredSchedule(
+    MLIRContext *ctx, MaskAttrInterface declaredMask, int64_t queryTile,
+    int64_t keyTile, int64_t numQueries, int64_t numKeys, int64_t validKeys,
+    int64_t head, std::string &error) {
+  MaskAttrInterface mask;
+  if (declaredMask) {
+    FailureOr<Attribute> resolved = declaredMask.resolveFor(numKeys);
+    if (failed(resolved)) {
+      error = "the mask cannot be resolved for S = " + std::to_string(numKeys);
+      return failure();
+    }
+    mask = cast<MaskAttrInterface>(*resolved);
+  }
+  // A top-left dilated window: d plain windows over the residue classes.
+  int64_t d = 1;
+  auto window = dyn_cast_or_null<WindowMaskAttr>(mask);
+  if (window && window.getDilation() > 1 &&
+      window.getAlignment() == Alignment::TopLeft) {
+    d = window.getDilation();
+    mask = WindowMaskAttr::get(ctx, window.getLeft() / d, window.getRight() / d,
+                               Alignment::TopLeft, 1);
+  }
+  auto classSize = [&](int64_t n, int64_t r) {
+    return std::max<int64_t>(n - r + d - 1, 0) / d;
+  };
+  ScheduleTotals totals;
+  totals.classes = d;
+  for (int64_t r = 0; r < d; ++r) {
+    FailureOr<TileSchedule> one = evaluateSchedule(
+        ctx, mask, queryTile, keyTile, classSize(numQueries, r),
+        classSize(numKeys, r), classSize(validKeys, r), head, error);
+    if (failed(one))
+      return failure();
+    totals.tiles += one->visited();
+    totals.fullTiles += one->count(TileSchedule::Full);
+    totals.pairsComputed += one->pairsComputed();
+  }
+  return totals;
+}
+
 std::string mlir::attn::renderScheduleSVG(const TileSchedule &schedule,
                                           const std::vector<uint8_t> *elements,
                                           const std::string &title) {

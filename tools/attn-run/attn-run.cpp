@@ -15,6 +15,7 @@
 #include "attn/Reference/Evaluate.h"
 #include "attn/Reference/HostTensors.h"
 #include "attn/Target/CPU.h"
+#include "attn/Target/Schedule.h"
 #include "attn/npy.hpp"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -404,6 +405,76 @@ private:
   std::vector<void *> pointers;
 };
 
+/// The tiles the flash lowering visits and the pairs it computes, summed
+/// over the attentions of `func` whose sizes and key lengths come straight
+/// from its inputs (std::nullopt when some do not). A mask depends on the
+/// head only through its parity (split heads), so heads 0 and 1 stand for
+/// all.
+std::optional<mlir::attn::ScheduleTotals>
+countVisits(func::FuncOp func, const std::vector<HostTensor> &inputs,
+            int64_t queryTile, int64_t keyTile) {
+  mlir::attn::ScheduleTotals totals;
+  auto input = [&](Value value) -> const HostTensor * {
+    auto arg = dyn_cast_or_null<BlockArgument>(value);
+    if (!arg || arg.getOwner() != &func.getBody().front())
+      return nullptr;
+    return &inputs[arg.getArgNumber()];
+  };
+  bool known = true;
+  func.walk([&](Operation *op) {
+    Value q, k, keyLengths;
+    int64_t heads = 0, queryDim = 2, keyDim = 2;
+    mlir::attn::MaskAttrInterface mask;
+    if (auto attention = dyn_cast<mlir::attn::AttentionOp>(op)) {
+      q = attention.getQuery();
+      k = attention.getKey();
+      keyLengths = attention.getKeyLengths();
+      heads = attention.getNumHeads();
+      mask = attention.getMaskAttr();
+    } else if (auto layer = dyn_cast<mlir::attn::MultiHeadOp>(op)) {
+      q = layer.getInput();
+      k = layer.getKeyValueInput();
+      keyLengths = layer.getKeyLengths();
+      heads = layer.getNumHeads();
+      mask = layer.getMaskAttr();
+      queryDim = keyDim = 1;
+    } else {
+      return;
+    }
+    const HostTensor *qt = input(q), *kt = input(k);
+    const HostTensor *lengths = keyLengths ? input(keyLengths) : nullptr;
+    if (!qt || !kt || (keyLengths && !lengths)) {
+      known = false;
+      return;
+    }
+    int64_t batch = qt->shape()[0], n = qt->shape()[queryDim];
+    int64_t s = kt->shape()[keyDim];
+    for (int64_t b = 0; b < batch && known; ++b) {
+      int64_t valid =
+          lengths ? std::clamp<int64_t>(int64_t(ref::loadElement(*lengths, b)),
+                                        0, s)
+                  : s;
+      for (int64_t parity = 0; parity < 2 && parity < heads; ++parity) {
+        std::string error;
+        auto one = mlir::attn::evaluateLoweredSchedule(func.getContext(), mask,
+                                                       queryTile, keyTile, n, s,
+                                                       valid, parity, error);
+        if (failed(one)) {
+          known = false;
+          return;
+        }
+        int64_t count = parity == 0 ? (heads + 1) / 2 : heads / 2;
+        totals.tiles += count * one->tiles;
+        totals.fullTiles += count * one->fullTiles;
+        totals.pairsComputed += count * one->pairsComputed;
+      }
+    }
+  });
+  if (!known)
+    return std::nullopt;
+  return totals;
+}
+
 std::string jsonNumber(double value) {
   if (!std::isfinite(value))
     return "null";
@@ -582,6 +653,14 @@ int main(int argc, char **argv) {
     }
   }
 
+  // The schedule of the flash lowering, when every attention uses it.
+  std::optional<mlir::attn::ScheduleTotals> visits;
+  if (chosen == "flash") {
+    int64_t qTile = onGPU ? target.gpu->queryTile : target.pipeline.queryTile;
+    int64_t kTile = onGPU ? target.gpu->keyTile : target.pipeline.keyTile;
+    visits = countVisits(func, inputs, qTile, kTile);
+  }
+
   double gflops = cost.flops / median * 1e-9;
   llvm::outs() << function.name() << " (" << chosen << (onGPU ? ", cuda" : "")
                << "): " << llvm::format("%.3f", median * 1e3) << " ms";
@@ -594,6 +673,12 @@ int main(int argc, char **argv) {
   else
     llvm::outs() << ", " << llvm::format("%.2f", gflops) << " GFLOP/s, peak "
                  << invokeStats.peak_bytes << " bytes allocated\n";
+  if (visits)
+    llvm::outs() << "schedule: " << visits->tiles << " tiles visited ("
+                 << visits->fullTiles << " full, "
+                 << visits->tiles - visits->fullTiles << " masked), "
+                 << visits->pairsComputed << " pairs computed for "
+                 << int64_t(cost.pairs) << " attended\n";
   if (printStats)
     llvm::outs() << "{\"function\": \"" << function.name()
                  << "\", \"target\": \"" << runTarget.getValue()
@@ -606,6 +691,12 @@ int main(int argc, char **argv) {
                  << ", \"tflops\": " << jsonNumber(gflops * 1e-3)
                  << ", \"peak_bytes\": " << invokeStats.peak_bytes
                  << ", \"allocations\": " << invokeStats.allocation_count
+                 << ", \"tiles_visited\": "
+                 << (visits ? std::to_string(visits->tiles) : "null")
+                 << ", \"tiles_full\": "
+                 << (visits ? std::to_string(visits->fullTiles) : "null")
+                 << ", \"pairs_computed\": "
+                 << (visits ? std::to_string(visits->pairsComputed) : "null")
                  << ", \"max_error\": " << jsonNumber(worst) << "}\n";
   return passed ? 0 : 1;
 }

@@ -139,34 +139,18 @@ int main(int argc, char **argv) {
 
   // A top-left dilated window is lowered as one plain window per residue
   // class (attn-decompose-dilation): the tiles actually visited.
-  auto window = dyn_cast_or_null<attn::WindowMaskAttr>(op.getMaskAttr());
-  if (window && window.getDilation() > 1 &&
-      window.getAlignment() == attn::Alignment::TopLeft) {
-    int64_t d = window.getDilation();
-    auto classMask = attn::WindowMaskAttr::get(ctx, window.getLeft() / d,
-                                               window.getRight() / d,
-                                               attn::Alignment::TopLeft, 1);
-    int64_t visited = 0, full = 0, pairs = 0, most = 0;
-    auto classSize = [&](int64_t n, int64_t r) {
-      return std::max<int64_t>(n - r + d - 1, 0) / d;
-    };
-    for (int64_t r = 0; r < d; ++r) {
-      FailureOr<attn::TileSchedule> one = attn::evaluateSchedule(
-          ctx, classMask, queryTile, keyTile, classSize(queries, r),
-          classSize(keys, r), classSize(validKeys, r), head, error);
-      if (failed(one))
-        return fail(error);
-      visited += one->visited();
-      full += one->count(attn::TileSchedule::Full);
-      pairs += one->pairsComputed();
-      most = std::max(most, one->maxVisitedPerQueryTile());
-    }
-    llvm::outs() << "lowered as " << d << " residue classes, each " << classMask
-                 << ": " << visited << " tiles visited (" << full << " full, "
-                 << visited - full << " partial), "
-                 << "most by one query tile " << most << ", pairs computed "
-                 << pairs << "\n";
-  }
+  FailureOr<attn::ScheduleTotals> lowered =
+      attn::evaluateLoweredSchedule(ctx, op.getMaskAttr(), queryTile, keyTile,
+                                    queries, keys, validKeys, head, error);
+  if (failed(lowered))
+    return fail(error);
+  if (lowered->classes > 1)
+    llvm::outs() << "lowered as " << lowered->classes
+                 << " residue classes of plain windows: " << lowered->tiles
+                 << " tiles visited (" << lowered->fullTiles << " full, "
+                 << lowered->tiles - lowered->fullTiles
+                 << " partial), pairs computed " << lowered->pairsComputed
+                 << "\n";
 
   const attn::TileSchedule &s = *schedule;
   std::vector<uint8_t> allowed;

@@ -198,6 +198,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"examples/02_multi_head_attention.mlir", "multi_head", 3},
         Case{"examples/03_cross_attention.mlir", "cross", 3},
         Case{"examples/04_causal_attention.mlir", "causal", 4},
+        Case{"examples/05_sparse_attention.mlir", "sparse", 3},
         Case{"examples/08_multi_query_attention.mlir", "multi_query", 3},
         Case{"examples/09_grouped_query_attention.mlir", "grouped_query", 3},
         Case{"examples/10_sliding_window_attention.mlir", "sliding_window", 4}),

@@ -50,6 +50,21 @@ evaluateSchedule(MLIRContext *ctx, MaskAttrInterface mask, int64_t queryTile,
                  int64_t keyTile, int64_t numQueries, int64_t numKeys,
                  int64_t validKeys, int64_t head, std::string &error);
 
+/// What the tiled lowering visits for one (batch row, head), after the
+/// front end's rewrites: a top-left dilated window counts as its residue
+/// classes (attn-decompose-dilation), each a plain window over every d-th
+/// query and key.
+struct ScheduleTotals {
+  int64_t tiles = 0, fullTiles = 0, pairsComputed = 0;
+  /// Residue classes (1 unless a dilated window was split).
+  int64_t classes = 1;
+};
+FailureOr<ScheduleTotals>
+evaluateLoweredSchedule(MLIRContext *ctx, MaskAttrInterface declaredMask,
+                        int64_t queryTile, int64_t keyTile, int64_t numQueries,
+                        int64_t numKeys, int64_t validKeys, int64_t head,
+                        std::string &error);
+
 /// The schedule as an SVG image: skipped, partial and full tiles; with
 /// `elements`, every (query, key) pair the mask allows drawn inside the
 /// tiles (for small sizes), from the mask evaluated the same way.

@@ -25,7 +25,10 @@
 #include "llvm/Support/TargetSelect.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <sstream>
+#include <tuple>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -57,18 +60,28 @@ int64_t TileSchedule::pairsComputed() const {
 
 namespace {
 
-/// What a builder writes into cells[i][j] for the loop indices (i, j), or
-/// nothing (a null Value) to leave the cell as it is.
+/// Builds the body of a grid function: stores into %cells from the sizes.
 using CellBuilder =
     function_ref<void(OpBuilder &, Location, Value cells, ValueRange args)>;
 
-/// Builds `func @eval(%n, %s, %valid, %head, %cells)` around `body`,
-/// lowers it to the LLVM dialect and runs it on a zeroed rows x cols grid.
-FailureOr<std::vector<uint8_t>> runGridFunction(MLIRContext *ctx, int64_t rows,
-                                                int64_t cols,
-                                                ArrayRef<int64_t> scalars,
-                                                CellBuilder body,
-                                                std::string &error) {
+/// Which grid function: the tile schedule or the mask's elements, for one
+/// mask and tile shape in one context. Sizes are arguments, so one compiled
+/// function serves every batch row, head parity and residue class.
+using GridKey = std::tuple<MLIRContext *, int, const void *, int64_t, int64_t>;
+
+/// Builds `func @eval(%n, %s, %valid, %head, %cells)` around `body` and
+/// compiles it, once per key.
+ExecutionEngine *compileGridFunction(MLIRContext *ctx, const GridKey &key,
+                                     CellBuilder body, std::string &error) {
+  // Kept for the life of the process and never destroyed: engines torn
+  // down by static destructors after LLVM's own state fail at exit.
+  static std::mutex mutex;
+  static auto *compiled =
+      new std::map<GridKey, std::unique_ptr<ExecutionEngine>>();
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = compiled->find(key); it != compiled->end())
+    return it->second.get();
+
   OpBuilder b(ctx);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
@@ -95,22 +108,30 @@ FailureOr<std::vector<uint8_t>> runGridFunction(MLIRContext *ctx, int64_t rows,
   pm.addPass(createReconcileUnrealizedCastsPass());
   if (failed(pm.run(*module))) {
     error = "the schedule function did not lower";
-    return failure();
+    return nullptr;
   }
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   auto engine = ExecutionEngine::create(*module);
   if (!engine) {
     error = llvm::toString(engine.takeError());
-    return failure();
+    return nullptr;
   }
+  return ((*compiled)[key] = std::move(*engine)).get();
+}
+
+/// Runs a compiled grid function on a zeroed rows x cols grid.
+FailureOr<std::vector<uint8_t>> runGridFunction(ExecutionEngine &engine,
+                                                int64_t rows, int64_t cols,
+                                                ArrayRef<int64_t> scalars,
+                                                std::string &error) {
   std::vector<uint8_t> cells(static_cast<size_t>(rows * cols), 0);
   StridedMemRefType<uint8_t, 2> descriptor{
       cells.data(), cells.data(), 0, {rows, cols}, {cols, 1}};
   auto *descriptorPtr = &descriptor;
   int64_t a = scalars[0], c = scalars[1], d = scalars[2], e = scalars[3];
   SmallVector<void *> args = {&a, &c, &d, &e, &descriptorPtr};
-  if (llvm::Error err = (*engine)->invokePacked("_mlir_ciface_eval", args)) {
+  if (llvm::Error err = engine.invokePacked("_mlir_ciface_eval", args)) {
     error = llvm::toString(std::move(err));
     return failure();
   }
@@ -166,10 +187,15 @@ FailureOr<TileSchedule> mlir::attn::evaluateSchedule(
           scf::YieldOp::create(qb, l);
         });
   };
-  FailureOr<std::vector<uint8_t>> cells = runGridFunction(
-      ctx, std::max<int64_t>(schedule.queryTiles, 1),
-      std::max<int64_t>(schedule.keyTiles, 1),
-      {numQueries, numKeys, schedule.validKeys, head}, body, error);
+  ExecutionEngine *engine = compileGridFunction(
+      ctx, GridKey{ctx, 0, mask.getAsOpaquePointer(), queryTile, keyTile}, body,
+      error);
+  if (!engine)
+    return failure();
+  FailureOr<std::vector<uint8_t>> cells =
+      runGridFunction(*engine, std::max<int64_t>(schedule.queryTiles, 1),
+                      std::max<int64_t>(schedule.keyTiles, 1),
+                      {numQueries, numKeys, schedule.validKeys, head}, error);
   if (failed(cells))
     return failure();
   cells->resize(static_cast<size_t>(schedule.queryTiles * schedule.keyTiles));
@@ -200,10 +226,14 @@ FailureOr<std::vector<uint8_t>> mlir::attn::evaluateMaskElements(
           scf::YieldOp::create(rb, l);
         });
   };
+  ExecutionEngine *engine = compileGridFunction(
+      ctx, GridKey{ctx, 1, mask.getAsOpaquePointer(), 0, 0}, body, error);
+  if (!engine)
+    return failure();
   return runGridFunction(
-      ctx, std::max<int64_t>(numQueries, 1), std::max<int64_t>(numKeys, 1),
+      *engine, std::max<int64_t>(numQueries, 1), std::max<int64_t>(numKeys, 1),
       {numQueries, numKeys, std::clamp<int64_t>(validKeys, 0, numKeys), head},
-      body, error);
+      error);
 }
 
 FailureOr<ScheduleTotals> mlir::attn::evaluateLoweredSchedule(

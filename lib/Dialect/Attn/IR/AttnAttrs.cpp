@@ -2,6 +2,7 @@
 
 #include "attn/Dialect/Attn/IR/AttnAttrs.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
+#include "attn/Dialect/Attn/IR/IndexBuilder.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
@@ -27,36 +28,13 @@ void AttnDialect::registerAttributes() {
       >();
 }
 
-/// Index arithmetic for the mask builders.
+/// Index arithmetic for the mask builders: IndexBuilder, plus positions.
 namespace {
-class MaskBuilder {
+class MaskBuilder : public IndexBuilder {
 public:
-  MaskBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  using IndexBuilder::add;
+  using IndexBuilder::IndexBuilder;
   Value add(Value x, int64_t v) { return add(x, c(v)); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value rem(Value x, Value y) { return arith::RemSIOp::create(b, loc, x, y); }
-  Value floorDiv(Value x, Value y) {
-    return arith::FloorDivSIOp::create(b, loc, x, y);
-  }
-  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
-  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
-  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  }
-  Value le(Value x, Value y) { return cmp(arith::CmpIPredicate::sle, x, y); }
-  Value lt(Value x, Value y) { return cmp(arith::CmpIPredicate::slt, x, y); }
-  Value eq(Value x, Value y) { return cmp(arith::CmpIPredicate::eq, x, y); }
-  Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value either(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
-  Value select(Value cond, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, cond, x, y);
-  }
-  Value truth(bool v) {
-    return arith::ConstantIntOp::create(b, loc, b.getI1Type(), v);
-  }
   /// Whether `head` is even (the heads of the first pattern when split).
   Value evenHead(Value head) { return eq(rem(head, c(2)), c(0)); }
 
@@ -69,10 +47,6 @@ public:
       return row;
     return add(row, sub(numKeys, numQueries));
   }
-
-private:
-  OpBuilder &b;
-  Location loc;
 };
 } // namespace
 

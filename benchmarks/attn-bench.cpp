@@ -14,12 +14,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Reference/HostTensors.h"
+#include "attn/Reference/Reference.h"
 #include "attn/Target/CPU.h"
 
 #include "mlir/Parser/Parser.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cblas.h>
@@ -29,6 +31,8 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -52,6 +56,14 @@ static cl::opt<std::string> outputPath("output",
                                        cl::desc("JSON lines written here"));
 static cl::opt<bool> causalOnly("causal-only", cl::desc("Only causal cases"));
 static cl::opt<bool> dense("dense-only", cl::desc("Only non-causal cases"));
+static cl::opt<bool>
+    masks("masks",
+          cl::desc("Time the sparse masks against N instead (window 256 "
+                   "and 512, dilated window, strided, fixed; D = 128)"));
+static cl::opt<int64_t>
+    baselineMaxN("baseline-max-n",
+                 cl::desc("--masks: largest N of the causal flash baseline"),
+                 cl::init(8192));
 
 namespace {
 
@@ -186,10 +198,14 @@ size_t baseline(const HostTensor &q, const HostTensor &k, const HostTensor &v,
   return scores.size() * sizeof(float);
 }
 
-std::string moduleText(int64_t h, int64_t d, bool causal) {
-  std::string t =
-      "tensor<1x" + std::to_string(h) + "x?x" + std::to_string(d) + "xf32>";
-  std::string mask = causal ? " mask(#attn.causal<top_left>)" : "";
+std::string moduleText(int64_t h, int64_t d, bool causal,
+                       const std::string &maskText = "", int64_t n = 0) {
+  std::string t = "tensor<1x" + std::to_string(h) + "x" +
+                  (n ? std::to_string(n) : "?") + "x" + std::to_string(d) +
+                  "xf32>";
+  std::string mask = !maskText.empty() ? " mask(" + maskText + ")"
+                     : causal          ? " mask(#attn.causal<top_left>)"
+                                       : "";
   return "func.func @attention(%q: " + t + ", %k: " + t + ", %v: " + t +
          ") -> " + t + " {\n  %o = attn.attention %q, %k, %v" + mask + " : (" +
          t + ", " + t + ", " + t + ") -> " + t + "\n  return %o : " + t +
@@ -208,6 +224,18 @@ std::string moduleText(int64_t h, int64_t d, bool causal) {
   }
   keep = *compiled;
   return *keep.lookup("attention");
+}
+
+/// Runs f, exiting on an error; returns the peak bytes it allocated.
+uint64_t invoke(::attn::Function &f, std::vector<attn_tensor_t> &inputs,
+                std::vector<attn_tensor_t> &outputs) {
+  attn_invoke_stats_t stats;
+  ::attn::Status status = f.invoke(inputs, outputs, &stats);
+  if (!status.ok()) {
+    llvm::errs() << status.toString() << "\n";
+    std::exit(1);
+  }
+  return stats.peak_bytes;
 }
 
 struct Measurement {
@@ -244,6 +272,162 @@ std::string cpuName() {
   return "unknown";
 }
 
+/// One sparse mask of the --masks benchmark, for sequences of N.
+struct SparseCase {
+  std::string name;
+  std::function<std::string(int64_t)> attribute;
+  std::function<::attn::reference::Mask(int64_t)> rule;
+};
+
+/// ceil(sqrt(n)), the Sparse Transformer's default length.
+int64_t ceilSqrt(int64_t n) {
+  int64_t r = static_cast<int64_t>(std::sqrt(double(n)));
+  while (r * r < n)
+    ++r;
+  return r;
+}
+
+/// Pairs a mask allows in one head of an N x N autoregressive attention,
+/// counted with the float64 reference's rule (not the lowering's).
+double allowedPairs(const ::attn::reference::Mask &mask, int64_t n) {
+  std::vector<double> rows(n);
+  parallelFor(n, [&](int64_t i) {
+    int64_t count = 0;
+    for (int64_t j = 0; j <= i; ++j)
+      count += mask.allows(i, j, n, n, 0);
+    rows[i] = double(count);
+  });
+  double pairs = 0;
+  for (double r : rows)
+    pairs += r;
+  return pairs;
+}
+
+/// Least-squares slope of log(time) against log(N).
+double fittedExponent(const std::vector<std::pair<int64_t, double>> &points) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, m = double(points.size());
+  for (auto [n, t] : points) {
+    double x = std::log(double(n)), y = std::log(t);
+    sx += x, sy += y, sxx += x * x, sxy += x * y;
+  }
+  return (m * sxy - sx * sy) / (m * sxx - sx * sx);
+}
+
+int runMaskBenchmark(double peak, llvm::raw_fd_ostream *json) {
+  using ::attn::reference::Mask;
+  std::vector<int64_t> ns(lengths.begin(), lengths.end());
+  if (ns.empty())
+    ns = {1024, 2048, 4096, 8192, 16384, 32768};
+  int64_t d = 128;
+  auto window = [](int64_t left, int64_t dilation) {
+    return SparseCase{
+        dilation == 1 ? "window " + std::to_string(left + 1)
+                      : "window " + std::to_string(left / dilation + 1) +
+                            " dilated x" + std::to_string(dilation),
+        [=](int64_t) {
+          return "#attn.window<left = " + std::to_string(left) +
+                 ", right = 0, alignment = top_left, dilation = " +
+                 std::to_string(dilation) + ">";
+        },
+        [=](int64_t) {
+          Mask m;
+          m.kind = Mask::Kind::Window;
+          m.left = left;
+          m.dilation = dilation;
+          return m;
+        }};
+  };
+  std::vector<SparseCase> cases = {
+      window(255, 1),
+      window(511, 1),
+      window(1020, 4),
+      {"strided l=sqrt(N)", [](int64_t) { return "#attn.strided<>"; },
+       [](int64_t n) {
+         Mask m;
+         m.kind = Mask::Kind::Strided;
+         m.length = ceilSqrt(n);
+         return m;
+       }},
+      {"fixed l=sqrt(N) c=8",
+       [](int64_t) { return "#attn.fixed<summary = 8>"; },
+       [](int64_t n) {
+         Mask m;
+         m.kind = Mask::Kind::Fixed;
+         m.length = ceilSqrt(n);
+         m.summary = 8;
+         return m;
+       }},
+      {"causal (baseline)", [](int64_t) { return "#attn.causal<top_left>"; },
+       [](int64_t) {
+         Mask m;
+         m.kind = Mask::Kind::Causal;
+         return m;
+       }}};
+
+  llvm::outs() << "| mask | N | time ms | pairs/row | GFLOP/s on pairs | "
+                  "% of peak | vs causal |\n|---|---|---|---|---|---|---|\n";
+  auto context = mlir::attn::createCompilerContext();
+  std::map<int64_t, double> causalTime;
+  // The baseline first, so that every mask's row can be compared with it.
+  std::rotate(cases.begin(), cases.end() - 1, cases.end());
+  for (const SparseCase &c : cases) {
+    bool baseline = c.name == "causal (baseline)";
+    std::vector<std::pair<int64_t, double>> points;
+    for (int64_t n : ns) {
+      if (baseline && n > baselineMaxN)
+        continue;
+      ::attn::Module module;
+      ::attn::Function f =
+          compile(*context, module,
+                  moduleText(heads, d, false, c.attribute(n), n), "flash");
+      std::vector<int64_t> shape = {1, heads, n, d};
+      HostTensor q(ATTN_DTYPE_F32, shape), k(ATTN_DTYPE_F32, shape),
+          v(ATTN_DTYPE_F32, shape), out(ATTN_DTYPE_F32, shape);
+      ::attn::reference::fillRandom(q, 1, 0);
+      ::attn::reference::fillRandom(k, 2, 0);
+      ::attn::reference::fillRandom(v, 3, 0);
+      std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view()};
+      std::vector<attn_tensor_t> outputs = {out.view()};
+      Measurement m = timeMedian([&] { return invoke(f, inputs, outputs); });
+      double pairs = double(heads) * allowedPairs(c.rule(n), n);
+      double gflops = pairs * 4.0 * d / m.seconds * 1e-9;
+      points.push_back({n, m.seconds});
+      if (baseline)
+        causalTime[n] = m.seconds;
+      std::string versus =
+          causalTime.count(n)
+              ? llvm::formatv("{0:F3}x", m.seconds / causalTime[n]).str()
+              : "-";
+      llvm::outs() << "| " << c.name << " | " << n << " | "
+                   << llvm::format("%.2f", m.seconds * 1e3) << " | "
+                   << llvm::format("%.1f", pairs / heads / n) << " | "
+                   << llvm::format("%.1f", gflops) << " | "
+                   << llvm::format("%.0f%%", 100 * gflops / peak) << " | "
+                   << versus << " |\n";
+      llvm::outs().flush();
+      if (json)
+        *json << "{\"mask\": \"" << c.name << "\", \"attribute\": \""
+              << c.attribute(n) << "\", \"n\": " << n << ", \"h\": " << heads
+              << ", \"d\": " << d
+              << ", \"time_ms\": " << llvm::format("%.3f", m.seconds * 1e3)
+              << ", \"pairs\": " << llvm::format("%.0f", pairs)
+              << ", \"gflops_on_pairs\": " << llvm::format("%.2f", gflops)
+              << ", \"peak_fraction\": " << llvm::format("%.3f", gflops / peak)
+              << "}\n";
+    }
+    if (points.size() > 1) {
+      double exponent = fittedExponent(points);
+      llvm::outs() << "| " << c.name << " | fitted exponent of time in N: "
+                   << llvm::format("%.2f", exponent) << " | | | | | |\n";
+      if (json)
+        *json << "{\"mask\": \"" << c.name
+              << "\", \"fitted_exponent\": " << llvm::format("%.3f", exponent)
+              << "}\n";
+    }
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -276,6 +460,9 @@ int main(int argc, char **argv) {
           << "\", \"command\": \"" << command(argc, argv) << "\"}\n";
   }
 
+  if (masks)
+    return runMaskBenchmark(peak, json.get());
+
   llvm::outs() << "| D | mask | N | strategy | time ms | GFLOP/s | % of peak | "
                   "peak MiB | vs baseline |\n|---|---|---|---|---|---|---|---|"
                   "---|\n";
@@ -303,18 +490,10 @@ int main(int argc, char **argv) {
             causal ? double(heads) * n * (n + 1) / 2 : double(heads) * n * n;
         double flops = pairs * 4.0 * d;
 
-        auto invoke = [&](::attn::Function &f) {
-          attn_invoke_stats_t stats;
-          ::attn::Status status = f.invoke(inputs, outputs, &stats);
-          if (!status.ok()) {
-            llvm::errs() << status.toString() << "\n";
-            std::exit(1);
-          }
-          return stats.peak_bytes;
-        };
         Measurement base = timeMedian(
             [&] { return uint64_t(baseline(q, k, v, reference, causal)); });
-        Measurement flashTime = timeMedian([&] { return invoke(flash); });
+        Measurement flashTime =
+            timeMedian([&] { return invoke(flash, inputs, outputs); });
         // Flash against the baseline: a sanity check, not the test.
         double worst = 0;
         for (int64_t i = 0; i < out.numElements(); ++i)
@@ -326,7 +505,8 @@ int main(int argc, char **argv) {
         }
         Measurement mat;
         if (n <= materializedMaxN)
-          mat = timeMedian([&] { return invoke(materialized); });
+          mat =
+              timeMedian([&] { return invoke(materialized, inputs, outputs); });
 
         auto row = [&](const char *name, const Measurement &m) {
           if (std::isnan(m.seconds))

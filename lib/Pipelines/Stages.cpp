@@ -15,9 +15,10 @@ void attn::addFrontEndPasses(OpPassManager &pm, const std::string &strategy,
                              int64_t queryTile, int64_t keyTile) {
   pm.addPass(createAttnExportSignaturePass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeLayersPass());
-  pm.addNestedPass<func::FuncOp>(createAttnDecomposeDilationPass());
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeSparseMasksPass());
   pm.addNestedPass<func::FuncOp>(
       createAttnSelectStrategyPass({strategy, queryTile, keyTile}));
+  pm.addNestedPass<func::FuncOp>(createAttnLowerCombinePass());
 }
 
 void attn::addBufferizationPasses(OpPassManager &pm, bool deallocate) {

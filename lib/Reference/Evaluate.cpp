@@ -65,6 +65,13 @@ static FailureOr<ref::Mask> toReference(Operation *op, Attribute mask) {
     result.splitHeads = fixed.getSplitHeads();
     return result;
   }
+  if (auto blockwise = dyn_cast<BlockwiseMaskAttr>(mask)) {
+    result.kind = ref::Mask::Kind::Blockwise;
+    result.length = blockwise.getQueryBlock();
+    result.summary = blockwise.getKeyBlock();
+    result.relation = stringifyBlockRelation(blockwise.getRelation()).str();
+    return result;
+  }
   return op->emitError() << "the reference does not know the mask " << mask;
 }
 
@@ -103,10 +110,31 @@ public:
         maskFor(op, op.getMaskAttr(), lookup(op.getKey())->shape[2]);
     if (failed(mask))
       return failure();
+    ref::Tensor lse;
     bind(op.getResult(),
          attend(*lookup(op.getQuery()), *lookup(op.getKey()),
                 *lookup(op.getValue()), lookup(op.getKeyLengths()),
-                op.getScaleOrDefault(), *mask));
+                op.getScaleOrDefault(), *mask, op.getLse() ? &lse : nullptr));
+    if (op.getLse())
+      bind(op.getLse(), std::move(lse));
+    return success();
+  }
+
+  LogicalResult evaluate(CombineOp op) {
+    std::vector<const ref::Tensor *> outputs, lses;
+    for (Value part : op.getOutputs())
+      outputs.push_back(lookup(part));
+    for (Value part : op.getLses())
+      lses.push_back(lookup(part));
+    ref::Tensor lse;
+    if (!computeValues) {
+      bind(op.getResult(), shapeOnly(outputs.front()->shape));
+      lse = shapeOnly(lses.front()->shape);
+    } else {
+      bind(op.getResult(), ref::combine(outputs, lses, &lse));
+    }
+    if (op.getLse())
+      bind(op.getLse(), std::move(lse));
     return success();
   }
 
@@ -129,9 +157,12 @@ public:
 private:
   ref::Tensor attend(const ref::Tensor &q, const ref::Tensor &k,
                      const ref::Tensor &v, const ref::Tensor *keyLengths,
-                     double scale, const ref::Mask &mask) {
+                     double scale, const ref::Mask &mask,
+                     ref::Tensor *lse = nullptr) {
     if (computeValues)
-      return ref::attention(q, k, v, keyLengths, scale, mask, cost);
+      return ref::attention(q, k, v, keyLengths, scale, mask, cost, lse);
+    if (lse)
+      *lse = shapeOnly({q.shape[0], q.shape[1], q.shape[2]});
     ref::Cost work =
         ref::attentionCost(q.shape, k.shape, v.shape, keyLengths, mask);
     cost->flops += work.flops;
@@ -188,7 +219,7 @@ mlir::attn::evaluateReference(func::FuncOp func,
   for (Operation &op : func.getBody().front()) {
     LogicalResult status =
         llvm::TypeSwitch<Operation *, LogicalResult>(&op)
-            .Case<AttentionOp, MultiHeadOp>(
+            .Case<AttentionOp, MultiHeadOp, CombineOp>(
                 [&](auto typed) { return evaluator.evaluate(typed); })
             .Case<func::ReturnOp>([&](func::ReturnOp ret) {
               for (Value operand : ret.getOperands())

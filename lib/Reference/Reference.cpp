@@ -66,6 +66,21 @@ bool Mask::allows(int64_t row, int64_t col, int64_t numQueries, int64_t numKeys,
       return head % 2 == 0 ? own : summaryKey;
     return own || summaryKey;
   }
+  case Kind::Blockwise: {
+    int64_t queryBlock = floorDiv(row, length),
+            keyBlock = floorDiv(col, summary);
+    if (relation == "lt")
+      return keyBlock < queryBlock;
+    if (relation == "le")
+      return keyBlock <= queryBlock;
+    if (relation == "eq")
+      return keyBlock == queryBlock;
+    if (relation == "ge")
+      return keyBlock >= queryBlock;
+    if (relation == "gt")
+      return keyBlock > queryBlock;
+    return keyBlock != queryBlock;
+  }
   }
   return false;
 }
@@ -104,11 +119,14 @@ Cost attn::reference::attentionCost(const std::vector<int64_t> &qShape,
 
 Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
                                   const Tensor &v, const Tensor *keyLengths,
-                                  double scale, const Mask &mask, Cost *cost) {
+                                  double scale, const Mask &mask, Cost *cost,
+                                  Tensor *lse) {
   int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3];
   int64_t Hkv = k.shape[1], S = k.shape[2], Dv = v.shape[3];
   int64_t group = H / Hkv;
   Tensor out({B, H, N, Dv});
+  if (lse)
+    *lse = Tensor({B, H, N});
   std::vector<double> weights(S);
   std::vector<char> seen(S);
   for (int64_t b = 0; b < B; ++b) {
@@ -141,6 +159,10 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
             cost->flops += 2.0 * static_cast<double>(D + Dv);
           }
         }
+        if (lse)
+          lse->data[(b * H + h) * N + i] =
+              sum == 0 ? -std::numeric_limits<double>::infinity()
+                       : rowMax + std::log(sum);
         if (sum == 0)
           continue; // No visible key: the row stays 0.
         for (int64_t j = 0; j < S; ++j) {
@@ -151,6 +173,35 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
             oh[i * Dv + e] += p * vh[j * Dv + e];
         }
       }
+    }
+  }
+  return out;
+}
+
+Tensor attn::reference::combine(const std::vector<const Tensor *> &outputs,
+                                const std::vector<const Tensor *> &lses,
+                                Tensor *lse) {
+  const std::vector<int64_t> &shape = outputs.front()->shape;
+  int64_t rows = shape[0] * shape[1] * shape[2], Dv = shape[3];
+  Tensor out(shape);
+  if (lse)
+    *lse = Tensor({shape[0], shape[1], shape[2]});
+  for (int64_t r = 0; r < rows; ++r) {
+    // The denominator of the union is the sum of the parts' denominators.
+    double most = -std::numeric_limits<double>::infinity();
+    for (const Tensor *part : lses)
+      most = std::max(most, part->data[r]);
+    double total = 0;
+    for (const Tensor *part : lses)
+      total += std::isinf(most) ? 0.0 : std::exp(part->data[r] - most);
+    if (lse)
+      lse->data[r] = total == 0 ? most : most + std::log(total);
+    if (total == 0)
+      continue; // No part sees a key: the row stays 0.
+    for (size_t p = 0; p < outputs.size(); ++p) {
+      double weight = std::exp(lses[p]->data[r] - most) / total;
+      for (int64_t e = 0; e < Dv; ++e)
+        out.data[r * Dv + e] += weight * outputs[p]->data[r * Dv + e];
     }
   }
   return out;

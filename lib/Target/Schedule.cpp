@@ -13,6 +13,7 @@
 #include "attn/Target/Schedule.h"
 
 #include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
+#include "attn/Dialect/Attn/Transforms/SparseMasks.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -239,7 +240,7 @@ FailureOr<std::vector<uint8_t>> mlir::attn::evaluateMaskElements(
 FailureOr<ScheduleTotals> mlir::attn::evaluateLoweredSchedule(
     MLIRContext *ctx, MaskAttrInterface declaredMask, int64_t queryTile,
     int64_t keyTile, int64_t numQueries, int64_t numKeys, int64_t validKeys,
-    int64_t head, std::string &error) {
+    int64_t head, int64_t numHeads, int64_t numKVHeads, std::string &error) {
   MaskAttrInterface mask;
   if (declaredMask) {
     FailureOr<Attribute> resolved = declaredMask.resolveFor(numKeys);
@@ -249,29 +250,44 @@ FailureOr<ScheduleTotals> mlir::attn::evaluateLoweredSchedule(
     }
     mask = cast<MaskAttrInterface>(*resolved);
   }
-  // A top-left dilated window: d plain windows over the residue classes.
-  int64_t d = 1;
-  auto window = dyn_cast_or_null<WindowMaskAttr>(mask);
-  if (window && window.getDilation() > 1 &&
-      window.getAlignment() == Alignment::TopLeft) {
-    d = window.getDilation();
-    mask = WindowMaskAttr::get(ctx, window.getLeft() / d, window.getRight() / d,
-                               Alignment::TopLeft, 1);
+  // The pieces attn-decompose-sparse-masks cuts the op into, or the op.
+  SmallVector<MaskPiece> pieces =
+      decomposeSparseMask(mask, numHeads, numKVHeads, numKeys);
+  if (pieces.empty()) {
+    pieces.emplace_back();
+    pieces.back().mask = mask;
   }
-  auto classSize = [&](int64_t n, int64_t r) {
-    return std::max<int64_t>(n - r + d - 1, 0) / d;
-  };
   ScheduleTotals totals;
-  totals.classes = d;
-  for (int64_t r = 0; r < d; ++r) {
-    FailureOr<TileSchedule> one = evaluateSchedule(
-        ctx, mask, queryTile, keyTile, classSize(numQueries, r),
-        classSize(numKeys, r), classSize(validKeys, r), head, error);
-    if (failed(one))
-      return failure();
-    totals.tiles += one->visited();
-    totals.fullTiles += one->count(TileSchedule::Full);
-    totals.pairsComputed += one->pairsComputed();
+  for (const MaskPiece &piece : pieces) {
+    if (!piece.hasHead(head))
+      continue;
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    if (piece.layout == MaskPiece::Layout::ResidueClasses)
+      os << piece.modulus << " residue classes";
+    else if (piece.layout == MaskPiece::Layout::SummaryKeys)
+      os << "summary keys (" << piece.summary << " of " << piece.modulus << ")";
+    else
+      os << "original order";
+    os << ", mask ";
+    if (piece.mask)
+      os << piece.mask;
+    else
+      os << "none";
+    totals.pieces.push_back(text);
+    int64_t rows = piece.rowsOf(numQueries), keys = piece.keysOf(numKeys);
+    if (rows == 0 || keys == 0)
+      continue;
+    for (int64_t r = 0; r < piece.classes(); ++r) {
+      FailureOr<TileSchedule> one = evaluateSchedule(
+          ctx, piece.mask, queryTile, keyTile, rows, keys,
+          piece.validKeysOf(validKeys, r), piece.headIndex(head), error);
+      if (failed(one))
+        return failure();
+      totals.tiles += one->visited();
+      totals.fullTiles += one->count(TileSchedule::Full);
+      totals.pairsComputed += one->pairsComputed();
+    }
   }
   return totals;
 }

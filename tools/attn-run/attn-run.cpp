@@ -423,19 +423,21 @@ countVisits(func::FuncOp func, const std::vector<HostTensor> &inputs,
   bool known = true;
   func.walk([&](Operation *op) {
     Value q, k, keyLengths;
-    int64_t heads = 0, queryDim = 2, keyDim = 2;
+    int64_t heads = 0, kvHeads = 0, queryDim = 2, keyDim = 2;
     mlir::attn::MaskAttrInterface mask;
     if (auto attention = dyn_cast<mlir::attn::AttentionOp>(op)) {
       q = attention.getQuery();
       k = attention.getKey();
       keyLengths = attention.getKeyLengths();
       heads = attention.getNumHeads();
+      kvHeads = attention.getNumKVHeads();
       mask = attention.getMaskAttr();
     } else if (auto layer = dyn_cast<mlir::attn::MultiHeadOp>(op)) {
       q = layer.getInput();
       k = layer.getKeyValueInput();
       keyLengths = layer.getKeyLengths();
       heads = layer.getNumHeads();
+      kvHeads = layer.getNumKvHeads();
       mask = layer.getMaskAttr();
       queryDim = keyDim = 1;
     } else {
@@ -456,9 +458,9 @@ countVisits(func::FuncOp func, const std::vector<HostTensor> &inputs,
                   : s;
       for (int64_t parity = 0; parity < 2 && parity < heads; ++parity) {
         std::string error;
-        auto one = mlir::attn::evaluateLoweredSchedule(func.getContext(), mask,
-                                                       queryTile, keyTile, n, s,
-                                                       valid, parity, error);
+        auto one = mlir::attn::evaluateLoweredSchedule(
+            func.getContext(), mask, queryTile, keyTile, n, s, valid, parity,
+            heads, kvHeads, error);
         if (failed(one)) {
           known = false;
           return;

@@ -137,20 +137,25 @@ int main(int argc, char **argv) {
     return fail(error);
   report(*schedule, "");
 
-  // A top-left dilated window is lowered as one plain window per residue
-  // class (attn-decompose-dilation): the tiles actually visited.
-  FailureOr<attn::ScheduleTotals> lowered =
-      attn::evaluateLoweredSchedule(ctx, op.getMaskAttr(), queryTile, keyTile,
-                                    queries, keys, validKeys, head, error);
+  // Masks that leave no tile empty are lowered as pieces dense in tiles
+  // (attn-decompose-sparse-masks): the tiles actually visited.
+  FailureOr<attn::ScheduleTotals> lowered = attn::evaluateLoweredSchedule(
+      ctx, op.getMaskAttr(), queryTile, keyTile, queries, keys, validKeys, head,
+      op.getNumHeads(), op.getNumKVHeads(), error);
   if (failed(lowered))
     return fail(error);
-  if (lowered->classes > 1)
-    llvm::outs() << "lowered as " << lowered->classes
-                 << " residue classes of plain windows: " << lowered->tiles
-                 << " tiles visited (" << lowered->fullTiles << " full, "
+  if (lowered->pieces.size() > 1 ||
+      lowered->pieces.front().find("original order") != 0) {
+    llvm::outs() << "lowered as " << lowered->pieces.size() << " piece"
+                 << (lowered->pieces.size() > 1 ? "s" : "") << ":\n";
+    for (const std::string &piece : lowered->pieces)
+      llvm::outs() << "  " << piece << "\n";
+    llvm::outs() << "lowered: " << lowered->tiles << " tiles visited ("
+                 << lowered->fullTiles << " full, "
                  << lowered->tiles - lowered->fullTiles
                  << " partial), pairs computed " << lowered->pairsComputed
                  << "\n";
+  }
 
   const attn::TileSchedule &s = *schedule;
   std::vector<uint8_t> allowed;

@@ -180,7 +180,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::ValuesIn(allStrategies(
         kMasks,
         {"window_dilated", "window_global", "strided_causal", "strided_split",
-         "fixed_causal", "fixed_split", "causal_and_dilated", "strided_auto"},
+         "fixed_causal", "fixed_split", "causal_and_dilated", "strided_auto",
+         "strided_bidirectional", "strided_split_mha", "fixed_bidirectional",
+         "blockwise_lse", "combine_two", "blockwise_after"},
         6)),
     caseName);
 
@@ -199,9 +201,12 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"examples/03_cross_attention.mlir", "cross", 3},
         Case{"examples/04_causal_attention.mlir", "causal", 4},
         Case{"examples/05_sparse_attention.mlir", "sparse", 3},
+        Case{"examples/05_fixed_sparse_attention.mlir", "fixed_sparse", 2},
         Case{"examples/08_multi_query_attention.mlir", "multi_query", 3},
         Case{"examples/09_grouped_query_attention.mlir", "grouped_query", 3},
-        Case{"examples/10_sliding_window_attention.mlir", "sliding_window", 4}),
+        Case{"examples/10_sliding_window_attention.mlir", "sliding_window", 4},
+        Case{"examples/10_dilated_window_attention.mlir", "dilated_window", 3},
+        Case{"examples/10_global_window_attention.mlir", "global_window", 3}),
     [](const auto &info) { return std::string(info.param.function); });
 
 } // namespace

@@ -12,6 +12,7 @@
 #define ATTN_REFERENCE_REFERENCE_H
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace attn::reference {
@@ -39,7 +40,8 @@ struct Mask {
     Union,
     Intersection,
     Strided,
-    Fixed
+    Fixed,
+    Blockwise
   };
   Kind kind = Kind::None;
   Alignment alignment = Alignment::TopLeft;  // Causal, Window.
@@ -50,6 +52,9 @@ struct Mask {
   int64_t summary = 0; // Fixed: the c summary keys of each block.
   bool bidirectional = false, splitHeads = false; // Strided, Fixed.
   std::vector<Mask> parts;                        // Union, Intersection.
+  /// Blockwise: rows in blocks of `length`, keys in blocks of `summary`,
+  /// compared by `relation`: "lt", "le", "eq", "ge", "gt" or "ne".
+  std::string relation;
 
   /// Whether row `row` of `numQueries` may see key `col`, among `numKeys`
   /// valid keys, in query head `head` (the mask alone; key lengths are
@@ -68,10 +73,19 @@ struct Cost {
 /// Attention of q (B,H,N,D) to k (B,Hkv,S,D) and v (B,Hkv,S,Dv), query head h
 /// reading key/value head h / (H / Hkv). `keyLengths` (B values, or null)
 /// makes keys >= clamp(len, 0, S) of each batch row invisible. A row that
-/// sees no key is 0. Adds the work to `cost` when given.
+/// sees no key is 0. Adds the work to `cost` when given. With `lse`, also
+/// stores there (B, H, N) the log of each row's softmax denominator,
+/// log sum_j exp(scale q.k_j), -inf for a row that sees no key.
 Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v,
                  const Tensor *keyLengths, double scale, const Mask &mask,
-                 Cost *cost = nullptr);
+                 Cost *cost = nullptr, Tensor *lse = nullptr);
+
+/// Attentions over disjoint key sets merged into the attention over their
+/// union, from their outputs (B, H, N, Dv) and log-sum-exps (B, H, N):
+/// out = sum_k exp(lse_k - lse) out_k with lse = log sum_k exp(lse_k).
+/// Stores lse in `lse` when given.
+Tensor combine(const std::vector<const Tensor *> &outputs,
+               const std::vector<const Tensor *> &lses, Tensor *lse = nullptr);
 
 /// The cost of `attention` with these shapes, without computing it.
 Cost attentionCost(const std::vector<int64_t> &qShape,

@@ -50,20 +50,19 @@ evaluateSchedule(MLIRContext *ctx, MaskAttrInterface mask, int64_t queryTile,
                  int64_t keyTile, int64_t numQueries, int64_t numKeys,
                  int64_t validKeys, int64_t head, std::string &error);
 
-/// What the tiled lowering visits for one (batch row, head), after the
-/// front end's rewrites: a top-left dilated window counts as its residue
-/// classes (attn-decompose-dilation), each a plain window over every d-th
-/// query and key.
+/// What the tiled lowering visits for one (batch row, query head `head` of
+/// `numHeads`, with `numKVHeads` K/V heads), after the front end's rewrites:
+/// a mask that attn-decompose-sparse-masks cuts into pieces counts as those
+/// pieces, each with its own rows, keys and classes (decomposeSparseMask).
 struct ScheduleTotals {
   int64_t tiles = 0, fullTiles = 0, pairsComputed = 0;
-  /// Residue classes (1 unless a dilated window was split).
-  int64_t classes = 1;
+  /// One line per piece computed for this head (one for an op left whole).
+  std::vector<std::string> pieces;
 };
-FailureOr<ScheduleTotals>
-evaluateLoweredSchedule(MLIRContext *ctx, MaskAttrInterface declaredMask,
-                        int64_t queryTile, int64_t keyTile, int64_t numQueries,
-                        int64_t numKeys, int64_t validKeys, int64_t head,
-                        std::string &error);
+FailureOr<ScheduleTotals> evaluateLoweredSchedule(
+    MLIRContext *ctx, MaskAttrInterface declaredMask, int64_t queryTile,
+    int64_t keyTile, int64_t numQueries, int64_t numKeys, int64_t validKeys,
+    int64_t head, int64_t numHeads, int64_t numKVHeads, std::string &error);
 
 /// The schedule as an SVG image: skipped, partial and full tiles; with
 /// `elements`, every (query, key) pair the mask allows drawn inside the

@@ -94,3 +94,22 @@ func.func @static_batch(%q: tensor<2x4x?x8xf32>, %k: tensor<2x2x49x8xf32>,
         -> tensor<2x4x?x8xf32>
   return %o : tensor<2x4x?x8xf32>
 }
+
+// -----
+
+// The log-sum-exp result: a device buffer that each thread fills for its
+// row after the key loop.
+// CHECK-LABEL: func.func @with_lse
+// CHECK: %[[OUT:.*]] = memref.alloc() : memref<1x2x40x16xf32>
+// CHECK: %[[LSE:.*]] = memref.alloc() : memref<1x2x40xf32>
+// CHECK: gpu.launch
+// CHECK: math.log2
+// CHECK: memref.store %{{.*}}, %[[LSE]][%{{.*}}, %{{.*}}, %{{.*}}] : memref<1x2x40xf32>
+// CHECK: bufferization.to_tensor %[[LSE]]
+func.func @with_lse(%q: tensor<1x2x40x16xf32>)
+    -> (tensor<1x2x40x16xf32>, tensor<1x2x40xf32>) {
+  %o, %lse = attn.attention %q, %q, %q {attn.strategy = "flash"}
+      : (tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>)
+        -> (tensor<1x2x40x16xf32>, tensor<1x2x40xf32>)
+  return %o, %lse : tensor<1x2x40x16xf32>, tensor<1x2x40xf32>
+}

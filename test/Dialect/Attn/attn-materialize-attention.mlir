@@ -146,3 +146,20 @@ func.func @half(%q: tensor<1x2x5x8xf16>, %k: tensor<1x2x6x8xf16>,
         -> tensor<1x2x5x8xf16>
   return %o : tensor<1x2x5x8xf16>
 }
+
+// -----
+
+// The log-sum-exp from the row maximum and sum: m + log l, computed as
+// (m log2 e + log2 l) ln 2 like the flash tiles, viewed as (B, H, N).
+// CHECK-LABEL: func.func @with_lse
+// CHECK: %[[LSE:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x1x2x5xf32>, tensor<1x1x2x5xf32>) outs(%{{.*}} : tensor<1x1x2x5xf32>)
+// CHECK: math.log2
+// CHECK: %[[VIEW:.*]] = tensor.collapse_shape %[[LSE]] {{\[}}[0], [1, 2], [3]] : tensor<1x1x2x5xf32> into tensor<1x2x5xf32>
+// CHECK: return %{{.*}}, %[[VIEW]]
+func.func @with_lse(%q: tensor<1x2x5x8xf32>, %k: tensor<1x1x6x8xf32>)
+    -> (tensor<1x2x5x8xf32>, tensor<1x2x5xf32>) {
+  %o, %lse = attn.attention %q, %k, %k {attn.strategy = "materialized"}
+      : (tensor<1x2x5x8xf32>, tensor<1x1x6x8xf32>, tensor<1x1x6x8xf32>)
+        -> (tensor<1x2x5x8xf32>, tensor<1x2x5xf32>)
+  return %o, %lse : tensor<1x2x5x8xf32>, tensor<1x2x5xf32>
+}

@@ -103,3 +103,22 @@ func.func @left_alone(%q: tensor<2x1x4x16xf32>, %k: tensor<2x1x4x16xf32>,
         -> tensor<2x1x4x16xf32>
   return %o : tensor<2x1x4x16xf32>
 }
+
+// -----
+
+// The log-sum-exp result: a second shared output of the forall, each tile's
+// rows written from the final (m, l) as (m + log2 l) ln 2, -inf where l = 0.
+// CHECK-LABEL: func.func @with_lse
+// CHECK: %[[F:.*]]:2 = scf.forall {{.*}} shared_outs(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<1x2x40x16xf32>, tensor<1x2x40xf32>)
+// CHECK: math.log2
+// CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[{{.*}}] [1, 1, %{{.*}}] [1, 1, 1] : tensor<?xf32> into tensor<1x2x40xf32>
+// CHECK: return %[[F]]#0, %[[F]]#1
+func.func @with_lse(%q: tensor<1x2x40x16xf32>)
+    -> (tensor<1x2x40x16xf32>, tensor<1x2x40xf32>) {
+  %o, %lse = attn.attention %q, %q, %q mask(#attn.causal<top_left>)
+      {attn.strategy = "flash"}
+      : (tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>)
+        -> (tensor<1x2x40x16xf32>, tensor<1x2x40xf32>)
+  return %o, %lse : tensor<1x2x40x16xf32>, tensor<1x2x40xf32>
+}

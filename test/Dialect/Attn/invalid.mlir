@@ -303,3 +303,51 @@ func.func @auto_stride_dynamic_keys(%q: tensor<1x1x?x8xf32>) {
   %o = attn.attention %q, %q, %q mask(#attn.strided<>) : (tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>) -> tensor<1x1x?x8xf32>
   return
 }
+
+// -----
+
+func.func @lse_wrong_shape(%q: tensor<1x2x4x8xf32>) {
+  // expected-error @+1 {{'attn.attention' op lse must be a tensor<1x2x4xf32> (batch, heads, queries), got 'tensor<1x2x5xf32>'}}
+  %o, %l = attn.attention %q, %q, %q : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x5xf32>)
+  return
+}
+
+// -----
+
+func.func @lse_not_f32(%q: tensor<1x2x4x8xf16>) {
+  // expected-error @+1 {{'attn.attention' op lse must be a tensor<1x2x4xf32> (batch, heads, queries), got 'tensor<1x2x4xf16>'}}
+  %o, %l = attn.attention %q, %q, %q : (tensor<1x2x4x8xf16>, tensor<1x2x4x8xf16>, tensor<1x2x4x8xf16>) -> (tensor<1x2x4x8xf16>, tensor<1x2x4xf16>)
+  return
+}
+
+// -----
+
+func.func @combine_mismatched_part(%a: tensor<1x2x4x8xf32>, %b: tensor<1x2x5x8xf32>, %la: tensor<1x2x4xf32>, %lb: tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.combine' op part 1 has type 'tensor<1x2x5x8xf32>', which does not match the result 'tensor<1x2x4x8xf32>'}}
+  %o = attn.combine (%a, %b) lse(%la, %lb) : (tensor<1x2x4x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x4xf32>, tensor<1x2x4xf32>) -> tensor<1x2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @combine_bad_lse(%a: tensor<1x2x4x8xf32>, %la: tensor<1x3x4xf32>) {
+  // expected-error @+1 {{'attn.combine' op lse 0 must be a tensor<1x2x4xf32> (batch, heads, queries), got 'tensor<1x3x4xf32>'}}
+  %o = attn.combine (%a) lse(%la) : (tensor<1x2x4x8xf32>, tensor<1x3x4xf32>) -> tensor<1x2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @combine_counts(%a: tensor<1x2x4x8xf32>, %la: tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.combine' op needs one lse per output, got 3 operands in all}}
+  %o = attn.combine (%a, %a) lse(%la) : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) -> tensor<1x2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @empty_block(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{blocks must hold at least one row and key, got query_block = 0 and key_block = 4}}
+  %o = attn.attention %q, %q, %q mask(#attn.blockwise<query_block = 0, key_block = 4, relation = lt>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}

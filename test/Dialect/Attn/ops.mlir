@@ -101,3 +101,26 @@ func.func @masks(%q: tensor<1x2x64x8xf32>, %k: tensor<1x2x64x8xf32>) {
       : (tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>, tensor<1x2x64x8xf32>) -> tensor<1x2x64x8xf32>
   return
 }
+
+// -----
+
+// The log-sum-exp result, blockwise masks, and attn.combine round-trip.
+// CHECK-LABEL: func.func @partial_attentions
+// CHECK: %[[O1:.*]], %[[L1:.*]] = attn.attention %arg0, %arg0, %arg0 mask(#attn.blockwise<query_block = 4, key_block = 2, relation = ne>) : {{.*}} -> (tensor<1x2x8x16xf32>, tensor<1x2x8xf32>)
+// CHECK: attn.attention {{.*}} mask(#attn.blockwise<query_block = 4, key_block = 4, relation = ge>)
+// CHECK: attn.combine(%[[O1]], %{{.*}}) lse(%[[L1]], %{{.*}}) : {{.*}} -> (tensor<1x2x8x16xf32>, tensor<1x2x8xf32>)
+func.func @partial_attentions(%q: tensor<1x2x8x16xf32>)
+    -> (tensor<1x2x8x16xf32>, tensor<1x2x8xf32>) {
+  %o1, %l1 = attn.attention %q, %q, %q
+      mask(#attn.blockwise<query_block = 4, key_block = 2, relation = ne>)
+      : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+        -> (tensor<1x2x8x16xf32>, tensor<1x2x8xf32>)
+  %o2, %l2 = attn.attention %q, %q, %q
+      mask(#attn.blockwise<query_block = 4, key_block = 4, relation = ge>)
+      : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>)
+        -> (tensor<1x2x8x16xf32>, tensor<1x2x8xf32>)
+  %o, %l = attn.combine (%o1, %o2) lse(%l1, %l2)
+      : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8xf32>,
+         tensor<1x2x8xf32>) -> (tensor<1x2x8x16xf32>, tensor<1x2x8xf32>)
+  return %o, %l : tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
+}

@@ -555,3 +555,97 @@ FailureOr<Attribute> FixedMaskAttr::resolveFor(int64_t numKeys) const {
   return Attribute(FixedMaskAttr::get(getContext(), block, getSummary(),
                                       getBidirectional(), getSplitHeads()));
 }
+
+//===----------------------------------------------------------------------===//
+// BlockwiseMaskAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+BlockwiseMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                          int64_t queryBlock, int64_t keyBlock, BlockRelation) {
+  if (queryBlock < 1 || keyBlock < 1)
+    return emitError() << "blocks must hold at least one row and key, got "
+                          "query_block = "
+                       << queryBlock << " and key_block = " << keyBlock;
+  return success();
+}
+
+Value BlockwiseMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
+                                        Value col, Value, Value, Value) const {
+  MaskBuilder mb(b, loc);
+  Value queryBlock = mb.floorDiv(row, mb.c(getQueryBlock()));
+  Value keyBlock = mb.floorDiv(col, mb.c(getKeyBlock()));
+  switch (getRelation()) {
+  case BlockRelation::Less:
+    return mb.lt(keyBlock, queryBlock);
+  case BlockRelation::LessEqual:
+    return mb.le(keyBlock, queryBlock);
+  case BlockRelation::Equal:
+    return mb.eq(keyBlock, queryBlock);
+  case BlockRelation::GreaterEqual:
+    return mb.le(queryBlock, keyBlock);
+  case BlockRelation::Greater:
+    return mb.lt(queryBlock, keyBlock);
+  case BlockRelation::NotEqual:
+    return mb.either(mb.lt(keyBlock, queryBlock), mb.lt(queryBlock, keyBlock));
+  }
+  llvm_unreachable("unknown block relation");
+}
+
+std::pair<Value, Value>
+BlockwiseMaskAttr::buildKeyRange(OpBuilder &b, Location loc, Value rowBegin,
+                                 Value rowEnd, Value, Value numKeys,
+                                 Value) const {
+  // Query blocks first..last meet key blocks by the relation; a key block k
+  // covers keys [k kb, (k + 1) kb).
+  MaskBuilder mb(b, loc);
+  Value qb = mb.c(getQueryBlock()), kb = mb.c(getKeyBlock());
+  Value first = mb.floorDiv(rowBegin, qb);
+  Value last = mb.floorDiv(mb.add(rowEnd, -1), qb);
+  auto start = [&](Value block) { return mb.mul(block, kb); };
+  switch (getRelation()) {
+  case BlockRelation::Less:
+    return {mb.c(0), start(last)};
+  case BlockRelation::LessEqual:
+    return {mb.c(0), start(mb.add(last, 1))};
+  case BlockRelation::Equal:
+    return {start(first), start(mb.add(last, 1))};
+  case BlockRelation::GreaterEqual:
+    return {start(first), numKeys};
+  case BlockRelation::Greater:
+    return {start(mb.add(first, 1)), numKeys};
+  case BlockRelation::NotEqual:
+    return {mb.c(0), numKeys};
+  }
+  llvm_unreachable("unknown block relation");
+}
+
+Value BlockwiseMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
+                                             Value rowBegin, Value rowEnd,
+                                             Value colBegin, Value colEnd,
+                                             Value, Value, Value) const {
+  // The relation must hold between every key block [kFirst, kLast] of the
+  // tile and every query block [qFirst, qLast].
+  MaskBuilder mb(b, loc);
+  Value qb = mb.c(getQueryBlock()), kb = mb.c(getKeyBlock());
+  Value qFirst = mb.floorDiv(rowBegin, qb);
+  Value qLast = mb.floorDiv(mb.add(rowEnd, -1), qb);
+  Value kFirst = mb.floorDiv(colBegin, kb);
+  Value kLast = mb.floorDiv(mb.add(colEnd, -1), kb);
+  switch (getRelation()) {
+  case BlockRelation::Less:
+    return mb.lt(kLast, qFirst);
+  case BlockRelation::LessEqual:
+    return mb.le(kLast, qFirst);
+  case BlockRelation::Equal:
+    return mb.both(mb.both(mb.eq(kFirst, kLast), mb.eq(qFirst, qLast)),
+                   mb.eq(kFirst, qFirst));
+  case BlockRelation::GreaterEqual:
+    return mb.le(qLast, kFirst);
+  case BlockRelation::Greater:
+    return mb.lt(qLast, kFirst);
+  case BlockRelation::NotEqual:
+    return mb.either(mb.lt(kLast, qFirst), mb.lt(qLast, kFirst));
+  }
+  llvm_unreachable("unknown block relation");
+}

@@ -112,20 +112,42 @@ static LogicalResult verifyElementTypes(Operation *op, ValueRange values,
   return success();
 }
 
+/// Whether `type` may have the shape `expected` (dynamic sizes agree).
+static LogicalResult verifyResultShapeOf(RankedTensorType type,
+                                         ArrayRef<int64_t> expected) {
+  bool agrees = type.getRank() == static_cast<int64_t>(expected.size());
+  for (int64_t i = 0; agrees && i < type.getRank(); ++i)
+    agrees = sizesAgree(type.getDimSize(i), expected[i]);
+  return success(agrees);
+}
+
 /// The result must have exactly `expected` (dynamic sizes agree with any).
 static LogicalResult
 verifyResultShape(Operation *op, ArrayRef<int64_t> expected, StringRef axes) {
   auto type = cast<RankedTensorType>(op->getResult(0).getType());
-  bool agrees = type.getRank() == static_cast<int64_t>(expected.size());
-  for (int64_t i = 0; agrees && i < type.getRank(); ++i)
-    agrees = sizesAgree(type.getDimSize(i), expected[i]);
-  if (agrees)
+  if (succeeded(verifyResultShapeOf(type, expected)))
     return success();
   std::string shape;
   for (int64_t size : expected)
     shape += (shape.empty() ? "" : "x") + sizeString(size);
   return op->emitOpError() << "result must have shape " << shape << " (" << axes
                            << "), got " << type;
+}
+
+/// A log-sum-exp: f32 of shape `expected` (batch, heads, queries).
+static LogicalResult verifyLogSumExp(Operation *op, StringRef what, Value lse,
+                                     ArrayRef<int64_t> expected) {
+  if (!lse)
+    return success();
+  auto type = cast<RankedTensorType>(lse.getType());
+  if (type.getElementType().isF32() &&
+      succeeded(verifyResultShapeOf(type, expected)))
+    return success();
+  std::string shape;
+  for (int64_t size : expected)
+    shape += sizeString(size) + "x";
+  return op->emitOpError() << what << " must be a tensor<" << shape
+                           << "f32> (batch, heads, queries), got " << type;
 }
 
 //===----------------------------------------------------------------------===//
@@ -200,8 +222,12 @@ LogicalResult AttentionOp::verify() {
                          << (ShapedType::isDynamic(dimOf(k, 2))
                                  ? std::string("?")
                                  : std::to_string(dimOf(k, 2)));
-  return verifyResultShape(op, {dimOf(q, 0), heads, dimOf(q, 2), dimOf(v, 3)},
-                           "batch, heads, queries, value_dim");
+  if (failed(verifyResultShape(op,
+                               {dimOf(q, 0), heads, dimOf(q, 2), dimOf(v, 3)},
+                               "batch, heads, queries, value_dim")))
+    return failure();
+  return verifyLogSumExp(op, "lse", getLse(),
+                         {dimOf(q, 0), heads, dimOf(q, 2)});
 }
 
 MaskAttrInterface AttentionOp::getEffectiveMask() {
@@ -223,6 +249,51 @@ void AttentionOp::describeShapeContract(ShapeContract &contract) {
     contract.addBound(keyLengths, "S");
   }
   contract.addValue(getResult(), "out", {"B", "H", "N", "Dv"});
+  if (Value lse = getLse())
+    contract.addValue(lse, "lse", {"B", "H", "N"});
+}
+
+//===----------------------------------------------------------------------===//
+// CombineOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CombineOp::verify() {
+  if (getOutputs().empty())
+    return emitOpError() << "needs at least one part";
+  // The two lists share the operands evenly: an odd count cannot be split.
+  if (getNumOperands() != 2 * getOutputs().size())
+    return emitOpError() << "needs one lse per output, got " << getNumOperands()
+                         << " operands in all";
+  Operation *op = getOperation();
+  auto resultType = cast<RankedTensorType>(getResult().getType());
+  if (resultType.getRank() != 4 ||
+      !isSupportedElementType(resultType.getElementType()))
+    return emitOpError() << "result must be a rank-4 tensor (batch, heads, "
+                            "queries, value_dim) of f16, bf16 or f32, got "
+                         << resultType;
+  SmallVector<int64_t> rows(resultType.getShape().take_front(3));
+  for (auto [index, part] : llvm::enumerate(getOutputs())) {
+    auto type = cast<RankedTensorType>(part.getType());
+    if (type.getElementType() != resultType.getElementType() ||
+        failed(verifyResultShapeOf(type, resultType.getShape())))
+      return emitOpError() << "part " << index << " has type " << type
+                           << ", which does not match the result "
+                           << resultType;
+    if (failed(verifyLogSumExp(op, "lse " + std::to_string(index),
+                               getLses()[index], rows)))
+      return failure();
+  }
+  return verifyLogSumExp(op, "the lse result", getLse(), rows);
+}
+
+void CombineOp::describeShapeContract(ShapeContract &contract) {
+  for (Value part : getOutputs())
+    contract.addValue(part, "out", {"B", "H", "N", "Dv"});
+  for (Value lse : getLses())
+    contract.addValue(lse, "lse", {"B", "H", "N"});
+  contract.addValue(getResult(), "out", {"B", "H", "N", "Dv"});
+  if (Value lse = getLse())
+    contract.addValue(lse, "lse", {"B", "H", "N"});
 }
 
 //===----------------------------------------------------------------------===//

@@ -121,7 +121,8 @@ struct DecomposeMultiHead : OpRewritePattern<MultiHeadOp> {
         elementType);
     Value attended = AttentionOp::create(rewriter, loc, attendedType, q, k, v,
                                          op.getKeyLengths(), op.getMaskAttr(),
-                                         op.getScaleAttr());
+                                         op.getScaleAttr())
+                         .getResult();
 
     Value y = lb.project(lb.mergeHeads(attended), op.getWo());
     if (y.getType() != op.getType())

@@ -33,8 +33,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -131,7 +131,7 @@ public:
           rewriter, loc,
           stridedBufferType(cast<RankedTensorType>(keyLengths.getType())),
           keyLengths, true);
-    auto resultType = cast<RankedTensorType>(op.getType());
+    auto resultType = cast<RankedTensorType>(op.getResult().getType());
     Value batch = ib.dim(kernel.q, 0), numQueries = ib.dim(kernel.q, 2);
     // The result is (B, H, N, Dv); B and N may be dynamic.
     SmallVector<Value> dynamicSizes;
@@ -143,6 +143,13 @@ public:
         rewriter, loc,
         MemRefType::get(resultType.getShape(), resultType.getElementType()),
         dynamicSizes);
+    if (Value lse = op.getLse()) {
+      auto lseType = cast<RankedTensorType>(lse.getType());
+      kernel.lse = memref::AllocOp::create(
+          rewriter, loc,
+          MemRefType::get(lseType.getShape(), lseType.getElementType()),
+          dynamicSizes);
+    }
 
     MLIRContext *ctx = rewriter.getContext();
     auto workgroup =
@@ -175,8 +182,14 @@ public:
       buildBody(rewriter, loc, kernel, launch);
       gpu::TerminatorOp::create(rewriter, loc);
     }
-    rewriter.replaceOpWithNewOp<bufferization::ToTensorOp>(
-        op, resultType, kernel.out, /*restrict=*/true, /*writable=*/true);
+    SmallVector<Value> results = {bufferization::ToTensorOp::create(
+        rewriter, loc, resultType, kernel.out, /*restrict=*/true,
+        /*writable=*/true)};
+    if (Value lse = op.getLse())
+      results.push_back(bufferization::ToTensorOp::create(
+          rewriter, loc, lse.getType(), kernel.lse, /*restrict=*/true,
+          /*writable=*/true));
+    rewriter.replaceOp(op, results);
     return success();
   }
 
@@ -184,7 +197,7 @@ private:
   struct Kernel {
     AttentionOp op;
     int64_t headDim, valueDim, tile;
-    Value q, k, v, keyLengths, out;
+    Value q, k, v, keyLengths, out, lse;
     Value keyTile, valueTile, queryRow, acc, scores;
   };
 
@@ -264,6 +277,14 @@ private:
           scf::YieldOp::create(nb, l, update.getResults());
         });
     Value sum = loop.getResult(1);
+    if (kn.lse) {
+      auto lseIf = scf::IfOp::create(b, loc, rowExists, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(lseIf.thenBlock());
+      memref::StoreOp::create(b, loc,
+                              logSumExpOf(b, loc, loop.getResult(0), sum),
+                              kn.lse, ValueRange{batch, head, row});
+    }
 
     // out = l > 0 ? acc / l : 0.
     auto storeIf = scf::IfOp::create(b, loc, rowExists, /*withElse=*/false);

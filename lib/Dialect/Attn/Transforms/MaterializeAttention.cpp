@@ -17,6 +17,7 @@
 
 #include "GenericBuilder.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -216,9 +217,31 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
     // (B, Hkv, G, N, Dv) -> (B, H, N, Dv)
     Value out =
         tensor::CollapseShapeOp::create(rewriter, loc, out5, splitHeads);
-    if (out.getType() != op.getType())
-      out = tensor::CastOp::create(rewriter, loc, op.getType(), out);
-    rewriter.replaceOp(op, out);
+    if (out.getType() != op.getResult().getType())
+      out =
+          tensor::CastOp::create(rewriter, loc, op.getResult().getType(), out);
+    if (!op.getLse()) {
+      rewriter.replaceOp(op, out);
+      return success();
+    }
+
+    // lse = m + log l, through the log2-domain formula of the flash tiles.
+    Value lse5 =
+        gb.generic({rowMax, rowSum}, gb.tensor(rowSizes, f32),
+                   {gb.map(4, {0, 1, 2, 3}), gb.map(4, {0, 1, 2, 3}),
+                    gb.map(4, {0, 1, 2, 3})},
+                   {kPar, kPar, kPar, kPar},
+                   [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                     Value log2Max = arith::MulFOp::create(
+                         b, l, a[0], f32Constant(b, l, kLog2E));
+                     return logSumExpOf(b, l, log2Max, a[1]);
+                   });
+    Value lse = tensor::CollapseShapeOp::create(
+        rewriter, loc, lse5,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}});
+    if (lse.getType() != op.getLse().getType())
+      lse = tensor::CastOp::create(rewriter, loc, op.getLse().getType(), lse);
+    rewriter.replaceOp(op, {out, lse});
     return success();
   }
 };

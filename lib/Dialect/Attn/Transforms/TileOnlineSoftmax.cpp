@@ -21,8 +21,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "GenericBuilder.h"
-#include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -55,24 +55,28 @@ public:
     auto [keysT, values] = packKeyValueTiles(rewriter, loc, k, v);
 
     // One task per (batch row, query head, query tile).
-    auto resultType = cast<RankedTensorType>(op.getType());
+    auto resultType = cast<RankedTensorType>(op.getResult().getType());
     SmallVector<OpFoldResult> resultSizes =
         tensor::getMixedSizes(rewriter, loc, q);
     resultSizes[3] = rewriter.getIndexAttr(resultType.getDimSize(3));
-    Value init = tensor::EmptyOp::create(rewriter, loc, resultSizes,
-                                         resultType.getElementType());
+    SmallVector<Value> inits = {tensor::EmptyOp::create(
+        rewriter, loc, resultSizes, resultType.getElementType())};
+    if (op.getLse())
+      inits.push_back(tensor::EmptyOp::create(
+          rewriter, loc, ArrayRef(resultSizes).take_front(3),
+          rewriter.getF32Type()));
     Value numQueryTiles = ib.ceilDiv(ib.dim(q, 2), ib.c(queryTile));
     auto forall = scf::ForallOp::create(
         rewriter, loc,
         ArrayRef<OpFoldResult>{resultSizes[0], rewriter.getIndexAttr(heads),
                                numQueryTiles},
-        ValueRange{init}, std::nullopt);
+        inits, std::nullopt);
     rewriter.setInsertionPoint(forall.getTerminator());
     Value batch = forall.getInductionVar(0), head = forall.getInductionVar(1);
     Value kvHead = ib.div(head, ib.c(group));
     TileTask task{op,    batch, head, kvHead, forall.getInductionVar(2),
                   keysT, values};
-    Value outTile = buildTask(rewriter, loc, task);
+    auto [outTile, lseTile] = buildTask(rewriter, loc, task);
 
     // Only the rows of the tile that exist are written.
     Value rowBegin = ib.mul(task.tile, ib.c(queryTile));
@@ -84,13 +88,24 @@ public:
         rewriter, loc, outTile, ArrayRef<OpFoldResult>{zero, zero},
         ArrayRef<OpFoldResult>{rowCount, valueDim},
         ArrayRef<OpFoldResult>{one, one});
+    Value lseRows;
+    if (lseTile)
+      lseRows = tensor::ExtractSliceOp::create(
+          rewriter, loc, lseTile, ArrayRef<OpFoldResult>{zero},
+          ArrayRef<OpFoldResult>{rowCount}, ArrayRef<OpFoldResult>{one});
     rewriter.setInsertionPointToStart(forall.getTerminator().getBody());
     tensor::ParallelInsertSliceOp::create(
         rewriter, loc, rows, forall.getRegionIterArgs()[0],
         ArrayRef<OpFoldResult>{batch, head, rowBegin, zero},
         ArrayRef<OpFoldResult>{one, one, rowCount, valueDim},
         ArrayRef<OpFoldResult>{one, one, one, one});
-    rewriter.replaceOp(op, forall.getResult(0));
+    if (lseRows)
+      tensor::ParallelInsertSliceOp::create(
+          rewriter, loc, lseRows, forall.getRegionIterArgs()[1],
+          ArrayRef<OpFoldResult>{batch, head, rowBegin},
+          ArrayRef<OpFoldResult>{one, one, rowCount},
+          ArrayRef<OpFoldResult>{one, one, one});
+    rewriter.replaceOp(op, forall.getResults());
     return success();
   }
 
@@ -185,8 +200,10 @@ private:
     return {forall.getResult(0), forall.getResult(1)};
   }
 
-  /// The (queryTile x Dv) output tile of one task, in the op's element type.
-  Value buildTask(OpBuilder &b, Location loc, const TileTask &task) const {
+  /// The (queryTile x Dv) output tile of one task, in the op's element type,
+  /// and when the op returns it the (queryTile) log-sum-exp tile.
+  std::pair<Value, Value> buildTask(OpBuilder &b, Location loc,
+                                    const TileTask &task) const {
     IndexBuilder ib(b, loc);
     GenericBuilder gb(b, loc);
     AttentionOp op = task.op;
@@ -260,7 +277,10 @@ private:
 
     // out = l > 0 ? acc / l : 0, once.
     Type elementType = qType.getElementType();
-    return gb.generic(
+    Value lse;
+    if (op.getLse())
+      lse = buildLogSumExp(b, loc, loop.getResult(0), loop.getResult(1));
+    Value out = gb.generic(
         {loop.getResult(2), loop.getResult(1)}, gb.tensor(accSize, elementType),
         {gb.map(2, {0, 1}), gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
         [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
@@ -274,6 +294,18 @@ private:
                      : arith::TruncFOp::create(nb, l, elementType, o)
                            .getResult();
         });
+    return {out, lse};
+  }
+
+  /// The (queryTile) log-sum-exp tile from the final m and l.
+  Value buildLogSumExp(OpBuilder &b, Location loc, Value m, Value l) const {
+    GenericBuilder gb(b, loc);
+    return gb.generic({m, l},
+                      gb.tensor({b.getIndexAttr(queryTile)}, b.getF32Type()),
+                      {gb.map(1, {0}), gb.map(1, {0}), gb.map(1, {0})}, {kPar},
+                      [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
+                        return logSumExpOf(nb, lo, a[0], a[1]);
+                      });
   }
 
   struct KeyTileStep {

@@ -16,6 +16,20 @@ def Attn_Alignment : I32EnumAttr<"Alignment",
   let genSpecializedAttr = 0;
 }
 
+def Attn_RelLess : I32EnumAttrCase<"Less", 0, "lt">;
+def Attn_RelLessEqual : I32EnumAttrCase<"LessEqual", 1, "le">;
+def Attn_RelEqual : I32EnumAttrCase<"Equal", 2, "eq">;
+def Attn_RelGreaterEqual : I32EnumAttrCase<"GreaterEqual", 3, "ge">;
+def Attn_RelGreater : I32EnumAttrCase<"Greater", 4, "gt">;
+def Attn_RelNotEqual : I32EnumAttrCase<"NotEqual", 5, "ne">;
+def Attn_BlockRelation : I32EnumAttr<"BlockRelation",
+    "how a key's block must compare with its query's block",
+    [Attn_RelLess, Attn_RelLessEqual, Attn_RelEqual, Attn_RelGreaterEqual,
+     Attn_RelGreater, Attn_RelNotEqual]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+
 def Attn_CausalMaskAttr : Attn_Attr<"CausalMask", "causal",
     [DeclareAttrInterfaceMethods<Attn_MaskAttrInterface>]> {
   let summary = "causal mask: a query sees the keys at or before its position";
@@ -149,6 +163,29 @@ def Attn_FixedMaskAttr : Attn_Attr<"FixedMask", "fixed",
                         DefaultValuedParameter<"int64_t", "1">:$summary,
                         DefaultValuedParameter<"bool", "false">:$bidirectional,
                         DefaultValuedParameter<"bool", "false">:$split_heads);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_BlockwiseMaskAttr : Attn_Attr<"BlockwiseMask", "blockwise",
+    [DeclareAttrInterfaceMethods<Attn_MaskAttrInterface>]> {
+  let summary = "a mask on blocks: query block vs key block";
+  let description = [{
+    Query rows are cut into blocks of `query_block` rows and keys into blocks
+    of `key_block` keys, both from index 0; row `i` may attend to key `j`
+    when `floor(j / key_block) <relation> floor(i / query_block)`, with
+    `relation` one of lt, le, eq, ge, gt, ne. With equal blocks, `eq` is
+    block-diagonal (chunked local) attention and `le` block-causal attention;
+    the fixed pattern of the Sparse Transformer is cut into such pieces
+    (attn-decompose-sparse-masks), its summary keys gathered into blocks of
+    c keys.
+    ```mlir
+    #attn.blockwise<query_block = 64, key_block = 64, relation = eq>
+    #attn.blockwise<query_block = 128, key_block = 8, relation = lt>
+    ```
+  }];
+  let parameters = (ins "int64_t":$query_block, "int64_t":$key_block,
+                        EnumParameter<Attn_BlockRelation>:$relation);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

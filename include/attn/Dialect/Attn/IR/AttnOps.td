@@ -41,7 +41,17 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     OptionalAttr<Attn_MaskAttrInterface>:$mask,
     OptionalAttr<F64Attr>:$scale
   );
-  let results = (outs AnyRankedTensor:$result);
+  let results = (outs AnyRankedTensor:$result,
+                     Optional<AnyRankedTensor>:$lse);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$query,
+      "::mlir::Value":$key, "::mlir::Value":$value,
+      "::mlir::Value":$key_lengths, "::mlir::attn::MaskAttrInterface":$mask,
+      "::mlir::FloatAttr":$scale), [{
+      build($_builder, $_state, result, ::mlir::Type(), query, key, value,
+            key_lengths, mask, scale);
+    }]>
+  ];
   let assemblyFormat = [{
     $query `,` $key `,` $value
     (`key_lengths` `(` $key_lengths^ `)`)?
@@ -127,6 +137,41 @@ def Attn_MultiHeadOp : Attn_Op<"multi_head", [Pure, AttrSizedOperandSegments,
     int64_t getHeadDim();
     int64_t getValueHeadDim();
   }];
+}
+
+def Attn_CombineOp : Attn_Op<"combine", [Pure, SameVariadicOperandSize,
+    DeclareOpInterfaceMethods<Attn_ShapeContractOpInterface>]> {
+  let summary = "merges attentions over disjoint key sets, exactly";
+  let description = [{
+    Given the outputs o_k and log-sum-exps lse_k of attentions of the same
+    queries over disjoint sets of keys (`attn.attention` with its `lse`
+    result), the attention over their union is
+
+        lse = log sum_k exp(lse_k)
+        out = sum_k exp(lse_k - lse) o_k
+
+    since exp(lse_k) is the softmax denominator of part k and o_k its
+    normalized output. Computed from M = max_k lse_k so that no exp overflows.
+    A row that no part sees (every lse_k = -inf) yields zeros and lse = -inf.
+    The outputs are (B, H, N, Dv) of one element type, the lse (B, H, N, f32);
+    the result `lse` is optional.
+
+    ```mlir
+    %o, %lse = attn.combine (%o1, %o2) lse(%lse1, %lse2)
+        : (tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>,
+           tensor<1x8x128xf32>, tensor<1x8x128xf32>)
+        -> (tensor<1x8x128x64xf32>, tensor<1x8x128xf32>)
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$outputs,
+                       Variadic<AnyRankedTensor>:$lses);
+  let results = (outs AnyRankedTensor:$result,
+                     Optional<AnyRankedTensor>:$lse);
+  let assemblyFormat = [{
+    `(` $outputs `)` `lse` `(` $lses `)` attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 #endif // ATTN_OPS_TD

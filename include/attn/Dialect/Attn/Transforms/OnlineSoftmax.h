@@ -42,6 +42,20 @@ inline Value exp2Of(OpBuilder &b, Location loc, Value x, Value offset) {
   return math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, x, offset));
 }
 
+/// The natural log-sum-exp of a row from its final state in the log2 domain:
+/// sum_j exp(s_j) = sum_j 2^(s_j log2 e) = l 2^m, so lse = (m + log2 l) ln 2;
+/// -inf for a row that saw no key (l = 0).
+inline Value logSumExpOf(OpBuilder &b, Location loc, Value m, Value l) {
+  Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l,
+                                    f32Constant(b, loc, 0));
+  Value log2Sum =
+      arith::AddFOp::create(b, loc, m, math::Log2Op::create(b, loc, l));
+  Value lse =
+      arith::MulFOp::create(b, loc, log2Sum, f32Constant(b, loc, 1.0 / kLog2E));
+  return arith::SelectOp::create(b, loc, any, lse,
+                                 f32Constant(b, loc, kNegInf));
+}
+
 /// The block schedule of the tiled lowerings, from the mask's index
 /// arithmetic (never from an N x S mask). For the query rows [rowBegin,
 /// rowEnd) of one tile, the key tiles [first, last) to visit: the mask's key

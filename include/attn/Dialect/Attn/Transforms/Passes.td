@@ -40,20 +40,27 @@ def AttnDecomposeLayersPass : Pass<"attn-decompose-layers", "::mlir::func::FuncO
   ];
 }
 
-def AttnDecomposeDilationPass
-    : Pass<"attn-decompose-dilation", "::mlir::func::FuncOp"> {
-  let summary = "Split a dilated window into one plain window per residue class";
+def AttnDecomposeSparseMasksPass
+    : Pass<"attn-decompose-sparse-masks", "::mlir::func::FuncOp"> {
+  let summary = "Cut masks that leave no tile empty into pieces dense in tiles";
   let description = [{
-    An `attn.attention` whose mask is a top-left `#attn.window` with
-    dilation d > 1 becomes d attentions over the strided slices
-    q[:, :, r::d], k[:, :, r::d], v[:, :, r::d] (r = 0 .. d-1) with the
-    window `left / d`, `right / d` and no dilation, their results inserted
-    into out[:, :, r::d]; key lengths become the valid keys of each class,
-    ceil((len - r) / d). Exact: a row and the keys it sees share their
-    residue modulo d. The tiled strategies then visit only the tiles of a
-    class, about d times fewer than the undilated window spans.
+    Rewrites an `attn.attention` whose mask is a top-left dilated window,
+    the Sparse Transformer's strided pattern, or its fixed pattern (not split
+    over heads) into attentions that the tiled strategies compute without
+    visiting holes:
+    - residue classes modulo l (a dilated window's d, the strided pattern's
+      every-l-th keys) folded into the batch dimension, each class a plain
+      window or causal attention with its own key lengths;
+    - the fixed pattern's summary keys gathered, c per block of l, under a
+      blockwise mask;
+    - the rest (a band, the own block) in the original order;
+    merged by `attn.combine` where one row's keys are split between pieces,
+    and placed by head parity when the pattern is split over heads. Exact.
+    Other masks (and bottom-right windows, whose residue classes depend on
+    each batch row's key length) are left alone.
   }];
   let dependentDialects = [
+    "::mlir::affine::AffineDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::arith::ArithDialect"
@@ -117,6 +124,23 @@ def AttnTileOnlineSoftmaxPass
     "::mlir::arith::ArithDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect"
+  ];
+}
+
+def AttnLowerCombinePass : Pass<"attn-lower-combine", "::mlir::func::FuncOp"> {
+  let summary = "Lower attn.combine to linalg.generic ops";
+  let description = [{
+    Merges the parts of an attention over disjoint key sets from their
+    log-sum-exps: one generic computes each row's weights
+    exp(lse_k - lse) and lse = log sum_k exp(lse_k) (from the largest lse_k,
+    so nothing overflows), a second the weighted sum of the parts. Rows that
+    no part sees are 0.
+  }];
+  let dependentDialects = [
+    "::mlir::tensor::TensorDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect"
   ];
 }
 

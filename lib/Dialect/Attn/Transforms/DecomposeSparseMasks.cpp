@@ -1,0 +1,535 @@
+//===- DecomposeSparseMasks.cpp - sparse masks as pieces dense in tiles ---===//
+//
+// A tiled lowering saves work only on tiles that a mask leaves empty. A
+// dilated window and the Sparse Transformer's patterns leave no tile empty
+// in the original order (every tile of width >= l holds an l-th key), so
+// they are cut into pieces that are dense in a rearranged order:
+//
+// * Residue classes. When a row i = r + l a may see key j only if
+//   i - j = 0 mod l, rows and keys of class r form their own attention with
+//   a = floor(i / l), b = floor(j / l). Classes fold into the batch
+//   dimension: pad to a multiple of l, view (B, H, T, D) as
+//   (B, H, T/l, l, D), transpose to (B, l, H, T/l, D), collapse to
+//   (B l, H, T/l, D); class key lengths ceil((len - r) / l). One op, the l
+//   classes as batch rows.
+//   - dilated window (left, right, dilation d, top-left): class window
+//     [a - left / d, a + right / d];
+//   - strided A2 \ A1 (autoregressive): keys j <= i - l of the class, i.e.
+//     b <= a - 1: rows from l on (a' = a - 1) against all keys, causal.
+//     Bidirectional adds b >= a + 1: keys from l on (b' = b - 1) against all
+//     rows, a window [a, a + inf).
+// * Summary keys. The fixed pattern's A2 is the last c keys of every block
+//   of l; gathered (c per block, S/l c in all) they are dense, and A2 \ A1
+//   is "key block k < query block q" (k != q bidirectional) there: a
+//   blockwise mask with blocks of l rows and c keys.
+//
+// Pieces whose rows see disjoint key sets are merged by attn.combine from
+// their log-sum-exps (exact). With split heads each parity is one piece, no
+// merge. Strided with l = sqrt(S): A1 costs O(N l) and A2 O(N S / l): N sqrt S
+// pairs each, where the tiles of the original order cost N S.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Dialect/Attn/Transforms/SparseMasks.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNDECOMPOSESPARSEMASKSPASS
+#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+using Layout = MaskPiece::Layout;
+using Heads = MaskPiece::Heads;
+
+SmallVector<MaskPiece> mlir::attn::decomposeSparseMask(MaskAttrInterface mask,
+                                                       int64_t numHeads,
+                                                       int64_t numKVHeads,
+                                                       int64_t numKeys) {
+  if (!mask)
+    return {};
+  MLIRContext *ctx = mask.getContext();
+  auto window = [&](int64_t left, int64_t right) -> MaskAttrInterface {
+    return WindowMaskAttr::get(ctx, left, right, Alignment::TopLeft, 1);
+  };
+  auto causal = CausalMaskAttr::get(ctx, Alignment::TopLeft);
+  auto piece = [](Layout layout, Heads heads, int64_t modulus,
+                  int64_t rowOffset, int64_t keyOffset, int64_t summary,
+                  MaskAttrInterface mask) {
+    MaskPiece p;
+    p.layout = layout;
+    p.heads = heads;
+    p.modulus = modulus;
+    p.rowOffset = rowOffset;
+    p.keyOffset = keyOffset;
+    p.summary = summary;
+    p.mask = mask;
+    return p;
+  };
+
+  if (auto dilated = dyn_cast<WindowMaskAttr>(mask)) {
+    int64_t d = dilated.getDilation();
+    if (d == 1 || dilated.getAlignment() != Alignment::TopLeft)
+      return {}; // Bottom-right: a row's class depends on its key length.
+    return {piece(Layout::ResidueClasses, Heads::All, d, 0, 0, 0,
+                  window(dilated.getLeft() / d, dilated.getRight() / d))};
+  }
+
+  if (auto strided = dyn_cast<StridedMaskAttr>(mask)) {
+    int64_t l = strided.getStride();
+    bool both = strided.getBidirectional();
+    // A window as wide as every class: b' >= a with no upper limit.
+    // (Key lengths are i32, so 2^30 exceeds every class.)
+    int64_t everyKey = numKeys > 0 ? numKeys / l + 1 : int64_t(1) << 30;
+    MaskAttrInterface band = window(l - 1, both ? l - 1 : 0);
+    if (strided.getSplitHeads()) {
+      // Even heads see A1, odd heads A2: one piece each, sliced by parity.
+      // A slice of query heads must keep a uniform K/V grouping: every K/V
+      // head per query head (sliced alike), one K/V head, or groups of even
+      // size (both parities of a group read the same K/V head).
+      int64_t group = numHeads / numKVHeads;
+      if (group != 1 && numKVHeads != 1 && group % 2 != 0)
+        return {};
+      return {piece(Layout::Original, Heads::Even, 1, 0, 0, 0, band),
+              piece(Layout::ResidueClasses, Heads::Odd, l, 0, 0, 0,
+                    both ? MaskAttrInterface() : causal)};
+    }
+    SmallVector<MaskPiece> pieces = {
+        piece(Layout::Original, Heads::All, 1, 0, 0, 0, band),
+        piece(Layout::ResidueClasses, Heads::All, l, l, 0, 0, causal)};
+    if (both)
+      pieces.push_back(piece(Layout::ResidueClasses, Heads::All, l, 0, l, 0,
+                             window(0, everyKey)));
+    return pieces;
+  }
+
+  if (auto fixed = dyn_cast<FixedMaskAttr>(mask)) {
+    if (fixed.getSplitHeads())
+      return {}; // Odd heads' own-block summary keys need a third piece.
+    int64_t l = fixed.getBlock(), c = fixed.getSummary();
+    bool both = fixed.getBidirectional();
+    MaskAttrInterface ownBlock =
+        BlockwiseMaskAttr::get(ctx, l, l, BlockRelation::Equal);
+    if (!both)
+      ownBlock = IntersectionMaskAttr::get(
+          ctx, ArrayAttr::get(ctx, {ownBlock, causal}));
+    auto otherBlocks = BlockwiseMaskAttr::get(
+        ctx, l, c, both ? BlockRelation::NotEqual : BlockRelation::Less);
+    return {piece(Layout::Original, Heads::All, 1, 0, 0, 0, ownBlock),
+            piece(Layout::SummaryKeys, Heads::All, l, 0, 0, c, otherBlocks)};
+  }
+  return {};
+}
+
+namespace {
+
+/// Shapes with fewer words: sizes as OpFoldResults, folded when static.
+class ShapeBuilder {
+public:
+  ShapeBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  OpFoldResult apply(AffineExpr expr, ArrayRef<OpFoldResult> operands) {
+    return affine::makeComposedFoldedAffineApply(b, loc, expr, operands);
+  }
+  /// max(x - offset, 0)
+  OpFoldResult rest(OpFoldResult x, int64_t offset) {
+    AffineExpr s0 = b.getAffineSymbolExpr(0);
+    return affine::makeComposedFoldedAffineMax(
+        b, loc,
+        AffineMap::get(0, 1, {s0 - offset, b.getAffineConstantExpr(0)},
+                       b.getContext()),
+        {x});
+  }
+  OpFoldResult ceilDiv(OpFoldResult x, int64_t d) {
+    return apply(b.getAffineSymbolExpr(0).ceilDiv(d), {x});
+  }
+  OpFoldResult mul(OpFoldResult x, int64_t f) {
+    return apply(b.getAffineSymbolExpr(0) * f, {x});
+  }
+  OpFoldResult index(int64_t v) { return b.getIndexAttr(v); }
+
+  static RankedTensorType typeOf(ArrayRef<OpFoldResult> sizes, Type element) {
+    SmallVector<int64_t> shape;
+    for (OpFoldResult size : sizes)
+      shape.push_back(getConstantIntValue(size).value_or(ShapedType::kDynamic));
+    return RankedTensorType::get(shape, element);
+  }
+  static Type elementOf(Value v) {
+    return cast<RankedTensorType>(v.getType()).getElementType();
+  }
+
+  Value slice(Value x, ArrayRef<OpFoldResult> offsets,
+              ArrayRef<OpFoldResult> sizes, ArrayRef<OpFoldResult> strides) {
+    return tensor::ExtractSliceOp::create(b, loc, typeOf(sizes, elementOf(x)),
+                                          x, offsets, sizes, strides);
+  }
+
+  /// Rows [offset, offset + rows) of dimension 2, padded with zeros to
+  /// `padded` rows.
+  Value rowsPadded(Value x, int64_t offset, OpFoldResult rows,
+                   OpFoldResult padded) {
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    SmallVector<OpFoldResult> offsets(sizes.size(), index(0)),
+        strides(sizes.size(), index(1));
+    offsets[2] = index(offset);
+    sizes[2] = rows;
+    Value part = slice(x, offsets, sizes, strides);
+    SmallVector<OpFoldResult> low(sizes.size(), index(0)),
+        high(sizes.size(), index(0));
+    high[2] = apply(b.getAffineSymbolExpr(0) - b.getAffineSymbolExpr(1),
+                    {padded, rows});
+    if (isZeroInteger(high[2]))
+      return part;
+    sizes[2] = padded;
+    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elementOf(x)));
+    return tensor::PadOp::create(b, loc, typeOf(sizes, elementOf(x)), part, low,
+                                 high, zero);
+  }
+
+  Value expand(Value x, ArrayRef<ReassociationIndices> groups,
+               ArrayRef<OpFoldResult> sizes) {
+    return tensor::ExpandShapeOp::create(b, loc, typeOf(sizes, elementOf(x)), x,
+                                         groups, sizes);
+  }
+  Value collapse(Value x, ArrayRef<ReassociationIndices> groups) {
+    return tensor::CollapseShapeOp::create(b, loc, x, groups);
+  }
+  Value transpose(Value x, ArrayRef<int64_t> permutation) {
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    SmallVector<OpFoldResult> permuted;
+    for (int64_t p : permutation)
+      permuted.push_back(sizes[p]);
+    Value init = tensor::EmptyOp::create(b, loc, permuted, elementOf(x));
+    return linalg::TransposeOp::create(b, loc, x, init, permutation)
+        .getResult()[0];
+  }
+
+  OpBuilder &b;
+  Location loc;
+};
+
+/// Folds and unfolds residue classes (see the file comment). Tensors are
+/// (B, H, T, W) or, for log-sum-exps, (B, H, T).
+struct ResidueFold {
+  ShapeBuilder &sb;
+  int64_t modulus;
+
+  /// Rows [offset, T) of x as (B l, H, ceil((T - offset) / l), W...).
+  Value fold(Value x, int64_t offset) {
+    OpFoldResult rows =
+        sb.rest(tensor::getMixedSize(sb.b, sb.loc, x, 2), offset);
+    OpFoldResult perClass = sb.ceilDiv(rows, modulus);
+    Value padded = sb.rowsPadded(x, offset, rows, sb.mul(perClass, modulus));
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(sb.b, sb.loc, padded);
+    // (B, H, T/l, l, W) -> (B, l, H, T/l, W) -> (B l, H, T/l, W)
+    return regroup(padded, {{0}, {1}, {2, 3}},
+                   {sizes[0], sizes[1], perClass, sb.index(modulus)},
+                   {0, 3, 1, 2}, {{0, 1}, {2}, {3}});
+  }
+
+  /// Expands x by `groups` into `sizes`, permutes by `perm` and collapses by
+  /// `merge`; the width dimension W of a rank-4 x rides along last.
+  Value regroup(Value x, SmallVector<ReassociationIndices> groups,
+                SmallVector<OpFoldResult> sizes, SmallVector<int64_t> perm,
+                SmallVector<ReassociationIndices> merge) {
+    auto type = cast<RankedTensorType>(x.getType());
+    if (type.getRank() == 4) {
+      int64_t expanded = static_cast<int64_t>(sizes.size());
+      sizes.push_back(tensor::getMixedSize(sb.b, sb.loc, x, 3));
+      groups.push_back({expanded});
+      perm.push_back(expanded);
+      merge.push_back({expanded});
+    }
+    return sb.collapse(sb.transpose(sb.expand(x, groups, sizes), perm), merge);
+  }
+
+  /// The inverse of `fold` for the rows [0, rows) it covered.
+  Value unfold(Value y, OpFoldResult rows) {
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(sb.b, sb.loc, y);
+    OpFoldResult batch =
+        sb.apply(sb.b.getAffineSymbolExpr(0).floorDiv(modulus), {sizes[0]});
+    // (B l, H, T/l, W) -> (B, l, H, T/l, W) -> (B, H, T/l, l, W) -> (B, H, T,
+    // W)
+    Value rowsOfClasses = regroup(
+        y, {{0, 1}, {2}, {3}}, {batch, sb.index(modulus), sizes[1], sizes[2]},
+        {0, 2, 3, 1}, {{0}, {1}, {2, 3}});
+    SmallVector<OpFoldResult> all =
+        tensor::getMixedSizes(sb.b, sb.loc, rowsOfClasses);
+    SmallVector<OpFoldResult> offsets(all.size(), sb.index(0)),
+        strides(all.size(), sb.index(1));
+    all[2] = rows;
+    return sb.slice(rowsOfClasses, offsets, all, strides);
+  }
+};
+
+struct DecomposeSparseMasks : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    int64_t numKeys =
+        cast<RankedTensorType>(op.getKey().getType()).getDimSize(2);
+    SmallVector<MaskPiece> pieces = decomposeSparseMask(
+        op.getEffectiveMask(), op.getNumHeads(), op.getNumKVHeads(),
+        ShapedType::isDynamic(numKeys) ? 0 : numKeys);
+    if (pieces.empty())
+      return rewriter.notifyMatchFailure(op, "no sparse decomposition");
+    Location loc = op.getLoc();
+    ShapeBuilder sb(rewriter, loc);
+
+    // Pieces of the same heads are merged; split heads are placed by parity.
+    SmallVector<Value> results;
+    for (Heads heads : {Heads::All, Heads::Even, Heads::Odd}) {
+      SmallVector<Value> outputs, lses;
+      for (const MaskPiece &piece : pieces)
+        if (piece.heads == heads) {
+          auto [out, lse] = buildPiece(rewriter, sb, op, piece);
+          outputs.push_back(out);
+          lses.push_back(lse);
+        }
+      if (outputs.empty())
+        continue;
+      if (outputs.size() == 1 && !op.getLse()) {
+        results.push_back(outputs.front());
+        continue;
+      }
+      Type lseType = op.getLse() ? op.getLse().getType() : Type();
+      if (outputs.size() == 1) {
+        results.push_back(outputs.front());
+        results.push_back(lses.front());
+        continue;
+      }
+      auto combine = CombineOp::create(rewriter, loc, outputs.front().getType(),
+                                       lseType, outputs, lses);
+      results.append(combine->result_begin(), combine->result_end());
+    }
+    if (pieces.front().heads == Heads::All) {
+      rewriter.replaceOp(op, castTo(rewriter, loc, results, op));
+      return success();
+    }
+    // Even and odd heads back into one (B, H, N, Dv) tensor (no lse: split
+    // heads run one piece per head).
+    Value out = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, op.getQuery()),
+        ShapeBuilder::elementOf(op.getResult()));
+    out = resizeWidth(rewriter, loc, out, op.getResult());
+    for (auto [parity, part] : llvm::enumerate(results)) {
+      SmallVector<OpFoldResult> sizes =
+          tensor::getMixedSizes(rewriter, loc, part);
+      out = tensor::InsertSliceOp::create(
+          rewriter, loc, part, out,
+          {sb.index(0), sb.index(parity), sb.index(0), sb.index(0)}, sizes,
+          {sb.index(1), sb.index(2), sb.index(1), sb.index(1)});
+    }
+    rewriter.replaceOp(op, castTo(rewriter, loc, {out}, op));
+    return success();
+  }
+
+private:
+  static Value resizeWidth(OpBuilder &b, Location loc, Value empty,
+                           Value like) {
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, empty);
+    sizes[3] =
+        b.getIndexAttr(cast<RankedTensorType>(like.getType()).getDimSize(3));
+    return tensor::EmptyOp::create(b, loc, sizes,
+                                   ShapeBuilder::elementOf(like));
+  }
+
+  static SmallVector<Value> castTo(OpBuilder &b, Location loc,
+                                   SmallVector<Value> values, AttentionOp op) {
+    for (auto [value, result] : llvm::zip(values, op->getResults()))
+      if (value.getType() != result.getType())
+        value = tensor::CastOp::create(b, loc, result.getType(), value);
+    return values;
+  }
+
+  /// Query heads of one parity: x[:, parity::2]. K/V heads are sliced alike
+  /// only when every query head has its own.
+  static Value heads(ShapeBuilder &sb, Value x, Heads which) {
+    if (which == Heads::All)
+      return x;
+    int64_t count = cast<RankedTensorType>(x.getType()).getDimSize(1);
+    int64_t parity = which == Heads::Odd;
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(sb.b, sb.loc, x);
+    sizes[1] = sb.index((count - parity + 1) / 2);
+    return sb.slice(
+        x, {sb.index(0), sb.index(parity), sb.index(0), sb.index(0)}, sizes,
+        {sb.index(1), sb.index(2), sb.index(1), sb.index(1)});
+  }
+
+  /// The piece's attention; returns its (B, H', N, Dv) output and its
+  /// (B, H', N) log-sum-exp in the op's rows.
+  std::pair<Value, Value> buildPiece(PatternRewriter &rewriter,
+                                     ShapeBuilder &sb, AttentionOp op,
+                                     const MaskPiece &piece) const {
+    Location loc = op.getLoc();
+    Value q = heads(sb, op.getQuery(), piece.heads);
+    bool ownKV = op.getNumHeads() == op.getNumKVHeads();
+    Value k = ownKV ? heads(sb, op.getKey(), piece.heads) : op.getKey();
+    Value v = ownKV ? heads(sb, op.getValue(), piece.heads) : op.getValue();
+    // The valid keys of every batch row, as index values in a tensor.generate.
+    auto validOf = [&](OpBuilder &b, Location l, Value batch) -> Value {
+      IndexBuilder nib(b, l);
+      Value keys = nib.dim(op.getKey(), 2);
+      Value keyLengths = op.getKeyLengths();
+      if (!keyLengths)
+        return keys;
+      Value len = tensor::ExtractOp::create(b, l, keyLengths, batch);
+      return nib.min(
+          nib.max(arith::IndexCastOp::create(b, l, b.getIndexType(), len),
+                  nib.c(0)),
+          keys);
+    };
+    auto lengths = [&](OpFoldResult count,
+                       function_ref<Value(OpBuilder &, Location, Value)> body) {
+      auto type = ShapeBuilder::typeOf({count}, rewriter.getI32Type());
+      SmallVector<Value> dynamic;
+      if (type.isDynamicDim(0))
+        dynamic.push_back(
+            getValueOrCreateConstantIndexOp(rewriter, loc, count));
+      return tensor::GenerateOp::create(
+          rewriter, loc, type, dynamic,
+          [&](OpBuilder &b, Location l, ValueRange index) {
+            Value n = body(b, l, index[0]);
+            tensor::YieldOp::create(
+                b, l, arith::IndexCastOp::create(b, l, b.getI32Type(), n));
+          });
+    };
+
+    OpFoldResult batch = tensor::getMixedSize(rewriter, loc, q, 0);
+    OpFoldResult numQueries = tensor::getMixedSize(rewriter, loc, q, 2);
+    Value keyLengths = op.getKeyLengths();
+    ResidueFold classes{sb, piece.modulus};
+    switch (piece.layout) {
+    case Layout::Original:
+      break;
+    case Layout::ResidueClasses: {
+      q = classes.fold(q, piece.rowOffset);
+      k = classes.fold(k, piece.keyOffset);
+      v = classes.fold(v, piece.keyOffset);
+      // Class r of batch row b: ceil((valid - keyOffset - r) / l) keys.
+      keyLengths = lengths(sb.mul(batch, piece.modulus),
+                           [&](OpBuilder &b, Location l, Value index) {
+                             IndexBuilder nib(b, l);
+                             Value l_ = nib.c(piece.modulus);
+                             Value valid = validOf(b, l, nib.div(index, l_));
+                             Value rest =
+                                 nib.sub(nib.sub(valid, nib.c(piece.keyOffset)),
+                                         nib.rem(index, l_));
+                             return nib.ceilDiv(nib.max(rest, nib.c(0)), l_);
+                           });
+      break;
+    }
+    case Layout::SummaryKeys: {
+      k = gatherSummary(sb, k, piece);
+      v = gatherSummary(sb, v, piece);
+      keyLengths = lengths(batch, [&](OpBuilder &b, Location l, Value index) {
+        // Keys j < valid with j mod l >= l - c: a prefix of the gathered keys.
+        IndexBuilder nib(b, l);
+        Value valid = validOf(b, l, index);
+        Value l_ = nib.c(piece.modulus);
+        Value partial = nib.max(
+            nib.sub(nib.rem(valid, l_), nib.c(piece.modulus - piece.summary)),
+            nib.c(0));
+        return nib.add(nib.mul(nib.div(valid, l_), nib.c(piece.summary)),
+                       partial);
+      });
+      break;
+    }
+    }
+
+    auto qType = cast<RankedTensorType>(q.getType());
+    auto outType = RankedTensorType::get(
+        {qType.getDimSize(0), qType.getDimSize(1), qType.getDimSize(2),
+         cast<RankedTensorType>(v.getType()).getDimSize(3)},
+        qType.getElementType());
+    auto lseType = RankedTensorType::get(qType.getShape().take_front(3),
+                                         rewriter.getF32Type());
+    auto attention =
+        AttentionOp::create(rewriter, loc, outType, lseType, q, k, v,
+                            keyLengths, piece.mask, op.getScaleAttr());
+    if (Attribute strategy = op->getAttr(kStrategyAttr))
+      attention->setAttr(kStrategyAttr, strategy);
+    Value out = attention.getResult(), lse = attention.getLse();
+    if (piece.layout != Layout::ResidueClasses)
+      return {out, lse};
+
+    // Back to the op's rows: the classes' rows, then the rows before the
+    // offset (none of the piece's keys: output 0, lse -inf).
+    OpFoldResult rows = sb.rest(numQueries, piece.rowOffset);
+    out = classes.unfold(out, rows);
+    lse = classes.unfold(lse, rows);
+    if (piece.rowOffset == 0)
+      return {out, lse};
+    return {rowsBefore(sb, out, numQueries, 0.0),
+            rowsBefore(sb, lse, numQueries, kNegInf)};
+  }
+
+  /// x (the rows from an offset on) with rows of `value` in front,
+  /// `numQueries` rows in all.
+  static Value rowsBefore(ShapeBuilder &sb, Value x, OpFoldResult numQueries,
+                          double value) {
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(sb.b, sb.loc, x);
+    SmallVector<OpFoldResult> low(sizes.size(), sb.index(0)),
+        high(sizes.size(), sb.index(0));
+    OpFoldResult rows = sizes[2];
+    // low = N - rows: offset, or N when N < offset (rows = 0).
+    low[2] = sb.apply(sb.b.getAffineSymbolExpr(0) - sb.b.getAffineSymbolExpr(1),
+                      {numQueries, rows});
+    sizes[2] = numQueries;
+    Type element = ShapeBuilder::elementOf(x);
+    Value fill = arith::ConstantOp::create(sb.b, sb.loc,
+                                           sb.b.getFloatAttr(element, value));
+    return tensor::PadOp::create(
+        sb.b, sb.loc, ShapeBuilder::typeOf(sizes, element), x, low, high, fill);
+  }
+
+  /// The last c keys of every block of l: (B, Hkv, ceil(S / l) c, W).
+  static Value gatherSummary(ShapeBuilder &sb, Value x,
+                             const MaskPiece &piece) {
+    int64_t l = piece.modulus, c = piece.summary;
+    OpFoldResult keys = tensor::getMixedSize(sb.b, sb.loc, x, 2);
+    OpFoldResult blocks = sb.ceilDiv(keys, l);
+    Value padded = sb.rowsPadded(x, 0, keys, sb.mul(blocks, l));
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(sb.b, sb.loc, padded);
+    Value blocked =
+        sb.expand(padded, {{0}, {1}, {2, 3}, {4}},
+                  {sizes[0], sizes[1], blocks, sb.index(l), sizes[3]});
+    Value summary = sb.slice(
+        blocked,
+        {sb.index(0), sb.index(0), sb.index(0), sb.index(l - c), sb.index(0)},
+        {sizes[0], sizes[1], blocks, sb.index(c), sizes[3]},
+        {sb.index(1), sb.index(1), sb.index(1), sb.index(1), sb.index(1)});
+    // A copy: the slice is not contiguous.
+    Value init = tensor::EmptyOp::create(
+        sb.b, sb.loc, {sizes[0], sizes[1], blocks, sb.index(c), sizes[3]},
+        ShapeBuilder::elementOf(x));
+    Value copied =
+        linalg::CopyOp::create(sb.b, sb.loc, summary, init).getResult(0);
+    return sb.collapse(copied, {{0}, {1}, {2, 3}, {4}});
+  }
+};
+
+struct AttnDecomposeSparseMasksPass
+    : attn::impl::AttnDecomposeSparseMasksPassBase<
+          AttnDecomposeSparseMasksPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<DecomposeSparseMasks>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,143 @@
+// RUN: attn-opt %s --attn-decompose-sparse-masks --split-input-file | FileCheck %s
+
+// A top-left window with dilation 3: one op over the 3 residue classes,
+// folded into the batch dimension (10 rows padded to 12, viewed as
+// (1, 1, 4, 3, 8), transposed to (1, 3, 1, 4, 8), collapsed to (3, 1, 4, 8)),
+// with the window divided by 3 and each class's valid keys.
+// CHECK-LABEL: func.func @dilated
+// CHECK: %[[P:.*]] = tensor.pad %{{.*}} low[0, 0, 0, 0] high[0, 0, 2, 0]
+// CHECK: %[[E:.*]] = tensor.expand_shape %[[P]] {{\[}}[0], [1], [2, 3], [4]] output_shape [1, 1, 4, 3, 8]
+// CHECK: %[[T:.*]] = linalg.transpose ins(%[[E]] : tensor<1x1x4x3x8xf32>) outs(%{{.*}} : tensor<1x3x1x4x8xf32>) permutation = [0, 3, 1, 2, 4]
+// CHECK: %[[Q:.*]] = tensor.collapse_shape %[[T]] {{\[}}[0, 1], [2], [3], [4]] : tensor<1x3x1x4x8xf32> into tensor<3x1x4x8xf32>
+// CHECK: %[[LEN:.*]] = tensor.generate
+// CHECK: arith.ceildivsi
+// CHECK: } : tensor<3xi32>
+// CHECK: %[[O:.*]], %{{.*}} = attn.attention %[[Q]], %{{.*}}, %{{.*}} key_lengths(%[[LEN]]) mask(#attn.window<left = 2, right = 2, alignment = top_left>) : {{.*}} -> (tensor<3x1x4x8xf32>, tensor<3x1x4xf32>)
+// CHECK: tensor.expand_shape %[[O]] {{\[}}[0, 1], [2], [3], [4]] output_shape [1, 3, 1, 4, 8]
+// CHECK: linalg.transpose {{.*}} permutation = [0, 2, 3, 1, 4]
+// CHECK: %[[R:.*]] = tensor.extract_slice %{{.*}}[0, 0, 0, 0] [1, 1, 10, 8] [1, 1, 1, 1] : tensor<1x1x12x8xf32> to tensor<1x1x10x8xf32>
+// CHECK-NOT: attn.combine
+// CHECK: return %[[R]]
+func.func @dilated(%q: tensor<1x1x10x8xf32>) -> tensor<1x1x10x8xf32> {
+  %o = attn.attention %q, %q, %q
+      mask(#attn.window<left = 6, right = 6, alignment = top_left, dilation = 3>)
+      : (tensor<1x1x10x8xf32>, tensor<1x1x10x8xf32>, tensor<1x1x10x8xf32>)
+        -> tensor<1x1x10x8xf32>
+  return %o : tensor<1x1x10x8xf32>
+}
+
+// -----
+
+// Strided (l = 4, autoregressive): the band of 4 keys in the original order,
+// and the residue classes' earlier keys (rows from 4 on against all keys,
+// causal), placed back after 4 rows of (0, -inf) and merged.
+// CHECK-LABEL: func.func @strided
+// CHECK: %[[BAND:.*]], %[[BANDLSE:.*]] = attn.attention %arg0, %arg1, %arg2 mask(#attn.window<left = 3, right = 0, alignment = top_left>)
+// CHECK: tensor.extract_slice %arg0[0, 0, 4, 0] [%{{.*}}, 2, %{{.*}}, 16] [1, 1, 1, 1]
+// CHECK: %[[CLS:.*]], %[[CLSLSE:.*]] = attn.attention {{.*}} mask(#attn.causal<top_left>) : (tensor<?x2x?x16xf32>, tensor<?x1x?x16xf32>, tensor<?x1x?x16xf32>, tensor<?xi32>)
+// CHECK: %[[OUT:.*]] = tensor.pad %{{.*}} low[0, 0, %{{.*}}, 0]
+// CHECK: %[[LSE:.*]] = tensor.pad %{{.*}} low[0, 0, %{{.*}}]
+// CHECK: tensor.yield %cst{{.*}} : f32
+// CHECK: %[[C:.*]] = attn.combine(%[[BAND]], %[[OUT]]) lse(%[[BANDLSE]], %[[LSE]])
+// CHECK: return %[[C]]
+func.func @strided(%q: tensor<?x2x?x16xf32>, %k: tensor<?x1x?x16xf32>,
+                   %v: tensor<?x1x?x16xf32>) -> tensor<?x2x?x16xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.strided<stride = 4>)
+      : (tensor<?x2x?x16xf32>, tensor<?x1x?x16xf32>, tensor<?x1x?x16xf32>)
+        -> tensor<?x2x?x16xf32>
+  return %o : tensor<?x2x?x16xf32>
+}
+
+// -----
+
+// Bidirectional: a third piece, the classes' later keys (keys from 4 on),
+// a window reaching every key of the class.
+// CHECK-LABEL: func.func @strided_bidirectional
+// CHECK: attn.attention %arg0, %arg0, %arg0 mask(#attn.window<left = 3, right = 3, alignment = top_left>)
+// CHECK: attn.attention {{.*}} mask(#attn.causal<top_left>)
+// CHECK: attn.attention {{.*}} mask(#attn.window<left = 0, right = 5, alignment = top_left>)
+// CHECK: attn.combine({{.*}}, {{.*}}, {{.*}}) lse
+func.func @strided_bidirectional(%q: tensor<1x1x16x8xf32>) -> tensor<1x1x16x8xf32> {
+  %o = attn.attention %q, %q, %q mask(#attn.strided<stride = 4, bidirectional = true>)
+      : (tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>)
+        -> tensor<1x1x16x8xf32>
+  return %o : tensor<1x1x16x8xf32>
+}
+
+// -----
+
+// Split over heads: even heads (a strided slice of the heads) see the band,
+// odd heads the residue classes; each head one piece, nothing to merge.
+// With one K/V head per query head the K/V heads are sliced alike.
+// CHECK-LABEL: func.func @strided_split
+// CHECK: %[[QE:.*]] = tensor.extract_slice %arg0[0, 0, 0, 0] [1, 2, 12, 8] [1, 2, 1, 1] : tensor<1x3x12x8xf32> to tensor<1x2x12x8xf32>
+// CHECK: %[[KE:.*]] = tensor.extract_slice %arg1[0, 0, 0, 0] [1, 2, 12, 8] [1, 2, 1, 1]
+// CHECK: %[[EVEN:.*]], %{{.*}} = attn.attention %[[QE]], %[[KE]], %{{.*}} mask(#attn.window<left = 3, right = 0, alignment = top_left>)
+// CHECK: tensor.extract_slice %arg0[0, 1, 0, 0] [1, 1, 12, 8] [1, 2, 1, 1] : tensor<1x3x12x8xf32> to tensor<1x1x12x8xf32>
+// CHECK: attn.attention {{.*}} mask(#attn.causal<top_left>) : (tensor<4x1x3x8xf32>
+// CHECK-NOT: attn.combine
+// CHECK: %[[INS:.*]] = tensor.insert_slice %[[EVEN]] into %{{.*}}[0, 0, 0, 0] [1, 2, 12, 8] [1, 2, 1, 1]
+// CHECK: tensor.insert_slice %{{.*}} into %[[INS]][0, 1, 0, 0] [1, 1, 12, 8] [1, 2, 1, 1]
+func.func @strided_split(%q: tensor<1x3x12x8xf32>, %k: tensor<1x3x12x8xf32>)
+    -> tensor<1x3x12x8xf32> {
+  %o = attn.attention %q, %k, %k mask(#attn.strided<stride = 4, split_heads = true>)
+      : (tensor<1x3x12x8xf32>, tensor<1x3x12x8xf32>, tensor<1x3x12x8xf32>)
+        -> tensor<1x3x12x8xf32>
+  return %o : tensor<1x3x12x8xf32>
+}
+
+// -----
+
+// Fixed (l = 8, c = 2): the own block (blockwise eq, causal) in the original
+// order, and the summary keys gathered (24 keys -> 3 blocks x 2 = 6) under
+// "earlier block" (blockwise lt, blocks of 8 rows and 2 keys).
+// CHECK-LABEL: func.func @fixed
+// CHECK: attn.attention %arg0, %arg0, %arg0 mask(#attn.intersection<[#attn.blockwise<query_block = 8, key_block = 8, relation = eq>, #attn.causal<top_left>]>)
+// CHECK: tensor.expand_shape %arg0 {{\[}}[0], [1], [2, 3], [4]] output_shape [1, 1, 3, 8, 8]
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 0, 6, 0] [1, 1, 3, 2, 8] [1, 1, 1, 1, 1]
+// CHECK: linalg.copy
+// CHECK: tensor.collapse_shape %{{.*}} : tensor<1x1x3x2x8xf32> into tensor<1x1x6x8xf32>
+// CHECK: attn.attention %arg0, %{{.*}}, %{{.*}} key_lengths(%{{.*}}) mask(#attn.blockwise<query_block = 8, key_block = 2, relation = lt>) : (tensor<1x1x24x8xf32>, tensor<1x1x6x8xf32>
+// CHECK: attn.combine
+func.func @fixed(%q: tensor<1x1x24x8xf32>) -> tensor<1x1x24x8xf32> {
+  %o = attn.attention %q, %q, %q mask(#attn.fixed<block = 8, summary = 2>)
+      : (tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>)
+        -> tensor<1x1x24x8xf32>
+  return %o : tensor<1x1x24x8xf32>
+}
+
+// -----
+
+// Left alone: bottom-right dilated windows (a row's residue depends on its
+// batch row's key length), plain windows, fixed split over heads, and a
+// split over heads whose K/V groups have an odd size (3 query heads per K/V
+// head: a parity slice would not keep a uniform grouping).
+// CHECK-LABEL: func.func @left_alone
+// CHECK-NOT: attn.combine
+// CHECK-NOT: tensor.extract_slice
+// CHECK: mask(#attn.window<left = 4, right = 0, alignment = bottom_right, dilation = 2>)
+// CHECK: mask(#attn.window<left = 4, right = 0, alignment = top_left>)
+// CHECK: mask(#attn.fixed<block = 4, split_heads = true>)
+// CHECK: mask(#attn.strided<stride = 4, split_heads = true>)
+func.func @left_alone(%q: tensor<1x6x10x8xf32>, %k: tensor<1x2x10x8xf32>)
+    -> (tensor<1x6x10x8xf32>, tensor<1x6x10x8xf32>, tensor<1x6x10x8xf32>,
+        tensor<1x6x10x8xf32>) {
+  %a = attn.attention %q, %k, %k
+      mask(#attn.window<left = 4, right = 0, alignment = bottom_right, dilation = 2>)
+      : (tensor<1x6x10x8xf32>, tensor<1x2x10x8xf32>, tensor<1x2x10x8xf32>)
+        -> tensor<1x6x10x8xf32>
+  %b = attn.attention %q, %k, %k
+      mask(#attn.window<left = 4, right = 0, alignment = top_left>)
+      : (tensor<1x6x10x8xf32>, tensor<1x2x10x8xf32>, tensor<1x2x10x8xf32>)
+        -> tensor<1x6x10x8xf32>
+  %c = attn.attention %q, %k, %k
+      mask(#attn.fixed<block = 4, summary = 1, split_heads = true>)
+      : (tensor<1x6x10x8xf32>, tensor<1x2x10x8xf32>, tensor<1x2x10x8xf32>)
+        -> tensor<1x6x10x8xf32>
+  %d = attn.attention %q, %k, %k
+      mask(#attn.strided<stride = 4, split_heads = true>)
+      : (tensor<1x6x10x8xf32>, tensor<1x2x10x8xf32>, tensor<1x2x10x8xf32>)
+        -> tensor<1x6x10x8xf32>
+  return %a, %b, %c, %d : tensor<1x6x10x8xf32>, tensor<1x6x10x8xf32>,
+      tensor<1x6x10x8xf32>, tensor<1x6x10x8xf32>
+}

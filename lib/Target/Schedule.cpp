@@ -168,10 +168,10 @@ FailureOr<TileSchedule> mlir::attn::evaluateSchedule(
           IndexBuilder qib(qb, l);
           Value rowBegin = qib.mul(t, qib.c(queryTile));
           Value rowEnd = qib.min(qib.add(rowBegin, qib.c(queryTile)), n);
-          auto [first, last] = buildVisitedKeyTiles(
+          SmallVector<std::pair<Value, Value>> ranges = buildVisitedKeyTiles(
               qb, l, mask, rowBegin, rowEnd, n, valid, headValue, keyTile);
-          scf::ForOp::create(
-              qb, l, first, last, qib.c(1), ValueRange{},
+          buildKeyTileLoops(
+              qb, l, ranges, ValueRange{},
               [&](OpBuilder &kb, Location kl, Value u, ValueRange) {
                 IndexBuilder kib(kb, kl);
                 Value colBegin = kib.mul(u, kib.c(keyTile));
@@ -183,7 +183,7 @@ FailureOr<TileSchedule> mlir::attn::evaluateSchedule(
                     arith::ConstantIntOp::create(kb, kl, kb.getI8Type(), 2),
                     arith::ConstantIntOp::create(kb, kl, kb.getI8Type(), 1));
                 memref::StoreOp::create(kb, kl, cell, cells, ValueRange{t, u});
-                scf::YieldOp::create(kb, kl);
+                return SmallVector<Value>();
               });
           scf::YieldOp::create(qb, l);
         });

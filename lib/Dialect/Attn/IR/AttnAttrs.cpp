@@ -243,8 +243,9 @@ static FailureOr<ArrayAttr> resolveMasks(ArrayAttr masks, int64_t numKeys) {
 
 /// A union (anyOf) or an intersection of masks. Visible: OR / AND of the
 /// members. Key range: the hull / the overlap of the members' ranges (a
-/// union's hull may cover keys no member sees, which costs visits, never
-/// correctness). Fully visible: sufficient for a union when one member
+/// union's hull may cover keys no member sees; the tiled lowerings take a
+/// union's members' ranges one by one instead, see collectKeyRanges in
+/// OnlineSoftmax.h). Fully visible: sufficient for a union when one member
 /// covers the tile; necessary and sufficient for an intersection when all do.
 namespace {
 struct MaskCombination {

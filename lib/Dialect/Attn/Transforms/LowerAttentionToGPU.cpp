@@ -252,14 +252,15 @@ private:
     // The key tiles the block's rows may see (uniform over the block, so
     // every thread takes part in every tile's loads and barriers).
     Value tileSize = ib.c(kn.tile);
-    auto [tileBegin, tileEnd] =
+    SmallVector<std::pair<Value, Value>> tileRanges =
         buildVisitedKeyTiles(b, loc, op.getEffectiveMask(), rowBegin, rowEnd,
                              numQueries, validKeys, head, kn.tile);
 
     Value negInf = f32Constant(b, loc, kNegInf);
-    auto loop = scf::ForOp::create(
-        b, loc, tileBegin, tileEnd, one, ValueRange{negInf, zeroF},
-        [&](OpBuilder &nb, Location l, Value keyTileIndex, ValueRange state) {
+    SmallVector<Value> final = buildKeyTileLoops(
+        b, loc, tileRanges, ValueRange{negInf, zeroF},
+        [&](OpBuilder &nb, Location l, Value keyTileIndex,
+            ValueRange state) -> SmallVector<Value> {
           Value colStart = IndexBuilder(nb, l).mul(keyTileIndex, tileSize);
           loadKeyValueTiles(nb, l, kn, batch, kvHead, colStart, numKeys,
                             thread);
@@ -274,15 +275,15 @@ private:
             nb.setInsertionPointToStart(update.elseBlock());
             scf::YieldOp::create(nb, l, state);
           }
-          scf::YieldOp::create(nb, l, update.getResults());
+          return SmallVector<Value>(update.getResults());
         });
-    Value sum = loop.getResult(1);
+    Value sum = final[1];
     if (kn.lse) {
       auto lseIf = scf::IfOp::create(b, loc, rowExists, /*withElse=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(lseIf.thenBlock());
       memref::StoreOp::create(b, loc,
-                              logSumExpOf(b, loc, loop.getResult(0), sum),
+                              logSumExpOf(b, loc, final[0], sum),
                               kn.lse, ValueRange{batch, head, row});
     }
 

@@ -257,7 +257,7 @@ private:
         ArrayRef<OpFoldResult>{rows, width}, ArrayRef<OpFoldResult>{one, one});
 
     // The key tiles the rows may see (the block schedule).
-    auto [tileBegin, tileEnd] =
+    SmallVector<std::pair<Value, Value>> tileRanges =
         buildVisitedKeyTiles(b, loc, op.getEffectiveMask(), rowBegin, rowEnd,
                              numQueries, validKeys, task.head, keyTile);
 
@@ -267,21 +267,21 @@ private:
     Value m0 = gb.tensor(rowSize, f32, kNegInf);
     Value l0 = gb.tensor(rowSize, f32, 0.0);
     Value acc0 = gb.tensor(accSize, f32, 0.0);
-    auto loop = scf::ForOp::create(
-        b, loc, tileBegin, tileEnd, ib.c(1), ValueRange{m0, l0, acc0},
+    SmallVector<Value> final = buildKeyTileLoops(
+        b, loc, tileRanges, ValueRange{m0, l0, acc0},
         [&](OpBuilder &nb, Location l, Value keyTileIndex, ValueRange state) {
           KeyTileStep step{task,   queryTileValue, keyTileIndex, rowBegin,
                            rowEnd, numQueries,     validKeys};
-          scf::YieldOp::create(nb, l, buildKeyTile(nb, l, step, state));
+          return buildKeyTile(nb, l, step, state);
         });
 
     // out = l > 0 ? acc / l : 0, once.
     Type elementType = qType.getElementType();
     Value lse;
     if (op.getLse())
-      lse = buildLogSumExp(b, loc, loop.getResult(0), loop.getResult(1));
+      lse = buildLogSumExp(b, loc, final[0], final[1]);
     Value out = gb.generic(
-        {loop.getResult(2), loop.getResult(1)}, gb.tensor(accSize, elementType),
+        {final[2], final[1]}, gb.tensor(accSize, elementType),
         {gb.map(2, {0, 1}), gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
         [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
           Value zeroF = f32Constant(nb, l, 0);

@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -56,28 +57,94 @@ inline Value logSumExpOf(OpBuilder &b, Location loc, Value m, Value l) {
                                  f32Constant(b, loc, kNegInf));
 }
 
+/// The key ranges a mask gives the rows [rowBegin, rowEnd): one per member
+/// of a union (so that a window united with global tokens visits its band
+/// and the global keys, not the hull from the first global key to the
+/// band), the mask's one range otherwise.
+inline void collectKeyRanges(OpBuilder &b, Location loc, MaskAttrInterface mask,
+                             Value rowBegin, Value rowEnd, Value numQueries,
+                             Value validKeys, Value head,
+                             SmallVectorImpl<std::pair<Value, Value>> &ranges) {
+  if (auto unite = dyn_cast<UnionMaskAttr>(mask)) {
+    for (Attribute member : unite.getMasks())
+      collectKeyRanges(b, loc, cast<MaskAttrInterface>(member), rowBegin,
+                       rowEnd, numQueries, validKeys, head, ranges);
+    return;
+  }
+  ranges.push_back(mask.buildKeyRange(b, loc, rowBegin, rowEnd, numQueries,
+                                      validKeys, head));
+}
+
 /// The block schedule of the tiled lowerings, from the mask's index
 /// arithmetic (never from an N x S mask). For the query rows [rowBegin,
-/// rowEnd) of one tile, the key tiles [first, last) to visit: the mask's key
-/// range (all keys without a mask) clamped to the valid keys and rounded out
-/// to whole tiles of `keyTile`; none when the range is empty.
-inline std::pair<Value, Value>
+/// rowEnd) of one tile, the ranges [first, last) of key tiles to visit: each
+/// key range of the mask (all keys without a mask) clamped to the valid keys
+/// and rounded out to whole tiles of `keyTile`; empty when the range is.
+/// Ranges may overlap: buildKeyTileLoops visits a tile once.
+inline SmallVector<std::pair<Value, Value>>
 buildVisitedKeyTiles(OpBuilder &b, Location loc, MaskAttrInterface mask,
                      Value rowBegin, Value rowEnd, Value numQueries,
                      Value validKeys, Value head, int64_t keyTile) {
   IndexBuilder ib(b, loc);
-  Value colBegin = ib.c(0), colEnd = validKeys;
-  if (mask) {
-    std::tie(colBegin, colEnd) = mask.buildKeyRange(
-        b, loc, rowBegin, rowEnd, numQueries, validKeys, head);
+  SmallVector<std::pair<Value, Value>> ranges;
+  if (mask)
+    collectKeyRanges(b, loc, mask, rowBegin, rowEnd, numQueries, validKeys,
+                     head, ranges);
+  else
+    ranges.push_back({ib.c(0), validKeys});
+  for (auto &[colBegin, colEnd] : ranges) {
     colBegin = ib.max(colBegin, ib.c(0));
     colEnd = ib.min(colEnd, validKeys);
+    Value first = ib.div(colBegin, ib.c(keyTile));
+    Value last =
+        arith::SelectOp::create(b, loc, ib.lt(colBegin, colEnd),
+                                ib.ceilDiv(colEnd, ib.c(keyTile)), first);
+    colBegin = first;
+    colEnd = last;
   }
-  Value first = ib.div(colBegin, ib.c(keyTile));
-  Value last =
-      arith::SelectOp::create(b, loc, ib.lt(colBegin, colEnd),
-                              ib.ceilDiv(colEnd, ib.c(keyTile)), first);
-  return {first, last};
+  return ranges;
+}
+
+/// The loops over the key tiles of `ranges` (from buildVisitedKeyTiles): one
+/// scf.for per range, carrying `state` from loop to loop; a tile that an
+/// earlier range covers is skipped (its state passes through), so each tile
+/// is visited once. `body` builds one tile's update. Returns the final state.
+inline SmallVector<Value> buildKeyTileLoops(
+    OpBuilder &b, Location loc, ArrayRef<std::pair<Value, Value>> ranges,
+    ValueRange state,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body) {
+  SmallVector<Value> current(state);
+  for (size_t k = 0; k < ranges.size(); ++k) {
+    IndexBuilder ib(b, loc);
+    auto loop = scf::ForOp::create(
+        b, loc, ranges[k].first, ranges[k].second, ib.c(1), current,
+        [&](OpBuilder &nb, Location l, Value tile, ValueRange carried) {
+          if (k == 0) {
+            scf::YieldOp::create(nb, l, body(nb, l, tile, carried));
+            return;
+          }
+          IndexBuilder nib(nb, l);
+          Value seen = nib.truth(false);
+          for (size_t e = 0; e < k; ++e)
+            seen = nib.either(seen, nib.both(nib.le(ranges[e].first, tile),
+                                             nib.lt(tile, ranges[e].second)));
+          // Blocks without terminators: each branch yields its own values.
+          auto once = scf::IfOp::create(nb, l, carried.getTypes(), seen,
+                                        /*addThenBlock=*/true,
+                                        /*addElseBlock=*/true);
+          {
+            OpBuilder::InsertionGuard guard(nb);
+            nb.setInsertionPointToStart(once.thenBlock());
+            scf::YieldOp::create(nb, l, carried);
+            nb.setInsertionPointToStart(once.elseBlock());
+            scf::YieldOp::create(nb, l, body(nb, l, tile, carried));
+          }
+          scf::YieldOp::create(nb, l, once.getResults());
+        });
+    current.assign(loop.getResults().begin(), loop.getResults().end());
+  }
+  return current;
 }
 
 /// Whether the key tile starting at `colBegin` needs no mask for the rows

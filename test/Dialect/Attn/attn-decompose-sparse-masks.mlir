@@ -1,23 +1,28 @@
 // RUN: attn-opt %s --attn-decompose-sparse-masks --split-input-file | FileCheck %s
 
-// A top-left window with dilation 3: one op over the 3 residue classes,
-// folded into the batch dimension (10 rows padded to 12, viewed as
-// (1, 1, 4, 3, 8), transposed to (1, 3, 1, 4, 8), collapsed to (3, 1, 4, 8)),
-// with the window divided by 3 and each class's valid keys.
+// A top-left window with dilation 3: one op over the 3 residue classes
+// folded into the batch dimension. Each (batch row, class) is a strided
+// copy in an scf.forall: rows r, r + 3, ... (ceil((10 - r) / 3) of them) to
+// batch row 3 b + r of a zeroed (3, 1, 4, 8) tensor; the window is divided
+// by 3 and each class gets its valid keys; the result is copied back the
+// same way.
 // CHECK-LABEL: func.func @dilated
-// CHECK: %[[P:.*]] = tensor.pad %{{.*}} low[0, 0, 0, 0] high[0, 0, 2, 0]
-// CHECK: %[[E:.*]] = tensor.expand_shape %[[P]] {{\[}}[0], [1], [2, 3], [4]] output_shape [1, 1, 4, 3, 8]
-// CHECK: %[[T:.*]] = linalg.transpose ins(%[[E]] : tensor<1x1x4x3x8xf32>) outs(%{{.*}} : tensor<1x3x1x4x8xf32>) permutation = [0, 3, 1, 2, 4]
-// CHECK: %[[Q:.*]] = tensor.collapse_shape %[[T]] {{\[}}[0, 1], [2], [3], [4]] : tensor<1x3x1x4x8xf32> into tensor<3x1x4x8xf32>
+// CHECK: %[[ZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<3x1x4x8xf32>)
+// CHECK: %[[Q:.*]] = scf.forall (%[[B:.*]], %[[R:.*]]) in (1, 3) shared_outs(%[[ACC:.*]] = %[[ZERO]])
+// CHECK: %[[ROWS:.*]] = arith.ceildivsi %{{.*}}, %c3 : index
+// CHECK: %[[FROM:.*]] = tensor.extract_slice %arg0[%[[B]], 0, %[[R]], 0] [1, 1, %[[ROWS]], 8] [1, 1, 3, 1]
+// CHECK: %[[TO:.*]] = tensor.extract_slice %[[ACC]][%{{.*}}, 0, %c0, 0] [1, 1, %[[ROWS]], 8] [1, 1, 1, 1]
+// CHECK: linalg.copy ins(%[[FROM]] : tensor<1x1x?x8xf32>) outs(%[[TO]] : tensor<1x1x?x8xf32>)
+// CHECK: tensor.parallel_insert_slice
 // CHECK: %[[LEN:.*]] = tensor.generate
 // CHECK: arith.ceildivsi
 // CHECK: } : tensor<3xi32>
 // CHECK: %[[O:.*]], %{{.*}} = attn.attention %[[Q]], %{{.*}}, %{{.*}} key_lengths(%[[LEN]]) mask(#attn.window<left = 2, right = 2, alignment = top_left>) : {{.*}} -> (tensor<3x1x4x8xf32>, tensor<3x1x4xf32>)
-// CHECK: tensor.expand_shape %[[O]] {{\[}}[0, 1], [2], [3], [4]] output_shape [1, 3, 1, 4, 8]
-// CHECK: linalg.transpose {{.*}} permutation = [0, 2, 3, 1, 4]
-// CHECK: %[[R:.*]] = tensor.extract_slice %{{.*}}[0, 0, 0, 0] [1, 1, 10, 8] [1, 1, 1, 1] : tensor<1x1x12x8xf32> to tensor<1x1x10x8xf32>
+// CHECK: %[[OUT:.*]] = scf.forall {{.*}} -> (tensor<1x1x10x8xf32>)
+// CHECK: tensor.extract_slice %[[O]][%{{.*}}, 0, %c0, 0] [1, 1, %{{.*}}, 8] [1, 1, 1, 1]
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, 0, %{{.*}}, 0] [1, 1, %{{.*}}, 8] [1, 1, 3, 1]
 // CHECK-NOT: attn.combine
-// CHECK: return %[[R]]
+// CHECK: return %[[OUT]]
 func.func @dilated(%q: tensor<1x1x10x8xf32>) -> tensor<1x1x10x8xf32> {
   %o = attn.attention %q, %q, %q
       mask(#attn.window<left = 6, right = 6, alignment = top_left, dilation = 3>)
@@ -30,14 +35,16 @@ func.func @dilated(%q: tensor<1x1x10x8xf32>) -> tensor<1x1x10x8xf32> {
 
 // Strided (l = 4, autoregressive): the band of 4 keys in the original order,
 // and the residue classes' earlier keys (rows from 4 on against all keys,
-// causal), placed back after 4 rows of (0, -inf) and merged.
+// causal), copied back to rows 4.. of a tensor whose first 4 rows hold
+// (0, -inf), and merged.
 // CHECK-LABEL: func.func @strided
 // CHECK: %[[BAND:.*]], %[[BANDLSE:.*]] = attn.attention %arg0, %arg1, %arg2 mask(#attn.window<left = 3, right = 0, alignment = top_left>)
-// CHECK: tensor.extract_slice %arg0[0, 0, 4, 0] [%{{.*}}, 2, %{{.*}}, 16] [1, 1, 1, 1]
+// CHECK: tensor.extract_slice %arg0[%{{.*}}, 0, %{{.*}}, 0] [1, 2, %{{.*}}, 16] [1, 1, 4, 1]
 // CHECK: %[[CLS:.*]], %[[CLSLSE:.*]] = attn.attention {{.*}} mask(#attn.causal<top_left>) : (tensor<?x2x?x16xf32>, tensor<?x1x?x16xf32>, tensor<?x1x?x16xf32>, tensor<?xi32>)
-// CHECK: %[[OUT:.*]] = tensor.pad %{{.*}} low[0, 0, %{{.*}}, 0]
-// CHECK: %[[LSE:.*]] = tensor.pad %{{.*}} low[0, 0, %{{.*}}]
-// CHECK: tensor.yield %cst{{.*}} : f32
+// CHECK: linalg.fill ins(%cst{{.*}} : f32) outs(%{{.*}} : tensor<?x2x?x16xf32>)
+// CHECK: %[[OUT:.*]] = scf.forall
+// CHECK: linalg.fill ins(%cst{{.*}} : f32) outs(%{{.*}} : tensor<?x2x?xf32>)
+// CHECK: %[[LSE:.*]] = scf.forall
 // CHECK: %[[C:.*]] = attn.combine(%[[BAND]], %[[OUT]]) lse(%[[BANDLSE]], %[[LSE]])
 // CHECK: return %[[C]]
 func.func @strided(%q: tensor<?x2x?x16xf32>, %k: tensor<?x1x?x16xf32>,

@@ -8,10 +8,11 @@
 // * Residue classes. When a row i = r + l a may see key j only if
 //   i - j = 0 mod l, rows and keys of class r form their own attention with
 //   a = floor(i / l), b = floor(j / l). Classes fold into the batch
-//   dimension: pad to a multiple of l, view (B, H, T, D) as
-//   (B, H, T/l, l, D), transpose to (B, l, H, T/l, D), collapse to
-//   (B l, H, T/l, D); class key lengths ceil((len - r) / l). One op, the l
-//   classes as batch rows.
+//   dimension: class r of batch row b becomes batch row b l + r of a
+//   (B l, H, ceil(T / l), D) tensor (its rows r, r + l, ... copied there, a
+//   strided copy per (b, r) in an scf.forall, the last row zero when the
+//   class is one short); class key lengths ceil((len - r) / l). One op, the
+//   l classes as batch rows; the result is copied back the same way.
 //   - dilated window (left, right, dilation d, top-left): class window
 //     [a - left / d, a + right / d];
 //   - strided A2 \ A1 (autoregressive): keys j <= i - l of the class, i.e.
@@ -36,7 +37,9 @@
 #include "attn/Dialect/Attn/Transforms/SparseMasks.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -203,72 +206,145 @@ public:
   Value collapse(Value x, ArrayRef<ReassociationIndices> groups) {
     return tensor::CollapseShapeOp::create(b, loc, x, groups);
   }
-  Value transpose(Value x, ArrayRef<int64_t> permutation) {
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
-    SmallVector<OpFoldResult> permuted;
-    for (int64_t p : permutation)
-      permuted.push_back(sizes[p]);
-    Value init = tensor::EmptyOp::create(b, loc, permuted, elementOf(x));
-    return linalg::TransposeOp::create(b, loc, x, init, permutation)
-        .getResult()[0];
-  }
 
   OpBuilder &b;
   Location loc;
 };
 
 /// Folds and unfolds residue classes (see the file comment). Tensors are
-/// (B, H, T, W) or, for log-sum-exps, (B, H, T).
+/// (B, H, T, W) or, for log-sum-exps, (B, H, T). Each (batch row, class) is
+/// one strided copy, all of them in an scf.forall: the lowering runs them
+/// in parallel, like the attention's tiles.
 struct ResidueFold {
   ShapeBuilder &sb;
   int64_t modulus;
 
-  /// Rows [offset, T) of x as (B l, H, ceil((T - offset) / l), W...).
+  /// Rows [offset, T) of x as (B l, H, ceil((T - offset) / l), W...): class
+  /// r of batch row b is batch row b l + r, its rows offset + r + l a, and
+  /// the rows past a class's end are 0.
   Value fold(Value x, int64_t offset) {
     OpFoldResult rows =
         sb.rest(tensor::getMixedSize(sb.b, sb.loc, x, 2), offset);
-    OpFoldResult perClass = sb.ceilDiv(rows, modulus);
-    Value padded = sb.rowsPadded(x, offset, rows, sb.mul(perClass, modulus));
-    SmallVector<OpFoldResult> sizes =
-        tensor::getMixedSizes(sb.b, sb.loc, padded);
-    // (B, H, T/l, l, W) -> (B, l, H, T/l, W) -> (B l, H, T/l, W)
-    return regroup(padded, {{0}, {1}, {2, 3}},
-                   {sizes[0], sizes[1], perClass, sb.index(modulus)},
-                   {0, 3, 1, 2}, {{0, 1}, {2}, {3}});
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(sb.b, sb.loc, x);
+    SmallVector<OpFoldResult> folded = sizes;
+    folded[0] = sb.mul(sizes[0], modulus);
+    folded[2] = sb.ceilDiv(rows, modulus);
+    Type element = ShapeBuilder::elementOf(x);
+    Value zero =
+        arith::ConstantOp::create(sb.b, sb.loc, sb.b.getZeroAttr(element));
+    Value init =
+        linalg::FillOp::create(
+            sb.b, sb.loc, zero,
+            tensor::EmptyOp::create(sb.b, sb.loc, folded, element).getResult())
+            .getResult(0);
+    return copyClasses(sizes[0], rows, init, [&](Value b, Value r) {
+      IndexBuilder ib(sb.b, sb.loc);
+      return Window{x,
+                    {b, ib.add(r, ib.c(offset))},
+                    modulus,
+                    ib.add(ib.mul(b, ib.c(modulus)), r),
+                    1};
+    });
   }
 
-  /// Expands x by `groups` into `sizes`, permutes by `perm` and collapses by
-  /// `merge`; the width dimension W of a rank-4 x rides along last.
-  Value regroup(Value x, SmallVector<ReassociationIndices> groups,
-                SmallVector<OpFoldResult> sizes, SmallVector<int64_t> perm,
-                SmallVector<ReassociationIndices> merge) {
-    auto type = cast<RankedTensorType>(x.getType());
-    if (type.getRank() == 4) {
-      int64_t expanded = static_cast<int64_t>(sizes.size());
-      sizes.push_back(tensor::getMixedSize(sb.b, sb.loc, x, 3));
-      groups.push_back({expanded});
-      perm.push_back(expanded);
-      merge.push_back({expanded});
-    }
-    return sb.collapse(sb.transpose(sb.expand(x, groups, sizes), perm), merge);
-  }
-
-  /// The inverse of `fold` for the rows [0, rows) it covered.
-  Value unfold(Value y, OpFoldResult rows) {
+  /// The inverse of `fold`: the classes' rows back to rows offset .. offset +
+  /// rows of a tensor of `total` rows, whose first `offset` rows hold
+  /// `before`.
+  Value unfold(Value y, OpFoldResult rows, int64_t offset, OpFoldResult total,
+               double before) {
     SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(sb.b, sb.loc, y);
     OpFoldResult batch =
         sb.apply(sb.b.getAffineSymbolExpr(0).floorDiv(modulus), {sizes[0]});
-    // (B l, H, T/l, W) -> (B, l, H, T/l, W) -> (B, H, T/l, l, W) -> (B, H, T,
-    // W)
-    Value rowsOfClasses = regroup(
-        y, {{0, 1}, {2}, {3}}, {batch, sb.index(modulus), sizes[1], sizes[2]},
-        {0, 2, 3, 1}, {{0}, {1}, {2, 3}});
-    SmallVector<OpFoldResult> all =
-        tensor::getMixedSizes(sb.b, sb.loc, rowsOfClasses);
-    SmallVector<OpFoldResult> offsets(all.size(), sb.index(0)),
-        strides(all.size(), sb.index(1));
-    all[2] = rows;
-    return sb.slice(rowsOfClasses, offsets, all, strides);
+    SmallVector<OpFoldResult> unfolded = sizes;
+    unfolded[0] = batch;
+    unfolded[2] = total;
+    Type element = ShapeBuilder::elementOf(y);
+    Value init = tensor::EmptyOp::create(sb.b, sb.loc, unfolded, element);
+    if (offset > 0) {
+      // Only the rows before the offset: the classes fill the rest.
+      SmallVector<OpFoldResult> head = unfolded;
+      head[2] =
+          sb.apply(sb.b.getAffineSymbolExpr(0) - sb.b.getAffineSymbolExpr(1),
+                   {total, rows});
+      SmallVector<OpFoldResult> zeros(head.size(), sb.index(0)),
+          ones(head.size(), sb.index(1));
+      Value value = arith::ConstantOp::create(
+          sb.b, sb.loc, sb.b.getFloatAttr(element, before));
+      Value filled = linalg::FillOp::create(sb.b, sb.loc, value,
+                                            sb.slice(init, zeros, head, ones))
+                         .getResult(0);
+      init = tensor::InsertSliceOp::create(sb.b, sb.loc, filled, init, zeros,
+                                           head, ones);
+    }
+    return copyClasses(batch, rows, init, [&](Value b, Value r) {
+      IndexBuilder ib(sb.b, sb.loc);
+      return Window{y,       {ib.add(ib.mul(b, ib.c(modulus)), r), ib.c(0)},
+                    1,       b,
+                    modulus, ib.add(r, ib.c(offset))};
+    });
+  }
+
+private:
+  /// Where one class's rows are read from and written to: the source's
+  /// (batch row, first row) and row stride; the destination's batch row, row
+  /// stride and first row.
+  struct Window {
+    Value source;
+    std::pair<Value, Value> from;
+    int64_t fromStride;
+    Value toBatch;
+    int64_t toStride;
+    Value toRow = nullptr;
+  };
+
+  /// forall (b, r) in (B, l): copies the ceil((rows - r) / l) rows of class
+  /// r of batch row b as `where` says, into `init`.
+  Value copyClasses(OpFoldResult batch, OpFoldResult rows, Value init,
+                    function_ref<Window(Value, Value)> where) {
+    OpBuilder &b = sb.b;
+    Location loc = sb.loc;
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, sb.index(modulus)},
+        ValueRange{init}, std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forall.getTerminator());
+    Value row = forall.getInductionVar(0), cls = forall.getInductionVar(1);
+    Window w = where(row, cls);
+    IndexBuilder ib(b, loc);
+    Value rowCount = getValueOrCreateConstantIndexOp(b, loc, rows);
+    Value count =
+        ib.ceilDiv(ib.max(ib.sub(rowCount, cls), ib.c(0)), ib.c(modulus));
+    Value out = forall.getRegionIterArgs()[0];
+    auto type = cast<RankedTensorType>(out.getType());
+    bool wide = type.getRank() == 4;
+    auto window = [&](Value batchRow, Value firstRow, int64_t stride,
+                      SmallVector<OpFoldResult> &offsets,
+                      SmallVector<OpFoldResult> &sizes,
+                      SmallVector<OpFoldResult> &strides) {
+      offsets = {batchRow, sb.index(0), firstRow};
+      sizes = {sb.index(1), b.getIndexAttr(type.getDimSize(1)), count};
+      strides = {sb.index(1), sb.index(1), sb.index(stride)};
+      if (wide) {
+        offsets.push_back(sb.index(0));
+        sizes.push_back(b.getIndexAttr(type.getDimSize(3)));
+        strides.push_back(sb.index(1));
+      }
+    };
+    SmallVector<OpFoldResult> fromOffsets, fromSizes, fromStrides, toOffsets,
+        toSizes, toStrides;
+    window(w.from.first, w.from.second, w.fromStride, fromOffsets, fromSizes,
+           fromStrides);
+    window(w.toBatch, w.toRow ? w.toRow : ib.c(0), w.toStride, toOffsets,
+           toSizes, toStrides);
+    Value part = sb.slice(w.source, fromOffsets, fromSizes, fromStrides);
+    Value into = sb.slice(out, toOffsets, toSizes, toStrides);
+    // A linalg.copy into the destination's slice: bufferized in place, no
+    // temporary.
+    Value copied = linalg::CopyOp::create(b, loc, part, into).getResult(0);
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(b, loc, copied, out, toOffsets,
+                                          toSizes, toStrides);
+    return forall.getResult(0);
   }
 };
 
@@ -464,34 +540,11 @@ private:
     if (piece.layout != Layout::ResidueClasses)
       return {out, lse};
 
-    // Back to the op's rows: the classes' rows, then the rows before the
-    // offset (none of the piece's keys: output 0, lse -inf).
+    // Back to the op's rows; the rows before the offset see none of the
+    // piece's keys: output 0, lse -inf.
     OpFoldResult rows = sb.rest(numQueries, piece.rowOffset);
-    out = classes.unfold(out, rows);
-    lse = classes.unfold(lse, rows);
-    if (piece.rowOffset == 0)
-      return {out, lse};
-    return {rowsBefore(sb, out, numQueries, 0.0),
-            rowsBefore(sb, lse, numQueries, kNegInf)};
-  }
-
-  /// x (the rows from an offset on) with rows of `value` in front,
-  /// `numQueries` rows in all.
-  static Value rowsBefore(ShapeBuilder &sb, Value x, OpFoldResult numQueries,
-                          double value) {
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(sb.b, sb.loc, x);
-    SmallVector<OpFoldResult> low(sizes.size(), sb.index(0)),
-        high(sizes.size(), sb.index(0));
-    OpFoldResult rows = sizes[2];
-    // low = N - rows: offset, or N when N < offset (rows = 0).
-    low[2] = sb.apply(sb.b.getAffineSymbolExpr(0) - sb.b.getAffineSymbolExpr(1),
-                      {numQueries, rows});
-    sizes[2] = numQueries;
-    Type element = ShapeBuilder::elementOf(x);
-    Value fill = arith::ConstantOp::create(sb.b, sb.loc,
-                                           sb.b.getFloatAttr(element, value));
-    return tensor::PadOp::create(
-        sb.b, sb.loc, ShapeBuilder::typeOf(sizes, element), x, low, high, fill);
+    return {classes.unfold(out, rows, piece.rowOffset, numQueries, 0.0),
+            classes.unfold(lse, rows, piece.rowOffset, numQueries, kNegInf)};
   }
 
   /// The last c keys of every block of l: (B, Hkv, ceil(S / l) c, W).

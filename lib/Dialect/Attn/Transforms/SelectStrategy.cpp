@@ -34,16 +34,21 @@ struct AttnSelectStrategyPass
     });
   }
 
-  /// The documented rule: materialized only when the whole score matrix is
-  /// statically known to fit in one tile.
+  /// The documented rule: materialized only when all the scores of the op
+  /// (every batch row and head) are statically known to fit in one tile.
+  /// The materialized loops run on one thread: many small attentions (the
+  /// residue classes of a sparse mask, say) are faster as flash tiles spread
+  /// over the cores.
   StringRef choose(AttentionOp op) {
     if (strategy != "auto")
       return strategy;
     auto queries = cast<RankedTensorType>(op.getQuery().getType());
     auto keys = cast<RankedTensorType>(op.getKey().getType());
-    int64_t n = queries.getDimSize(2), s = keys.getDimSize(2);
-    bool oneTile = !ShapedType::isDynamic(n) && !ShapedType::isDynamic(s) &&
-                   n * s <= queryTile * keyTile;
+    int64_t b = queries.getDimSize(0), n = queries.getDimSize(2),
+            s = keys.getDimSize(2);
+    bool oneTile = !ShapedType::isDynamic(b) && !ShapedType::isDynamic(n) &&
+                   !ShapedType::isDynamic(s) &&
+                   b * op.getNumHeads() * n * s <= queryTile * keyTile;
     return oneTile ? kMaterializedStrategy : kFlashStrategy;
   }
 };

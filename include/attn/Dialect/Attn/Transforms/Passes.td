@@ -61,6 +61,7 @@ def AttnDecomposeSparseMasksPass
   }];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::arith::ArithDialect"
@@ -74,9 +75,10 @@ def AttnSelectStrategyPass
     Marks every `attn.attention` with `attn.strategy = "flash"` or
     `"materialized"`, which the lowerings obey (an op without a mark is
     lowered by whichever lowering runs). `strategy=flash|materialized` forces
-    one; `auto` picks materialized only when N and S are both static and the
-    whole N x S score matrix fits in one query-tile x key-tile tile (tiling
-    would then just add bookkeeping), and flash otherwise: its memory stays
+    one; `auto` picks materialized only when B, N and S are static and all
+    the B x H x N x S scores fit in one query-tile x key-tile tile (tiling
+    would then just add bookkeeping; the materialized loops run on one
+    thread), and flash otherwise: its memory stays
     O(N·D) whatever S is, and it skips the key tiles a mask hides.
   }];
   let options = [

@@ -5,14 +5,18 @@
 // copy in an scf.forall: rows r, r + 3, ... (ceil((10 - r) / 3) of them) to
 // batch row 3 b + r of a zeroed (3, 1, 4, 8) tensor; the window is divided
 // by 3 and each class gets its valid keys; the result is copied back the
-// same way.
+// same way. Rows are copied one at a time (each a contiguous copy once
+// lowered).
 // CHECK-LABEL: func.func @dilated
 // CHECK: %[[ZERO:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<3x1x4x8xf32>)
 // CHECK: %[[Q:.*]] = scf.forall (%[[B:.*]], %[[R:.*]]) in (1, 3) shared_outs(%[[ACC:.*]] = %[[ZERO]])
 // CHECK: %[[ROWS:.*]] = arith.ceildivsi %{{.*}}, %c3 : index
 // CHECK: %[[FROM:.*]] = tensor.extract_slice %arg0[%[[B]], 0, %[[R]], 0] [1, 1, %[[ROWS]], 8] [1, 1, 3, 1]
 // CHECK: %[[TO:.*]] = tensor.extract_slice %[[ACC]][%{{.*}}, 0, %c0, 0] [1, 1, %[[ROWS]], 8] [1, 1, 1, 1]
-// CHECK: linalg.copy ins(%[[FROM]] : tensor<1x1x?x8xf32>) outs(%[[TO]] : tensor<1x1x?x8xf32>)
+// CHECK: scf.for %[[H:.*]] = %c0 to %c1
+// CHECK: scf.for %[[A:.*]] = %c0 to %[[ROWS]]
+// CHECK: %[[ROW:.*]] = tensor.extract_slice %[[FROM]][0, %[[H]], %[[A]], 0] [1, 1, 1, 8] [1, 1, 1, 1] : tensor<1x1x?x8xf32> to tensor<8xf32>
+// CHECK: tensor.insert_slice %[[ROW]] into %{{.*}}[0, %[[H]], %[[A]], 0] [1, 1, 1, 8] [1, 1, 1, 1] : tensor<8xf32> into tensor<1x1x?x8xf32>
 // CHECK: tensor.parallel_insert_slice
 // CHECK: %[[LEN:.*]] = tensor.generate
 // CHECK: arith.ceildivsi

@@ -285,6 +285,41 @@ struct ResidueFold {
   }
 
 private:
+  /// Copies the (1, heads, count, width) window `from` into `into`, one
+  /// width-long row at a time.
+  Value copyRows(Value from, Value into, int64_t heads, int64_t width,
+                 Value count) {
+    OpBuilder &b = sb.b;
+    Location loc = sb.loc;
+    IndexBuilder ib(b, loc);
+    auto rowType =
+        RankedTensorType::get({width}, ShapeBuilder::elementOf(from));
+    auto loops = scf::ForOp::create(
+        b, loc, ib.c(0), ib.c(heads), ib.c(1), ValueRange{into},
+        [&](OpBuilder &hb, Location hl, Value h, ValueRange acc) {
+          IndexBuilder hib(hb, hl);
+          auto rows = scf::ForOp::create(
+              hb, hl, hib.c(0), count, hib.c(1), acc,
+              [&](OpBuilder &rb, Location rl, Value a, ValueRange dst) {
+                SmallVector<OpFoldResult> offsets = {rb.getIndexAttr(0), h, a,
+                                                     rb.getIndexAttr(0)};
+                SmallVector<OpFoldResult> sizes = {
+                    rb.getIndexAttr(1), rb.getIndexAttr(1), rb.getIndexAttr(1),
+                    rb.getIndexAttr(width)};
+                SmallVector<OpFoldResult> ones(4, rb.getIndexAttr(1));
+                Value row = tensor::ExtractSliceOp::create(
+                    rb, rl, rowType, from, offsets, sizes, ones);
+                scf::YieldOp::create(
+                    rb, rl,
+                    tensor::InsertSliceOp::create(rb, rl, row, dst[0], offsets,
+                                                  sizes, ones)
+                        .getResult());
+              });
+          scf::YieldOp::create(hb, hl, rows.getResults());
+        });
+    return loops.getResult(0);
+  }
+
   /// Where one class's rows are read from and written to: the source's
   /// (batch row, first row) and row stride; the destination's batch row, row
   /// stride and first row.
@@ -338,9 +373,13 @@ private:
            toSizes, toStrides);
     Value part = sb.slice(w.source, fromOffsets, fromSizes, fromStrides);
     Value into = sb.slice(out, toOffsets, toSizes, toStrides);
-    // A linalg.copy into the destination's slice: bufferized in place, no
-    // temporary.
-    Value copied = linalg::CopyOp::create(b, loc, part, into).getResult(0);
+    // Into the destination's slice (bufferized in place, no temporary): row
+    // by row when rows are W contiguous elements, each row one contiguous
+    // copy (a memcpy once lowered), elementwise for log-sum-exps.
+    Value copied =
+        wide ? copyRows(part, into, type.getDimSize(1), type.getDimSize(3),
+                        count)
+             : linalg::CopyOp::create(b, loc, part, into).getResult(0);
     b.setInsertionPointToStart(forall.getTerminator().getBody());
     tensor::ParallelInsertSliceOp::create(b, loc, copied, out, toOffsets,
                                           toSizes, toStrides);

@@ -58,11 +58,11 @@ void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
-  // Kernels to NVVM: exp2 as the same polynomial as on the CPU (no libdevice
-  // to link), math through LLVM intrinsics, the rest by the upstream
+  // Kernels to NVVM: exp2 as the same polynomial as on the CPU and log2 by
+  // its series (no libdevice to link), other math through LLVM intrinsics, the rest by the upstream
   // lowerings.
-  pm.addNestedPass<gpu::GPUModuleOp>(
-      createAttnApproximateExp2Pass({/*includeExp=*/true}));
+  pm.addNestedPass<gpu::GPUModuleOp>(createAttnApproximateExp2Pass(
+      {/*includeExp=*/true, /*includeLog2=*/true}));
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -10,6 +10,16 @@
 // clamp: no rounding instruction or library call, on the CPU or the GPU
 // (NVVM has no roundeven without libdevice).
 //
+// log2 (for the GPU, where no library provides it; the log-sum-exp of a
+// row needs it once per row):
+//
+//   x = 2^e m,  m in [sqrt(1/2), sqrt(2)),  log2 x = e + ln(m) log2(e)
+//   ln m = 2 atanh(t) = 2 (t + t^3/3 + t^5/5 + t^7/7 + t^9/9 + ...),
+//   t = (m - 1) / (m + 1),  |t| <= 0.1716
+//
+// e and m come from the bits of x; the first omitted term, 2 t^11 / 11, is
+// below 1e-9. For positive normal x (the sums it is used on are >= 1).
+//
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/Transforms/Passes.h"
@@ -103,6 +113,64 @@ struct ApproximateExp2 : OpRewritePattern<math::Exp2Op> {
   }
 };
 
+struct ApproximateLog2 : OpRewritePattern<math::Log2Op> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(math::Log2Op op,
+                                PatternRewriter &rewriter) const override {
+    Type type = op.getType();
+    if (!getElementTypeOrSelf(type).isF32())
+      return rewriter.notifyMatchFailure(op, "only f32 is approximated");
+    Location loc = op.getLoc();
+    Type intType = rewriter.getI32Type();
+    if (auto vec = dyn_cast<VectorType>(type))
+      intType = VectorType::get(vec.getShape(), intType);
+    auto constant = [&](Type t, Attribute scalar) -> Value {
+      if (auto vec = dyn_cast<VectorType>(t))
+        return arith::ConstantOp::create(rewriter, loc,
+                                         DenseElementsAttr::get(vec, scalar));
+      return arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(scalar));
+    };
+    auto f = [&](double value) {
+      return constant(type, rewriter.getF32FloatAttr(value));
+    };
+    auto i = [&](int32_t value) {
+      return constant(intType, rewriter.getI32IntegerAttr(value));
+    };
+
+    // x = 2^e m with m in [1, 2), from the exponent and mantissa fields.
+    Value bits =
+        arith::BitcastOp::create(rewriter, loc, intType, op.getOperand());
+    Value e = arith::SubIOp::create(
+        rewriter, loc, arith::ShRUIOp::create(rewriter, loc, bits, i(23)),
+        i(127));
+    Value mantissa = arith::OrIOp::create(
+        rewriter, loc, arith::AndIOp::create(rewriter, loc, bits, i(0x7fffff)),
+        i(0x3f800000));
+    Value m = arith::BitcastOp::create(rewriter, loc, type, mantissa);
+    // Into [sqrt(1/2), sqrt(2)) so that |t| stays small.
+    Value big = arith::CmpFOp::create(rewriter, loc, arith::CmpFPredicate::OGT,
+                                      m, f(M_SQRT2));
+    m = arith::SelectOp::create(
+        rewriter, loc, big, arith::MulFOp::create(rewriter, loc, m, f(0.5)), m);
+    Value exponent = arith::SIToFPOp::create(rewriter, loc, type, e);
+    exponent = arith::SelectOp::create(
+        rewriter, loc, big,
+        arith::AddFOp::create(rewriter, loc, exponent, f(1)), exponent);
+    Value t = arith::DivFOp::create(
+        rewriter, loc, arith::SubFOp::create(rewriter, loc, m, f(1)),
+        arith::AddFOp::create(rewriter, loc, m, f(1)));
+    Value t2 = arith::MulFOp::create(rewriter, loc, t, t);
+    // ln m = t (2 + t2 (2/3 + t2 (2/5 + t2 (2/7 + t2 2/9)))), by Horner.
+    Value series = f(2.0 / 9);
+    for (int k = 7; k >= 1; k -= 2)
+      series = math::FmaOp::create(rewriter, loc, series, t2, f(2.0 / k));
+    Value lnM = arith::MulFOp::create(rewriter, loc, t, series);
+    rewriter.replaceOpWithNewOp<math::FmaOp>(op, lnM, f(M_LOG2E), exponent);
+    return success();
+  }
+};
+
 struct AttnApproximateExp2Pass
     : attn::impl::AttnApproximateExp2PassBase<AttnApproximateExp2Pass> {
   using Base::Base;
@@ -112,6 +180,8 @@ struct AttnApproximateExp2Pass
     populateApproximateExp2Patterns(patterns);
     if (includeExp)
       patterns.add<ExpAsExp2>(&getContext());
+    if (includeLog2)
+      patterns.add<ApproximateLog2>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

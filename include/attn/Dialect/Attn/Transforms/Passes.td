@@ -203,11 +203,16 @@ def AttnApproximateExp2Pass : Pass<"attn-approximate-exp2"> {
     exponent field is 0 and the result is exactly 0, which masked scores
     rely on; NaN stays NaN. With `include-exp`, `math.exp` on f32 becomes
     exp2(x log2(e)) and is approximated the same way (the GPU pipeline: no
-    library provides exp there).
+    library provides exp there). With `include-log2`, `math.log2` on f32
+    becomes e + ln(m) log2(e) from the exponent e and mantissa m of x
+    (m in [sqrt(1/2), sqrt(2))), ln m by the atanh series to t^9 (error below
+    1e-9), for positive normal x: the log-sum-exp of a row on the GPU.
   }];
   let options = [
     Option<"includeExp", "include-exp", "bool", /*default=*/"false",
-           "Also approximate math.exp on f32">
+           "Also approximate math.exp on f32">,
+    Option<"includeLog2", "include-log2", "bool", /*default=*/"false",
+           "Also approximate math.log2 on f32">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",

@@ -60,6 +60,29 @@ struct ExpAsExp2 : OpRewritePattern<math::ExpOp> {
   }
 };
 
+/// f32 and i32 constants of the shape of `type` (a scalar or a vector).
+struct Constants {
+  Constants(OpBuilder &b, Location loc, Type type)
+      : b(b), loc(loc), type(type), intType(b.getI32Type()) {
+    if (auto vec = dyn_cast<VectorType>(type))
+      intType = VectorType::get(vec.getShape(), intType);
+  }
+  Value f(double value) { return of(type, b.getF32FloatAttr(value)); }
+  Value i(int32_t value) { return of(intType, b.getI32IntegerAttr(value)); }
+
+  OpBuilder &b;
+  Location loc;
+  Type type, intType;
+
+private:
+  Value of(Type t, Attribute scalar) {
+    if (auto vec = dyn_cast<VectorType>(t))
+      return arith::ConstantOp::create(b, loc,
+                                       DenseElementsAttr::get(vec, scalar));
+    return arith::ConstantOp::create(b, loc, cast<TypedAttr>(scalar));
+  }
+};
+
 struct ApproximateExp2 : OpRewritePattern<math::Exp2Op> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -69,22 +92,10 @@ struct ApproximateExp2 : OpRewritePattern<math::Exp2Op> {
     if (!getElementTypeOrSelf(type).isF32())
       return rewriter.notifyMatchFailure(op, "only f32 is approximated");
     Location loc = op.getLoc();
-    auto shaped = dyn_cast<VectorType>(type);
-    Type intType = rewriter.getI32Type();
-    if (shaped)
-      intType = VectorType::get(shaped.getShape(), intType);
-    auto constant = [&](Type t, Attribute scalar) -> Value {
-      if (auto vec = dyn_cast<VectorType>(t))
-        return arith::ConstantOp::create(rewriter, loc,
-                                         DenseElementsAttr::get(vec, scalar));
-      return arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(scalar));
-    };
-    auto f = [&](double value) {
-      return constant(type, rewriter.getF32FloatAttr(value));
-    };
-    auto i = [&](int32_t value) {
-      return constant(intType, rewriter.getI32IntegerAttr(value));
-    };
+    Constants k(rewriter, loc, type);
+    Type intType = k.intType;
+    auto f = [&](double value) { return k.f(value); };
+    auto i = [&](int32_t value) { return k.i(value); };
 
     Value x = arith::MinimumFOp::create(
         rewriter, loc,
@@ -122,21 +133,10 @@ struct ApproximateLog2 : OpRewritePattern<math::Log2Op> {
     if (!getElementTypeOrSelf(type).isF32())
       return rewriter.notifyMatchFailure(op, "only f32 is approximated");
     Location loc = op.getLoc();
-    Type intType = rewriter.getI32Type();
-    if (auto vec = dyn_cast<VectorType>(type))
-      intType = VectorType::get(vec.getShape(), intType);
-    auto constant = [&](Type t, Attribute scalar) -> Value {
-      if (auto vec = dyn_cast<VectorType>(t))
-        return arith::ConstantOp::create(rewriter, loc,
-                                         DenseElementsAttr::get(vec, scalar));
-      return arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(scalar));
-    };
-    auto f = [&](double value) {
-      return constant(type, rewriter.getF32FloatAttr(value));
-    };
-    auto i = [&](int32_t value) {
-      return constant(intType, rewriter.getI32IntegerAttr(value));
-    };
+    Constants k(rewriter, loc, type);
+    Type intType = k.intType;
+    auto f = [&](double value) { return k.f(value); };
+    auto i = [&](int32_t value) { return k.i(value); };
 
     // x = 2^e m with m in [1, 2), from the exponent and mantissa fields.
     Value bits =

@@ -176,25 +176,18 @@ public:
                                           x, offsets, sizes, strides);
   }
 
-  /// Rows [offset, offset + rows) of dimension 2, padded with zeros to
-  /// `padded` rows.
-  Value rowsPadded(Value x, int64_t offset, OpFoldResult rows,
-                   OpFoldResult padded) {
+  /// x with zero rows appended along dimension 2, `padded` rows in all.
+  Value padRows(Value x, OpFoldResult padded) {
     SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
-    SmallVector<OpFoldResult> offsets(sizes.size(), index(0)),
-        strides(sizes.size(), index(1));
-    offsets[2] = index(offset);
-    sizes[2] = rows;
-    Value part = slice(x, offsets, sizes, strides);
     SmallVector<OpFoldResult> low(sizes.size(), index(0)),
         high(sizes.size(), index(0));
     high[2] = apply(b.getAffineSymbolExpr(0) - b.getAffineSymbolExpr(1),
-                    {padded, rows});
+                    {padded, sizes[2]});
     if (isZeroInteger(high[2]))
-      return part;
+      return x;
     sizes[2] = padded;
     Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elementOf(x)));
-    return tensor::PadOp::create(b, loc, typeOf(sizes, elementOf(x)), part, low,
+    return tensor::PadOp::create(b, loc, typeOf(sizes, elementOf(x)), x, low,
                                  high, zero);
   }
 
@@ -592,7 +585,7 @@ private:
     int64_t l = piece.modulus, c = piece.summary;
     OpFoldResult keys = tensor::getMixedSize(sb.b, sb.loc, x, 2);
     OpFoldResult blocks = sb.ceilDiv(keys, l);
-    Value padded = sb.rowsPadded(x, 0, keys, sb.mul(blocks, l));
+    Value padded = sb.padRows(x, sb.mul(blocks, l));
     SmallVector<OpFoldResult> sizes =
         tensor::getMixedSizes(sb.b, sb.loc, padded);
     Value blocked =

@@ -182,7 +182,8 @@ INSTANTIATE_TEST_SUITE_P(
         {"window_dilated", "window_global", "strided_causal", "strided_split",
          "fixed_causal", "fixed_split", "causal_and_dilated", "strided_auto",
          "strided_bidirectional", "strided_split_mha", "fixed_bidirectional",
-         "blockwise_lse", "combine_two", "blockwise_after"},
+         "blockwise_lse", "combine_two", "blockwise_after",
+         "strided_split_lse"},
         6)),
     caseName);
 

@@ -152,3 +152,21 @@ func.func @left_alone(%q: tensor<1x6x10x8xf32>, %k: tensor<1x2x10x8xf32>)
   return %a, %b, %c, %d : tensor<1x6x10x8xf32>, tensor<1x6x10x8xf32>,
       tensor<1x6x10x8xf32>, tensor<1x6x10x8xf32>
 }
+
+// -----
+
+// Split over heads with the lse requested: each parity's lse is placed back
+// by parity too.
+// CHECK-LABEL: func.func @split_lse
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0] [1, 2, 12, 8] [1, 2, 1, 1]
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 1, 0, 0] [1, 2, 12, 8] [1, 2, 1, 1]
+// CHECK: %[[L0:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0] [1, 2, 12] [1, 2, 1] : tensor<1x2x12xf32> into tensor<1x4x12xf32>
+// CHECK: %[[L1:.*]] = tensor.insert_slice %{{.*}} into %[[L0]][0, 1, 0] [1, 2, 12] [1, 2, 1] : tensor<1x2x12xf32> into tensor<1x4x12xf32>
+// CHECK: return %{{.*}}, %[[L1]]
+func.func @split_lse(%q: tensor<1x4x12x8xf32>, %k: tensor<1x2x12x8xf32>)
+    -> (tensor<1x4x12x8xf32>, tensor<1x4x12xf32>) {
+  %o, %l = attn.attention %q, %k, %k mask(#attn.strided<stride = 4, split_heads = true>)
+      : (tensor<1x4x12x8xf32>, tensor<1x2x12x8xf32>, tensor<1x2x12x8xf32>)
+        -> (tensor<1x4x12x8xf32>, tensor<1x4x12xf32>)
+  return %o, %l : tensor<1x4x12x8xf32>, tensor<1x4x12xf32>
+}

@@ -22,6 +22,7 @@
 // RUN: attn-run %s --entry blockwise_lse --random 12 --shape q=1x2x35x8 --shape k=1x2x40x8 --strategy materialized --check
 // RUN: attn-run %s --entry combine_two --random 13 --shape q=2x2x21x8 --shape k=2x2x21x8 --shape k2=2x1x9x8 --check
 // RUN: attn-run %s --entry blockwise_after --random 14 --shape q=2x2x30x8 --shape k=2x2x44x8 --values key_lengths=44,17 --query-tile 8 --key-tile 16 --check
+// RUN: attn-run %s --entry strided_split_lse --random 15 --shape q=2x4x37x8 --shape k=2x2x41x8 --query-tile 8 --key-tile 16 --check
 
 // Longformer's dilated window: every third key of pos - 12 .. pos + 6.
 func.func @window_dilated(%q: tensor<?x2x?x8xf32>, %k: tensor<?x2x?x8xf32>,
@@ -181,4 +182,16 @@ func.func @blockwise_after(%q: tensor<?x2x?x8xf32>, %k: tensor<?x2x?x8xf32>,
       : (tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>,
          tensor<?xi32>) -> tensor<?x2x?x8xf32>
   return %o : tensor<?x2x?x8xf32>
+}
+
+// Split over heads with the log-sum-exp returned: both results placed back
+// by head parity.
+func.func @strided_split_lse(%q: tensor<?x4x?x8xf32>, %k: tensor<?x2x?x8xf32>,
+                             %v: tensor<?x2x?x8xf32>)
+    -> (tensor<?x4x?x8xf32>, tensor<?x4x?xf32>) {
+  %o, %l = attn.attention %q, %k, %v
+      mask(#attn.strided<stride = 5, split_heads = true>)
+      : (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>)
+        -> (tensor<?x4x?x8xf32>, tensor<?x4x?xf32>)
+  return %o, %l : tensor<?x4x?x8xf32>, tensor<?x4x?xf32>
 }

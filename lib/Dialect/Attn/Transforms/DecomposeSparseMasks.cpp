@@ -98,9 +98,10 @@ SmallVector<MaskPiece> mlir::attn::decomposeSparseMask(MaskAttrInterface mask,
       // Even heads see A1, odd heads A2: one piece each, sliced by parity.
       // A slice of query heads must keep a uniform K/V grouping: every K/V
       // head per query head (sliced alike), one K/V head, or groups of even
-      // size (both parities of a group read the same K/V head).
+      // size (both parities of a group read the same K/V head); one head has
+      // no odd heads to split off.
       int64_t group = numHeads / numKVHeads;
-      if (group != 1 && numKVHeads != 1 && group % 2 != 0)
+      if (numHeads < 2 || (group != 1 && numKVHeads != 1 && group % 2 != 0))
         return {};
       return {piece(Layout::Original, Heads::Even, 1, 0, 0, 0, band),
               piece(Layout::ResidueClasses, Heads::Odd, l, 0, 0, 0,
@@ -395,62 +396,63 @@ struct DecomposeSparseMasks : OpRewritePattern<AttentionOp> {
     Location loc = op.getLoc();
     ShapeBuilder sb(rewriter, loc);
 
-    // Pieces of the same heads are merged; split heads are placed by parity.
-    SmallVector<Value> results;
+    // Pieces of the same heads are merged into one (output, lse).
+    SmallVector<Value> outputs, lses;
     for (Heads heads : {Heads::All, Heads::Even, Heads::Odd}) {
-      SmallVector<Value> outputs, lses;
+      SmallVector<Value> parts, partLses;
       for (const MaskPiece &piece : pieces)
         if (piece.heads == heads) {
           auto [out, lse] = buildPiece(rewriter, sb, op, piece);
-          outputs.push_back(out);
-          lses.push_back(lse);
+          parts.push_back(out);
+          partLses.push_back(lse);
         }
-      if (outputs.empty())
-        continue;
-      if (outputs.size() == 1 && !op.getLse()) {
-        results.push_back(outputs.front());
-        continue;
+      if (parts.size() > 1) {
+        // The merged lse only where the op returns one.
+        Type lseType = op.getLse() ? partLses.front().getType() : Type();
+        auto combine = CombineOp::create(rewriter, loc, parts.front().getType(),
+                                         lseType, parts, partLses);
+        parts = {combine.getResult()};
+        partLses = {combine.getLse()};
       }
-      Type lseType = op.getLse() ? op.getLse().getType() : Type();
-      if (outputs.size() == 1) {
-        results.push_back(outputs.front());
-        results.push_back(lses.front());
-        continue;
-      }
-      auto combine = CombineOp::create(rewriter, loc, outputs.front().getType(),
-                                       lseType, outputs, lses);
-      results.append(combine->result_begin(), combine->result_end());
+      outputs.append(parts);
+      lses.append(partLses);
     }
-    if (pieces.front().heads == Heads::All) {
-      rewriter.replaceOp(op, castTo(rewriter, loc, results, op));
-      return success();
-    }
-    // Even and odd heads back into one (B, H, N, Dv) tensor (no lse: split
-    // heads run one piece per head).
-    Value out = tensor::EmptyOp::create(
-        rewriter, loc, tensor::getMixedSizes(rewriter, loc, op.getQuery()),
-        ShapeBuilder::elementOf(op.getResult()));
-    out = resizeWidth(rewriter, loc, out, op.getResult());
-    for (auto [parity, part] : llvm::enumerate(results)) {
-      SmallVector<OpFoldResult> sizes =
-          tensor::getMixedSizes(rewriter, loc, part);
-      out = tensor::InsertSliceOp::create(
-          rewriter, loc, part, out,
-          {sb.index(0), sb.index(parity), sb.index(0), sb.index(0)}, sizes,
-          {sb.index(1), sb.index(2), sb.index(1), sb.index(1)});
-    }
-    rewriter.replaceOp(op, castTo(rewriter, loc, {out}, op));
+    // Split heads: the even and the odd heads' results interleaved again.
+    SmallVector<Value> results = {
+        placeByParity(sb, op.getQuery(), outputs, op.getResult())};
+    if (Value lse = op.getLse())
+      results.push_back(placeByParity(sb, op.getQuery(), lses, lse));
+    rewriter.replaceOp(op, castTo(rewriter, loc, results, op));
     return success();
   }
 
 private:
-  static Value resizeWidth(OpBuilder &b, Location loc, Value empty,
-                           Value like) {
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, empty);
-    sizes[3] =
-        b.getIndexAttr(cast<RankedTensorType>(like.getType()).getDimSize(3));
-    return tensor::EmptyOp::create(b, loc, sizes,
-                                   ShapeBuilder::elementOf(like));
+  /// `parts` as one tensor shaped like `result`: the only part, or the even
+  /// and odd heads' parts inserted at heads 0, 2, ... and 1, 3, ....
+  static Value placeByParity(ShapeBuilder &sb, Value query,
+                             ArrayRef<Value> parts, Value result) {
+    if (parts.size() == 1)
+      return parts.front();
+    auto type = cast<RankedTensorType>(result.getType());
+    // The sizes from the query (the result is being replaced), W from the
+    // type.
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(sb.b, sb.loc, query);
+    sizes.resize(type.getRank());
+    if (type.getRank() == 4)
+      sizes[3] = sb.index(type.getDimSize(3));
+    Value whole =
+        tensor::EmptyOp::create(sb.b, sb.loc, sizes, type.getElementType());
+    for (auto [parity, part] : llvm::enumerate(parts)) {
+      SmallVector<OpFoldResult> offsets(type.getRank(), sb.index(0)),
+          strides(type.getRank(), sb.index(1));
+      offsets[1] = sb.index(parity);
+      strides[1] = sb.index(2);
+      whole = tensor::InsertSliceOp::create(
+          sb.b, sb.loc, part, whole, offsets,
+          tensor::getMixedSizes(sb.b, sb.loc, part), strides);
+    }
+    return whole;
   }
 
   static SmallVector<Value> castTo(OpBuilder &b, Location loc,

@@ -38,28 +38,6 @@ using namespace mlir::attn;
 
 namespace {
 
-/// e^x = 2^(x log2 e), for targets without a library exp (the GPU: the
-/// reference strategy's softmax uses exp).
-struct ExpAsExp2 : OpRewritePattern<math::ExpOp> {
-  using OpRewritePattern::OpRewritePattern;
-
-  LogicalResult matchAndRewrite(math::ExpOp op,
-                                PatternRewriter &rewriter) const override {
-    Type type = op.getType();
-    if (!getElementTypeOrSelf(type).isF32())
-      return rewriter.notifyMatchFailure(op, "only f32 is approximated");
-    Attribute log2e = rewriter.getF32FloatAttr(1.4426950408889634);
-    if (auto vec = dyn_cast<VectorType>(type))
-      log2e = DenseElementsAttr::get(vec, log2e);
-    Value factor = arith::ConstantOp::create(rewriter, op.getLoc(),
-                                             cast<TypedAttr>(log2e));
-    Value scaled =
-        arith::MulFOp::create(rewriter, op.getLoc(), op.getOperand(), factor);
-    rewriter.replaceOpWithNewOp<math::Exp2Op>(op, scaled);
-    return success();
-  }
-};
-
 /// f32 and i32 constants of the shape of `type` (a scalar or a vector).
 struct Constants {
   Constants(OpBuilder &b, Location loc, Type type)
@@ -83,24 +61,49 @@ private:
   }
 };
 
-struct ApproximateExp2 : OpRewritePattern<math::Exp2Op> {
-  using OpRewritePattern::OpRewritePattern;
+/// A math op on f32 (scalar or vector) replaced by `approximate`.
+template <typename MathOp> struct F32Approximation : OpRewritePattern<MathOp> {
+  using OpRewritePattern<MathOp>::OpRewritePattern;
 
-  LogicalResult matchAndRewrite(math::Exp2Op op,
+  LogicalResult matchAndRewrite(MathOp op,
                                 PatternRewriter &rewriter) const override {
-    Type type = op.getType();
-    if (!getElementTypeOrSelf(type).isF32())
+    if (!getElementTypeOrSelf(op.getType()).isF32())
       return rewriter.notifyMatchFailure(op, "only f32 is approximated");
-    Location loc = op.getLoc();
-    Constants k(rewriter, loc, type);
-    Type intType = k.intType;
+    Constants k(rewriter, op.getLoc(), op.getType());
+    rewriter.replaceOp(op,
+                       approximate(rewriter, op.getLoc(), k, op.getOperand()));
+    return success();
+  }
+
+  virtual Value approximate(OpBuilder &rewriter, Location loc, Constants &k,
+                            Value x) const = 0;
+};
+
+/// e^x = 2^(x log2 e), for targets without a library exp (the GPU: the
+/// reference strategy's softmax uses exp).
+struct ExpAsExp2 : F32Approximation<math::ExpOp> {
+  using F32Approximation::F32Approximation;
+
+  Value approximate(OpBuilder &rewriter, Location loc, Constants &k,
+                    Value x) const override {
+    return math::Exp2Op::create(
+        rewriter, loc,
+        arith::MulFOp::create(rewriter, loc, x, k.f(1.4426950408889634)));
+  }
+};
+
+struct ApproximateExp2 : F32Approximation<math::Exp2Op> {
+  using F32Approximation::F32Approximation;
+
+  Value approximate(OpBuilder &rewriter, Location loc, Constants &k,
+                    Value operand) const override {
+    Type type = k.type, intType = k.intType;
     auto f = [&](double value) { return k.f(value); };
     auto i = [&](int32_t value) { return k.i(value); };
 
     Value x = arith::MinimumFOp::create(
         rewriter, loc,
-        arith::MaximumFOp::create(rewriter, loc, op.getOperand(), f(-127)),
-        f(127));
+        arith::MaximumFOp::create(rewriter, loc, operand, f(-127)), f(127));
     Value shifted = arith::AddFOp::create(rewriter, loc, x, f(128.5));
     Value ni = arith::SubIOp::create(
         rewriter, loc, arith::FPToSIOp::create(rewriter, loc, intType, shifted),
@@ -119,28 +122,21 @@ struct ApproximateExp2 : OpRewritePattern<math::Exp2Op> {
     Value biased = arith::AddIOp::create(rewriter, loc, ni, i(127));
     Value bits = arith::ShLIOp::create(rewriter, loc, biased, i(23));
     Value scale = arith::BitcastOp::create(rewriter, loc, type, bits);
-    rewriter.replaceOpWithNewOp<arith::MulFOp>(op, poly, scale);
-    return success();
+    return arith::MulFOp::create(rewriter, loc, poly, scale);
   }
 };
 
-struct ApproximateLog2 : OpRewritePattern<math::Log2Op> {
-  using OpRewritePattern::OpRewritePattern;
+struct ApproximateLog2 : F32Approximation<math::Log2Op> {
+  using F32Approximation::F32Approximation;
 
-  LogicalResult matchAndRewrite(math::Log2Op op,
-                                PatternRewriter &rewriter) const override {
-    Type type = op.getType();
-    if (!getElementTypeOrSelf(type).isF32())
-      return rewriter.notifyMatchFailure(op, "only f32 is approximated");
-    Location loc = op.getLoc();
-    Constants k(rewriter, loc, type);
-    Type intType = k.intType;
+  Value approximate(OpBuilder &rewriter, Location loc, Constants &k,
+                    Value operand) const override {
+    Type type = k.type, intType = k.intType;
     auto f = [&](double value) { return k.f(value); };
     auto i = [&](int32_t value) { return k.i(value); };
 
     // x = 2^e m with m in [1, 2), from the exponent and mantissa fields.
-    Value bits =
-        arith::BitcastOp::create(rewriter, loc, intType, op.getOperand());
+    Value bits = arith::BitcastOp::create(rewriter, loc, intType, operand);
     Value e = arith::SubIOp::create(
         rewriter, loc, arith::ShRUIOp::create(rewriter, loc, bits, i(23)),
         i(127));
@@ -166,8 +162,7 @@ struct ApproximateLog2 : OpRewritePattern<math::Log2Op> {
     for (int k = 7; k >= 1; k -= 2)
       series = math::FmaOp::create(rewriter, loc, series, t2, f(2.0 / k));
     Value lnM = arith::MulFOp::create(rewriter, loc, t, series);
-    rewriter.replaceOpWithNewOp<math::FmaOp>(op, lnM, f(M_LOG2E), exponent);
-    return success();
+    return math::FmaOp::create(rewriter, loc, lnM, f(M_LOG2E), exponent);
   }
 };
 

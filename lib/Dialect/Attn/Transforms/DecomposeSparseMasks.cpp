@@ -495,10 +495,7 @@ private:
       if (!keyLengths)
         return keys;
       Value len = tensor::ExtractOp::create(b, l, keyLengths, batch);
-      return nib.min(
-          nib.max(arith::IndexCastOp::create(b, l, b.getIndexType(), len),
-                  nib.c(0)),
-          keys);
+      return buildValidKeys(b, l, len, keys);
     };
     auto lengths = [&](OpFoldResult count,
                        function_ref<Value(OpBuilder &, Location, Value)> body) {

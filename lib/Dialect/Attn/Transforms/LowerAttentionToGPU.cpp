@@ -220,10 +220,7 @@ private:
     Value validKeys = numKeys;
     if (kn.keyLengths) {
       Value len = memref::LoadOp::create(b, loc, kn.keyLengths, batch);
-      validKeys = ib.min(
-          ib.max(arith::IndexCastOp::create(b, loc, b.getIndexType(), len),
-                 ib.c(0)),
-          numKeys);
+      validKeys = buildValidKeys(b, loc, len, numKeys);
     }
 
     // This thread's query row, in f32 and scaled into the log2 domain.
@@ -282,8 +279,7 @@ private:
       auto lseIf = scf::IfOp::create(b, loc, rowExists, /*withElse=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(lseIf.thenBlock());
-      memref::StoreOp::create(b, loc,
-                              logSumExpOf(b, loc, final[0], sum),
+      memref::StoreOp::create(b, loc, logSumExpOf(b, loc, final[0], sum),
                               kn.lse, ValueRange{batch, head, row});
     }
 

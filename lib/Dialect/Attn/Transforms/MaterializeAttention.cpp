@@ -118,11 +118,7 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
           Value visible;
           if (keyLengths) {
             // The valid keys of this batch row: clamp(len, 0, S).
-            Value len =
-                arith::IndexCastOp::create(b, l, b.getIndexType(), a[1]);
-            Value zero = arith::ConstantIndexOp::create(b, l, 0);
-            valid = arith::MinSIOp::create(
-                b, l, arith::MaxSIOp::create(b, l, len, zero), numKeys);
+            valid = buildValidKeys(b, l, a[1], numKeys);
             visible = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
                                             col, valid);
           }

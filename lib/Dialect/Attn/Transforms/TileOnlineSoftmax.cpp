@@ -222,10 +222,7 @@ private:
     Value validKeys = numKeys;
     if (Value keyLengths = op.getKeyLengths()) {
       Value len = tensor::ExtractOp::create(b, loc, keyLengths, task.batch);
-      validKeys = ib.min(
-          ib.max(arith::IndexCastOp::create(b, loc, b.getIndexType(), len),
-                 ib.c(0)),
-          numKeys);
+      validKeys = buildValidKeys(b, loc, len, numKeys);
     }
 
     // The query tile in f32, scaled into the log2 domain, zero past N.

@@ -15,8 +15,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <limits>
@@ -41,6 +41,15 @@ inline Value safeOffset(OpBuilder &b, Location loc, Value rowMax) {
 
 inline Value exp2Of(OpBuilder &b, Location loc, Value x, Value offset) {
   return math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, x, offset));
+}
+
+/// The valid keys of a batch row from its key length `len` (an i32):
+/// clamp(len, 0, S), as an index.
+inline Value buildValidKeys(OpBuilder &b, Location loc, Value len,
+                            Value numKeys) {
+  IndexBuilder ib(b, loc);
+  Value length = arith::IndexCastOp::create(b, loc, b.getIndexType(), len);
+  return ib.min(ib.max(length, ib.c(0)), numKeys);
 }
 
 /// The natural log-sum-exp of a row from its final state in the log2 domain:

@@ -29,6 +29,7 @@ attn::CPUPipelineConfig attn::CPUPipelineOptions::config() const {
   config.keyTile = keyTile;
   config.vectorWidth = vectorWidth;
   config.parallel = parallel;
+  config.splitK = splitK;
   return config;
 }
 
@@ -36,7 +37,10 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
                                        const CPUPipelineConfig &config) {
   // Tensor level: describe the entry points before anything changes them,
   // then choose and apply a strategy for every attention.
-  addFrontEndPasses(pm, config.strategy, config.queryTile, config.keyTile);
+  addFrontEndPasses(pm, config.strategy, config.queryTile, config.keyTile,
+                    /*decode=*/true);
+  pm.addNestedPass<func::FuncOp>(createAttnTileDecodePass(
+      {config.keyTile, config.queryTile, config.splitK, /*workers=*/0}));
   pm.addNestedPass<func::FuncOp>(
       createAttnTileOnlineSoftmaxPass({config.queryTile, config.keyTile}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());

@@ -41,7 +41,9 @@ attn::NVVMPipelineConfig attn::NVVMPipelineOptions::config() const {
 
 void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
                                     const NVVMPipelineConfig &config) {
-  addFrontEndPasses(pm, config.strategy, config.queryTile, config.keyTile);
+  // No decode kernel yet: few-query attention runs as flash kernels.
+  addFrontEndPasses(pm, config.strategy, config.queryTile, config.keyTile,
+                    /*decode=*/false);
   pm.addNestedPass<func::FuncOp>(
       createAttnLowerAttentionToGPUPass({config.queryTile, config.keyTile}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
@@ -59,8 +61,8 @@ void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
 
   // Kernels to NVVM: exp2 as the same polynomial as on the CPU and log2 by
-  // its series (no libdevice to link), other math through LLVM intrinsics, the rest by the upstream
-  // lowerings.
+  // its series (no libdevice to link), other math through LLVM intrinsics, the
+  // rest by the upstream lowerings.
   pm.addNestedPass<gpu::GPUModuleOp>(createAttnApproximateExp2Pass(
       {/*includeExp=*/true, /*includeLog2=*/true}));
   pm.addPass(createLowerAffinePass());

@@ -12,12 +12,12 @@
 using namespace mlir;
 
 void attn::addFrontEndPasses(OpPassManager &pm, const std::string &strategy,
-                             int64_t queryTile, int64_t keyTile) {
+                             int64_t queryTile, int64_t keyTile, bool decode) {
   pm.addPass(createAttnExportSignaturePass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeLayersPass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeSparseMasksPass());
   pm.addNestedPass<func::FuncOp>(
-      createAttnSelectStrategyPass({strategy, queryTile, keyTile}));
+      createAttnSelectStrategyPass({strategy, queryTile, keyTile, decode}));
   pm.addNestedPass<func::FuncOp>(createAttnLowerCombinePass());
 }
 

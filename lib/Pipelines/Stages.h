@@ -10,10 +10,10 @@
 namespace mlir::attn {
 
 /// Tensor level: describe the entry points before anything changes them,
-/// decompose the layers and dilated windows, and choose a strategy for every attention (the
-/// tiles size the `auto` rule).
+/// decompose the layers and dilated windows, and choose a strategy for every
+/// attention (the tiles size the `auto` rule).
 void addFrontEndPasses(OpPassManager &pm, const std::string &strategy,
-                       int64_t queryTile, int64_t keyTile);
+                       int64_t queryTile, int64_t keyTile, bool decode);
 
 /// Tensors to buffers: arguments keep the identity layout (contiguous, as
 /// the runtime passes them), results become caller-allocated

@@ -102,9 +102,16 @@ static cl::opt<std::string> targetCPU("cpu", cl::cat(runCategory),
                                       cl::desc("Target CPU"), cl::init("host"));
 static cl::opt<std::string> strategy(
     "strategy", cl::cat(runCategory),
-    cl::desc("How attention is computed: auto (the default: flash unless the "
-             "whole score matrix is one tile), flash or materialized"),
+    cl::desc("How attention is computed: auto (the default: materialized when "
+             "the whole score matrix is one tile, decode for a few queries "
+             "per K/V head, flash otherwise), flash, materialized or decode"),
     cl::init("auto"));
+static cl::opt<int64_t>
+    splitK("split-k", cl::cat(runCategory),
+           cl::desc("Key chunks per (batch row, K/V head) of the decode "
+                    "strategy: 1 off, 0 (the default) chosen from the cache "
+                    "length and the cores"),
+           cl::init(0));
 static cl::opt<int64_t> queryTile("query-tile", cl::cat(runCategory),
                                   cl::desc("Query rows per flash tile"),
                                   cl::init(64));
@@ -113,6 +120,24 @@ static cl::opt<int64_t> keyTile("key-tile", cl::cat(runCategory),
 static cl::opt<bool>
     sequential("sequential", cl::cat(runCategory),
                cl::desc("Run the tiles on one core (default: all cores)"));
+static cl::opt<unsigned> decodeSteps(
+    "decode-steps", cl::cat(runCategory),
+    cl::desc("Drive a decode function (inputs q, k, v, key_lengths) as a "
+             "model would: prefill a K/V cache, then run this many steps of "
+             "N new tokens, checking each step against the reference on the "
+             "whole sequence (k's --shape gives the cache: B x Hkv x S_max x "
+             "D)"),
+    cl::init(0));
+static cl::list<int64_t>
+    prefillLengths("prefill", cl::cat(runCategory), cl::CommaSeparated,
+                   cl::desc("Positions put in the cache before the first "
+                            "decode step, per batch row (one value: all "
+                            "rows)"));
+static cl::opt<int64_t>
+    rollingWindow("rolling-window", cl::cat(runCategory),
+                  cl::desc("Decode with a rolling cache for a model that "
+                           "attends the last W positions"),
+                  cl::init(0));
 static cl::opt<unsigned> optLevel("O", cl::cat(runCategory),
                                   cl::desc("LLVM optimization level"),
                                   cl::Prefix, cl::init(3));
@@ -326,6 +351,160 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
 // Running, checking, reporting
 //===----------------------------------------------------------------------===//
 
+/// Rows [from, from + count) of every (batch row, head) of `source` (B, H,
+/// L, W), row b starting at from[b], as a (B, H, count, W) tensor; rows past
+/// count[b] are left 0.
+HostTensor takeRows(const HostTensor &source, const std::vector<int64_t> &from,
+                    const std::vector<int64_t> &count, int64_t rows) {
+  const std::vector<int64_t> &shape = source.shape();
+  HostTensor part(source.dtype(), {shape[0], shape[1], rows, shape[3]});
+  std::memset(part.data(), 0, part.byteSize());
+  size_t rowBytes = shape[3] * ::attn::dtypeSize(source.dtype());
+  for (int64_t b = 0; b < shape[0]; ++b)
+    for (int64_t h = 0; h < shape[1]; ++h)
+      std::memcpy(static_cast<char *>(part.data()) +
+                      ((b * shape[1] + h) * rows) * rowBytes,
+                  static_cast<const char *>(source.data()) +
+                      ((b * shape[1] + h) * shape[2] + from[b]) * rowBytes,
+                  count[b] * rowBytes);
+  return part;
+}
+
+/// --decode-steps: prefill a K/V cache of the runtime, then decode step by
+/// step, checking each step's output against the reference evaluated on the
+/// whole sequence so far (not the cache): a cache that loses, reorders or
+/// keeps a wrong position shows as an error.
+int runDecodeLoop(const ::attn::Function &function, func::FuncOp func) {
+  std::vector<std::string> names;
+  std::vector<::attn::ArgInfo> args;
+  for (size_t i = 0; i < function.numInputs(); ++i) {
+    args.push_back(*function.input(i));
+    names.push_back(args.back().name);
+  }
+  if (names != std::vector<std::string>{"q", "k", "v", "key_lengths"} ||
+      function.numOutputs() < 1)
+    fail("--decode-steps runs a function of q, k, v and key_lengths (an "
+         "attn.attention with key lengths); " +
+         function.name() + " takes other inputs");
+  SymbolSizes symbols;
+  for (const std::string &spec : shapeSpecs) {
+    auto [name, text] = splitAssignment(spec, "shape");
+    auto it = llvm::find(names, name);
+    if (it == names.end())
+      fail("--shape names '" + name + "', which is not an input of " +
+           function.name());
+    symbols.bind(args[it - names.begin()], parseShape(text, name),
+                 "--shape " + spec);
+  }
+  std::vector<int64_t> qShape = symbols.shapeOf(args[0]);
+  std::vector<int64_t> kShape = symbols.shapeOf(args[1]);
+  std::vector<int64_t> vShape = symbols.shapeOf(args[2]);
+  int64_t batch = kShape[0], capacity = kShape[2], newRows = qShape[2];
+  std::vector<int64_t> prefill(prefillLengths.begin(), prefillLengths.end());
+  if (prefill.size() == 1)
+    prefill.assign(batch, prefill[0]);
+  if (prefill.empty())
+    prefill.assign(batch, 0);
+  if (int64_t(prefill.size()) != batch)
+    fail("--prefill gives " + std::to_string(prefill.size()) + " lengths for " +
+         std::to_string(batch) + " batch rows");
+
+  // The whole sequence of every row, drawn once.
+  int64_t total = *llvm::max_element(prefill) + decodeSteps * newRows;
+  uint64_t seed = randomSeed.getNumOccurrences() ? randomSeed.getValue() : 0;
+  HostTensor allQ(args[0].dtype, {batch, qShape[1], total, qShape[3]});
+  HostTensor allK(args[1].dtype, {batch, kShape[1], total, kShape[3]});
+  HostTensor allV(args[2].dtype, {batch, vShape[1], total, vShape[3]});
+  ref::fillRandom(allQ, seed * 3 + 0, 0);
+  ref::fillRandom(allK, seed * 3 + 1, 0);
+  ref::fillRandom(allV, seed * 3 + 2, 0);
+
+  attn_kv_cache_options_t options;
+  attn_kv_cache_options_init(&options);
+  options.batch = batch;
+  options.kv_heads = kShape[1];
+  options.capacity = capacity;
+  options.head_dim = kShape[3];
+  options.value_dim = vShape[3];
+  options.dtype = args[1].dtype;
+  options.window = rollingWindow;
+  auto cache = ::attn::KVCache::create(options);
+  failIf(cache.status(), "the K/V cache");
+  std::vector<int64_t> zeros(batch, 0);
+  failIf(cache->append(
+             takeRows(allK, zeros, prefill, *llvm::max_element(prefill)).view(),
+             takeRows(allV, zeros, prefill, *llvm::max_element(prefill)).view(),
+             std::vector<int32_t>(prefill.begin(), prefill.end())),
+         "prefill");
+
+  std::vector<int64_t> position = prefill, all(batch, newRows);
+  double worst = 0, limit = 0;
+  std::vector<double> seconds;
+  bool passed = true;
+  for (unsigned step = 0; step < decodeSteps; ++step) {
+    failIf(cache->append(takeRows(allK, position, all, newRows).view(),
+                         takeRows(allV, position, all, newRows).view()),
+           "step " + std::to_string(step));
+    HostTensor q = takeRows(allQ, position, all, newRows);
+    std::vector<attn_tensor_t> inputs = {q.view()};
+    for (const attn_tensor_t &view : cache->views())
+      inputs.push_back(view);
+    auto start = std::chrono::steady_clock::now();
+    auto outputs = function.call(inputs);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
+    failIf(outputs.status(), "step " + std::to_string(step));
+
+    // The reference sees every position of the row so far.
+    for (int64_t b = 0; b < batch; ++b)
+      position[b] += newRows;
+    int64_t longest = *llvm::max_element(position);
+    HostTensor lengths(ATTN_DTYPE_I32, {batch});
+    for (int64_t b = 0; b < batch; ++b)
+      lengths.data<int32_t>()[b] = int32_t(position[b]);
+    std::vector<ref::Tensor> referenceInputs = {
+        ref::toReference(q),
+        ref::toReference(takeRows(allK, zeros, position, longest)),
+        ref::toReference(takeRows(allV, zeros, position, longest)),
+        ref::toReference(lengths)};
+    auto expected =
+        mlir::attn::evaluateReference(func, referenceInputs, nullptr);
+    if (failed(expected))
+      fail("the reference cannot evaluate " + function.name());
+    for (size_t i = 0; i < outputs->size(); ++i) {
+      double error = ref::maxError((*outputs)[i], (*expected)[i]);
+      limit = tolerance > 0 ? double(tolerance)
+                            : ref::defaultTolerance((*outputs)[i].dtype());
+      worst = std::max(worst, error);
+      if (error > limit) {
+        passed = false;
+        llvm::outs() << "step " << step << ": " << function.output(i)->name
+                     << " max error " << llvm::format("%.3g", error)
+                     << " FAILED\n";
+      }
+    }
+  }
+  std::sort(seconds.begin(), seconds.end());
+  std::string cacheKind =
+      rollingWindow > 0 ? "rolling cache for window " +
+                              std::to_string(rollingWindow) + ", capacity "
+                        : "cache of capacity ";
+  llvm::outs() << "decode " << function.name() << ": " << decodeSteps
+               << " steps of " << newRows << " token"
+               << (newRows > 1 ? "s" : "") << " after prefill "
+               << shapeText(prefill) << " (" << cacheKind << capacity
+               << "): max error " << llvm::format("%.3g", worst)
+               << " (tolerance " << llvm::format("%.3g", limit) << ") "
+               << (passed ? "ok" : "FAILED");
+  if (!seconds.empty())
+    llvm::outs() << ", "
+                 << llvm::format("%.3f", seconds[seconds.size() / 2] * 1e3)
+                 << " ms per step (median)";
+  llvm::outs() << "\n";
+  return passed ? 0 : 1;
+}
+
 void writeOutputs(const ::attn::Function &function,
                   const std::vector<HostTensor> &outputs) {
   for (const std::string &spec : outputFiles) {
@@ -347,15 +526,16 @@ void writeOutputs(const ::attn::Function &function,
 }
 
 /// The strategies attn-select-strategy picks for the attention ops of
-/// `module` under `config` ("flash", "materialized", both joined by "+", or
-/// "none" without attention).
+/// `module` under `config` ("flash", "materialized", "decode", several
+/// joined by "+", or "none" without attention).
 std::string chosenStrategies(ModuleOp module,
-                             const mlir::attn::CPUPipelineConfig &config) {
+                             const mlir::attn::CPUPipelineConfig &config,
+                             bool onGPU) {
   OwningOpRef<ModuleOp> copy(module.clone());
   PassManager pm(module.getContext());
   pm.addNestedPass<func::FuncOp>(mlir::attn::createAttnDecomposeLayersPass());
   pm.addNestedPass<func::FuncOp>(mlir::attn::createAttnSelectStrategyPass(
-      {config.strategy, config.queryTile, config.keyTile}));
+      {config.strategy, config.queryTile, config.keyTile, !onGPU}));
   if (failed(pm.run(*copy)))
     fail("cannot choose a strategy");
   std::set<std::string> names;
@@ -537,6 +717,7 @@ int main(int argc, char **argv) {
   target.pipeline.queryTile = queryTile;
   target.pipeline.keyTile = keyTile;
   target.pipeline.parallel = !sequential;
+  target.pipeline.splitK = splitK;
   bool onGPU = runTarget == "cuda";
   if (!onGPU && runTarget != "cpu")
     fail("--target must be cpu or cuda, not '" + runTarget + "'");
@@ -556,13 +737,19 @@ int main(int argc, char **argv) {
                                : gpuChip.getValue();
     target.gpu = gpu;
   }
-  std::string chosen = chosenStrategies(*toCompile, target.pipeline);
+  std::string chosen = chosenStrategies(*toCompile, target.pipeline, onGPU);
   auto compiled = mlir::attn::compileForRuntime(*toCompile, target);
   failIf(compiled.status(), inputFile);
   auto found = compiled->lookup(entry);
   failIf(found.status());
   ::attn::Function function = *found;
 
+  if (decodeSteps > 0) {
+    if (onGPU)
+      fail("--decode-steps runs on the CPU");
+    return runDecodeLoop(function,
+                         module->lookupSymbol<func::FuncOp>(function.name()));
+  }
   std::vector<HostTensor> inputs = prepareInputs(function);
   std::vector<attn_tensor_t> inputViews;
   for (const HostTensor &tensor : inputs)

@@ -34,11 +34,13 @@ struct Case {
   // the short random sequences span many query and key tiles.
   const char *strategy = "auto";
   int64_t queryTile = 64, keyTile = 64;
+  // Key chunks of the decode strategy (0: chosen by the compiler).
+  int64_t splitK = 0;
 };
 
 std::ostream &operator<<(std::ostream &os, const Case &c) {
   return os << c.file << ":" << c.function << " " << c.strategy << " "
-            << c.queryTile << "x" << c.keyTile;
+            << c.queryTile << "x" << c.keyTile << " split-k " << c.splitK;
 }
 
 std::string caseName(const ::testing::TestParamInfo<Case> &info) {
@@ -48,6 +50,8 @@ std::string caseName(const ::testing::TestParamInfo<Case> &info) {
     name += std::string("_") + c.strategy;
   if (c.queryTile != 64 || c.keyTile != 64)
     name += "_" + std::to_string(c.queryTile) + "x" + std::to_string(c.keyTile);
+  if (c.splitK != 0)
+    name += "_split" + std::to_string(c.splitK);
   return name;
 }
 
@@ -102,6 +106,7 @@ TEST_P(CPUIntegration, MatchesTheReferenceOnRandomShapes) {
   options.pipeline.strategy = c.strategy;
   options.pipeline.queryTile = c.queryTile;
   options.pipeline.keyTile = c.keyTile;
+  options.pipeline.splitK = c.splitK;
   auto compiled = mlir::attn::compileForRuntime(*single, options);
   ASSERT_TRUE(compiled.ok()) << compiled.status().toString();
   auto function = compiled->lookup(c.function);
@@ -151,19 +156,32 @@ TEST_P(CPUIntegration, MatchesTheReferenceOnRandomShapes) {
 constexpr const char *kAttention = "test/Integration/CPU/attention.mlir";
 constexpr const char *kLayers = "test/Integration/CPU/layers.mlir";
 constexpr const char *kMasks = "test/Integration/CPU/masks.mlir";
+constexpr const char *kDecode = "test/Integration/CPU/decode.mlir";
 
-/// Every function of `file` under the flash strategy with its default
-/// tiles and with small ones, and under the materialized strategy.
+/// Every function of `file` under every configuration of `configs` (their
+/// file, function and draws are filled in).
+std::vector<Case> sweep(const char *file, std::vector<const char *> functions,
+                        int draws, const std::vector<Case> &configs) {
+  std::vector<Case> cases;
+  for (const char *function : functions)
+    for (Case config : configs) {
+      config.file = file;
+      config.function = function;
+      config.draws = draws;
+      cases.push_back(config);
+    }
+  return cases;
+}
+
+/// The flash strategy with its default tiles and with small ones, and the
+/// materialized strategy.
 std::vector<Case> allStrategies(const char *file,
                                 std::vector<const char *> functions,
                                 int draws) {
-  std::vector<Case> cases;
-  for (const char *function : functions) {
-    cases.push_back({file, function, draws, "flash"});
-    cases.push_back({file, function, draws, "flash", 8, 16});
-    cases.push_back({file, function, draws, "materialized"});
-  }
-  return cases;
+  return sweep(file, functions, draws,
+               {{nullptr, nullptr, 0, "flash"},
+                {nullptr, nullptr, 0, "flash", 8, 16},
+                {nullptr, nullptr, 0, "materialized"}});
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -186,6 +204,28 @@ INSTANTIATE_TEST_SUITE_P(
          "strided_split_lse"},
         6)),
     caseName);
+
+/// The decode strategy with split-K off, forced to 3 chunks of small tiles
+/// (the random caches then span several tiles per chunk, and chunks that
+/// see nothing) and chosen by the compiler; and flash, an independent
+/// lowering of the same op.
+std::vector<Case> decodeStrategies(const char *file,
+                                   std::vector<const char *> functions,
+                                   int draws) {
+  return sweep(file, functions, draws,
+               {{nullptr, nullptr, 0, "decode", 64, 16, 1},
+                {nullptr, nullptr, 0, "decode", 64, 16, 3},
+                {nullptr, nullptr, 0, "decode"},
+                {nullptr, nullptr, 0, "flash", 8, 16}});
+}
+
+INSTANTIATE_TEST_SUITE_P(Decode, CPUIntegration,
+                         ::testing::ValuesIn(decodeStrategies(
+                             kDecode,
+                             {"mha_step", "gqa_step", "mqa_rows", "gqa_window",
+                              "gqa_lse", "half_cache"},
+                             8)),
+                         caseName);
 
 INSTANTIATE_TEST_SUITE_P(
     Layers, CPUIntegration,

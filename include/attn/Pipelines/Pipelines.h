@@ -17,10 +17,14 @@ namespace mlir::attn {
 
 /// How attn-lower-to-llvm-cpu compiles.
 struct CPUPipelineConfig {
-  /// auto, flash or materialized (see attn-select-strategy).
+  /// auto, flash, materialized or decode (see attn-select-strategy).
   std::string strategy = "auto";
-  /// Tile sizes of the flash strategy.
+  /// Tile sizes of the flash strategy; the decode strategy's key tile and
+  /// its most query rows per K/V head.
   int64_t queryTile = 64, keyTile = 64;
+  /// Key chunks per (batch row, K/V head) of the decode strategy: 1 is no
+  /// split-K, 0 chooses from the cache length and the cores.
+  int64_t splitK = 0;
   /// f32 lanes of the target's vector registers: 8 for AVX2, 16 for
   /// AVX-512.
   int64_t vectorWidth = 8;
@@ -30,9 +34,9 @@ struct CPUPipelineConfig {
 
 /// The same, as the named pipeline's options.
 struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
-  Option<std::string> strategy{*this, "strategy",
-                               llvm::cl::desc("auto, flash or materialized"),
-                               llvm::cl::init("auto")};
+  Option<std::string> strategy{
+      *this, "strategy", llvm::cl::desc("auto, flash, materialized or decode"),
+      llvm::cl::init("auto")};
   Option<int64_t> queryTile{*this, "query-tile",
                             llvm::cl::desc("Query rows per flash tile"),
                             llvm::cl::init(64)};
@@ -43,6 +47,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       *this, "vector-width",
       llvm::cl::desc("f32 lanes per vector register (8: AVX2, 16: AVX-512)"),
       llvm::cl::init(8)};
+  Option<int64_t> splitK{
+      *this, "split-k",
+      llvm::cl::desc("Decode key chunks per (batch row, K/V head): 1 off, 0 "
+                     "chosen from the cache length and the cores"),
+      llvm::cl::init(0)};
   Option<bool> parallel{*this, "parallel",
                         llvm::cl::desc("Run the tiles on all cores"),
                         llvm::cl::init(true)};

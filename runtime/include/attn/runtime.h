@@ -203,9 +203,9 @@ attn_module_target(const attn_module_t *module);
 /* Describes the GPU: its name (truncated to `name_size` bytes with the NUL),
    compute capability and number of multiprocessors. Any out-parameter may be
    NULL; calling with all NULL just tells whether a GPU is usable. */
-ATTN_RUNTIME_EXPORT attn_status_t attn_cuda_device_info(
-    char *name, size_t name_size, int32_t *major, int32_t *minor,
-    int32_t *multiprocessors);
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_cuda_device_info(char *name, size_t name_size, int32_t *major,
+                      int32_t *minor, int32_t *multiprocessors);
 
 /* Device memory for the inputs and outputs of a CUDA module's functions. */
 ATTN_RUNTIME_EXPORT attn_status_t attn_device_alloc(size_t bytes,
@@ -295,6 +295,77 @@ ATTN_RUNTIME_EXPORT attn_status_t attn_function_invoke(
     const attn_function_t *function, const attn_tensor_t *inputs,
     size_t input_count, const attn_tensor_t *outputs, size_t output_count,
     attn_invoke_stats_t *out_stats);
+
+/*===----------------------------------------------------------------------===*
+ * K/V caches for decoding
+ *===----------------------------------------------------------------------===*/
+
+/* The keys and values of the positions seen so far, per batch row, laid out
+   as a decode module reads them: keys (B, Hkv, S_max, D), values
+   (B, Hkv, S_max, Dv), and the valid length of each row (i32, B). A row's
+   valid positions are its first `length` slots, oldest first, so that a
+   module with `key_lengths` and a bottom-right causal (or window) mask sees
+   the newest key last.
+
+   A rolling cache serves a model that attends at most the last `window`
+   positions (sliding window attention). When an append would overflow
+   S_max, each row first moves its last window - 1 positions (all a new
+   query can still see) to the front; positions stay in order, and the
+   module's window mask (left = window - 1, bottom_right) hides what is
+   older. S_max = window - 1 + n fits appends of n positions; each extra
+   slot delays the next move by one append, so S_max = 2 window moves
+   window - 1 positions once every window appends.
+
+   Not thread-safe: appends must not run concurrently with each other or
+   with an invocation that reads the cache. */
+typedef struct attn_kv_cache_s attn_kv_cache_t;
+
+typedef struct attn_kv_cache_options_t {
+  int64_t batch;      /* B */
+  int64_t kv_heads;   /* Hkv */
+  int64_t capacity;   /* S_max: slots per (batch row, K/V head) */
+  int64_t head_dim;   /* D */
+  int64_t value_dim;  /* Dv; 0 means D */
+  attn_dtype_t dtype; /* f32, f16 or bf16 */
+  int64_t window;     /* 0: a plain cache; w > 0: a rolling cache for w */
+} attn_kv_cache_options_t;
+
+/* Sets every field to 0 and the dtype to f32. */
+ATTN_RUNTIME_EXPORT void
+attn_kv_cache_options_init(attn_kv_cache_options_t *options);
+
+/* Allocates an empty cache (every length 0). */
+ATTN_RUNTIME_EXPORT attn_status_t attn_kv_cache_create(
+    const attn_kv_cache_options_t *options, attn_kv_cache_t **out_cache);
+
+/* Frees a cache; NULL is allowed. Views of it become invalid. */
+ATTN_RUNTIME_EXPORT void attn_kv_cache_free(attn_kv_cache_t *cache);
+
+/* Appends new positions: `keys` (B, Hkv, n, D) and `values` (B, Hkv, n, Dv),
+   contiguous, of the cache's dtype. Batch row b takes the first counts[b]
+   of the n (ragged prompts); `counts` may be NULL for all n. Every row is
+   checked before any is changed: a plain cache that would exceed S_max, or
+   a rolling one whose window - 1 kept positions plus the new ones would,
+   fails and keeps its contents. */
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_kv_cache_append(attn_kv_cache_t *cache, const attn_tensor_t *keys,
+                     const attn_tensor_t *values, const int32_t *counts);
+
+/* Views of the keys, values and lengths, the inputs k, v and key_lengths of
+   a decode module; valid until the cache is freed. */
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_kv_cache_views(const attn_kv_cache_t *cache, attn_tensor_t *out_keys,
+                    attn_tensor_t *out_values, attn_tensor_t *out_lengths);
+
+/* Batch row `row`: how many positions it holds, and how many it has been
+   given in all (the position of its next token; larger than the length
+   once a rolling cache has dropped old positions). */
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_kv_cache_row(const attn_kv_cache_t *cache, int64_t row,
+                  int64_t *out_length, int64_t *out_next_position);
+
+/* Empties every row. */
+ATTN_RUNTIME_EXPORT attn_status_t attn_kv_cache_clear(attn_kv_cache_t *cache);
 
 /*===----------------------------------------------------------------------===*
  * Allocation accounting

@@ -436,6 +436,66 @@ private:
   attn_module_t *module_ = nullptr;
 };
 
+/// An owning handle to a K/V cache (see attn_kv_cache_t): keys, values and
+/// lengths laid out as a decode module reads them.
+class KVCache {
+public:
+  KVCache() = default;
+
+  static Result<KVCache> create(const attn_kv_cache_options_t &options) {
+    attn_kv_cache_t *cache = nullptr;
+    Status status = Status::fromC(attn_kv_cache_create(&options, &cache));
+    if (!status.ok())
+      return status;
+    KVCache result;
+    result.cache_.reset(cache);
+    return result;
+  }
+
+  attn_kv_cache_t *get() const { return cache_.get(); }
+
+  /// Appends keys (B, Hkv, n, D) and values (B, Hkv, n, Dv); row b takes
+  /// counts[b] of them (all n when `counts` is empty).
+  Status append(const attn_tensor_t &keys, const attn_tensor_t &values,
+                const std::vector<int32_t> &counts = {}) {
+    if (!counts.empty() &&
+        counts.size() != static_cast<size_t>(keys.rank > 0 ? keys.shape[0] : 0))
+      return Status(ATTN_STATUS_INVALID_ARGUMENT,
+                    "KVCache::append: one count per batch row is needed, "
+                    "got " +
+                        std::to_string(counts.size()));
+    return Status::fromC(
+        attn_kv_cache_append(cache_.get(), &keys, &values,
+                             counts.empty() ? nullptr : counts.data()));
+  }
+
+  /// The inputs k, v and key_lengths of a decode module.
+  std::vector<attn_tensor_t> views() const {
+    attn_tensor_t keys, values, lengths;
+    attn_status_free(
+        attn_kv_cache_views(cache_.get(), &keys, &values, &lengths));
+    return {keys, values, lengths};
+  }
+
+  /// Positions held by batch row `row`, and positions given to it in all.
+  Result<std::pair<int64_t, int64_t>> row(int64_t row) const {
+    int64_t length = 0, next = 0;
+    Status status =
+        Status::fromC(attn_kv_cache_row(cache_.get(), row, &length, &next));
+    if (!status.ok())
+      return status;
+    return std::make_pair(length, next);
+  }
+
+  Status clear() { return Status::fromC(attn_kv_cache_clear(cache_.get())); }
+
+private:
+  struct Free {
+    void operator()(attn_kv_cache_t *cache) const { attn_kv_cache_free(cache); }
+  };
+  std::unique_ptr<attn_kv_cache_t, Free> cache_;
+};
+
 } // namespace attn
 
 #endif // ATTN_RUNTIME_HPP

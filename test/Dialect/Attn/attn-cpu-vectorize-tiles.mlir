@@ -130,3 +130,32 @@ func.func @strided_copy(%x: memref<?x16xf32, strided<[32, 1], offset: ?>>,
   memref.copy %x, %y : memref<?x16xf32, strided<[32, 1], offset: ?>> to memref<?x16xf32, strided<[16, 1]>>
   return
 }
+
+// -----
+
+// Dot products against rows of B (the decode strategy's scores, B a view of
+// the key cache): keys in blocks of 3 (a tail block of 1 for 16 keys), rows
+// in blocks of 4 (a tail block of 1 for 5 rows); each step of 8 along d
+// loads the block's 3 key rows once for its rows, and each accumulator is
+// summed across its lanes once. The zero fill is absorbed.
+// CHECK-LABEL: func.func @dot_rows
+// CHECK-NOT: linalg.fill
+// CHECK: scf.for %[[T:.*]] = %c0 to %c15 step %c3
+// CHECK: scf.for %[[D:.*]] = %c0 to %c32 step %c8 iter_args(%{{.*}} = %{{.*}}, {{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-3: vector.load %{{.*}}[%{{.*}}, %[[D]]] : memref<16x32xf32, strided<[32, 1], offset: ?>>, vector<8xf32>
+// CHECK: vector.load %{{.*}}[%{{.*}}, %[[D]]] : memref<5x32xf32>, vector<8xf32>
+// CHECK-COUNT-3: vector.fma
+// CHECK: vector.reduction <add>
+// CHECK: memref.store
+// CHECK-NOT: linalg.generic
+func.func @dot_rows(%q: memref<5x32xf32>, %k: memref<16x32xf32, strided<[32, 1], offset: ?>>, %s: memref<5x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%s : memref<5x16xf32>)
+  linalg.generic {indexing_maps = [affine_map<(r, t, d) -> (r, d)>, affine_map<(r, t, d) -> (t, d)>, affine_map<(r, t, d) -> (r, t)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%q, %k : memref<5x32xf32>, memref<16x32xf32, strided<[32, 1], offset: ?>>) outs(%s : memref<5x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %sum = arith.addf %c, %p : f32
+    linalg.yield %sum : f32
+  }
+  return
+}

@@ -11,6 +11,12 @@
 //   A zero fill of C or a rescaling of its rows just before the product is
 //   folded into the loading of the accumulators.
 //
+// * Dot products C[r, t] += sum_d A[r, d] B[t, d] (the decode strategy's
+//   scores, B the cache's key rows read in place): blocks of 4 rows of A by
+//   3 rows of B keep 12 vector accumulators along d; each step loads the 3
+//   rows of B once for the 4 rows of A, and each accumulator is summed
+//   across its lanes once at the end.
+//
 // * Everything else (scaling, masking, exp2, row max and row sums): one loop
 //   per outer dimension and 1-D vectors along the innermost one.
 //
@@ -37,15 +43,21 @@ namespace {
 /// Rows of C per register block.
 constexpr int64_t kBlockRows = 6;
 
+/// Whether the last dimension of a memref `type` is contiguous.
+static bool hasUnitLastStride(Type type) {
+  auto memref = dyn_cast<MemRefType>(type);
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return memref && memref.getRank() > 0 &&
+         succeeded(memref.getStridesAndOffset(strides, offset)) &&
+         strides.back() == 1;
+}
+
 /// Whether `type` is a static f32 memref whose last dimension is contiguous.
 static bool isStaticRowMajorF32(Type type) {
   auto memref = dyn_cast<MemRefType>(type);
-  if (!memref || !memref.hasStaticShape() || !memref.getElementType().isF32())
-    return false;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  return succeeded(memref.getStridesAndOffset(strides, offset)) &&
-         strides.back() == 1;
+  return memref && memref.hasStaticShape() && memref.getElementType().isF32() &&
+         hasUnitLastStride(type);
 }
 
 /// What C holds when a product starts, when the op right before it wrote
@@ -94,12 +106,33 @@ static Prologue findPrologue(linalg::MatmulOp op) {
   return {Prologue::Kind::ScaleRows, scale.getDpsInputs()[0], scale};
 }
 
+/// What the product emitters share: where they build, the vector width and
+/// index constants.
+class TileEmitter {
+protected:
+  TileEmitter(RewriterBase &rewriter, Location loc, int64_t width)
+      : b(rewriter), loc(loc), width(width) {}
+
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value offset(Value base, int64_t delta) {
+    return delta == 0
+               ? base
+               : arith::AddIOp::create(b, loc, base, index(delta)).getResult();
+  }
+
+  RewriterBase &b;
+  Location loc;
+  int64_t width;
+};
+
 /// The register-blocked product C += A B of static f32 tiles.
-class MatmulEmitter {
+class MatmulEmitter : TileEmitter {
 public:
   MatmulEmitter(RewriterBase &rewriter, linalg::MatmulOp op, int64_t width)
-      : b(rewriter), loc(op.getLoc()), a(op.getInputs()[0]),
-        bMat(op.getInputs()[1]), c(op.getOutputs()[0]), width(width),
+      : TileEmitter(rewriter, op.getLoc(), width), a(op.getInputs()[0]),
+        bMat(op.getInputs()[1]), c(op.getOutputs()[0]),
         prologue(findPrologue(op)) {
     auto aType = cast<MemRefType>(a.getType());
     rows = aType.getDimSize(0);
@@ -136,15 +169,6 @@ public:
   }
 
 private:
-  Value index(int64_t value) {
-    return arith::ConstantIndexOp::create(b, loc, value);
-  }
-  Value offset(Value base, int64_t delta) {
-    return delta == 0
-               ? base
-               : arith::AddIOp::create(b, loc, base, index(delta)).getResult();
-  }
-
   void emitChunk(int64_t depthBegin, int64_t depthEnd, bool first) {
     int64_t blockCols = vectorsPerBlock * width;
     auto columns =
@@ -228,11 +252,147 @@ public:
   Operation *absorbed() const { return prologue.absorbed; }
 
 private:
-  RewriterBase &b;
-  Location loc;
   Value a, bMat, c;
-  int64_t width, rows, depth, cols, vectorsPerBlock;
+  int64_t rows, depth, cols, vectorsPerBlock;
   Prologue prologue;
+};
+
+/// The dot-product form C[r, t] += sum_d A[r, d] B[t, d] of static f32
+/// tiles: a linalg.generic over (r, t, d) with those maps and an
+/// out + a * b body.
+class DotEmitter : TileEmitter {
+public:
+  DotEmitter(RewriterBase &rewriter, linalg::GenericOp op, int64_t width)
+      : TileEmitter(rewriter, op.getLoc(), width), a(op.getDpsInputs()[0]),
+        bRows(op.getDpsInputs()[1]), c(op.getDpsInits()[0]),
+        zeroStart(startsFromZero(op)) {
+    auto aType = cast<MemRefType>(a.getType());
+    rows = aType.getDimSize(0);
+    depth = aType.getDimSize(1);
+    cols = cast<MemRefType>(bRows.getType()).getDimSize(0);
+  }
+
+  static bool applies(linalg::GenericOp op, int64_t width) {
+    if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+        op.getNumDpsInits() != 1 || op.getNumLoops() != 3)
+      return false;
+    MLIRContext *ctx = op.getContext();
+    auto map = [&](ArrayRef<unsigned> dims) {
+      return AffineMap::getMultiDimMapWithTargets(3, dims, ctx);
+    };
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    if (maps[0] != map({0, 2}) || maps[1] != map({1, 2}) ||
+        maps[2] != map({0, 1}) ||
+        op.getIteratorTypesArray() !=
+            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                          utils::IteratorType::parallel,
+                                          utils::IteratorType::reduction})
+      return false;
+    // The body must be out + a * b.
+    Block &body = op.getRegion().front();
+    auto yield = cast<linalg::YieldOp>(body.getTerminator());
+    auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+    if (!add || body.getOperations().size() != 3)
+      return false;
+    Value out = body.getArgument(2);
+    Value product = add.getLhs() == out ? add.getRhs() : add.getLhs();
+    auto mul = product.getDefiningOp<arith::MulFOp>();
+    if (!mul || (add.getLhs() != out && add.getRhs() != out))
+      return false;
+    Value x = body.getArgument(0), y = body.getArgument(1);
+    if (!((mul.getLhs() == x && mul.getRhs() == y) ||
+          (mul.getLhs() == y && mul.getRhs() == x)))
+      return false;
+    for (Value operand : {op.getDpsInputs()[0], op.getDpsInputs()[1]})
+      if (!isStaticRowMajorF32(operand.getType()))
+        return false;
+    auto cType = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
+    return cType && cType.hasStaticShape() && cType.getElementType().isF32() &&
+           cast<MemRefType>(op.getDpsInputs()[0].getType()).getDimSize(1) %
+                   width ==
+               0;
+  }
+
+  void emit() {
+    auto columns = scf::ForOp::create(b, loc, index(0),
+                                      index(cols / kColBlock * kColBlock),
+                                      index(kColBlock));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(columns.getBody());
+      emitColumns(columns.getInductionVar(), kColBlock);
+    }
+    if (cols % kColBlock != 0)
+      emitColumns(index(cols / kColBlock * kColBlock), cols % kColBlock);
+  }
+
+  /// The fill of C with zeros right before the op, which the product then
+  /// replaces (its accumulators start at 0).
+  Operation *absorbed() const { return zeroStart; }
+
+private:
+  static constexpr int64_t kRowBlock = 4, kColBlock = 3;
+
+  static Operation *startsFromZero(linalg::GenericOp op) {
+    auto fill = dyn_cast_if_present<linalg::FillOp>(op->getPrevNode());
+    if (fill && fill.getOutputs()[0] == op.getDpsInits()[0] &&
+        isZero(fill.getInputs()[0]))
+      return fill;
+    return nullptr;
+  }
+
+  /// Columns [col, col + numCols) of C for every row: the rows of B stay in
+  /// L1 while the row blocks of A pass by.
+  void emitColumns(Value col, int64_t numCols) {
+    for (int64_t row = 0; row < rows; row += kRowBlock)
+      emitBlock(row, std::min(kRowBlock, rows - row), col, numCols);
+  }
+
+  void emitBlock(int64_t row, int64_t blockRows, Value col, int64_t numCols) {
+    auto vectorType = VectorType::get({width}, b.getF32Type());
+    SmallVector<Value> rowIndex, colIndex;
+    for (int64_t r = 0; r < blockRows; ++r)
+      rowIndex.push_back(index(row + r));
+    for (int64_t t = 0; t < numCols; ++t)
+      colIndex.push_back(offset(col, t));
+    SmallVector<Value> zeros(
+        blockRows * numCols,
+        arith::ConstantOp::create(b, loc,
+                                  DenseElementsAttr::get(vectorType, 0.0f)));
+    auto loop = scf::ForOp::create(
+        b, loc, index(0), index(depth), index(width), zeros,
+        [&](OpBuilder &nb, Location l, Value d, ValueRange acc) {
+          SmallVector<Value> bRow;
+          for (Value t : colIndex)
+            bRow.push_back(vector::LoadOp::create(nb, l, vectorType, bRows,
+                                                  ValueRange{t, d}));
+          SmallVector<Value> next;
+          for (Value r : rowIndex) {
+            Value aRow =
+                vector::LoadOp::create(nb, l, vectorType, a, ValueRange{r, d});
+            for (Value bVector : bRow)
+              next.push_back(vector::FMAOp::create(nb, l, aRow, bVector,
+                                                   acc[next.size()]));
+          }
+          scf::YieldOp::create(nb, l, next);
+        });
+    for (auto [r, rIndex] : llvm::enumerate(rowIndex))
+      for (auto [t, tIndex] : llvm::enumerate(colIndex)) {
+        Value sum =
+            vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                        loop.getResult(r * numCols + t));
+        if (!zeroStart)
+          sum = arith::AddFOp::create(
+              b, loc,
+              memref::LoadOp::create(b, loc, c, ValueRange{rIndex, tIndex}),
+              sum);
+        memref::StoreOp::create(b, loc, sum, c, ValueRange{rIndex, tIndex});
+      }
+  }
+
+  Value a, bRows, c;
+  int64_t rows, depth, cols;
+  Operation *zeroStart;
 };
 
 /// A linalg op (not a product) of one or two loops whose innermost loop has a
@@ -255,10 +415,18 @@ static bool vectorizesByRows(linalg::LinalgOp op) {
   for (unsigned d = 0; d < innermost; ++d)
     if (iterators[d] != utils::IteratorType::parallel)
       return false;
-  for (AffineMap map : op.getIndexingMapsArray())
+  for (OpOperand &operand : op->getOpOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(&operand);
     for (unsigned r = 0; r + 1 < map.getNumResults(); ++r)
       if (map.getResult(r).isFunctionOfDim(innermost))
         return false;
+    // Vector loads and stores need the walk to be contiguous (a view of one
+    // element may have kept a dimension of unknown stride).
+    if (map.getNumResults() > 0 &&
+        map.getResults().back().isFunctionOfDim(innermost) &&
+        !hasUnitLastStride(operand.get().getType()))
+      return false;
+  }
   return true;
 }
 
@@ -289,6 +457,26 @@ static void copyAsLinalg(RewriterBase &rewriter, memref::CopyOp copy) {
                                               copy.getTarget());
 }
 
+/// Replaces every `OpTy` that `Emitter` applies to by its vector code, and
+/// the op whose effect the code took over.
+template <typename Emitter, typename OpTy>
+static void emitProducts(func::FuncOp func, RewriterBase &rewriter,
+                         int64_t width) {
+  SmallVector<OpTy> products;
+  func.walk([&](OpTy op) {
+    if (Emitter::applies(op, width))
+      products.push_back(op);
+  });
+  for (OpTy op : products) {
+    rewriter.setInsertionPoint(op);
+    Emitter emitter(rewriter, op, width);
+    emitter.emit();
+    rewriter.eraseOp(op);
+    if (Operation *absorbed = emitter.absorbed())
+      rewriter.eraseOp(absorbed);
+  }
+}
+
 struct AttnCPUVectorizeTilesPass
     : attn::impl::AttnCPUVectorizeTilesPassBase<AttnCPUVectorizeTilesPass> {
   using Base::Base;
@@ -307,19 +495,8 @@ struct AttnCPUVectorizeTilesPass
     for (memref::CopyOp copy : copies)
       copyAsLinalg(rewriter, copy);
 
-    SmallVector<linalg::MatmulOp> products;
-    func.walk([&](linalg::MatmulOp op) {
-      if (MatmulEmitter::applies(op, vectorWidth))
-        products.push_back(op);
-    });
-    for (linalg::MatmulOp op : products) {
-      rewriter.setInsertionPoint(op);
-      MatmulEmitter emitter(rewriter, op, vectorWidth);
-      emitter.emit();
-      rewriter.eraseOp(op);
-      if (Operation *absorbed = emitter.absorbed())
-        rewriter.eraseOp(absorbed);
-    }
+    emitProducts<MatmulEmitter, linalg::MatmulOp>(func, rewriter, vectorWidth);
+    emitProducts<DotEmitter, linalg::GenericOp>(func, rewriter, vectorWidth);
 
     SmallVector<linalg::LinalgOp> rowOps;
     func.walk([&](linalg::LinalgOp op) {

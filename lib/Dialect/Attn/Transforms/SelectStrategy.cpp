@@ -1,4 +1,4 @@
-//===- SelectStrategy.cpp - flash or materialized, per op -----------------===//
+//===- SelectStrategy.cpp - flash, materialized or decode, per op ---------===//
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
@@ -24,18 +24,39 @@ struct AttnSelectStrategyPass
 
   void runOnOperation() override {
     if (strategy != "auto" && strategy != kFlashStrategy &&
-        strategy != kMaterializedStrategy) {
-      getOperation().emitError() << "unknown attention strategy '" << strategy
-                                 << "'; expected auto, flash or materialized";
+        strategy != kMaterializedStrategy && strategy != kDecodeStrategy) {
+      getOperation().emitError()
+          << "unknown attention strategy '" << strategy
+          << "'; expected auto, flash, materialized or decode";
       return signalPassFailure();
     }
-    getOperation().walk([&](AttentionOp op) {
-      op->setAttr(kStrategyAttr, StringAttr::get(&getContext(), choose(op)));
+    WalkResult result = getOperation().walk([&](AttentionOp op) {
+      StringRef chosen = choose(op);
+      if (chosen == kDecodeStrategy && !isDecodeShaped(op, queryTile)) {
+        int64_t queries =
+            cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
+        op.emitError() << "the decode strategy needs a static number of "
+                          "queries N whose g·N rows per K/V head fit in the "
+                          "query tile ("
+                       << queryTile.getValue()
+                       << "), and a mask that treats all heads alike; here N "
+                          "= "
+                       << (ShapedType::isDynamic(queries)
+                               ? std::string("?")
+                               : std::to_string(queries))
+                       << " and g = " << op.getNumHeads() / op.getNumKVHeads();
+        return WalkResult::interrupt();
+      }
+      op->setAttr(kStrategyAttr, StringAttr::get(&getContext(), chosen));
+      return WalkResult::advance();
     });
+    if (result.wasInterrupted())
+      signalPassFailure();
   }
 
   /// The documented rule: materialized only when all the scores of the op
-  /// (every batch row and head) are statically known to fit in one tile.
+  /// (every batch row and head) are statically known to fit in one tile;
+  /// then decode for few queries per K/V head; flash otherwise.
   /// The materialized loops run on one thread: many small attentions (the
   /// residue classes of a sparse mask, say) are faster as flash tiles spread
   /// over the cores.
@@ -49,7 +70,10 @@ struct AttnSelectStrategyPass
     bool oneTile = !ShapedType::isDynamic(b) && !ShapedType::isDynamic(n) &&
                    !ShapedType::isDynamic(s) &&
                    b * op.getNumHeads() * n * s <= queryTile * keyTile;
-    return oneTile ? kMaterializedStrategy : kFlashStrategy;
+    if (oneTile)
+      return kMaterializedStrategy;
+    return decode && isDecodeShaped(op, queryTile) ? kDecodeStrategy
+                                                   : kFlashStrategy;
   }
 };
 

@@ -20,7 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "GenericBuilder.h"
+#include "SoftmaxTile.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
@@ -273,24 +273,11 @@ private:
         });
 
     // out = l > 0 ? acc / l : 0, once.
-    Type elementType = qType.getElementType();
     Value lse;
     if (op.getLse())
       lse = buildLogSumExp(b, loc, final[0], final[1]);
-    Value out = gb.generic(
-        {final[2], final[1]}, gb.tensor(accSize, elementType),
-        {gb.map(2, {0, 1}), gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
-        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value zeroF = f32Constant(nb, l, 0);
-          Value any = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
-                                            a[1], zeroF);
-          Value o = arith::SelectOp::create(
-              nb, l, any, arith::DivFOp::create(nb, l, a[0], a[1]), zeroF);
-          return elementType == f32
-                     ? o
-                     : arith::TruncFOp::create(nb, l, elementType, o)
-                           .getResult();
-        });
+    Value out =
+        normalizeRows(b, loc, final[2], final[1], qType.getElementType());
     return {out, lse};
   }
 
@@ -318,7 +305,6 @@ private:
     IndexBuilder ib(b, loc);
     GenericBuilder gb(b, loc);
     AttentionOp op = step.task.op;
-    Value m = state[0], l = state[1], acc = state[2];
     int64_t headDim =
         cast<RankedTensorType>(op.getQuery().getType()).getDimSize(3);
     int64_t valueDim =
@@ -357,85 +343,15 @@ private:
     Value full = buildKeyTileIsFull(b, loc, mask, step.rowBegin, step.rowEnd,
                                     colBegin, keyTile, step.numQueries,
                                     step.validKeys, step.task.head);
-    auto ifOp = scf::IfOp::create(b, loc, TypeRange{scores.getType()}, full,
-                                  /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifOp.thenBlock());
-      scf::YieldOp::create(b, loc, scores);
-      b.setInsertionPointToStart(ifOp.elseBlock());
-      Value masked = gb.generic(
-          {}, scores, {gb.map(2, {0, 1})}, {kPar, kPar},
-          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-            IndexBuilder nib(nb, l);
-            Value row =
-                nib.add(step.rowBegin, linalg::IndexOp::create(nb, l, 0));
-            Value col = nib.add(colBegin, linalg::IndexOp::create(nb, l, 1));
-            Value visible =
-                buildKeyIsVisible(nb, l, mask, row, col, step.numQueries,
-                                  step.validKeys, step.task.head);
-            return arith::SelectOp::create(nb, l, visible, a[0],
-                                           f32Constant(nb, l, kNegInf));
-          });
-      scf::YieldOp::create(b, loc, masked);
-    }
-    scores = ifOp.getResult(0);
-
-    // Every update is written in place of its loop-carried tile, so the
-    // state stays in the same three buffers from tile to tile.
-    SmallVector<OpFoldResult> rowSize = {b.getIndexAttr(queryTile)};
-    Value tileMax =
-        gb.generic({scores}, gb.tensor(rowSize, f32, kNegInf),
-                   {gb.map(2, {0, 1}), gb.map(2, {0})}, {kPar, kRed},
-                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                     return arith::MaximumFOp::create(nb, l, a[0], a[1]);
-                   });
-
-    // alpha = exp2(m - m') with m' = max(m, rowmax(s)): the factor that
-    // moves the old sums to the new maximum.
-    Value alpha =
-        gb.generic({m, tileMax}, gb.tensor(rowSize, f32),
-                   {gb.map(1, {0}), gb.map(1, {0}), gb.map(1, {0})}, {kPar},
-                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                     Value newMax =
-                         arith::MaximumFOp::create(nb, l, a[0], a[1]);
-                     return exp2Of(nb, l, a[0], safeOffset(nb, l, newMax));
-                   });
-    Value newMax =
-        gb.generic({tileMax}, m, {gb.map(1, {0}), gb.map(1, {0})}, {kPar},
-                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                     return arith::MaximumFOp::create(nb, l, a[0], a[1]);
-                   });
-
-    // l' = alpha l + rowsum(p) with p = exp2(s - m') in place of s: one
-    // pass over the tile computes both.
-    Value scaledSum =
-        gb.generic({alpha}, l, {gb.map(1, {0}), gb.map(1, {0})}, {kPar},
-                   [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
-                     return arith::MulFOp::create(nb, lo, a[1], a[0]);
-                   });
-    auto probsAndSum = linalg::GenericOp::create(
-        b, loc, TypeRange{scores.getType(), scaledSum.getType()},
-        ValueRange{newMax}, ValueRange{scores, scaledSum},
-        ArrayRef<AffineMap>{gb.map(2, {0}), gb.map(2, {0, 1}), gb.map(2, {0})},
-        ArrayRef<utils::IteratorType>{kPar, kRed},
-        [&](OpBuilder &nb, Location lo, ValueRange a) {
-          Value p = exp2Of(nb, lo, a[1], safeOffset(nb, lo, a[0]));
-          Value sum = arith::AddFOp::create(nb, lo, a[2], p);
-          linalg::YieldOp::create(nb, lo, ValueRange{p, sum});
+    scores = maskScoresUnlessFull(
+        b, loc, scores, full,
+        [&](OpBuilder &nb, Location l, Value row, Value col) {
+          IndexBuilder nib(nb, l);
+          return buildKeyIsVisible(nb, l, mask, nib.add(step.rowBegin, row),
+                                   nib.add(colBegin, col), step.numQueries,
+                                   step.validKeys, step.task.head);
         });
-    Value probs = probsAndSum.getResult(0), newSum = probsAndSum.getResult(1);
-
-    // acc' = alpha acc + p v
-    Value scaledAcc = gb.generic(
-        {alpha}, acc, {gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
-        [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
-          return arith::MulFOp::create(nb, lo, a[1], a[0]);
-        });
-    Value newAcc = linalg::MatmulOp::create(b, loc, ValueRange{probs, values},
-                                            ValueRange{scaledAcc})
-                       .getResult(0);
-    return {newMax, newSum, newAcc};
+    return updateOnlineSoftmax(b, loc, scores, values, state);
   }
 
   int64_t queryTile, keyTile;

@@ -32,6 +32,14 @@ inline constexpr llvm::StringLiteral kEntryPrefix = "_attn_entry_";
 inline constexpr llvm::StringLiteral kStrategyAttr = "attn.strategy";
 inline constexpr llvm::StringLiteral kFlashStrategy = "flash";
 inline constexpr llvm::StringLiteral kMaterializedStrategy = "materialized";
+inline constexpr llvm::StringLiteral kDecodeStrategy = "decode";
+
+class AttentionOp;
+
+/// Whether the decode strategy (attn-tile-decode) can lower `op`: a static
+/// number of queries N whose g·N rows per K/V head fit in `maxRows`, and a
+/// mask that treats all heads alike.
+bool isDecodeShaped(AttentionOp op, int64_t maxRows);
 
 /// Whether a lowering for `strategy` may lower `op`: it has no mark or this
 /// one.
@@ -45,6 +53,9 @@ void populateMaterializeAttentionPatterns(RewritePatternSet &patterns);
 void populateApproximateExp2Patterns(RewritePatternSet &patterns);
 void populateTileOnlineSoftmaxPatterns(RewritePatternSet &patterns,
                                        int64_t queryTile, int64_t keyTile);
+void populateTileDecodePatterns(RewritePatternSet &patterns, int64_t keyTile,
+                                int64_t maxRows, int64_t chunks,
+                                int64_t workers);
 
 #define GEN_PASS_REGISTRATION
 #include "attn/Dialect/Attn/Transforms/Passes.h.inc"

@@ -72,22 +72,28 @@ def AttnSelectStrategyPass
     : Pass<"attn-select-strategy", "::mlir::func::FuncOp"> {
   let summary = "Choose how each attn.attention is computed";
   let description = [{
-    Marks every `attn.attention` with `attn.strategy = "flash"` or
-    `"materialized"`, which the lowerings obey (an op without a mark is
-    lowered by whichever lowering runs). `strategy=flash|materialized` forces
-    one; `auto` picks materialized only when B, N and S are static and all
-    the B x H x N x S scores fit in one query-tile x key-tile tile (tiling
-    would then just add bookkeeping; the materialized loops run on one
-    thread), and flash otherwise: its memory stays
-    O(N·D) whatever S is, and it skips the key tiles a mask hides.
+    Marks every `attn.attention` with `attn.strategy = "flash"`,
+    `"materialized"` or `"decode"`, which the lowerings obey (an op without a
+    mark is lowered by whichever lowering runs).
+    `strategy=flash|materialized|decode` forces one; `auto` picks
+    materialized only when B, N and S are static and all the B x H x N x S
+    scores fit in one query-tile x key-tile tile (tiling would then just add
+    bookkeeping; the materialized loops run on one thread); then decode, when
+    `decode` allows it and N is static with the g·N query rows of a K/V head
+    within one query tile (a flash query tile would be mostly empty rows, and
+    each head of a group would read the K/V tiles again); flash otherwise:
+    its memory stays O(N·D) whatever S is, and it skips the key tiles a mask
+    hides.
   }];
   let options = [
     Option<"strategy", "strategy", "std::string", /*default=*/"\"auto\"",
-           "auto, flash or materialized">,
+           "auto, flash, materialized or decode">,
     Option<"queryTile", "query-tile", "int64_t", /*default=*/"64",
            "Query rows per tile of the flash strategy">,
     Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
-           "Keys per tile of the flash strategy">
+           "Keys per tile of the flash strategy">,
+    Option<"decode", "decode", "bool", /*default=*/"true",
+           "Whether auto may choose decode (the target has its lowering)">
   ];
 }
 
@@ -119,6 +125,48 @@ def AttnTileOnlineSoftmaxPass
            "Query rows per tile">,
     Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
            "Keys per tile">
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
+def AttnTileDecodePass : Pass<"attn-tile-decode", "::mlir::func::FuncOp"> {
+  let summary = "Lower few-query attn.attention over a K/V cache (decoding)";
+  let description = [{
+    The decode strategy: a few new query rows (N static, often 1) against a
+    long K/V cache. One task per (batch row, K/V head, chunk of keys). The
+    g = H / Hkv query heads of a K/V head are one tile of g·N rows, so each
+    K/V tile is read once for the whole group (the saving of multi-query and
+    grouped-query attention), straight from the cache: K and V are neither
+    packed nor copied. Scores are dot products along D against the cache's
+    key rows; the online softmax then runs as in the flash strategy.
+
+    Split-K: the key tiles a task's rows see are cut into C chunks of
+    consecutive tiles, processed in parallel, each keeping its own running
+    maximum, sum and accumulator (m_c, l_c, acc_c) in the log2 domain. They
+    merge exactly, as one more online-softmax step would:
+
+        M = max_c m_c,  L = sum_c 2^(m_c - M) l_c,
+        out = (sum_c 2^(m_c - M) acc_c) / L     (0 when L = 0)
+
+    C is `chunks`, or when 0, enough chunks for every one of `workers` cores
+    to have a task, but no chunk under 512 keys.
+  }];
+  let options = [
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
+           "Keys per tile">,
+    Option<"maxRows", "max-rows", "int64_t", /*default=*/"64",
+           "Most query rows (g·N) a task may hold">,
+    Option<"chunks", "chunks", "int64_t", /*default=*/"0",
+           "Key chunks per (batch row, K/V head): 1 turns split-K off, 0 "
+           "chooses from the cache length and `workers`">,
+    Option<"workers", "workers", "int64_t", /*default=*/"0",
+           "Cores to fill with chunks (0: the cores of this machine)">
   ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",

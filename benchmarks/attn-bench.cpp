@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -64,6 +65,17 @@ static cl::opt<int64_t>
     baselineMaxN("baseline-max-n",
                  cl::desc("--masks: largest N of the causal flash baseline"),
                  cl::init(8192));
+
+static cl::opt<bool> decode(
+    "decode",
+    cl::desc("Time one decode step instead: H = 32, D = 128, one new token "
+             "against a full cache, MHA, GQA-4 and MQA, B = 1 and 8, against "
+             "the memory bandwidth of this machine (--n: the contexts)"));
+static cl::opt<double> decodeMaxGiB(
+    "decode-max-gib",
+    cl::desc("--decode: largest K/V cache to allocate, in GiB (larger "
+             "cases are skipped and reported so)"),
+    cl::init(12));
 
 namespace {
 
@@ -428,6 +440,155 @@ int runMaskBenchmark(double peak, llvm::raw_fd_ostream *json) {
   return 0;
 }
 
+/// Memory bandwidth, the best of five tries over 1 GiB on all cores: memcpy
+/// (the bytes copied per second, each read once and written once) and a
+/// read-only stream (a vectorized sum, the ceiling of anything that reads
+/// a buffer once), in bytes per second.
+std::pair<double, double> measureBandwidth() {
+  const size_t bytes = size_t(1) << 30;
+  std::vector<float> from(bytes / sizeof(float), 1.0f),
+      to(bytes / sizeof(float), 0.0f);
+  size_t part = from.size() / cores();
+  double copy = 0, read = 0;
+  std::vector<float> sink(cores());
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto start = Clock::now();
+    parallelFor(cores(), [&](int64_t t) {
+      std::memcpy(to.data() + t * part, from.data() + t * part,
+                  part * sizeof(float));
+    });
+    copy = std::max(copy, part * cores() * sizeof(float) / seconds(start));
+    start = Clock::now();
+    parallelFor(cores(), [&](int64_t t) {
+      const float *p = from.data() + t * part;
+      __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(),
+                       _mm256_setzero_ps(), _mm256_setzero_ps()};
+      for (size_t i = 0; i + 32 <= part; i += 32)
+        for (int j = 0; j < 4; ++j)
+          acc[j] = _mm256_add_ps(acc[j], _mm256_loadu_ps(p + i + 8 * j));
+      sink[t] = acc[0][0] + acc[1][1] + acc[2][2] + acc[3][3];
+    });
+    read = std::max(read, part * cores() * sizeof(float) / seconds(start));
+  }
+  return {copy, read};
+}
+
+/// --decode: per-token time of the decode strategy over a full cache, as
+/// K/V bytes streamed per second against the machine's bandwidth, and each
+/// grouped variant against MHA's time divided by its group size.
+int runDecodeBenchmark(double peak, llvm::raw_fd_ostream *json) {
+  std::vector<int64_t> contexts(lengths.begin(), lengths.end());
+  if (contexts.empty())
+    contexts = {1024, 4096, 16384, 32768, 65536};
+  const int64_t h = 32, d = 128;
+  auto [copyBandwidth, readBandwidth] = measureBandwidth();
+  llvm::outs() << "memcpy: " << llvm::format("%.2f", copyBandwidth * 1e-9)
+               << " GB/s copied; read-only stream: "
+               << llvm::format("%.2f", readBandwidth * 1e-9) << " GB/s\n\n";
+  if (json)
+    *json << "{\"memcpy_gbps\": " << llvm::format("%.3f", copyBandwidth * 1e-9)
+          << ", \"read_gbps\": " << llvm::format("%.3f", readBandwidth * 1e-9)
+          << "}\n";
+  llvm::outs() << "| B | kind | Hkv | context | ms per token | K/V GB/s | of "
+                  "memcpy | of read | vs MHA / g |\n"
+                  "|---|---|---|---|---|---|---|---|---|\n";
+  auto context = mlir::attn::createCompilerContext();
+  // One new token's q against the whole cache of each row.
+  auto text = [&](int64_t kvHeads) {
+    std::string q = "tensor<?x32x1x128xf32>",
+                kv = "tensor<?x" + std::to_string(kvHeads) + "x?x128xf32>";
+    return "func.func @attention(%q: " + q + ", %k: " + kv + ", %v: " + kv +
+           ", %len: tensor<?xi32>) -> " + q +
+           " {\n  %o = attn.attention %q, %k, %v key_lengths(%len) "
+           "mask(#attn.causal<bottom_right>) : (" +
+           q + ", " + kv + ", " + kv + ", tensor<?xi32>) -> " + q +
+           "\n  return %o : " + q + "\n}\n";
+  };
+  struct Kind {
+    const char *name;
+    int64_t kvHeads;
+  };
+  for (int64_t batch : {1, 8}) {
+    std::map<int64_t, double> mhaTime;
+    for (Kind kind : {Kind{"MHA", 32}, Kind{"GQA-4", 8}, Kind{"MQA", 1}}) {
+      ::attn::Module module;
+      ::attn::Function f =
+          compile(*context, module, text(kind.kvHeads), "decode");
+      int64_t group = h / kind.kvHeads;
+      for (int64_t s : contexts) {
+        double cacheBytes = 2.0 * batch * kind.kvHeads * s * d * sizeof(float);
+        if (cacheBytes > decodeMaxGiB * (1 << 30)) {
+          llvm::outs() << "| " << batch << " | " << kind.name << " | "
+                       << kind.kvHeads << " | " << s << " | skipped: "
+                       << llvm::format("%.1f", cacheBytes / (1 << 30))
+                       << " GiB of cache | | | | |\n";
+          continue;
+        }
+        HostTensor q(ATTN_DTYPE_F32, {batch, h, 1, d}),
+            k(ATTN_DTYPE_F32, {batch, kind.kvHeads, s, d}),
+            v(ATTN_DTYPE_F32, {batch, kind.kvHeads, s, d}),
+            out(ATTN_DTYPE_F32, {batch, h, 1, d});
+        ::attn::reference::fillRandom(q, 1, 0);
+        // A random pattern repeated: drawing billions of values would take
+        // longer than the benchmark.
+        HostTensor pattern(ATTN_DTYPE_F32, {4096});
+        ::attn::reference::fillRandom(pattern, 2, 0);
+        for (HostTensor *t : {&k, &v})
+          for (int64_t i = 0; i < t->numElements(); i += 4096)
+            std::memcpy(t->data<float>() + i, pattern.data<float>(),
+                        std::min<int64_t>(4096, t->numElements() - i) *
+                            sizeof(float));
+        HostTensor lengthsTensor = HostTensor::fromValues<int32_t>(
+            {batch}, std::vector<int32_t>(batch, int32_t(s)));
+        std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view(),
+                                             lengthsTensor.view()};
+        std::vector<attn_tensor_t> outputs = {out.view()};
+        Measurement m = timeMedian([&] { return invoke(f, inputs, outputs); });
+        double bandwidth = cacheBytes / m.seconds;
+        if (group == 1)
+          mhaTime[s] = m.seconds;
+        double versus =
+            mhaTime.count(s) ? m.seconds / (mhaTime[s] / double(group)) : NAN;
+        llvm::outs() << "| " << batch << " | " << kind.name << " | "
+                     << kind.kvHeads << " | " << s << " | "
+                     << llvm::format("%.3f", m.seconds * 1e3) << " | "
+                     << llvm::format("%.2f", bandwidth * 1e-9) << " | "
+                     << llvm::format("%.0f%%", 100 * bandwidth / copyBandwidth)
+                     << " | "
+                     << llvm::format("%.0f%%", 100 * bandwidth / readBandwidth)
+                     << " | "
+                     << (std::isnan(versus)
+                             ? std::string("-")
+                             : llvm::formatv("{0:F2}x", versus).str())
+                     << " |\n";
+        llvm::outs().flush();
+        if (json)
+          *json << "{\"b\": " << batch << ", \"kind\": \"" << kind.name
+                << "\", \"h\": " << h << ", \"kv_heads\": " << kind.kvHeads
+                << ", \"d\": " << d << ", \"context\": " << s
+                << ", \"ms_per_token\": "
+                << llvm::format("%.4f", m.seconds * 1e3)
+                << ", \"kv_gbps\": " << llvm::format("%.3f", bandwidth * 1e-9)
+                << ", \"of_memcpy\": "
+                << llvm::format("%.3f", bandwidth / copyBandwidth)
+                << ", \"of_read\": "
+                << llvm::format("%.3f", bandwidth / readBandwidth)
+                << ", \"vs_mha_over_g\": "
+                << (std::isnan(versus) ? std::string("null")
+                                       : llvm::formatv("{0:F3}", versus).str())
+                << ", \"gflops\": "
+                << llvm::format("%.2f",
+                                4.0 * batch * h * s * d / m.seconds * 1e-9)
+                << ", \"peak_fraction\": "
+                << llvm::format("%.3f", 4.0 * batch * h * s * d / m.seconds *
+                                            1e-9 / peak)
+                << "}\n";
+      }
+    }
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -462,6 +623,8 @@ int main(int argc, char **argv) {
 
   if (masks)
     return runMaskBenchmark(peak, json.get());
+  if (decode)
+    return runDecodeBenchmark(peak, json.get());
 
   llvm::outs() << "| D | mask | N | strategy | time ms | GFLOP/s | % of peak | "
                   "peak MiB | vs baseline |\n|---|---|---|---|---|---|---|---|"

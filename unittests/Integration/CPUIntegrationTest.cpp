@@ -18,6 +18,7 @@
 
 #include "gtest/gtest.h"
 
+#include <cmath>
 #include <map>
 #include <random>
 
@@ -249,5 +250,72 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"examples/10_dilated_window_attention.mlir", "dilated_window", 3},
         Case{"examples/10_global_window_attention.mlir", "global_window", 3}),
     [](const auto &info) { return std::string(info.param.function); });
+
+} // namespace
+
+namespace {
+
+/// Split-K merges the chunks exactly: the same function compiled with one
+/// chunk and with 2, 3 and 7 agrees to f32 rounding (only the order of the
+/// sums differs), far tighter than the tolerance against the reference.
+TEST(DecodeSplitK, MergeMatchesTheUnsplitResult) {
+  std::string path = std::string(ATTN_SOURCE_DIR) + "/" + kDecode;
+  std::unique_ptr<mlir::MLIRContext> context =
+      mlir::attn::createCompilerContext();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(path, context.get());
+  ASSERT_TRUE(module);
+  for (auto other :
+       llvm::make_early_inc_range(module->getOps<mlir::func::FuncOp>()))
+    if (other.getSymName() != "gqa_lse")
+      other.erase();
+  auto compile = [&](int64_t chunks) {
+    mlir::attn::CPUTargetOptions options;
+    options.pipeline.strategy = "decode";
+    options.pipeline.keyTile = 16;
+    options.pipeline.splitK = chunks;
+    return mlir::attn::compileForRuntime(*module, options);
+  };
+  auto unsplit = compile(1);
+  ASSERT_TRUE(unsplit.ok()) << unsplit.status().toString();
+  auto one = unsplit->lookup("gqa_lse");
+  ASSERT_TRUE(one.ok());
+
+  std::mt19937_64 rng(7);
+  // Rows of 300, 17 and 0 valid keys in a cache of 301.
+  HostTensor q(ATTN_DTYPE_F32, {3, 4, 1, 16});
+  HostTensor k(ATTN_DTYPE_F32, {3, 2, 301, 16});
+  HostTensor v(ATTN_DTYPE_F32, {3, 2, 301, 16});
+  HostTensor lengths = HostTensor::fromValues<int32_t>({3}, {300, 17, 0});
+  for (HostTensor *t : {&q, &k, &v})
+    ref::fillRandom(*t, rng(), 0);
+  std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view(),
+                                       lengths.view()};
+  auto expected = one->call(inputs);
+  ASSERT_TRUE(expected.ok()) << expected.status().toString();
+
+  for (int64_t chunks : {2, 3, 7}) {
+    SCOPED_TRACE(std::to_string(chunks) + " chunks");
+    auto split = compile(chunks);
+    ASSERT_TRUE(split.ok()) << split.status().toString();
+    auto function = split->lookup("gqa_lse");
+    ASSERT_TRUE(function.ok());
+    auto outputs = function->call(inputs);
+    ASSERT_TRUE(outputs.ok()) << outputs.status().toString();
+    for (size_t i = 0; i < outputs->size(); ++i) {
+      ASSERT_EQ((*outputs)[i].numElements(), (*expected)[i].numElements());
+      auto got = (*outputs)[i].values<float>();
+      auto want = (*expected)[i].values<float>();
+      for (size_t e = 0; e < got.size(); ++e) {
+        if (std::isinf(want[e])) { // the lse of the empty row
+          EXPECT_EQ(got[e], want[e]) << "output " << i << " element " << e;
+          continue;
+        }
+        EXPECT_NEAR(got[e], want[e], 2e-6 * std::max(1.0f, std::abs(want[e])))
+            << "output " << i << " element " << e;
+      }
+    }
+  }
+}
 
 } // namespace

@@ -9,12 +9,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Reference/Evaluate.h"
 #include "attn/Reference/HostTensors.h"
 #include "attn/Target/CPU.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
 
 #include "gtest/gtest.h"
 
@@ -316,6 +318,88 @@ TEST(DecodeSplitK, MergeMatchesTheUnsplitResult) {
       }
     }
   }
+}
+
+} // namespace
+
+namespace {
+
+/// attn-pool-kv-heads, run before the CPU pipeline on a multi-head layer
+/// (8 heads of 4 over 2 groups), computes what the grouped-query layer with
+/// the mean-pooled weights computes: the reference evaluates that layer
+/// with weights pooled here, in float64.
+TEST(PoolKVHeads, MatchesTheGroupedLayerWithPooledWeights) {
+  const char *text = R"mlir(
+    func.func @layer(%x: tensor<?x?x32xf32>, %wq: tensor<32x32xf32>,
+                     %wk: tensor<32x32xf32>, %wv: tensor<32x32xf32>,
+                     %wo: tensor<32x32xf32>) -> tensor<?x?x32xf32> {
+      %y = attn.multi_head %x, %wq, %wk, %wv, %wo heads(8) kv_heads(8)
+          mask(#attn.causal<top_left>)
+          : (tensor<?x?x32xf32>, tensor<32x32xf32>, tensor<32x32xf32>,
+             tensor<32x32xf32>, tensor<32x32xf32>) -> tensor<?x?x32xf32>
+      return %y : tensor<?x?x32xf32>
+    }
+    func.func @grouped(%x: tensor<?x?x32xf32>, %wq: tensor<32x32xf32>,
+                       %wk: tensor<32x8xf32>, %wv: tensor<32x8xf32>,
+                       %wo: tensor<32x32xf32>) -> tensor<?x?x32xf32> {
+      %y = attn.multi_head %x, %wq, %wk, %wv, %wo heads(8) kv_heads(2)
+          mask(#attn.causal<top_left>)
+          : (tensor<?x?x32xf32>, tensor<32x32xf32>, tensor<32x8xf32>,
+             tensor<32x8xf32>, tensor<32x32xf32>) -> tensor<?x?x32xf32>
+      return %y : tensor<?x?x32xf32>
+    })mlir";
+  std::unique_ptr<mlir::MLIRContext> context =
+      mlir::attn::createCompilerContext();
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(text, context.get());
+  ASSERT_TRUE(module);
+  auto grouped = module->lookupSymbol<mlir::func::FuncOp>("grouped");
+
+  mlir::OwningOpRef<mlir::ModuleOp> layer(module->clone());
+  layer->lookupSymbol<mlir::func::FuncOp>("grouped").erase();
+  mlir::PassManager pm(context.get());
+  pm.addNestedPass<mlir::func::FuncOp>(
+      mlir::attn::createAttnPoolKVHeadsPass({/*kvHeads=*/2}));
+  ASSERT_TRUE(mlir::succeeded(pm.run(*layer)));
+  auto compiled = mlir::attn::compileForRuntime(*layer, {});
+  ASSERT_TRUE(compiled.ok()) << compiled.status().toString();
+  auto function = compiled->lookup("layer");
+  ASSERT_TRUE(function.ok());
+
+  std::mt19937_64 rng(11);
+  std::vector<HostTensor> inputs;
+  inputs.emplace_back(ATTN_DTYPE_F32, std::vector<int64_t>{2, 13, 32});
+  for (int i = 0; i < 4; ++i)
+    inputs.emplace_back(ATTN_DTYPE_F32, std::vector<int64_t>{32, 32});
+  std::vector<attn_tensor_t> views;
+  for (HostTensor &t : inputs) {
+    ref::fillRandom(t, rng(), 0);
+    views.push_back(t.view());
+  }
+  auto outputs = function->call(views);
+  ASSERT_TRUE(outputs.ok()) << outputs.status().toString();
+
+  // W[:, g, :] = mean of the 4 heads (of width 4) of group g.
+  auto pool = [](const HostTensor &w) {
+    ref::Tensor pooled({32, 8});
+    const float *data = w.data<float>();
+    for (int64_t f = 0; f < 32; ++f)
+      for (int64_t g = 0; g < 2; ++g)
+        for (int64_t e = 0; e < 4; ++e) {
+          double sum = 0;
+          for (int64_t j = 0; j < 4; ++j)
+            sum += data[f * 32 + (g * 4 + j) * 4 + e];
+          pooled.data[f * 8 + g * 4 + e] = sum / 4;
+        }
+    return pooled;
+  };
+  std::vector<ref::Tensor> referenceInputs = {
+      ref::toReference(inputs[0]), ref::toReference(inputs[1]), pool(inputs[2]),
+      pool(inputs[3]), ref::toReference(inputs[4])};
+  auto expected =
+      mlir::attn::evaluateReference(grouped, referenceInputs, nullptr);
+  ASSERT_TRUE(mlir::succeeded(expected));
+  EXPECT_LE(ref::maxError((*outputs)[0], (*expected)[0]),
+            ref::defaultTolerance(ATTN_DTYPE_F32));
 }
 
 } // namespace

@@ -40,6 +40,34 @@ def AttnDecomposeLayersPass : Pass<"attn-decompose-layers", "::mlir::func::FuncO
   ];
 }
 
+def AttnPoolKVHeadsPass : Pass<"attn-pool-kv-heads", "::mlir::func::FuncOp"> {
+  let summary = "Make multi-head layers grouped-query by mean-pooling K/V heads";
+  let description = [{
+    The conversion of Ainslie et al. (2023, section 2.1): every
+    `attn.multi_head` with Hkv key/value heads gets `kv-heads` = G instead,
+    its W_k and W_v replaced by the means of each group of Hkv / G
+    consecutive heads (computed in f32 from the weights, which may be
+    function arguments or constants). W_q and W_o are unchanged. An op that
+    already has G heads is left alone; G must divide Hkv.
+
+    ```mlir
+    // Before: heads(8) kv_heads(8), wk : tensor<512x512xf32>
+    // After --attn-pool-kv-heads=kv-heads=2:
+    //   heads(8) kv_heads(2), wk : the means of heads 0-3 and 4-7,
+    //   tensor<512x128xf32>
+    ```
+  }];
+  let options = [
+    Option<"kvHeads", "kv-heads", "int64_t", /*default=*/"1",
+           "Key/value heads after pooling (1: multi-query)">
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect"
+  ];
+}
+
 def AttnDecomposeSparseMasksPass
     : Pass<"attn-decompose-sparse-masks", "::mlir::func::FuncOp"> {
   let summary = "Cut masks that leave no tile empty into pieces dense in tiles";

@@ -147,8 +147,11 @@ LogicalResult mlir::attn::linkSharedLibrary(StringRef objectPath,
   StringRef openmpLibrary = ATTN_OPENMP_LIBRARY;
   std::string rpath =
       ("-Wl,-rpath," + llvm::sys::path::parent_path(openmpLibrary)).str();
-  SmallVector<StringRef> args = {driver, "-shared", "-o", libraryPath,
-                                 objectPath};
+  // -Bsymbolic: the module's calls to its own functions stay inside it. A
+  // function named like a symbol of the C library (`step`, `index`, ...)
+  // would otherwise bind to that symbol when the library is loaded.
+  SmallVector<StringRef> args = {driver,      "-shared",        "-o",
+                                 libraryPath, "-Wl,-Bsymbolic", objectPath};
   if (openmp)
     args.append({openmpLibrary, rpath});
   args.push_back("-lm");

@@ -66,3 +66,32 @@ TEST(Library, RefusesAWrongShapeWithoutRunning) {
 }
 
 } // namespace
+
+namespace {
+
+/// With one valid key each query head's output is the value row of its K/V
+/// head: out[b, h] = v[b, h / 2, 0].
+TEST(Library, CallsItsOwnFunctionsNamedLikeTheCLibrarys) {
+  auto module = ::attn::Module::loadLibrary(ATTN_STEP_LIBRARY);
+  ASSERT_TRUE(module.ok()) << module.status().toString();
+  auto step = module->lookup("step");
+  ASSERT_TRUE(step.ok()) << step.status().toString();
+  HostTensor q(ATTN_DTYPE_F32, {2, 4, 1, 16}), k(ATTN_DTYPE_F32, {2, 2, 5, 16}),
+      v(ATTN_DTYPE_F32, {2, 2, 5, 16});
+  ::attn::reference::fillRandom(q, 1, 0);
+  ::attn::reference::fillRandom(k, 2, 0);
+  ::attn::reference::fillRandom(v, 3, 0);
+  HostTensor lengths = HostTensor::fromValues<int32_t>({2}, {1, 1});
+  auto out = step->call({q.view(), k.view(), v.view(), lengths.view()});
+  ASSERT_TRUE(out.ok()) << out.status().toString();
+  const float *o = (*out)[0].data<float>();
+  const float *values = v.data<float>();
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t h = 0; h < 4; ++h)
+      for (int64_t e = 0; e < 16; ++e)
+        EXPECT_FLOAT_EQ(o[(b * 4 + h) * 16 + e],
+                        values[((b * 2 + h / 2) * 5) * 16 + e])
+            << "b " << b << " h " << h << " e " << e;
+}
+
+} // namespace

@@ -1,22 +1,36 @@
 // RUN: attn-opt %s --attn-lower-attention-to-gpu --split-input-file --verify-diagnostics | FileCheck %s
 
-// One block per (query tile, head, batch row), 128 threads (one per query
-// row); K and V tiles of 32 keys in shared memory (f32); each thread's query
-// row, accumulator and tile scores in private memory. The operands are read
-// through strided buffers, the result is a fresh buffer.
+// One block per (tile of packed rows, K/V head, batch row), 128 threads:
+// the 4 query heads of a K/V head are packed query-major, row p = 4 i + g
+// (query i of head 4 hk + g), so a block's 128 rows are 32 queries of all 4
+// heads and every K/V tile it loads serves them all. K and V tiles of 32
+// keys in shared memory (f32); each thread's query row, accumulator and
+// tile scores in private memory. The operands are read through strided
+// buffers, the result is a fresh buffer.
 // CHECK-LABEL: func.func @gqa_causal
-// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+// CHECK-DAG: %[[C2:.*]] = arith.constant 2 : index
+// CHECK-DAG: %[[C4:.*]] = arith.constant 4 : index
 // CHECK-DAG: %[[C128:.*]] = arith.constant 128 : index
 // CHECK: %[[Q:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x8x?x64xbf16> to memref<?x8x?x64xbf16, strided<[?, ?, ?, ?], offset: ?>>
 // CHECK: %[[B:.*]] = memref.dim %[[Q]], %c0
 // CHECK: %[[N:.*]] = memref.dim %[[Q]], %c2
 // CHECK: %[[OUT:.*]] = memref.alloc(%[[B]], %[[N]]) : memref<?x8x?x64xbf16>
-// CHECK: %[[TILES:.*]] = arith.ceildivsi %[[N]], %[[C128]]
-// CHECK: gpu.launch blocks(%[[TILE:[a-z0-9]+]], %[[HEAD:[a-z0-9]+]], %[[ROW:[a-z0-9]+]]) in (%{{[a-z0-9]+}} = %[[TILES]], %{{[a-z0-9]+}} = %[[C8]], %{{[a-z0-9]+}} = %[[B]]) threads(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in (%{{[a-z0-9]+}} = %[[C128]], %{{[a-z0-9]+}} = %c1, %{{[a-z0-9]+}} = %c1)
+// CHECK: %[[ROWS:.*]] = arith.muli %[[N]], %[[C4]]
+// CHECK: %[[TILES:.*]] = arith.ceildivsi %[[ROWS]], %[[C128]]
+// CHECK: gpu.launch blocks(%[[TILE:[a-z0-9]+]], %[[GROUP:[a-z0-9]+]], %[[ROW:[a-z0-9]+]]) in (%{{[a-z0-9]+}} = %[[TILES]], %{{[a-z0-9]+}} = %[[C2]], %{{[a-z0-9]+}} = %[[B]]) threads(%[[THREAD:[a-z0-9]+]], %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in (%{{[a-z0-9]+}} = %[[C128]], %{{[a-z0-9]+}} = %c1, %{{[a-z0-9]+}} = %c1)
 // CHECK-SAME: workgroup(%[[KT:[a-z0-9]+]] : memref<32x64xf32, #gpu.address_space<workgroup>>, %[[VT:[a-z0-9]+]] : memref<32x64xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: private(%{{[a-z0-9]+}} : memref<64xf32, #gpu.address_space<private>>, %{{[a-z0-9]+}} : memref<64xf32, #gpu.address_space<private>>, %{{[a-z0-9]+}} : memref<32xf32, #gpu.address_space<private>>)
-// Query head h reads K/V head h / 4: nothing is copied.
-// CHECK: %[[KVHEAD:.*]] = arith.divsi %[[HEAD]], %c4
+// Thread t owns packed row p = 128 tile + t: query p / 4 of head
+// 4 hk + p mod 4. All of the block's heads read K/V head hk: nothing is
+// copied.
+// CHECK: %[[FIRST_PACKED:.*]] = arith.muli %[[TILE]], %[[C128]]
+// CHECK: %[[PACKED:.*]] = arith.addi %[[FIRST_PACKED]], %[[THREAD]]
+// CHECK: %[[QUERY:.*]] = arith.divsi %[[PACKED]], %[[C4]]
+// CHECK: %[[FIRST_HEAD:.*]] = arith.muli %[[GROUP]], %[[C4]]
+// CHECK: %[[IN_GROUP:.*]] = arith.remsi %[[PACKED]], %[[C4]]
+// CHECK: %[[HEAD:.*]] = arith.addi %[[FIRST_HEAD]], %[[IN_GROUP]]
+// CHECK: %[[KVHEAD:.*]] = arith.divsi %[[FIRST_HEAD]], %[[C4]]
+// CHECK: memref.load %[[Q]][%[[ROW]], %[[HEAD]], %[[QUERY]], %{{.*}}]
 // Causal: the key tiles end at the block's last row (skipped above it).
 // CHECK: %[[LAST:.*]] = arith.minsi
 // CHECK: %[[TILEEND:.*]] = arith.select

@@ -50,6 +50,18 @@ public:
 };
 } // namespace
 
+bool mlir::attn::splitsHeads(Attribute mask) {
+  bool split = false;
+  if (mask)
+    mask.walk([&](Attribute a) {
+      if (auto strided = dyn_cast<StridedMaskAttr>(a))
+        split |= strided.getSplitHeads();
+      if (auto fixed = dyn_cast<FixedMaskAttr>(a))
+        split |= fixed.getSplitHeads();
+    });
+  return split;
+}
+
 /// The Sparse Transformer's patterns use top-left positions.
 static constexpr Alignment kSparseAlignment = Alignment::TopLeft;
 

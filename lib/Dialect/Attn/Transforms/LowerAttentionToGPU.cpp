@@ -4,9 +4,15 @@
 // TileOnlineSoftmax.cpp (same recurrence, same log2 domain, same key ranges
 // from the mask) with the work split of FlashAttention-2:
 //
-//   grid  = (ceil(N / Tq), H, B): one thread block per (query tile, head,
-//           batch row); block = Tq threads, thread t owning query row
-//           i = tile * Tq + t.
+//   grid  = (ceil(N G / Tq), H / G, B): one thread block per (tile of packed
+//           rows, K/V head, batch row); block = Tq threads. The G query heads
+//           of a K/V head are packed query-major, row p = i G + g owning
+//           query i of head h = hk G + g, and thread t owns row
+//           p = tile * Tq + t: a block's rows are Tq / G consecutive queries
+//           of all G heads, which read every K/V tile the block loads (the
+//           sharing of MQA and GQA; for one decoding token, the whole group
+//           is one block). A mask that differs between heads (the Sparse
+//           Transformer's split) packs one head per block (G = 1 here).
 //   shared memory: one K tile and one V tile (Tk x D and Tk x Dv, f32),
 //           loaded by all threads of the block together (consecutive threads
 //           read consecutive elements of a key row: coalesced), so each key
@@ -165,9 +171,12 @@ public:
       return MemRefType::get({size}, f32, MemRefLayoutAttrInterface{},
                              privateSpace);
     };
+    kernel.pack = packedHeads(op);
     auto launch = gpu::LaunchOp::create(
-        rewriter, loc, ib.ceilDiv(numQueries, ib.c(queryTile)),
-        ib.c(op.getNumHeads()), batch, ib.c(queryTile), ib.c(1), ib.c(1),
+        rewriter, loc,
+        ib.ceilDiv(ib.mul(numQueries, ib.c(kernel.pack)), ib.c(queryTile)),
+        ib.c(op.getNumHeads() / kernel.pack), batch, ib.c(queryTile), ib.c(1),
+        ib.c(1),
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{}, TypeRange{shared(headDim), shared(valueDim)},
         TypeRange{local(headDim), local(valueDim), local(tile)});
@@ -194,9 +203,17 @@ public:
   }
 
 private:
+  /// How many query heads a block's rows span: all of a K/V head's, unless
+  /// the mask tells heads apart (their rows would see different key tiles).
+  static int64_t packedHeads(AttentionOp op) {
+    return splitsHeads(op.getMaskAttr())
+               ? 1
+               : op.getNumHeads() / op.getNumKVHeads();
+  }
+
   struct Kernel {
     AttentionOp op;
-    int64_t headDim, valueDim, tile;
+    int64_t headDim, valueDim, tile, pack = 1;
     Value q, k, v, keyLengths, out, lse;
     Value keyTile, valueTile, queryRow, acc, scores;
   };
@@ -206,14 +223,23 @@ private:
     IndexBuilder ib(b, loc);
     AttentionOp op = kn.op;
     Type f32 = b.getF32Type();
-    Value queryTileIndex = launch.getBlockIds().x;
-    Value head = launch.getBlockIds().y, batch = launch.getBlockIds().z;
+    Value tileIndex = launch.getBlockIds().x;
+    Value headGroup = launch.getBlockIds().y, batch = launch.getBlockIds().z;
     Value thread = launch.getThreadIds().x;
-    Value kvHead = ib.div(head, ib.c(op.getNumHeads() / op.getNumKVHeads()));
     Value numQueries = ib.dim(kn.q, 2), numKeys = ib.dim(kn.k, 2);
-    Value rowBegin = ib.mul(queryTileIndex, ib.c(queryTile));
-    Value rowEnd = ib.min(ib.add(rowBegin, ib.c(queryTile)), numQueries);
-    Value row = ib.add(rowBegin, thread);
+    // Packed row p = i G + g: query i of head headGroup * G + g.
+    Value pack = ib.c(kn.pack);
+    Value firstPacked = ib.mul(tileIndex, ib.c(queryTile));
+    Value packed = ib.add(firstPacked, thread);
+    Value row = ib.div(packed, pack);
+    Value firstHead = ib.mul(headGroup, pack);
+    Value head = ib.add(firstHead, ib.rem(packed, pack));
+    Value kvHead =
+        ib.div(firstHead, ib.c(op.getNumHeads() / op.getNumKVHeads()));
+    // The block's queries: [p0 / G, ceil((p0 + Tq) / G)) within N.
+    Value rowBegin = ib.div(firstPacked, pack);
+    Value rowEnd = ib.min(
+        ib.ceilDiv(ib.add(firstPacked, ib.c(queryTile)), pack), numQueries);
     Value rowExists = ib.lt(row, numQueries);
 
     // The valid keys of this batch row: clamp(len, 0, S).
@@ -251,7 +277,7 @@ private:
     Value tileSize = ib.c(kn.tile);
     SmallVector<std::pair<Value, Value>> tileRanges =
         buildVisitedKeyTiles(b, loc, op.getEffectiveMask(), rowBegin, rowEnd,
-                             numQueries, validKeys, head, kn.tile);
+                             numQueries, validKeys, firstHead, kn.tile);
 
     Value negInf = f32Constant(b, loc, kNegInf);
     SmallVector<Value> final = buildKeyTileLoops(

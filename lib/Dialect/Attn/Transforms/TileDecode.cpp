@@ -50,17 +50,6 @@ using namespace mlir::attn;
 /// task start cost about as much as its keys.
 static constexpr int64_t kMinChunkKeys = 512;
 
-static bool splitsHeads(Attribute mask) {
-  bool split = false;
-  mask.walk([&](Attribute a) {
-    if (auto strided = dyn_cast<StridedMaskAttr>(a))
-      split |= strided.getSplitHeads();
-    if (auto fixed = dyn_cast<FixedMaskAttr>(a))
-      split |= fixed.getSplitHeads();
-  });
-  return split;
-}
-
 bool mlir::attn::isDecodeShaped(AttentionOp op, int64_t maxRows) {
   int64_t queries =
       cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
@@ -71,7 +60,7 @@ bool mlir::attn::isDecodeShaped(AttentionOp op, int64_t maxRows) {
     return false;
   // A task's rows span the heads of a group: their key ranges and full
   // tiles are those of its first head.
-  return !op.getMaskAttr() || !splitsHeads(op.getMaskAttr());
+  return !splitsHeads(op.getMaskAttr());
 }
 
 namespace {

@@ -12,4 +12,11 @@
 #define GET_ATTRDEF_CLASSES
 #include "attn/Dialect/Attn/IR/AttnAttrs.h.inc"
 
+namespace mlir::attn {
+/// Whether `mask` (or a member of it) shows different keys to different
+/// query heads: the Sparse Transformer's patterns with `split_heads`. Rows
+/// of several heads may share key tiles only when it does not.
+bool splitsHeads(Attribute mask);
+} // namespace mlir::attn
+
 #endif // ATTN_DIALECT_ATTN_IR_ATTNATTRS_H

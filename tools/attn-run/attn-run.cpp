@@ -592,7 +592,7 @@ private:
 /// all.
 std::optional<mlir::attn::ScheduleTotals>
 countVisits(func::FuncOp func, const std::vector<HostTensor> &inputs,
-            int64_t queryTile, int64_t keyTile) {
+            int64_t queryTile, int64_t keyTile, bool decode) {
   mlir::attn::ScheduleTotals totals;
   auto input = [&](Value value) -> const HostTensor * {
     auto arg = dyn_cast_or_null<BlockArgument>(value);
@@ -636,6 +636,23 @@ countVisits(func::FuncOp func, const std::vector<HostTensor> &inputs,
           lengths ? std::clamp<int64_t>(int64_t(ref::loadElement(*lengths, b)),
                                         0, s)
                   : s;
+      if (decode) {
+        // One task per K/V head visits the tiles of its rows (N queries of
+        // the first head: the mask treats heads alike), once for all G
+        // heads; each visited tile computes G N x T scores.
+        std::string error;
+        auto whole = mlir::attn::evaluateLoweredSchedule(
+            func.getContext(), mask, n, keyTile, n, s, valid, 0, heads, kvHeads,
+            error);
+        if (failed(whole) || whole->pieces.size() != 1) {
+          known = false; // decomposed into pieces: not one decode task
+          return;
+        }
+        totals.tiles += kvHeads * whole->tiles;
+        totals.fullTiles += kvHeads * whole->fullTiles;
+        totals.pairsComputed += heads * whole->pairsComputed;
+        continue;
+      }
       for (int64_t parity = 0; parity < 2 && parity < heads; ++parity) {
         std::string error;
         auto one = mlir::attn::evaluateLoweredSchedule(
@@ -842,12 +859,13 @@ int main(int argc, char **argv) {
     }
   }
 
-  // The schedule of the flash lowering, when every attention uses it.
+  // The schedule of the flash or decode lowering, when every attention
+  // uses it.
   std::optional<mlir::attn::ScheduleTotals> visits;
-  if (chosen == "flash") {
+  if (chosen == "flash" || chosen == "decode") {
     int64_t qTile = onGPU ? target.gpu->queryTile : target.pipeline.queryTile;
     int64_t kTile = onGPU ? target.gpu->keyTile : target.pipeline.keyTile;
-    visits = countVisits(func, inputs, qTile, kTile);
+    visits = countVisits(func, inputs, qTile, kTile, chosen == "decode");
   }
 
   double gflops = cost.flops / median * 1e-9;

@@ -7,6 +7,22 @@
 // chunks and chosen automatically; these RUN lines check one shape each.
 //
 // RUN: attn-run %s --entry mha_step --random 1 --shape k=3x4x150x16 --values key_lengths=150,0,77 --key-tile 16 --split-k 1 --check --stats | FileCheck %s --check-prefix=DECODE
+//
+// Tiles visited, counted from the lowering's own schedule: per (batch row,
+// K/V head) the tiles of the valid keys, ceil(150/16) + 0 + ceil(77/16) = 15,
+// the last of each masked; times 4 K/V heads.
+// RUN: attn-run %s --entry mha_step --random 1 --shape k=3x4x150x16 --values key_lengths=150,0,77 --key-tile 16 | FileCheck %s --check-prefix=MHA-TILES
+// The K/V sharing: with 3 query heads per K/V head, decode loads each K/V
+// tile once per group, 2 x (19 + 9) = 56 tiles; flash once per query head,
+// 3 times as many. Both compute the same scores.
+// RUN: attn-run %s --entry gqa_step --random 2 --shape k=2x2x301x16 --values key_lengths=301,129 --key-tile 16 | FileCheck %s --check-prefix=SHARED
+// RUN: attn-run %s --entry gqa_step --random 2 --shape k=2x2x301x16 --values key_lengths=301,129 --key-tile 16 --strategy flash | FileCheck %s --check-prefix=PER-HEAD
+// A window of 40 over 2 new rows spans 41 keys: at most ceil(41/16) + 1 = 4
+// tiles per (batch row, K/V head) whatever the cache's length; with the
+// lengths in the same place relative to the tiles, the same 16 tiles for
+// caches of 200 and 20016.
+// RUN: attn-run %s --entry gqa_window --random 4 --shape k=2x2x200x16 --values key_lengths=200,150 --key-tile 16 | FileCheck %s --check-prefix=WINDOW
+// RUN: attn-run %s --entry gqa_window --random 4 --shape k=2x2x20016x16 --values key_lengths=20008,15014 --key-tile 16 | FileCheck %s --check-prefix=WINDOW
 // RUN: attn-run %s --entry gqa_step --random 2 --shape k=2x2x301x16 --values key_lengths=301,129 --key-tile 16 --split-k 3 --check
 // RUN: attn-run %s --entry mqa_rows --random 3 --shape k=2x1x97x16 --values key_lengths=2,97 --key-tile 16 --split-k 4 --check
 // RUN: attn-run %s --entry gqa_window --random 4 --shape k=2x2x200x16 --values key_lengths=200,45 --key-tile 16 --split-k 2 --check
@@ -27,6 +43,11 @@
 // RUN: not attn-run %s --entry gqa_window --decode-steps 2 --prefill 50 --shape k=2x2x48x16 --rolling-window 40 --random 4 2>&1 | FileCheck %s --check-prefix=OVERFLOW
 //
 // DECODE: "strategy": "decode"
+// MHA-TILES: schedule: 60 tiles visited (52 full, 8 masked), 920 pairs computed for 908 attended
+// SHARED: gqa_step (decode)
+// SHARED: schedule: 56 tiles visited (52 full, 4 masked), 2670 pairs computed for 2580 attended
+// PER-HEAD: schedule: 168 tiles visited (156 full, 12 masked), 2670 pairs computed for 2580 attended
+// WINDOW: schedule: 16 tiles visited (8 full, 8 masked), {{[0-9]+}} pairs computed for 640 attended
 // LOOP: decode {{.*}}: {{[0-9]+}} steps of {{[0-9]}} token{{s?}} after prefill {{.*}}: max error {{.*}} ok
 // ROLLING: decode gqa_window: 30 steps of 2 tokens after prefill [45,3] (rolling cache for window 40, capacity 48): max error {{.*}} ok
 // TOO-SHORT: decode gqa_window: {{.*}} FAILED

@@ -137,11 +137,15 @@ func.func @strided_copy(%x: memref<?x16xf32, strided<[32, 1], offset: ?>>,
 // the key cache): keys in blocks of 3 (a tail block of 1 for 16 keys), rows
 // in blocks of 4 (a tail block of 1 for 5 rows); each step of 8 along d
 // loads the block's 3 key rows once for its rows, and each accumulator is
-// summed across its lanes once. The zero fill is absorbed.
+// summed across its lanes once. The zero fill is absorbed. B is a view into
+// a larger buffer (the cache, read in place): each step also prefetches the
+// next block's 3 key rows at the same d, clamped to the last row.
 // CHECK-LABEL: func.func @dot_rows
 // CHECK-NOT: linalg.fill
 // CHECK: scf.for %[[T:.*]] = %c0 to %c15 step %c3
+// CHECK: arith.minsi %{{.*}}, %c15 : index
 // CHECK: scf.for %[[D:.*]] = %c0 to %c32 step %c8 iter_args(%{{.*}} = %{{.*}}, {{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-3: memref.prefetch %{{.*}}[%{{.*}}, %[[D]]], read, locality<3>, data
 // CHECK-COUNT-3: vector.load %{{.*}}[%{{.*}}, %[[D]]] : memref<16x32xf32, strided<[32, 1], offset: ?>>, vector<8xf32>
 // CHECK: vector.load %{{.*}}[%{{.*}}, %[[D]]] : memref<5x32xf32>, vector<8xf32>
 // CHECK-COUNT-3: vector.fma
@@ -157,5 +161,28 @@ func.func @dot_rows(%q: memref<5x32xf32>, %k: memref<16x32xf32, strided<[32, 1],
     %sum = arith.addf %c, %p : f32
     linalg.yield %sum : f32
   }
+  return
+}
+
+// -----
+
+// A product whose B is read in place (the decode strategy's values): while
+// a column strip walks the rows of B, it prefetches the same rows' line of
+// the next strip (the last strip its own), one per step of the reduction.
+// A packed B (identity layout, the flash tiles) is never prefetched.
+// CHECK-LABEL: func.func @product_in_place
+// CHECK: scf.for %[[COL:.*]] = %c0 to %c32 step %c16
+// CHECK: %[[AFTER:.*]] = arith.addi %[[COL]], %c16 : index
+// CHECK: %[[NEXT:.*]] = arith.minsi %[[AFTER]], %c24 : index
+// CHECK: scf.for %[[K:.*]] = %c0 to %c64 step %c1
+// CHECK: memref.prefetch %{{.*}}[%[[K]], %[[NEXT]]], read, locality<3>, data : memref<64x32xf32, strided<[128, 1], offset: ?>>
+// CHECK-LABEL: func.func @product_packed
+// CHECK-NOT: memref.prefetch
+func.func @product_in_place(%a: memref<4x64xf32>, %b: memref<64x32xf32, strided<[128, 1], offset: ?>>, %c: memref<4x32xf32>) {
+  linalg.matmul ins(%a, %b : memref<4x64xf32>, memref<64x32xf32, strided<[128, 1], offset: ?>>) outs(%c : memref<4x32xf32>)
+  return
+}
+func.func @product_packed(%a: memref<4x64xf32>, %b: memref<64x32xf32>, %c: memref<4x32xf32>) {
+  linalg.matmul ins(%a, %b : memref<4x64xf32>, memref<64x32xf32>) outs(%c : memref<4x32xf32>)
   return
 }

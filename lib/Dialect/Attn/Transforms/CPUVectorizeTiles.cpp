@@ -17,6 +17,13 @@
 //   rows of B once for the 4 rows of A, and each accumulator is summed
 //   across its lanes once at the end.
 //
+// * An operand read in place from a larger buffer (the decode strategy's
+//   cache; packed tiles have the identity layout) comes from memory as the
+//   product walks it. The walk prefetches what it needs next (the next key
+//   block's rows, the next column strip's line of each row), one line per
+//   step, so that the memory stream overlaps the arithmetic instead of
+//   stalling on each new line.
+//
 // * Everything else (scaling, masking, exp2, row max and row sums): one loop
 //   per outer dimension and 1-D vectors along the innermost one.
 //
@@ -122,6 +129,22 @@ protected:
                : arith::AddIOp::create(b, loc, base, index(delta)).getResult();
   }
 
+  /// Whether `operand` is a view into a larger buffer (the decode
+  /// strategy's cache, read in place) rather than a packed tile: its rows
+  /// come from memory as the product walks them, so the walk asks for the
+  /// lines it will need next while it computes (one prefetch per step, into
+  /// L1), instead of stalling on each new line.
+  static bool readInPlace(Value operand) {
+    return !cast<MemRefType>(operand.getType()).getLayout().isIdentity();
+  }
+  void prefetch(OpBuilder &nb, Location l, Value memref, ValueRange indices) {
+    memref::PrefetchOp::create(nb, l, memref, indices, /*isWrite=*/false,
+                               /*localityHint=*/3, /*isDataCache=*/true);
+  }
+  Value min(Value x, int64_t bound) {
+    return arith::MinSIOp::create(b, loc, x, index(bound));
+  }
+
   RewriterBase &b;
   Location loc;
   int64_t width;
@@ -183,17 +206,18 @@ private:
       OpBuilder::InsertionGuard inner(b);
       b.setInsertionPointToStart(rowLoop.getBody());
       emitBlock(rowLoop.getInductionVar(), kBlockRows, col, depthBegin,
-                depthEnd, first);
+                depthEnd, first, /*fetchNext=*/rows == fullRows);
     }
     if (rows > fullRows)
       emitBlock(index(fullRows), rows - fullRows, col, depthBegin, depthEnd,
-                first);
+                first, /*fetchNext=*/true);
   }
 
   /// acc = C[block] (or the prologue's start); for k in the chunk:
   /// acc += A[rows, k] * B[k, cols]; C[block] = acc.
+  /// `fetchNext`: the block that prefetches the next strip (one per strip).
   void emitBlock(Value row, int64_t blockRows, Value col, int64_t depthBegin,
-                 int64_t depthEnd, bool first) {
+                 int64_t depthEnd, bool first, bool fetchNext) {
     Prologue::Kind start = first ? prologue.kind : Prologue::Kind::Load;
     auto vectorType = VectorType::get({width}, b.getF32Type());
     SmallVector<Value> rowIndex, colIndex;
@@ -222,9 +246,16 @@ private:
                   : old);
       }
     }
+    // Read in place, B's next column strip (the same rows, the next line of
+    // each) is fetched during this one.
+    Value nextStrip;
+    if (fetchNext && readInPlace(bMat))
+      nextStrip = min(offset(col, vectorsPerBlock * width), cols - width);
     auto loop = scf::ForOp::create(
         b, loc, index(depthBegin), index(depthEnd), index(1), accumulators,
         [&](OpBuilder &nb, Location l, Value k, ValueRange acc) {
+          if (nextStrip)
+            prefetch(nb, l, bMat, ValueRange{k, nextStrip});
           SmallVector<Value> bRow;
           for (Value cIndex : colIndex)
             bRow.push_back(vector::LoadOp::create(nb, l, vectorType, bMat,
@@ -359,9 +390,16 @@ private:
         blockRows * numCols,
         arith::ConstantOp::create(b, loc,
                                   DenseElementsAttr::get(vectorType, 0.0f)));
+    // Read in place, the next block's key rows are fetched during this one.
+    SmallVector<Value> nextRows;
+    if (row == 0 && readInPlace(bRows))
+      for (int64_t t = 0; t < numCols; ++t)
+        nextRows.push_back(min(offset(col, numCols + t), cols - 1));
     auto loop = scf::ForOp::create(
         b, loc, index(0), index(depth), index(width), zeros,
         [&](OpBuilder &nb, Location l, Value d, ValueRange acc) {
+          for (Value next : nextRows)
+            prefetch(nb, l, bRows, ValueRange{next, d});
           SmallVector<Value> bRow;
           for (Value t : colIndex)
             bRow.push_back(vector::LoadOp::create(nb, l, vectorType, bRows,

@@ -396,8 +396,12 @@ int runDecodeLoop(const ::attn::Function &function, func::FuncOp func) {
     symbols.bind(args[it - names.begin()], parseShape(text, name),
                  "--shape " + spec);
   }
-  std::vector<int64_t> qShape = symbols.shapeOf(args[0]);
+  if (!inputFiles.empty() || !valueSpecs.empty())
+    fail("--decode-steps draws the whole sequence at random (--random SEED) "
+         "and keeps the cache itself: --input and --values are not used");
+  // The cache first: its shape is the one a user must give.
   std::vector<int64_t> kShape = symbols.shapeOf(args[1]);
+  std::vector<int64_t> qShape = symbols.shapeOf(args[0]);
   std::vector<int64_t> vShape = symbols.shapeOf(args[2]);
   int64_t batch = kShape[0], capacity = kShape[2], newRows = qShape[2];
   std::vector<int64_t> prefill(prefillLengths.begin(), prefillLengths.end());
@@ -408,6 +412,10 @@ int runDecodeLoop(const ::attn::Function &function, func::FuncOp func) {
   if (int64_t(prefill.size()) != batch)
     fail("--prefill gives " + std::to_string(prefill.size()) + " lengths for " +
          std::to_string(batch) + " batch rows");
+  for (int64_t length : prefill)
+    if (length < 0)
+      fail("--prefill " + shapeText(prefill) +
+           ": lengths are numbers of positions, not negative");
 
   // The whole sequence of every row, drawn once.
   int64_t total = *llvm::max_element(prefill) + decodeSteps * newRows;

@@ -39,13 +39,17 @@
 // CHECK: tensor.insert_slice %[[TAIL]] into %{{.*}}[0, 0] [%{{.*}}, 32] [1, 1] : tensor<?x32xf32> into tensor<16x32xf32>
 //
 // The merge, over the output: element (b, h, i) is row (h mod 4) + i of
-// K/V head h / 4; M = max_c m_c, then the 2^(m_c - M) weighted sums.
-// CHECK: linalg.generic {indexing_maps = [#[[PART:.*]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[PARTS]]#0 : tensor<?x2x3x4xf32>) outs(%{{.*}} : tensor<?x8x1xf32>)
+// K/V head h / 4; M = max_c m_c, the weights w_c = 2^(m_c - M) once per
+// (row, chunk), then the weighted sums of l_c and acc_c.
+// CHECK: %[[MOST:.*]] = linalg.generic {indexing_maps = [#[[PART:.*]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[PARTS]]#0 : tensor<?x2x3x4xf32>) outs(%{{.*}} : tensor<?x8x1xf32>)
 // CHECK: arith.maximumf
-// CHECK: ins(%[[PARTS]]#0, %{{.*}}, %[[PARTS]]#1 : tensor<?x2x3x4xf32>, tensor<?x8x1xf32>, tensor<?x2x3x4xf32>)
+// CHECK: %[[WEIGHTS:.*]] = linalg.generic {{.*}} ins(%[[PARTS]]#0, %[[MOST]] : tensor<?x2x3x4xf32>, tensor<?x8x1xf32>) outs(%{{.*}} : tensor<?x8x1x3xf32>)
 // CHECK: math.exp2
-// CHECK: ins(%[[PARTS]]#0, %{{.*}}, %[[PARTS]]#2 : tensor<?x2x3x4xf32>, tensor<?x8x1xf32>, tensor<?x2x3x4x32xf32>) outs(%{{.*}} : tensor<?x8x1x32xf32>)
-// CHECK: math.exp2
+// CHECK: ins(%[[WEIGHTS]], %[[PARTS]]#1 : tensor<?x8x1x3xf32>, tensor<?x2x3x4xf32>) outs(%{{.*}} : tensor<?x8x1xf32>)
+// CHECK-NOT: math.exp2
+// CHECK: ins(%[[WEIGHTS]], %[[PARTS]]#2 : tensor<?x8x1x3xf32>, tensor<?x2x3x4x32xf32>) outs(%{{.*}} : tensor<?x8x1x32xf32>)
+// CHECK-NOT: math.exp2
+// CHECK: return
 //
 // Chosen from the cache: C = max(1, min(ceil(64 / (B * 2)), S / 512)).
 // AUTO-LABEL: func.func @gqa_step

@@ -84,12 +84,20 @@ static bool isZero(Value value) {
   return attr && attr.getValue().isZero();
 }
 
+/// The fill of `c` with zeros right before `op`, if there is one: the
+/// product then starts its accumulators at 0 instead.
+static Operation *zeroFillBefore(Operation *op, Value c) {
+  auto fill = dyn_cast_if_present<linalg::FillOp>(op->getPrevNode());
+  if (fill && fill.getOutputs()[0] == c && isZero(fill.getInputs()[0]))
+    return fill;
+  return nullptr;
+}
+
 static Prologue findPrologue(linalg::MatmulOp op) {
   Value c = op.getOutputs()[0];
   Operation *previous = op->getPrevNode();
-  if (auto fill = dyn_cast_if_present<linalg::FillOp>(previous))
-    if (fill.getOutputs()[0] == c && isZero(fill.getInputs()[0]))
-      return {Prologue::Kind::Zero, {}, fill};
+  if (Operation *fill = zeroFillBefore(op, c))
+    return {Prologue::Kind::Zero, {}, fill};
   auto scale = dyn_cast_if_present<linalg::GenericOp>(previous);
   if (!scale || scale.getNumDpsInputs() != 1 || scale.getNumDpsInits() != 1 ||
       scale.getDpsInits()[0] != c || scale.getNumParallelLoops() != 2)
@@ -296,7 +304,7 @@ public:
   DotEmitter(RewriterBase &rewriter, linalg::GenericOp op, int64_t width)
       : TileEmitter(rewriter, op.getLoc(), width), a(op.getDpsInputs()[0]),
         bRows(op.getDpsInputs()[1]), c(op.getDpsInits()[0]),
-        zeroStart(startsFromZero(op)) {
+        zeroStart(zeroFillBefore(op, op.getDpsInits()[0])) {
     auto aType = cast<MemRefType>(a.getType());
     rows = aType.getDimSize(0);
     depth = aType.getDimSize(1);
@@ -363,14 +371,6 @@ public:
 
 private:
   static constexpr int64_t kRowBlock = 4, kColBlock = 3;
-
-  static Operation *startsFromZero(linalg::GenericOp op) {
-    auto fill = dyn_cast_if_present<linalg::FillOp>(op->getPrevNode());
-    if (fill && fill.getOutputs()[0] == op.getDpsInits()[0] &&
-        isZero(fill.getInputs()[0]))
-      return fill;
-    return nullptr;
-  }
 
   /// Columns [col, col + numCols) of C for every row: the rows of B stay in
   /// L1 while the row blocks of A pass by.

@@ -15,6 +15,26 @@
 
 namespace mlir::attn {
 
+/// `queries` in f32 times scale * log2(e), written into `init` (same shape):
+/// the query tile in the log2 domain, so that exp(x) = exp2(x) afterwards.
+inline Value scaleIntoLog2Domain(OpBuilder &b, Location loc, Value queries,
+                                 Value init, double scale) {
+  GenericBuilder gb(b, loc);
+  Type f32 = b.getF32Type();
+  unsigned rank = cast<RankedTensorType>(queries.getType()).getRank();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  return gb.generic(
+      {queries}, init, {identity, identity},
+      SmallVector<utils::IteratorType>(rank, kPar),
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value x = a[0].getType() == f32
+                      ? a[0]
+                      : arith::ExtFOp::create(nb, l, f32, a[0]).getResult();
+        return arith::MulFOp::create(nb, l, x,
+                                     f32Constant(nb, l, scale * kLog2E));
+      });
+}
+
 /// `scores` (rows x keys, f32) with the keys a row does not see at -inf,
 /// unless `full` says the tile hides nothing: then it passes unchanged and
 /// no element is tested. `visible(row, col)` answers for one element from

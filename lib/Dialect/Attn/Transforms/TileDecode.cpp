@@ -255,19 +255,11 @@ private:
                                b.getIndexAttr(task.queries),
                                b.getIndexAttr(task.headDim)},
         ArrayRef<OpFoldResult>{one, one, one, one});
-    double log2Scale = op.getScaleOrDefault() * kLog2E;
     SmallVector<OpFoldResult> sizes;
     for (int64_t s : shape)
       sizes.push_back(b.getIndexAttr(s));
-    Value scaled = gb.generic(
-        {rows}, gb.tensor(sizes, f32),
-        {gb.map(3, {0, 1, 2}), gb.map(3, {0, 1, 2})}, {kPar, kPar, kPar},
-        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value x = a[0].getType() == f32
-                        ? a[0]
-                        : arith::ExtFOp::create(nb, l, f32, a[0]).getResult();
-          return arith::MulFOp::create(nb, l, x, f32Constant(nb, l, log2Scale));
-        });
+    Value scaled = scaleIntoLog2Domain(b, loc, rows, gb.tensor(sizes, f32),
+                                       op.getScaleOrDefault());
     return tensor::CollapseShapeOp::create(
         b, loc, RankedTensorType::get({task.rows, task.headDim}, f32), scaled,
         ArrayRef<ReassociationIndices>{{0, 1}, {2}});
@@ -391,22 +383,28 @@ private:
         [&](OpBuilder &nb, Location l, ValueRange a) {
           return arith::MaximumFOp::create(nb, l, a[0], a[1]).getResult();
         });
-    // L = sum_c 2^(m_c - M) l_c and A = sum_c 2^(m_c - M) acc_c.
+    // w_c = 2^(m_c - M), once per (row, chunk); then L = sum_c w_c l_c and
+    // A = sum_c w_c acc_c.
+    SmallVector<OpFoldResult> weightSizes(rowSizes);
+    weightSizes.push_back(tensor::getMixedSize(b, loc, mParts, 2));
+    Value weights = gb.generic(
+        {mParts, most}, gb.tensor(weightSizes, f32),
+        {partMap(4, false), gb.map(4, {0, 1, 2}), gb.map(4, {0, 1, 2, 3})},
+        {kPar, kPar, kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange a) {
+          return exp2Of(nb, l, a[0], safeOffset(nb, l, a[1]));
+        });
     auto weighted = [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-      Value weight = exp2Of(nb, l, a[0], safeOffset(nb, l, a[1]));
-      return arith::AddFOp::create(nb, l, a[3],
-                                   arith::MulFOp::create(nb, l, weight, a[2]));
+      return arith::AddFOp::create(nb, l, a[2],
+                                   arith::MulFOp::create(nb, l, a[0], a[1]));
     };
-    Value sum =
-        gb.generic({mParts, most, lParts}, gb.tensor(rowSizes, f32, 0.0),
-                   {partMap(4, false), gb.map(4, {0, 1, 2}), partMap(4, false),
-                    gb.map(4, {0, 1, 2})},
-                   {kPar, kPar, kPar, kRed}, weighted);
-    Value acc =
-        gb.generic({mParts, most, accParts}, gb.tensor(outSizes, f32, 0.0),
-                   {partMap(5, false), gb.map(5, {0, 1, 2}), partMap(5, true),
-                    gb.map(5, {0, 1, 2, 3})},
-                   {kPar, kPar, kPar, kPar, kRed}, weighted);
+    Value sum = gb.generic(
+        {weights, lParts}, gb.tensor(rowSizes, f32, 0.0),
+        {gb.map(4, {0, 1, 2, 3}), partMap(4, false), gb.map(4, {0, 1, 2})},
+        {kPar, kPar, kPar, kRed}, weighted);
+    Value acc = gb.generic(
+        {weights, accParts}, gb.tensor(outSizes, f32, 0.0),
+        {gb.map(5, {0, 1, 2, 4}), partMap(5, true), gb.map(5, {0, 1, 2, 3})},
+        {kPar, kPar, kPar, kPar, kRed}, weighted);
     Value out = normalizeRows(b, loc, acc, sum, resultType.getElementType());
     Value lse;
     if (op.getLse())

@@ -240,15 +240,8 @@ private:
     Value validPart = tensor::ExtractSliceOp::create(
         b, loc, queryTileInit, ArrayRef<OpFoldResult>{zero, zero},
         ArrayRef<OpFoldResult>{rows, width}, ArrayRef<OpFoldResult>{one, one});
-    double log2Scale = op.getScaleOrDefault() * kLog2E;
-    Value scaled = gb.generic(
-        {queryRows}, validPart, {gb.map(2, {0, 1}), gb.map(2, {0, 1})},
-        {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value x = a[0].getType() == f32
-                        ? a[0]
-                        : arith::ExtFOp::create(nb, l, f32, a[0]).getResult();
-          return arith::MulFOp::create(nb, l, x, f32Constant(nb, l, log2Scale));
-        });
+    Value scaled = scaleIntoLog2Domain(b, loc, queryRows, validPart,
+                                       op.getScaleOrDefault());
     Value queryTileValue = tensor::InsertSliceOp::create(
         b, loc, scaled, queryTileInit, ArrayRef<OpFoldResult>{zero, zero},
         ArrayRef<OpFoldResult>{rows, width}, ArrayRef<OpFoldResult>{one, one});

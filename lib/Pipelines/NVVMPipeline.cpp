@@ -30,6 +30,8 @@ attn::NVVMPipelineConfig attn::NVVMPipelineOptions::config() const {
   config.strategy = strategy;
   config.queryTile = queryTile;
   config.keyTile = keyTile;
+  config.splitK = splitK;
+  config.multiprocessors = multiprocessors;
   config.blockSize = blockSize;
   config.chip = chip;
   config.features = features;
@@ -41,11 +43,11 @@ attn::NVVMPipelineConfig attn::NVVMPipelineOptions::config() const {
 
 void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
                                     const NVVMPipelineConfig &config) {
-  // No decode kernel yet: few-query attention runs as flash kernels.
   addFrontEndPasses(pm, config.strategy, config.queryTile, config.keyTile,
-                    /*decode=*/false);
-  pm.addNestedPass<func::FuncOp>(
-      createAttnLowerAttentionToGPUPass({config.queryTile, config.keyTile}));
+                    /*decode=*/true);
+  pm.addNestedPass<func::FuncOp>(createAttnLowerAttentionToGPUPass(
+      {config.queryTile, config.keyTile, config.splitK,
+       config.multiprocessors}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
   pm.addPass(createCanonicalizerPass());
   addBufferizationPasses(pm, /*deallocate=*/false);

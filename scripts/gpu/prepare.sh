@@ -7,6 +7,7 @@
 #   OUT/cases/NN/{inputs,reference}/   cases.txt compiled for the GPU, its
 #   OUT/cases/NN/case.txt              inputs and float64 reference (.npy)
 #   OUT/bench/*.so                     the modules scripts/gpu/run.py times
+#                                      (prefill shapes, decode steps)
 #
 # usage: scripts/gpu/prepare.sh [BUILD_DIR] [OUT_DIR]
 # then, on the GPU machine: python3 OUT/run.py OUT (run.py is copied there).
@@ -64,5 +65,20 @@ MLIR
     "$translate" "$out/bench/$name.mlir" --target cuda --gpu-chip "$chip" \
         -o "$out/bench/$name.so"
   done
+done
+# The decode steps: one f32 token of 32 query heads (D = 128) against a
+# cache, for MHA, GQA-4 and MQA (32, 8 and 1 K/V heads).
+for kv in 32 8 1; do
+  q="tensor<?x32x1x128xf32>"
+  c="tensor<?x${kv}x?x128xf32>"
+  cat >"$out/bench/decode_kv${kv}.mlir" <<MLIR
+func.func @step(%q: $q, %k: $c, %v: $c, %len: tensor<?xi32>) -> $q {
+  %o = attn.attention %q, %k, %v key_lengths(%len)
+      mask(#attn.causal<bottom_right>) : ($q, $c, $c, tensor<?xi32>) -> $q
+  return %o : $q
+}
+MLIR
+  "$translate" "$out/bench/decode_kv${kv}.mlir" --target cuda \
+      --gpu-chip "$chip" -o "$out/bench/decode_kv${kv}.so"
 done
 echo "prepared $n cases and $(ls "$out"/bench/*.so | wc -l) benchmark modules in $out"

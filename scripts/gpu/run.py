@@ -13,6 +13,9 @@ usage: python3 run.py BUNDLE [--json FILE] [--no-bench]
    PyTorch's SDPA flash and cuDNN backends on the same tensors, in the same
    process: median of timed runs after a warm-up, TFLOP/s counting
    4*B*H*N*N*D FLOPs (half of them with a causal mask).
+3. Decode steps (f32, H = 32, D = 128, one token, contexts 1k-64k, MHA,
+   GQA-4, MQA): K/V bytes per second against a device copy timed in the
+   same run, and SDPA on the same tensors.
 
 The runtime is driven through its C API with ctypes; device buffers come
 from PyTorch (they are ordinary device memory of the same primary context).
@@ -243,6 +246,57 @@ def run_bench(rt, bundle):
     return rows
 
 
+def copy_gbps():
+    """Device-to-device copy of 1 GiB: bytes copied per second (each byte
+    is read once and written once), the yardstick of a decode step."""
+    x = torch.empty(1 << 28, dtype=torch.float32, device="cuda")
+    y = torch.empty_like(x)
+    ms = median_ms(lambda: y.copy_(x), 10)
+    return x.numel() * 4 / ms * 1e-6
+
+
+def run_decode_bench(rt, bundle):
+    """Per-token decode time against a full cache: H = 32, D = 128, f32,
+    one query token, B in {1, 8}, contexts 1k-64k, MHA / GQA-4 / MQA. The
+    K/V bytes read per second against the copy bandwidth of the same run,
+    and PyTorch's SDPA on the same tensors (enable_gqa) as a baseline."""
+    import torch.nn.functional as F
+    copy = copy_gbps()
+    print(f"decode: device copy {copy:.0f} GB/s", flush=True)
+    rows = []
+    for kv, label in ((32, "MHA"), (8, "GQA-4"), (1, "MQA")):
+        fn = rt.function(os.path.join(bundle, "bench", f"decode_kv{kv}.so"),
+                         "step")
+        for b in (1, 8):
+            for s in (1024, 4096, 16384, 32768, 65536):
+                torch.manual_seed(0)
+                q = torch.randn(b, 32, 1, 128, device="cuda")
+                k, v = (torch.randn(b, kv, s, 128, device="cuda")
+                        for _ in range(2))
+                lengths = torch.full((b,), s, dtype=torch.int32, device="cuda")
+                out = torch.empty_like(q)
+                ms = median_ms(lambda: fn([q, k, v, lengths], [out]), 20)
+                kv_bytes = 2 * b * kv * s * 128 * 4
+                row = {"kind": label, "B": b, "S": s, "kv_heads": kv,
+                       "attn_ms": ms, "kv_gbps": kv_bytes / ms * 1e-6,
+                       "copy_gbps": copy,
+                       "of_copy": kv_bytes / ms * 1e-6 / copy}
+                try:
+                    expected = F.scaled_dot_product_attention(
+                        q, k, v, enable_gqa=kv != 32)
+                    row["max_abs_diff_vs_sdpa"] = float(
+                        (out - expected).abs().max())
+                    row["sdpa_ms"] = median_ms(
+                        lambda: F.scaled_dot_product_attention(
+                            q, k, v, enable_gqa=kv != 32), 20)
+                except Exception as e:
+                    row["sdpa_error"] = repr(e)[:200]
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+                del q, k, v, out
+    return rows
+
+
 def main():
     bundle = sys.argv[1]
     json_path = None
@@ -256,11 +310,15 @@ def main():
     results, failures = run_cases(rt, bundle)
     print(f"{len(results) - failures} of {len(results)} outputs match the "
           f"float64 reference ({time.time() - started:.1f} s)", flush=True)
-    rows = [] if "--no-bench" in sys.argv else run_bench(rt, bundle)
+    rows, decode = [], []
+    if "--no-bench" not in sys.argv:
+        rows = run_bench(rt, bundle)
+        decode = run_decode_bench(rt, bundle)
     if json_path:
         with open(json_path, "w") as f:
             json.dump({"device": device, "torch": torch.__version__,
-                       "cases": results, "bench": rows}, f, indent=1)
+                       "cases": results, "bench": rows, "decode": decode},
+                      f, indent=1)
     sys.exit(1 if failures else 0)
 
 

@@ -110,7 +110,7 @@ static cl::opt<int64_t>
     splitK("split-k", cl::cat(runCategory),
            cl::desc("Key chunks per (batch row, K/V head) of the decode "
                     "strategy: 1 off, 0 (the default) chosen from the cache "
-                    "length and the cores"),
+                    "length and the cores (multiprocessors on a GPU)"),
            cl::init(0));
 static cl::opt<int64_t> queryTile("query-tile", cl::cat(runCategory),
                                   cl::desc("Query rows per flash tile"),
@@ -534,16 +534,15 @@ void writeOutputs(const ::attn::Function &function,
 }
 
 /// The strategies attn-select-strategy picks for the attention ops of
-/// `module` under `config` ("flash", "materialized", "decode", several
-/// joined by "+", or "none" without attention).
-std::string chosenStrategies(ModuleOp module,
-                             const mlir::attn::CPUPipelineConfig &config,
-                             bool onGPU) {
+/// `module` with these options of a pipeline ("flash", "materialized",
+/// "decode", several joined by "+", or "none" without attention).
+std::string chosenStrategies(ModuleOp module, const std::string &strategy,
+                             int64_t queryTile, int64_t keyTile) {
   OwningOpRef<ModuleOp> copy(module.clone());
   PassManager pm(module.getContext());
   pm.addNestedPass<func::FuncOp>(mlir::attn::createAttnDecomposeLayersPass());
   pm.addNestedPass<func::FuncOp>(mlir::attn::createAttnSelectStrategyPass(
-      {config.strategy, config.queryTile, config.keyTile, !onGPU}));
+      {strategy, queryTile, keyTile, /*decode=*/true}));
   if (failed(pm.run(*copy)))
     fail("cannot choose a strategy");
   std::set<std::string> names;
@@ -748,9 +747,9 @@ int main(int argc, char **argv) {
     fail("--target must be cpu or cuda, not '" + runTarget + "'");
   if (onGPU) {
     // Fail early and plainly on a machine without a GPU.
-    int32_t major = 0, minor = 0;
-    failIf(::attn::Status::fromC(
-               attn_cuda_device_info(nullptr, 0, &major, &minor, nullptr)),
+    int32_t major = 0, minor = 0, multiprocessors = 0;
+    failIf(::attn::Status::fromC(attn_cuda_device_info(
+               nullptr, 0, &major, &minor, &multiprocessors)),
            "--target cuda");
     mlir::attn::NVVMPipelineConfig gpu;
     gpu.strategy = strategy;
@@ -758,11 +757,17 @@ int main(int argc, char **argv) {
       gpu.queryTile = queryTile;
     if (keyTile.getNumOccurrences())
       gpu.keyTile = keyTile;
+    gpu.splitK = splitK;
+    gpu.multiprocessors = multiprocessors;
     gpu.chip = gpuChip.empty() ? "sm_" + std::to_string(major * 10 + minor)
                                : gpuChip.getValue();
     target.gpu = gpu;
   }
-  std::string chosen = chosenStrategies(*toCompile, target.pipeline, onGPU);
+  std::string chosen =
+      onGPU ? chosenStrategies(*toCompile, strategy, target.gpu->queryTile,
+                               target.gpu->keyTile)
+            : chosenStrategies(*toCompile, strategy, target.pipeline.queryTile,
+                               target.pipeline.keyTile);
   auto compiled = mlir::attn::compileForRuntime(*toCompile, target);
   failIf(compiled.status(), inputFile);
   auto found = compiled->lookup(entry);

@@ -68,11 +68,16 @@ void buildLowerToLLVMCPUPipeline(OpPassManager &pm,
 
 /// How attn-lower-to-nvvm compiles.
 struct NVVMPipelineConfig {
-  /// auto, flash or materialized (see attn-select-strategy).
+  /// auto, flash, materialized or decode (see attn-select-strategy).
   std::string strategy = "auto";
   /// Query rows (= threads) per block and keys per shared-memory tile of
   /// the attention kernel.
   int64_t queryTile = 128, keyTile = 32;
+  /// Key chunks per (batch row, K/V head) of the decode kernel: 1 is no
+  /// split-K, 0 chooses from the cache length and `multiprocessors`.
+  int64_t splitK = 0;
+  /// The GPU's multiprocessors (132 on an H100 SXM or H200).
+  int64_t multiprocessors = 132;
   /// Threads per block of the other kernels.
   int64_t blockSize = 128;
   /// The GPU: its compute capability, extra PTX features (e.g. "+ptx80").
@@ -89,9 +94,9 @@ struct NVVMPipelineConfig {
 
 /// The same, as the named pipeline's options.
 struct NVVMPipelineOptions : public PassPipelineOptions<NVVMPipelineOptions> {
-  Option<std::string> strategy{*this, "strategy",
-                               llvm::cl::desc("auto, flash or materialized"),
-                               llvm::cl::init("auto")};
+  Option<std::string> strategy{
+      *this, "strategy", llvm::cl::desc("auto, flash, materialized or decode"),
+      llvm::cl::init("auto")};
   Option<int64_t> queryTile{
       *this, "query-tile",
       llvm::cl::desc("Query rows (threads) per attention block"),
@@ -99,6 +104,15 @@ struct NVVMPipelineOptions : public PassPipelineOptions<NVVMPipelineOptions> {
   Option<int64_t> keyTile{*this, "key-tile",
                           llvm::cl::desc("Keys per shared-memory tile"),
                           llvm::cl::init(32)};
+  Option<int64_t> splitK{
+      *this, "split-k",
+      llvm::cl::desc("Decode key chunks per (batch row, K/V head): 1 off, 0 "
+                     "chosen from the cache length and the multiprocessors"),
+      llvm::cl::init(0)};
+  Option<int64_t> multiprocessors{
+      *this, "multiprocessors",
+      llvm::cl::desc("Multiprocessors of the GPU (for split-K)"),
+      llvm::cl::init(132)};
   Option<int64_t> blockSize{
       *this, "block-size",
       llvm::cl::desc("Threads per block of the other kernels"),

@@ -14,9 +14,9 @@
 // CHECK: %[[Q:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x8x?x64xbf16> to memref<?x8x?x64xbf16, strided<[?, ?, ?, ?], offset: ?>>
 // CHECK: %[[B:.*]] = memref.dim %[[Q]], %c0
 // CHECK: %[[N:.*]] = memref.dim %[[Q]], %c2
-// CHECK: %[[OUT:.*]] = memref.alloc(%[[B]], %[[N]]) : memref<?x8x?x64xbf16>
 // CHECK: %[[ROWS:.*]] = arith.muli %[[N]], %[[C4]]
 // CHECK: %[[TILES:.*]] = arith.ceildivsi %[[ROWS]], %[[C128]]
+// CHECK: %[[OUT:.*]] = memref.alloc(%[[B]], %[[N]]) : memref<?x8x?x64xbf16>
 // CHECK: gpu.launch blocks(%[[TILE:[a-z0-9]+]], %[[GROUP:[a-z0-9]+]], %[[ROW:[a-z0-9]+]]) in (%{{[a-z0-9]+}} = %[[TILES]], %{{[a-z0-9]+}} = %[[C2]], %{{[a-z0-9]+}} = %[[B]]) threads(%[[THREAD:[a-z0-9]+]], %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in (%{{[a-z0-9]+}} = %[[C128]], %{{[a-z0-9]+}} = %c1, %{{[a-z0-9]+}} = %c1)
 // CHECK-SAME: workgroup(%[[KT:[a-z0-9]+]] : memref<32x64xf32, #gpu.address_space<workgroup>>, %[[VT:[a-z0-9]+]] : memref<32x64xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: private(%{{[a-z0-9]+}} : memref<64xf32, #gpu.address_space<private>>, %{{[a-z0-9]+}} : memref<64xf32, #gpu.address_space<private>>, %{{[a-z0-9]+}} : memref<32xf32, #gpu.address_space<private>>)

@@ -38,17 +38,30 @@
 // CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[K]][%[[B]], %[[J]], %{{.*}}, 0] [1, 1, %{{.*}}, 32] [1, 1, 1, 1] : tensor<?x2x?x32xf32> to tensor<?x32xf32>
 // CHECK: tensor.insert_slice %[[TAIL]] into %{{.*}}[0, 0] [%{{.*}}, 32] [1, 1] : tensor<?x32xf32> into tensor<16x32xf32>
 //
-// The merge, over the output: element (b, h, i) is row (h mod 4) + i of
-// K/V head h / 4; M = max_c m_c, the weights w_c = 2^(m_c - M) once per
-// (row, chunk), then the weighted sums of l_c and acc_c.
-// CHECK: %[[MOST:.*]] = linalg.generic {indexing_maps = [#[[PART:.*]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[PARTS]]#0 : tensor<?x2x3x4xf32>) outs(%{{.*}} : tensor<?x8x1xf32>)
+// The merge, four parallel loop nests with the chunk sums in their bodies:
+// element (b, h, i) of the output reads row (h mod 4) + i of K/V head h / 4;
+// M = max_c m_c, the weights w_c = 2^(m_c - M) once per (row, chunk), then
+// the weighted sums of l_c and acc_c, which compute no exponential.
+// CHECK: %[[MOST:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} outs(%{{.*}} : tensor<?x8x1xf32>)
+// CHECK: %[[H:.*]] = linalg.index 1 : index
+// CHECK: %[[KV_HEAD:.*]] = arith.divsi %[[H]], %c4 : index
+// CHECK: %[[ROW:.*]] = arith.remsi %[[H]], %c4 : index
+// CHECK: scf.for %[[CHUNK:.*]] = %c0 to %{{.*}} step %c1
+// CHECK: tensor.extract %[[PARTS]]#0[%{{.*}}, %[[KV_HEAD]], %[[CHUNK]], %[[ROW]]] : tensor<?x2x3x4xf32>
 // CHECK: arith.maximumf
-// CHECK: %[[WEIGHTS:.*]] = linalg.generic {{.*}} ins(%[[PARTS]]#0, %[[MOST]] : tensor<?x2x3x4xf32>, tensor<?x8x1xf32>) outs(%{{.*}} : tensor<?x8x1x3xf32>)
+// CHECK: %[[WEIGHTS:.*]] = linalg.generic {{.*}} ins(%[[PARTS]]#0, %[[MOST]] : tensor<?x2x3x4xf32>, tensor<?x8x1xf32>) outs(%{{.*}} : tensor<?x2x3x4xf32>)
 // CHECK: math.exp2
-// CHECK: ins(%[[WEIGHTS]], %[[PARTS]]#1 : tensor<?x8x1x3xf32>, tensor<?x2x3x4xf32>) outs(%{{.*}} : tensor<?x8x1xf32>)
+// CHECK: %[[SUM:.*]] = linalg.generic
 // CHECK-NOT: math.exp2
-// CHECK: ins(%[[WEIGHTS]], %[[PARTS]]#2 : tensor<?x8x1x3xf32>, tensor<?x2x3x4x32xf32>) outs(%{{.*}} : tensor<?x8x1x32xf32>)
+// CHECK: tensor.extract %[[WEIGHTS]]
+// CHECK: tensor.extract %[[PARTS]]#1
+// CHECK: math.fma
+// CHECK: linalg.generic {{.*}} ins(%[[SUM]] : tensor<?x8x1xf32>) outs(%{{.*}} : tensor<?x8x1x32xf32>)
 // CHECK-NOT: math.exp2
+// CHECK: tensor.extract %[[WEIGHTS]]
+// CHECK: tensor.extract %[[PARTS]]#2
+// CHECK: math.fma
+// CHECK: arith.divf
 // CHECK: return
 //
 // Chosen from the cache: C = max(1, min(ceil(64 / (B * 2)), S / 512)).

@@ -32,6 +32,16 @@
 // mask skips the tiles above the diagonal. K/V heads are indexed, never
 // copied: query head h reads K/V head h / (H / Hkv).
 //
+// Decode (attn-select-strategy's decode: the g·N rows of a group fit one
+// block) runs the same kernel with split-K: the grid's x dimension is the
+// chunk c of C, the block visits only its chunk's run of key tiles
+// (cutToChunk), and writes its rows' unnormalized state (m, l, acc) instead
+// of the result; the exact merge of TileDecode.cpp (mergeSplitKPartials)
+// follows as ordinary loops, which attn-gpu-map-loops turns into kernels.
+// A step is otherwise only B Hkv blocks, a few percent of a GPU's
+// multiprocessors at batch 1; C = max(1, min(ceil(4 SMs / (B Hkv)), S / 512))
+// unless split-k sets it.
+//
 // The kernel reads its operands through memrefs of any strides and writes a
 // fresh buffer; the tensors around it are bridged with to_buffer/to_tensor,
 // so bufferization and the rest of the pipeline see an ordinary buffer
@@ -39,8 +49,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "SoftmaxTile.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
-#include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -62,6 +72,12 @@ namespace {
 
 /// Static shared memory a block may use without opting in (48 KiB).
 constexpr int64_t kSharedMemoryBytes = 48 * 1024;
+
+/// Decode blocks wanted per multiprocessor when choosing split-K's chunk
+/// count: a decode block has few busy threads and waits on memory most of
+/// the time, so several per multiprocessor overlap their loads. (Not tuned
+/// by measurement yet.)
+constexpr int64_t kBlocksPerSM = 4;
 
 /// A memref of `type`'s shape and element type with fully dynamic strides:
 /// the kernel reads any layout bufferization gives its operands.
@@ -101,13 +117,21 @@ forEach(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
 
 class LowerAttentionToGPU : public OpRewritePattern<AttentionOp> {
 public:
-  LowerAttentionToGPU(MLIRContext *ctx, int64_t queryTile, int64_t keyTile)
-      : OpRewritePattern(ctx), queryTile(queryTile), keyTile(keyTile) {}
+  LowerAttentionToGPU(MLIRContext *ctx, int64_t queryTile, int64_t keyTile,
+                      int64_t chunks, int64_t multiprocessors)
+      : OpRewritePattern(ctx), queryTile(queryTile), keyTile(keyTile),
+        chunks(chunks), multiprocessors(multiprocessors) {}
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!isMarkedFor(op, kFlashStrategy))
+    // An op without a mark is lowered as flash.
+    bool decode = !isMarkedFor(op, kFlashStrategy);
+    if (decode && !isMarkedFor(op, kDecodeStrategy))
       return rewriter.notifyMatchFailure(op, "marked for another strategy");
+    if (decode && !isDecodeShaped(op, queryTile))
+      return op.emitOpError("the decode kernel needs a static N whose g·N "
+                            "rows fit one block of query-tile = ")
+             << queryTile << " threads, and a mask that treats all heads alike";
     auto qType = cast<RankedTensorType>(op.getQuery().getType());
     auto vType = cast<RankedTensorType>(op.getValue().getType());
     int64_t headDim = qType.getDimSize(3), valueDim = vType.getDimSize(3);
@@ -137,24 +161,23 @@ public:
           rewriter, loc,
           stridedBufferType(cast<RankedTensorType>(keyLengths.getType())),
           keyLengths, true);
-    auto resultType = cast<RankedTensorType>(op.getResult().getType());
     Value batch = ib.dim(kernel.q, 0), numQueries = ib.dim(kernel.q, 2);
-    // The result is (B, H, N, Dv); B and N may be dynamic.
-    SmallVector<Value> dynamicSizes;
-    if (resultType.isDynamicDim(0))
-      dynamicSizes.push_back(batch);
-    if (resultType.isDynamicDim(2))
-      dynamicSizes.push_back(numQueries);
-    kernel.out = memref::AllocOp::create(
-        rewriter, loc,
-        MemRefType::get(resultType.getShape(), resultType.getElementType()),
-        dynamicSizes);
-    if (Value lse = op.getLse()) {
-      auto lseType = cast<RankedTensorType>(lse.getType());
-      kernel.lse = memref::AllocOp::create(
-          rewriter, loc,
-          MemRefType::get(lseType.getShape(), lseType.getElementType()),
-          dynamicSizes);
+    kernel.pack = packedHeads(op);
+    // Blocks along x: tiles of packed rows, or for decode (whose rows are
+    // one block) the chunks of split-K.
+    Value blocksX =
+        ib.ceilDiv(ib.mul(numQueries, ib.c(kernel.pack)), ib.c(queryTile));
+    if (decode) {
+      // Enough blocks to keep every multiprocessor busy, unless set.
+      blocksX =
+          chunks > 0
+              ? ib.c(chunks)
+              : buildChunkCount(rewriter, loc, multiprocessors * kBlocksPerSM,
+                                ib.mul(batch, ib.c(op.getNumKVHeads())),
+                                ib.dim(kernel.k, 2));
+      allocatePartials(rewriter, loc, kernel, batch, blocksX);
+    } else {
+      allocateResults(rewriter, loc, kernel, batch, numQueries);
     }
 
     MLIRContext *ctx = rewriter.getContext();
@@ -171,12 +194,9 @@ public:
       return MemRefType::get({size}, f32, MemRefLayoutAttrInterface{},
                              privateSpace);
     };
-    kernel.pack = packedHeads(op);
     auto launch = gpu::LaunchOp::create(
-        rewriter, loc,
-        ib.ceilDiv(ib.mul(numQueries, ib.c(kernel.pack)), ib.c(queryTile)),
-        ib.c(op.getNumHeads() / kernel.pack), batch, ib.c(queryTile), ib.c(1),
-        ib.c(1),
+        rewriter, loc, blocksX, ib.c(op.getNumHeads() / kernel.pack), batch,
+        ib.c(queryTile), ib.c(1), ib.c(1),
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{}, TypeRange{shared(headDim), shared(valueDim)},
         TypeRange{local(headDim), local(valueDim), local(tile)});
@@ -191,13 +211,27 @@ public:
       buildBody(rewriter, loc, kernel, launch);
       gpu::TerminatorOp::create(rewriter, loc);
     }
-    SmallVector<Value> results = {bufferization::ToTensorOp::create(
-        rewriter, loc, resultType, kernel.out, /*restrict=*/true,
-        /*writable=*/true)};
-    if (Value lse = op.getLse())
-      results.push_back(bufferization::ToTensorOp::create(
-          rewriter, loc, lse.getType(), kernel.lse, /*restrict=*/true,
-          /*writable=*/true));
+    auto asTensor = [&](Value buffer) -> Value {
+      auto type = cast<MemRefType>(buffer.getType());
+      return bufferization::ToTensorOp::create(
+          rewriter, loc,
+          RankedTensorType::get(type.getShape(), type.getElementType()), buffer,
+          /*restrict=*/true, /*writable=*/true);
+    };
+    SmallVector<Value> results;
+    if (decode) {
+      auto [out, lse] =
+          mergeSplitKPartials(rewriter, loc, op,
+                              {asTensor(kernel.rowMax), asTensor(kernel.rowSum),
+                               asTensor(kernel.partialAcc)});
+      results = {out};
+      if (op.getLse())
+        results.push_back(lse);
+    } else {
+      results = {asTensor(kernel.out)};
+      if (op.getLse())
+        results.push_back(asTensor(kernel.lse));
+    }
     rewriter.replaceOp(op, results);
     return success();
   }
@@ -214,16 +248,61 @@ private:
   struct Kernel {
     AttentionOp op;
     int64_t headDim, valueDim, tile, pack = 1;
-    Value q, k, v, keyLengths, out, lse;
+    Value q, k, v, keyLengths;
+    // What the kernel writes: the result (out, lse), or for decode the
+    // chunks' final states (rowMax, rowSum, partialAcc), shaped
+    // (B, Hkv, C, g·N[, Dv]) with the group's rows head-major.
+    Value out, lse, rowMax, rowSum, partialAcc;
     Value keyTile, valueTile, queryRow, acc, scores;
   };
+
+  /// The result (B, H, N, Dv) and the lse (B, H, N); B and N may be dynamic.
+  void allocateResults(OpBuilder &b, Location loc, Kernel &kn, Value batch,
+                       Value numQueries) const {
+    auto resultType = cast<RankedTensorType>(kn.op.getResult().getType());
+    SmallVector<Value> dynamicSizes;
+    if (resultType.isDynamicDim(0))
+      dynamicSizes.push_back(batch);
+    if (resultType.isDynamicDim(2))
+      dynamicSizes.push_back(numQueries);
+    kn.out = memref::AllocOp::create(
+        b, loc,
+        MemRefType::get(resultType.getShape(), resultType.getElementType()),
+        dynamicSizes);
+    if (Value lse = kn.op.getLse()) {
+      auto lseType = cast<RankedTensorType>(lse.getType());
+      kn.lse = memref::AllocOp::create(
+          b, loc, MemRefType::get(lseType.getShape(), lseType.getElementType()),
+          dynamicSizes);
+    }
+  }
+
+  /// The chunks' states for mergeSplitKPartials (f32, N static).
+  void allocatePartials(OpBuilder &b, Location loc, Kernel &kn, Value batch,
+                        Value numChunks) const {
+    int64_t rows =
+        kn.op.getNumHeads() / kn.op.getNumKVHeads() *
+        cast<RankedTensorType>(kn.op.getQuery().getType()).getDimSize(2);
+    SmallVector<int64_t> shape = {ShapedType::kDynamic, kn.op.getNumKVHeads(),
+                                  ShapedType::kDynamic, rows};
+    Type f32 = b.getF32Type();
+    kn.rowMax = memref::AllocOp::create(b, loc, MemRefType::get(shape, f32),
+                                        ValueRange{batch, numChunks});
+    kn.rowSum = memref::AllocOp::create(b, loc, MemRefType::get(shape, f32),
+                                        ValueRange{batch, numChunks});
+    shape.push_back(kn.valueDim);
+    kn.partialAcc = memref::AllocOp::create(b, loc, MemRefType::get(shape, f32),
+                                            ValueRange{batch, numChunks});
+  }
 
   void buildBody(OpBuilder &b, Location loc, const Kernel &kn,
                  gpu::LaunchOp launch) const {
     IndexBuilder ib(b, loc);
     AttentionOp op = kn.op;
     Type f32 = b.getF32Type();
-    Value tileIndex = launch.getBlockIds().x;
+    // Decode: one tile of rows, and block x is the chunk.
+    bool decode = static_cast<bool>(kn.rowMax);
+    Value tileIndex = decode ? ib.c(0) : launch.getBlockIds().x;
     Value headGroup = launch.getBlockIds().y, batch = launch.getBlockIds().z;
     Value thread = launch.getThreadIds().x;
     Value numQueries = ib.dim(kn.q, 2), numKeys = ib.dim(kn.k, 2);
@@ -278,6 +357,9 @@ private:
     SmallVector<std::pair<Value, Value>> tileRanges =
         buildVisitedKeyTiles(b, loc, op.getEffectiveMask(), rowBegin, rowEnd,
                              numQueries, validKeys, firstHead, kn.tile);
+    if (decode)
+      tileRanges = cutToChunk(b, loc, tileRanges, launch.getBlockIds().x,
+                              launch.getGridSize().x);
 
     Value negInf = f32Constant(b, loc, kNegInf);
     SmallVector<Value> final = buildKeyTileLoops(
@@ -301,6 +383,12 @@ private:
           return SmallVector<Value>(update.getResults());
         });
     Value sum = final[1];
+    if (decode) {
+      storePartials(b, loc, kn, launch, rowExists,
+                    ib.add(ib.mul(ib.sub(head, firstHead), numQueries), row),
+                    final);
+      return;
+    }
     if (kn.lse) {
       auto lseIf = scf::IfOp::create(b, loc, rowExists, /*withElse=*/false);
       OpBuilder::InsertionGuard guard(b);
@@ -326,6 +414,28 @@ private:
           memref::StoreOp::create(nb, l, o, kn.out,
                                   ValueRange{batch, head, row, d});
         }));
+  }
+
+  /// A decode block's final state of its row, unnormalized: m and l at
+  /// (b, K/V head, chunk, row), acc beside them along Dv.
+  void storePartials(OpBuilder &b, Location loc, const Kernel &kn,
+                     gpu::LaunchOp launch, Value rowExists, Value groupRow,
+                     ValueRange state) const {
+    IndexBuilder ib(b, loc);
+    auto storeIf = scf::IfOp::create(b, loc, rowExists, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(storeIf.thenBlock());
+    SmallVector<Value> at = {launch.getBlockIds().z, launch.getBlockIds().y,
+                             launch.getBlockIds().x, groupRow};
+    memref::StoreOp::create(b, loc, state[0], kn.rowMax, at);
+    memref::StoreOp::create(b, loc, state[1], kn.rowSum, at);
+    at.push_back(Value());
+    unrollLater(forEach(b, loc, ib.c(0), ib.c(kn.valueDim), ib.c(1),
+                        [&](OpBuilder &nb, Location l, Value d) {
+                          at.back() = d;
+                          Value a = memref::LoadOp::create(nb, l, kn.acc, d);
+                          memref::StoreOp::create(nb, l, a, kn.partialAcc, at);
+                        }));
   }
 
   /// The block's threads copy keys [colStart, colStart + tile) of K and V
@@ -454,7 +564,7 @@ private:
     return {newMax, newSum};
   }
 
-  int64_t queryTile, keyTile;
+  int64_t queryTile, keyTile, chunks, multiprocessors;
 };
 
 struct AttnLowerAttentionToGPUPass
@@ -462,21 +572,24 @@ struct AttnLowerAttentionToGPUPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (queryTile <= 0 || queryTile > 1024 || keyTile <= 0) {
+    if (queryTile <= 0 || queryTile > 1024 || keyTile <= 0 || splitK < 0 ||
+        multiprocessors <= 0) {
       getOperation().emitError(
-          "query-tile must be in [1, 1024] (threads per block) and key-tile "
-          "positive");
+          "query-tile must be in [1, 1024] (threads per block), key-tile and "
+          "multiprocessors positive, split-k not negative");
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    patterns.add<LowerAttentionToGPU>(&getContext(), queryTile, keyTile);
+    patterns.add<LowerAttentionToGPU>(&getContext(), queryTile, keyTile, splitK,
+                                      multiprocessors);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // An attention the kernel could not take (the pattern said why) is an
     // error, not a silent fallback.
     WalkResult unlowered = getOperation().walk([](AttentionOp op) {
-      return isMarkedFor(op, kFlashStrategy) ? WalkResult::interrupt()
-                                             : WalkResult::advance();
+      return isMarkedFor(op, kFlashStrategy) || isMarkedFor(op, kDecodeStrategy)
+                 ? WalkResult::interrupt()
+                 : WalkResult::advance();
     });
     if (unlowered.wasInterrupted())
       return signalPassFailure();

@@ -4,6 +4,8 @@
 // TileOnlineSoftmax.cpp and the decode tiles of TileDecode.cpp) differ in
 // how they form a tile of scores and which query and head a row of it
 // belongs to; from the scores on they run the same steps, written here once.
+// The merge of split-K's partial states is here too: the CPU's decode tiles
+// and the GPU's decode kernel (LowerAttentionToGPU.cpp) both produce them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +13,7 @@
 #define ATTN_LIB_DIALECT_ATTN_TRANSFORMS_SOFTMAXTILE_H
 
 #include "GenericBuilder.h"
+#include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 
 namespace mlir::attn {
@@ -157,6 +160,133 @@ inline Value normalizeRows(OpBuilder &b, Location loc, Value acc, Value l,
                    : arith::TruncFOp::create(nb, lo, elementType, o)
                          .getResult();
       });
+}
+
+/// Split-K's exact merge (see TileDecode.cpp) of the chunks' final states
+/// (m, l, acc) in the log2 domain, shaped (B, Hkv, C, g·N[, Dv]) with the
+/// group's rows head-major, into the output (B, H, N, Dv) and the lse
+/// (B, H, N). Element (b, h, i) of the output is row r = (h mod g)·N + i of
+/// K/V head h / g. The CPU's decode tiles and the GPU's decode kernel both
+/// end with it. Four parallel loop nests (one kernel each on the GPU), the
+/// chunk sums run inside their bodies:
+///
+///   M[b, h, i]    = max_c m_c
+///   w[b, j, c, r] = 2^(m_c - M)        (once per row and chunk)
+///   L[b, h, i]    = sum_c w_c l_c
+///   out[b,h,i,e]  = sum_c w_c acc_c[e] / L   (0 when L = 0)
+inline std::pair<Value, Value> mergeSplitKPartials(OpBuilder &b, Location loc,
+                                                   AttentionOp op,
+                                                   ValueRange parts) {
+  GenericBuilder gb(b, loc);
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  int64_t group = op.getNumHeads() / op.getNumKVHeads();
+  int64_t queries =
+      cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
+  int64_t valueDim =
+      cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  SmallVector<OpFoldResult> outSizes =
+      tensor::getMixedSizes(b, loc, op.getQuery());
+  outSizes[3] = b.getIndexAttr(valueDim);
+  ArrayRef<OpFoldResult> rowSizes = ArrayRef(outSizes).take_front(3);
+  Value mParts = parts[0], lParts = parts[1], accParts = parts[2];
+  Value numChunks = IndexBuilder(b, loc).dim(mParts, 2);
+
+  // In a body over (b, h, i[, e]): a sum (or max) over the chunks c, whose
+  // step reads element (b, h / g, c, (h mod g)·N + i[, e]) of a partial
+  // tensor through read(tensor) (e for the tensors that have it, when
+  // `perElement`).
+  using Read = function_ref<Value(Value)>;
+  auto overChunks = [&](OpBuilder &nb, Location l, bool perElement, Value init,
+                        function_ref<Value(OpBuilder &, Location, Read, Value)>
+                            step) {
+    IndexBuilder nib(nb, l);
+    Value head = linalg::IndexOp::create(nb, l, 1);
+    SmallVector<Value> at = {
+        linalg::IndexOp::create(nb, l, 0), nib.div(head, nib.c(group)), Value(),
+        nib.add(nib.mul(nib.rem(head, nib.c(group)), nib.c(queries)),
+                linalg::IndexOp::create(nb, l, 2))};
+    if (perElement)
+      at.push_back(linalg::IndexOp::create(nb, l, 3));
+    return scf::ForOp::create(
+               nb, l, nib.c(0), numChunks, nib.c(1), ValueRange{init},
+               [&](OpBuilder &fb, Location fl, Value c, ValueRange carried) {
+                 auto read = [&](Value tensor) -> Value {
+                   at[2] = c;
+                   int64_t rank =
+                       cast<RankedTensorType>(tensor.getType()).getRank();
+                   return tensor::ExtractOp::create(
+                       fb, fl, tensor, ArrayRef(at).take_front(rank));
+                 };
+                 scf::YieldOp::create(fb, fl, step(fb, fl, read, carried[0]));
+               })
+        .getResult(0);
+  };
+  AffineMap rows = gb.map(3, {0, 1, 2});
+  SmallVector<utils::IteratorType> rowLoops(3, kPar);
+
+  Value most = gb.generic(
+      {}, gb.tensor(rowSizes, f32), {rows}, rowLoops,
+      [&](OpBuilder &nb, Location l, ValueRange) {
+        return overChunks(
+            nb, l, /*perElement=*/false, f32Constant(nb, l, kNegInf),
+            [&](OpBuilder &fb, Location fl, Read read, Value m) -> Value {
+              return arith::MaximumFOp::create(fb, fl, m, read(mParts));
+            });
+      });
+  // Partial row (b, j, c, r) is row (b, j·g + r / N, r mod N) of M.
+  AffineExpr j = getAffineDimExpr(1, ctx), r = getAffineDimExpr(3, ctx);
+  AffineMap rowOfPart = AffineMap::get(
+      4, 0,
+      {getAffineDimExpr(0, ctx), j * group + r.floorDiv(queries), r % queries},
+      ctx);
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(4, ctx);
+  Value weights = gb.generic(
+      {mParts, most}, gb.tensor(tensor::getMixedSizes(b, loc, mParts), f32),
+      {identity, rowOfPart, identity},
+      SmallVector<utils::IteratorType>(4, kPar),
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        return exp2Of(nb, l, a[0], safeOffset(nb, l, a[1]));
+      });
+  Value sum = gb.generic(
+      {}, gb.tensor(rowSizes, f32), {rows}, rowLoops,
+      [&](OpBuilder &nb, Location l, ValueRange) {
+        return overChunks(
+            nb, l, /*perElement=*/false, f32Constant(nb, l, 0),
+            [&](OpBuilder &fb, Location fl, Read read, Value total) -> Value {
+              return math::FmaOp::create(fb, fl, read(weights), read(lParts),
+                                         total);
+            });
+      });
+  Type elementType = resultType.getElementType();
+  Value out = gb.generic(
+      {sum}, gb.tensor(outSizes, elementType),
+      {gb.map(4, {0, 1, 2}), gb.map(4, {0, 1, 2, 3})},
+      SmallVector<utils::IteratorType>(4, kPar),
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value acc = overChunks(
+            nb, l, /*perElement=*/true, f32Constant(nb, l, 0),
+            [&](OpBuilder &fb, Location fl, Read read, Value total) -> Value {
+              return math::FmaOp::create(fb, fl, read(weights), read(accParts),
+                                         total);
+            });
+        Value zeroF = f32Constant(nb, l, 0);
+        Value any = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                          a[0], zeroF);
+        Value o = arith::SelectOp::create(
+            nb, l, any, arith::DivFOp::create(nb, l, acc, a[0]), zeroF);
+        return elementType.isF32()
+                   ? o
+                   : arith::TruncFOp::create(nb, l, elementType, o).getResult();
+      });
+  Value lse;
+  if (op.getLse())
+    lse = gb.generic({most, sum}, gb.tensor(rowSizes, f32), {rows, rows, rows},
+                     rowLoops, [&](OpBuilder &nb, Location l, ValueRange a) {
+                       return logSumExpOf(nb, l, a[0], a[1]);
+                     });
+  return {out, lse};
 }
 
 } // namespace mlir::attn

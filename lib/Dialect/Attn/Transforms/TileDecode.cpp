@@ -45,11 +45,6 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-/// The fewest keys worth a chunk of their own: below this the chunk's
-/// merge (its g·N x Dv partial accumulator written and read back) and its
-/// task start cost about as much as its keys.
-static constexpr int64_t kMinChunkKeys = 512;
-
 bool mlir::attn::isDecodeShaped(AttentionOp op, int64_t maxRows) {
   int64_t queries =
       cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
@@ -89,14 +84,11 @@ public:
     Value batch = ib.dim(q, 0), numKeys = ib.dim(k, 2);
     int64_t kvHeads = op.getNumKVHeads();
 
-    Value numChunks = ib.c(chunks);
-    if (chunks <= 0) {
-      // Enough chunks for every worker to have a task, none under
-      // kMinChunkKeys keys: C = max(1, min(ceil(W / (B Hkv)), S / 512)).
-      Value wanted = ib.ceilDiv(ib.c(workers), ib.mul(batch, ib.c(kvHeads)));
-      Value most = ib.div(numKeys, ib.c(kMinChunkKeys));
-      numChunks = ib.max(ib.c(1), ib.min(wanted, most));
-    }
+    // Enough chunks for every worker to have a task, unless set.
+    Value numChunks =
+        chunks > 0 ? ib.c(chunks)
+                   : buildChunkCount(rewriter, loc, workers,
+                                     ib.mul(batch, ib.c(kvHeads)), numKeys);
 
     // The partial states of every (batch row, K/V head, chunk).
     OpFoldResult b0 = tensor::getMixedSize(rewriter, loc, q, 0);
@@ -135,7 +127,8 @@ public:
     }
 
     rewriter.setInsertionPointAfter(forall);
-    auto [out, lse] = buildMerge(rewriter, loc, op, forall.getResults());
+    auto [out, lse] =
+        mergeSplitKPartials(rewriter, loc, op, forall.getResults());
     SmallVector<Value> results = {out};
     if (op.getLse())
       results.push_back(lse);
@@ -182,17 +175,11 @@ private:
 
     // The key tiles the rows see, and this chunk's share of their hull.
     auto mask = op.getEffectiveMask();
-    SmallVector<std::pair<Value, Value>> ranges =
+    SmallVector<std::pair<Value, Value>> ranges = cutToChunk(
+        b, loc,
         buildVisitedKeyTiles(b, loc, mask, ib.c(0), numQueries, numQueries,
-                             validKeys, firstHead, keyTile);
-    Value first = ranges.front().first, last = ranges.front().second;
-    for (auto [begin, end] : ArrayRef(ranges).drop_front()) {
-      first = ib.min(first, begin);
-      last = ib.max(last, end);
-    }
-    Value perChunk = ib.ceilDiv(ib.sub(last, first), numChunks);
-    Value chunkBegin = ib.add(first, ib.mul(chunk, perChunk));
-    Value chunkEnd = ib.min(last, ib.add(chunkBegin, perChunk));
+                             validKeys, firstHead, keyTile),
+        chunk, numChunks);
 
     // Tiles wholly inside the cache are read in place; the one that runs
     // past S (when T does not divide S) through a zero-padded copy, so that
@@ -200,8 +187,7 @@ private:
     Value wholeTiles = ib.div(numKeys, ib.c(keyTile));
     SmallVector<std::pair<Value, Value>> inPlace;
     for (auto [begin, end] : ranges)
-      inPlace.push_back({ib.max(begin, chunkBegin),
-                         ib.min(ib.min(end, chunkEnd), wholeTiles)});
+      inPlace.push_back({begin, ib.min(end, wholeTiles)});
 
     SmallVector<OpFoldResult> rowSize = {b.getIndexAttr(task.rows)};
     SmallVector<OpFoldResult> accSize = {b.getIndexAttr(task.rows),
@@ -216,15 +202,14 @@ private:
           return buildKeyTile(nb, l, context, tile, /*padded=*/false, carried);
         });
 
-    // The tail tile: in this chunk, in a range, and cut by S.
+    // The tail tile: in a range of this chunk, and cut by S.
     Value tail = wholeTiles;
     Value inSomeRange = ib.truth(false);
     for (auto [begin, end] : ranges)
       inSomeRange =
           ib.either(inSomeRange, ib.both(ib.le(begin, tail), ib.lt(tail, end)));
-    Value visitTail = ib.both(
-        ib.both(ib.lt(ib.mul(tail, ib.c(keyTile)), numKeys), inSomeRange),
-        ib.both(ib.le(chunkBegin, tail), ib.lt(tail, chunkEnd)));
+    Value visitTail =
+        ib.both(ib.lt(ib.mul(tail, ib.c(keyTile)), numKeys), inSomeRange);
     auto ifOp = scf::IfOp::create(b, loc, ValueRange(state).getTypes(),
                                   visitTail, /*addThenBlock=*/true,
                                   /*addElseBlock=*/true);
@@ -344,77 +329,6 @@ private:
                                    context.numQueries, context.validKeys, head);
         });
     return updateOnlineSoftmax(b, loc, scores, values, state);
-  }
-
-  /// Merges the chunks' (m, l, acc) (B, Hkv, C, g·N[, Dv]) into the output
-  /// (B, H, N, Dv) and the lse (B, H, N). The loops run over the output;
-  /// element (b, h, i) of it is row (h mod g)·N + i of K/V head h / g.
-  std::pair<Value, Value> buildMerge(OpBuilder &b, Location loc, AttentionOp op,
-                                     ValueRange parts) const {
-    GenericBuilder gb(b, loc);
-    MLIRContext *ctx = b.getContext();
-    Type f32 = b.getF32Type();
-    Task task = describe(op);
-    auto resultType = cast<RankedTensorType>(op.getResult().getType());
-    SmallVector<OpFoldResult> outSizes =
-        tensor::getMixedSizes(b, loc, op.getQuery());
-    outSizes[3] = b.getIndexAttr(task.valueDim);
-    ArrayRef<OpFoldResult> rowSizes = ArrayRef(outSizes).take_front(3);
-
-    // Loop dims (b, h, i[, e], c); c, the chunk, reduces.
-    auto partMap = [&](unsigned numDims, bool withValueDim) {
-      AffineExpr batch = getAffineDimExpr(0, ctx),
-                 head = getAffineDimExpr(1, ctx),
-                 query = getAffineDimExpr(2, ctx),
-                 chunk = getAffineDimExpr(numDims - 1, ctx);
-      SmallVector<AffineExpr> results = {
-          batch, head.floorDiv(task.group), chunk,
-          (head % task.group) * task.queries + query};
-      if (withValueDim)
-        results.push_back(getAffineDimExpr(3, ctx));
-      return AffineMap::get(numDims, 0, results, ctx);
-    };
-    Value mParts = parts[0], lParts = parts[1], accParts = parts[2];
-
-    // M = max_c m_c
-    Value most = gb.generic(
-        {mParts}, gb.tensor(rowSizes, f32, kNegInf),
-        {partMap(4, false), gb.map(4, {0, 1, 2})}, {kPar, kPar, kPar, kRed},
-        [&](OpBuilder &nb, Location l, ValueRange a) {
-          return arith::MaximumFOp::create(nb, l, a[0], a[1]).getResult();
-        });
-    // w_c = 2^(m_c - M), once per (row, chunk); then L = sum_c w_c l_c and
-    // A = sum_c w_c acc_c.
-    SmallVector<OpFoldResult> weightSizes(rowSizes);
-    weightSizes.push_back(tensor::getMixedSize(b, loc, mParts, 2));
-    Value weights = gb.generic(
-        {mParts, most}, gb.tensor(weightSizes, f32),
-        {partMap(4, false), gb.map(4, {0, 1, 2}), gb.map(4, {0, 1, 2, 3})},
-        {kPar, kPar, kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange a) {
-          return exp2Of(nb, l, a[0], safeOffset(nb, l, a[1]));
-        });
-    auto weighted = [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-      return arith::AddFOp::create(nb, l, a[2],
-                                   arith::MulFOp::create(nb, l, a[0], a[1]));
-    };
-    Value sum = gb.generic(
-        {weights, lParts}, gb.tensor(rowSizes, f32, 0.0),
-        {gb.map(4, {0, 1, 2, 3}), partMap(4, false), gb.map(4, {0, 1, 2})},
-        {kPar, kPar, kPar, kRed}, weighted);
-    Value acc = gb.generic(
-        {weights, accParts}, gb.tensor(outSizes, f32, 0.0),
-        {gb.map(5, {0, 1, 2, 4}), partMap(5, true), gb.map(5, {0, 1, 2, 3})},
-        {kPar, kPar, kPar, kPar, kRed}, weighted);
-    Value out = normalizeRows(b, loc, acc, sum, resultType.getElementType());
-    Value lse;
-    if (op.getLse())
-      lse = gb.generic(
-          {most, sum}, gb.tensor(rowSizes, f32),
-          {gb.map(3, {0, 1, 2}), gb.map(3, {0, 1, 2}), gb.map(3, {0, 1, 2})},
-          {kPar, kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange a) {
-            return logSumExpOf(nb, l, a[0], a[1]);
-          });
-    return {out, lse};
   }
 
   int64_t keyTile, maxRows, chunks, workers;

@@ -156,6 +156,46 @@ inline SmallVector<Value> buildKeyTileLoops(
   return current;
 }
 
+/// Split-K: the fewest keys worth a chunk of their own. Below this a
+/// chunk's merge (its partial accumulator written and read back) and its
+/// start (a task on the CPU, a block on the GPU) cost about as much as its
+/// keys.
+constexpr int64_t kMinChunkKeys = 512;
+
+/// How many chunks to cut the keys of each of `tasks` (batch row, K/V head)
+/// pairs into, so that `parallelism` workers (cores, or resident blocks) all
+/// have work and no chunk has under kMinChunkKeys of the S keys:
+///   C = max(1, min(ceil(parallelism / tasks), S / kMinChunkKeys)).
+inline Value buildChunkCount(OpBuilder &b, Location loc, int64_t parallelism,
+                             Value tasks, Value numKeys) {
+  IndexBuilder ib(b, loc);
+  Value wanted = ib.ceilDiv(ib.c(parallelism), tasks);
+  Value most = ib.div(numKeys, ib.c(kMinChunkKeys));
+  return ib.max(ib.c(1), ib.min(wanted, most));
+}
+
+/// `ranges` (from buildVisitedKeyTiles) cut to chunk `chunk` of `numChunks`:
+/// the hull [first, last) of the ranges is split into runs of
+/// ceil((last - first) / C) consecutive tiles, and each range is clamped to
+/// the chunk's run. The chunks together visit every tile once.
+inline SmallVector<std::pair<Value, Value>>
+cutToChunk(OpBuilder &b, Location loc, ArrayRef<std::pair<Value, Value>> ranges,
+           Value chunk, Value numChunks) {
+  IndexBuilder ib(b, loc);
+  Value first = ranges.front().first, last = ranges.front().second;
+  for (auto [begin, end] : ranges.drop_front()) {
+    first = ib.min(first, begin);
+    last = ib.max(last, end);
+  }
+  Value perChunk = ib.ceilDiv(ib.sub(last, first), numChunks);
+  Value chunkBegin = ib.add(first, ib.mul(chunk, perChunk));
+  Value chunkEnd = ib.min(last, ib.add(chunkBegin, perChunk));
+  SmallVector<std::pair<Value, Value>> cut;
+  for (auto [begin, end] : ranges)
+    cut.push_back({ib.max(begin, chunkBegin), ib.min(end, chunkEnd)});
+  return cut;
+}
+
 /// Whether the key tile starting at `colBegin` needs no mask for the rows
 /// [rowBegin, rowEnd): all its keys are valid and the mask shows them all.
 inline Value buildKeyTileIsFull(OpBuilder &b, Location loc,

@@ -297,11 +297,12 @@ def AttnApproximateExp2Pass : Pass<"attn-approximate-exp2"> {
 
 def AttnLowerAttentionToGPUPass
     : Pass<"attn-lower-attention-to-gpu", "::mlir::func::FuncOp"> {
-  let summary = "Lower attn.attention (flash) to a GPU kernel (gpu.launch)";
+  let summary = "Lower attn.attention (flash, decode) to a GPU kernel (gpu.launch)";
   let description = [{
     The flash strategy for GPUs, with FlashAttention-2's work split: one
-    thread block per (query tile, head, batch row), one thread per query row
-    of the tile. The block's threads stage each K/V tile in shared memory
+    thread block per (query tile, K/V head, batch row), one thread per query
+    row of the tile, the query heads of a K/V head packed into the tile's
+    rows. The block's threads stage each K/V tile in shared memory
     (f32); each thread keeps its scaled query row, its f32 accumulator and the
     tile's scores in private memory and updates the running maximum and sum
     of the online softmax (log2 domain, as attn-tile-online-softmax). Only
@@ -310,15 +311,25 @@ def AttnLowerAttentionToGPUPass
     static; the key tile shrinks when D + Dv would not fit 48 KiB of shared
     memory. The operands are read through to_buffer and the result is a new
     buffer wrapped by to_tensor, so the pass runs before bufferization.
+
+    The decode strategy runs the same kernel with split-K: block x is a chunk
+    of the key tiles, blocks write their rows' (m, l, acc), and the exact
+    merge of attn-tile-decode follows as linalg ops.
   }];
   let options = [
     Option<"queryTile", "query-tile", "int64_t", /*default=*/"128",
            "Query rows per block (= threads per block)">,
     Option<"keyTile", "key-tile", "int64_t", /*default=*/"32",
-           "Keys per shared-memory tile">
+           "Keys per shared-memory tile">,
+    Option<"splitK", "split-k", "int64_t", /*default=*/"0",
+           "Chunks of the decode kernel's split-K (0: from the cache length "
+           "and the multiprocessor count)">,
+    Option<"multiprocessors", "multiprocessors", "int64_t", /*default=*/"132",
+           "Multiprocessors of the GPU, for split-K's automatic chunk count">
   ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect",
+    "::mlir::linalg::LinalgDialect",
     "::mlir::bufferization::BufferizationDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::arith::ArithDialect",

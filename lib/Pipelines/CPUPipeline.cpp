@@ -30,6 +30,8 @@ attn::CPUPipelineConfig attn::CPUPipelineOptions::config() const {
   config.vectorWidth = vectorWidth;
   config.parallel = parallel;
   config.splitK = splitK;
+  config.linearForm = linearForm;
+  config.linearChunk = linearChunk;
   return config;
 }
 
@@ -44,6 +46,8 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(
       createAttnTileOnlineSoftmaxPass({config.queryTile, config.keyTile}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
+  pm.addNestedPass<func::FuncOp>(createAttnLowerLinearAttentionPass(
+      {config.linearForm, config.linearChunk, config.vectorWidth}));
   pm.addPass(createCanonicalizerPass());
 
   addBufferizationPasses(pm, /*deallocate=*/true);

@@ -32,6 +32,8 @@ attn::NVVMPipelineConfig attn::NVVMPipelineOptions::config() const {
   config.keyTile = keyTile;
   config.splitK = splitK;
   config.multiprocessors = multiprocessors;
+  config.linearForm = linearForm;
+  config.linearChunk = linearChunk;
   config.blockSize = blockSize;
   config.chip = chip;
   config.features = features;
@@ -49,6 +51,9 @@ void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
       {config.queryTile, config.keyTile, config.splitK,
        config.multiprocessors}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
+  // Linear attention as loops over its tiles, which become kernels below.
+  pm.addNestedPass<func::FuncOp>(createAttnLowerLinearAttentionPass(
+      {config.linearForm, config.linearChunk, /*padTo=*/1}));
   pm.addPass(createCanonicalizerPass());
   addBufferizationPasses(pm, /*deallocate=*/false);
 

@@ -120,6 +120,35 @@ public:
     return success();
   }
 
+  LogicalResult evaluate(LinearAttentionOp op) {
+    const ref::Tensor &q = *lookup(op.getQuery()), &k = *lookup(op.getKey()),
+                      &v = *lookup(op.getValue());
+    ref::Tensor finalState;
+    if (computeValues) {
+      ref::FeatureMap map = ref::FeatureMap::EluPlusOne;
+      if (op.getFeatureMap() == FeatureMap::Relu)
+        map = ref::FeatureMap::Relu;
+      else if (op.getFeatureMap() == FeatureMap::Identity)
+        map = ref::FeatureMap::Identity;
+      bind(op.getResult(),
+           ref::linearAttention(q, k, v, lookup(op.getKeyLengths()),
+                                lookup(op.getInitialState()), map,
+                                op.getCausal(), LinearAttentionOp::kEpsilon,
+                                cost, &finalState));
+    } else {
+      int64_t D = q.shape[3], width = v.shape[3] + 1;
+      cost->flops += 2.0 * D * width *
+                     double(q.shape[0] * (k.shape[1] * k.shape[2] +
+                                          q.shape[1] * q.shape[2]));
+      bind(op.getResult(),
+           shapeOnly({q.shape[0], q.shape[1], q.shape[2], v.shape[3]}));
+      finalState = shapeOnly({q.shape[0], k.shape[1], D, width});
+    }
+    if (op.getFinalState())
+      bind(op.getFinalState(), std::move(finalState));
+    return success();
+  }
+
   LogicalResult evaluate(CombineOp op) {
     std::vector<const ref::Tensor *> outputs, lses;
     for (Value part : op.getOutputs())
@@ -219,7 +248,7 @@ mlir::attn::evaluateReference(func::FuncOp func,
   for (Operation &op : func.getBody().front()) {
     LogicalResult status =
         llvm::TypeSwitch<Operation *, LogicalResult>(&op)
-            .Case<AttentionOp, MultiHeadOp, CombineOp>(
+            .Case<AttentionOp, MultiHeadOp, CombineOp, LinearAttentionOp>(
                 [&](auto typed) { return evaluator.evaluate(typed); })
             .Case<func::ReturnOp>([&](func::ReturnOp ret) {
               for (Value operand : ret.getOperands())

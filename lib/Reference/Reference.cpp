@@ -178,6 +178,83 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
   return out;
 }
 
+double attn::reference::applyFeatureMap(FeatureMap map, double x) {
+  switch (map) {
+  case FeatureMap::EluPlusOne:
+    return x > 0 ? x + 1 : std::exp(x);
+  case FeatureMap::Relu:
+    return std::max(x, 0.0);
+  case FeatureMap::Identity:
+    return x;
+  }
+  return x;
+}
+
+Tensor attn::reference::linearAttention(const Tensor &q, const Tensor &k,
+                                        const Tensor &v,
+                                        const Tensor *keyLengths,
+                                        const Tensor *state, FeatureMap map,
+                                        bool causal, double epsilon, Cost *cost,
+                                        Tensor *finalState) {
+  int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3];
+  int64_t Hkv = k.shape[1], S = k.shape[2], Dv = v.shape[3];
+  int64_t group = H / Hkv, W = Dv + 1;
+  Tensor out({B, H, N, Dv});
+  if (finalState)
+    *finalState = Tensor({B, Hkv, D, W});
+  auto initial = [&](int64_t b, int64_t hk, int64_t d, int64_t e) {
+    return state ? state->data[((b * Hkv + hk) * D + d) * W + e] : 0.0;
+  };
+  std::vector<double> phiQ(D), phiK(S * D);
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t valid = validKeys(keyLengths, b, S);
+    for (int64_t hk = 0; hk < Hkv; ++hk) {
+      const double *kh = &k.data[((b * Hkv + hk) * S) * D];
+      const double *vh = &v.data[((b * Hkv + hk) * S) * Dv];
+      for (int64_t j = 0; j < S * D; ++j)
+        phiK[j] = applyFeatureMap(map, kh[j]);
+      for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+        const double *qh = &q.data[((b * H + h) * N) * D];
+        double *oh = &out.data[((b * H + h) * N) * Dv];
+        for (int64_t i = 0; i < N; ++i) {
+          for (int64_t d = 0; d < D; ++d)
+            phiQ[d] = applyFeatureMap(map, qh[i * D + d]);
+          std::vector<double> num(Dv, 0.0);
+          double den = 0;
+          for (int64_t d = 0; d < D; ++d) {
+            for (int64_t e = 0; e < Dv; ++e)
+              num[e] += phiQ[d] * initial(b, hk, d, e);
+            den += phiQ[d] * initial(b, hk, d, Dv);
+          }
+          int64_t seen = causal ? std::min(valid, i + 1) : valid;
+          for (int64_t j = 0; j < seen; ++j) {
+            double w = 0;
+            for (int64_t d = 0; d < D; ++d)
+              w += phiQ[d] * phiK[j * D + d];
+            for (int64_t e = 0; e < Dv; ++e)
+              num[e] += w * vh[j * Dv + e];
+            den += w;
+          }
+          for (int64_t e = 0; e < Dv; ++e)
+            oh[i * Dv + e] = num[e] / (den + epsilon);
+        }
+      }
+      if (finalState) {
+        for (int64_t d = 0; d < D; ++d)
+          for (int64_t e = 0; e < W; ++e) {
+            double sum = initial(b, hk, d, e);
+            for (int64_t j = 0; j < valid; ++j)
+              sum += phiK[j * D + d] * (e < Dv ? vh[j * Dv + e] : 1.0);
+            finalState->data[((b * Hkv + hk) * D + d) * W + e] = sum;
+          }
+      }
+      if (cost)
+        cost->flops += 2.0 * D * W * static_cast<double>(valid + group * N);
+    }
+  }
+  return out;
+}
+
 Tensor attn::reference::combine(const std::vector<const Tensor *> &outputs,
                                 const std::vector<const Tensor *> &lses,
                                 Tensor *lse) {

@@ -112,6 +112,15 @@ static cl::opt<int64_t>
                     "strategy: 1 off, 0 (the default) chosen from the cache "
                     "length and the cores (multiprocessors on a GPU)"),
            cl::init(0));
+static cl::opt<std::string>
+    linearForm("linear-form", cl::cat(runCategory),
+               cl::desc("How linear attention is computed: auto (the "
+                        "default), parallel, chunked or recurrent"),
+               cl::init("auto"));
+static cl::opt<int64_t>
+    linearChunk("linear-chunk", cl::cat(runCategory),
+                cl::desc("Tokens per chunk of linear attention (64)"),
+                cl::init(64));
 static cl::opt<int64_t> queryTile("query-tile", cl::cat(runCategory),
                                   cl::desc("Query rows per flash tile"),
                                   cl::init(64));
@@ -550,6 +559,12 @@ std::string chosenStrategies(ModuleOp module, const std::string &strategy,
     if (auto mark = op->getAttrOfType<StringAttr>(mlir::attn::kStrategyAttr))
       names.insert(mark.getValue().str());
   });
+  copy->walk([&](mlir::attn::LinearAttentionOp op) {
+    static const char *forms[] = {"parallel", "chunked", "recurrent"};
+    names.insert(std::string("linear ") +
+                 forms[static_cast<int>(mlir::attn::chooseLinearForm(
+                     op, linearForm, linearChunk))]);
+  });
   std::string text;
   for (const std::string &name : names)
     text += (text.empty() ? "" : "+") + name;
@@ -742,6 +757,8 @@ int main(int argc, char **argv) {
   target.pipeline.keyTile = keyTile;
   target.pipeline.parallel = !sequential;
   target.pipeline.splitK = splitK;
+  target.pipeline.linearForm = linearForm;
+  target.pipeline.linearChunk = linearChunk;
   bool onGPU = runTarget == "cuda";
   if (!onGPU && runTarget != "cpu")
     fail("--target must be cpu or cuda, not '" + runTarget + "'");
@@ -758,6 +775,8 @@ int main(int argc, char **argv) {
     if (keyTile.getNumOccurrences())
       gpu.keyTile = keyTile;
     gpu.splitK = splitK;
+    gpu.linearForm = linearForm;
+    gpu.linearChunk = linearChunk;
     gpu.multiprocessors = multiprocessors;
     gpu.chip = gpuChip.empty() ? "sm_" + std::to_string(major * 10 + minor)
                                : gpuChip.getValue();

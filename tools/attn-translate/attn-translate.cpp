@@ -104,8 +104,24 @@ static llvm::cl::opt<std::string>
                    llvm::cl::desc("Extra target features"), llvm::cl::init(""));
 static llvm::cl::opt<std::string> strategy(
     "strategy", llvm::cl::cat(translateCategory),
-    llvm::cl::desc("How attention is computed: auto, flash or materialized"),
+    llvm::cl::desc(
+        "How attention is computed: auto, flash, materialized or decode"),
     llvm::cl::init("auto"));
+static llvm::cl::opt<int64_t> splitK(
+    "split-k", llvm::cl::cat(translateCategory),
+    llvm::cl::desc("Key chunks of the decode strategy: 1 off, 0 (the default) "
+                   "chosen from the cache length and the cores or "
+                   "multiprocessors"),
+    llvm::cl::init(0));
+static llvm::cl::opt<std::string> linearForm(
+    "linear-form", llvm::cl::cat(translateCategory),
+    llvm::cl::desc("How linear attention is computed: auto (the default), "
+                   "parallel, chunked or recurrent"),
+    llvm::cl::init("auto"));
+static llvm::cl::opt<int64_t>
+    linearChunk("linear-chunk", llvm::cl::cat(translateCategory),
+                llvm::cl::desc("Tokens per chunk of linear attention (64)"),
+                llvm::cl::init(64));
 static llvm::cl::opt<int64_t> queryTile(
     "query-tile", llvm::cl::cat(translateCategory),
     llvm::cl::desc(
@@ -165,6 +181,9 @@ int main(int argc, char **argv) {
   options.features = targetFeatures;
   options.optLevel = optLevel;
   options.pipeline.strategy = strategy;
+  options.pipeline.splitK = splitK;
+  options.pipeline.linearForm = linearForm;
+  options.pipeline.linearChunk = linearChunk;
   if (queryTile.getNumOccurrences())
     options.pipeline.queryTile = queryTile;
   if (keyTile.getNumOccurrences())
@@ -172,6 +191,9 @@ int main(int argc, char **argv) {
   if (target == Target::CUDA) {
     mlir::attn::NVVMPipelineConfig gpu;
     gpu.strategy = strategy;
+    gpu.splitK = splitK;
+    gpu.linearForm = linearForm;
+    gpu.linearChunk = linearChunk;
     if (queryTile.getNumOccurrences())
       gpu.queryTile = queryTile;
     if (keyTile.getNumOccurrences())

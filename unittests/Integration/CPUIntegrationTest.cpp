@@ -39,11 +39,15 @@ struct Case {
   int64_t queryTile = 64, keyTile = 64;
   // Key chunks of the decode strategy (0: chosen by the compiler).
   int64_t splitK = 0;
+  // The form of linear attention and its chunk size.
+  const char *linearForm = "auto";
+  int64_t linearChunk = 64;
 };
 
 std::ostream &operator<<(std::ostream &os, const Case &c) {
   return os << c.file << ":" << c.function << " " << c.strategy << " "
-            << c.queryTile << "x" << c.keyTile << " split-k " << c.splitK;
+            << c.queryTile << "x" << c.keyTile << " split-k " << c.splitK
+            << " linear " << c.linearForm << " " << c.linearChunk;
 }
 
 std::string caseName(const ::testing::TestParamInfo<Case> &info) {
@@ -55,6 +59,10 @@ std::string caseName(const ::testing::TestParamInfo<Case> &info) {
     name += "_" + std::to_string(c.queryTile) + "x" + std::to_string(c.keyTile);
   if (c.splitK != 0)
     name += "_split" + std::to_string(c.splitK);
+  if (std::string(c.linearForm) != "auto")
+    name += std::string("_") + c.linearForm;
+  if (c.linearChunk != 64)
+    name += "_chunk" + std::to_string(c.linearChunk);
   return name;
 }
 
@@ -110,6 +118,8 @@ TEST_P(CPUIntegration, MatchesTheReferenceOnRandomShapes) {
   options.pipeline.queryTile = c.queryTile;
   options.pipeline.keyTile = c.keyTile;
   options.pipeline.splitK = c.splitK;
+  options.pipeline.linearForm = c.linearForm;
+  options.pipeline.linearChunk = c.linearChunk;
   auto compiled = mlir::attn::compileForRuntime(*single, options);
   ASSERT_TRUE(compiled.ok()) << compiled.status().toString();
   auto function = compiled->lookup(c.function);
@@ -160,6 +170,7 @@ constexpr const char *kAttention = "test/Integration/CPU/attention.mlir";
 constexpr const char *kLayers = "test/Integration/CPU/layers.mlir";
 constexpr const char *kMasks = "test/Integration/CPU/masks.mlir";
 constexpr const char *kDecode = "test/Integration/CPU/decode.mlir";
+constexpr const char *kLinear = "test/Integration/CPU/linear.mlir";
 
 /// Every function of `file` under every configuration of `configs` (their
 /// file, function and draws are filled in).
@@ -230,6 +241,18 @@ INSTANTIATE_TEST_SUITE_P(Decode, CPUIntegration,
                              8)),
                          caseName);
 
+/// Linear attention in each form: the default (parallel without a mask,
+/// chunked when causal) with chunks of 64 and of 8 (the random sequences
+/// then span several chunks, the last one partial), and recurrent.
+INSTANTIATE_TEST_SUITE_P(
+    Linear, CPUIntegration,
+    ::testing::ValuesIn(
+        sweep(kLinear, {"plain", "causal", "half", "relu_bf16"}, 6,
+              {{nullptr, nullptr, 0},
+               {nullptr, nullptr, 0, "auto", 64, 64, 0, "chunked", 8},
+               {nullptr, nullptr, 0, "auto", 64, 64, 0, "recurrent"}})),
+    caseName);
+
 INSTANTIATE_TEST_SUITE_P(
     Layers, CPUIntegration,
     ::testing::ValuesIn(allStrategies(
@@ -244,6 +267,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"examples/02_multi_head_attention.mlir", "multi_head", 3},
         Case{"examples/03_cross_attention.mlir", "cross", 3},
         Case{"examples/04_causal_attention.mlir", "causal", 4},
+        Case{"examples/06_linear_attention.mlir", "linear", 3},
         Case{"examples/05_sparse_attention.mlir", "sparse", 3},
         Case{"examples/05_fixed_sparse_attention.mlir", "fixed_sparse", 2},
         Case{"examples/08_multi_query_attention.mlir", "multi_query", 3},
@@ -257,20 +281,31 @@ INSTANTIATE_TEST_SUITE_P(
 
 namespace {
 
+/// The module of `file` (relative to the source root) with only `function`
+/// left of its public functions; null when it does not parse.
+mlir::OwningOpRef<mlir::ModuleOp> loadFunction(const char *file,
+                                               llvm::StringRef function,
+                                               mlir::MLIRContext *context) {
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(
+          std::string(ATTN_SOURCE_DIR) + "/" + file, context);
+  if (module)
+    for (auto other :
+         llvm::make_early_inc_range(module->getOps<mlir::func::FuncOp>()))
+      if (other.isPublic() && other.getSymName() != function)
+        other.erase();
+  return module;
+}
+
 /// Split-K merges the chunks exactly: the same function compiled with one
 /// chunk and with 2, 3 and 7 agrees to f32 rounding (only the order of the
 /// sums differs), far tighter than the tolerance against the reference.
 TEST(DecodeSplitK, MergeMatchesTheUnsplitResult) {
-  std::string path = std::string(ATTN_SOURCE_DIR) + "/" + kDecode;
   std::unique_ptr<mlir::MLIRContext> context =
       mlir::attn::createCompilerContext();
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceFile<mlir::ModuleOp>(path, context.get());
+      loadFunction(kDecode, "gqa_lse", context.get());
   ASSERT_TRUE(module);
-  for (auto other :
-       llvm::make_early_inc_range(module->getOps<mlir::func::FuncOp>()))
-    if (other.getSymName() != "gqa_lse")
-      other.erase();
   auto compile = [&](int64_t chunks) {
     mlir::attn::CPUTargetOptions options;
     options.pipeline.strategy = "decode";
@@ -318,6 +353,105 @@ TEST(DecodeSplitK, MergeMatchesTheUnsplitResult) {
       }
     }
   }
+}
+
+} // namespace
+
+namespace {
+
+/// Positions [first, first + count) of a (B, H, T, W) f32 tensor.
+HostTensor positions(const HostTensor &tensor, int64_t first, int64_t count) {
+  const std::vector<int64_t> &full = tensor.shape();
+  HostTensor part(ATTN_DTYPE_F32, {full[0], full[1], count, full[3]});
+  const float *from = tensor.data<float>();
+  float *to = part.data<float>();
+  for (int64_t row = 0; row < full[0] * full[1]; ++row)
+    std::copy_n(from + (row * full[2] + first) * full[3], count * full[3],
+                to + row * count * full[3]);
+  return part;
+}
+
+/// The recurrent form continues exactly from the state that a chunked
+/// prefill returned: a sequence of 37 + 6 tokens computed as one chunked
+/// prefill of 37 (chunks of 8) and then 6 recurrent steps of one token, each
+/// fed the state the previous call returned, equals the reference on the
+/// whole sequence, outputs and final state.
+TEST(LinearContinuation, RecurrentStepsContinueAChunkedPrefill) {
+  std::unique_ptr<mlir::MLIRContext> context =
+      mlir::attn::createCompilerContext();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      loadFunction(kLinear, "causal", context.get());
+  ASSERT_TRUE(module);
+  auto func = module->lookupSymbol<mlir::func::FuncOp>("causal");
+  auto compile = [&](const char *form) {
+    mlir::attn::CPUTargetOptions options;
+    options.pipeline.linearForm = form;
+    options.pipeline.linearChunk = 8;
+    return mlir::attn::compileForRuntime(*module, options);
+  };
+  auto chunked = compile("chunked");
+  auto recurrent = compile("recurrent");
+  ASSERT_TRUE(chunked.ok()) << chunked.status().toString();
+  ASSERT_TRUE(recurrent.ok()) << recurrent.status().toString();
+  auto prefill = chunked->lookup("causal");
+  auto step = recurrent->lookup("causal");
+  ASSERT_TRUE(prefill.ok() && step.ok());
+
+  const int64_t batch = 2, prompt = 37, steps = 6, total = prompt + steps;
+  std::mt19937_64 rng(11);
+  HostTensor q(ATTN_DTYPE_F32, {batch, 4, total, 16});
+  HostTensor k(ATTN_DTYPE_F32, {batch, 2, total, 16});
+  HostTensor v(ATTN_DTYPE_F32, {batch, 2, total, 8});
+  HostTensor state(ATTN_DTYPE_F32, {batch, 2, 16, 9}); // zeros
+  for (HostTensor *t : {&q, &k, &v})
+    ref::fillRandom(*t, rng(), 0);
+
+  auto call = [&](const ::attn::Function &function, int64_t first,
+                  int64_t count, const HostTensor &stateIn) {
+    HostTensor lengths = HostTensor::fromValues<int32_t>(
+        {batch}, std::vector<int32_t>(batch, count));
+    HostTensor qs = positions(q, first, count), ks = positions(k, first, count),
+               vs = positions(v, first, count);
+    std::vector<attn_tensor_t> inputs = {qs.view(), ks.view(), vs.view(),
+                                         lengths.view(), stateIn.view()};
+    return function.call(inputs);
+  };
+  auto first = call(*prefill, 0, prompt, state);
+  ASSERT_TRUE(first.ok()) << first.status().toString();
+  std::vector<std::vector<float>> outputs = {(*first)[0].values<float>()};
+  HostTensor carried = std::move((*first)[1]);
+  for (int64_t t = prompt; t < total; ++t) {
+    auto next = call(*step, t, 1, carried);
+    ASSERT_TRUE(next.ok()) << next.status().toString();
+    outputs.push_back((*next)[0].values<float>());
+    carried = std::move((*next)[1]);
+  }
+
+  // The reference on the whole sequence, from a zero state.
+  HostTensor lengths = HostTensor::fromValues<int32_t>(
+      {batch}, std::vector<int32_t>(batch, total));
+  std::vector<ref::Tensor> inputs = {
+      ref::toReference(q), ref::toReference(k), ref::toReference(v),
+      ref::toReference(lengths), ref::toReference(state)};
+  auto expected = mlir::attn::evaluateReference(func, inputs, nullptr);
+  ASSERT_TRUE(mlir::succeeded(expected));
+  const ref::Tensor &out = (*expected)[0], &finalState = (*expected)[1];
+  // Output (b, h, i, e) of the whole sequence against the call that made it.
+  double worst = 0, scale = 1;
+  for (double x : out.data)
+    scale = std::max(scale, std::abs(x));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < 4; ++h)
+      for (int64_t i = 0; i < total; ++i)
+        for (int64_t e = 0; e < 8; ++e) {
+          double want = out.data[((b * 4 + h) * total + i) * 8 + e];
+          double got = i < prompt
+                           ? outputs[0][((b * 4 + h) * prompt + i) * 8 + e]
+                           : outputs[1 + i - prompt][(b * 4 + h) * 8 + e];
+          worst = std::max(worst, std::abs(got - want));
+        }
+  EXPECT_LE(worst / scale, 1e-4);
+  EXPECT_LE(ref::maxError(carried, finalState), 1e-4);
 }
 
 } // namespace

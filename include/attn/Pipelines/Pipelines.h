@@ -25,6 +25,10 @@ struct CPUPipelineConfig {
   /// Key chunks per (batch row, K/V head) of the decode strategy: 1 is no
   /// split-K, 0 chooses from the cache length and the cores.
   int64_t splitK = 0;
+  /// The form of linear attention (attn-lower-linear-attention): auto,
+  /// parallel, chunked or recurrent; and its chunk size.
+  std::string linearForm = "auto";
+  int64_t linearChunk = 64;
   /// f32 lanes of the target's vector registers: 8 for AVX2, 16 for
   /// AVX-512.
   int64_t vectorWidth = 8;
@@ -52,6 +56,14 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Decode key chunks per (batch row, K/V head): 1 off, 0 "
                      "chosen from the cache length and the cores"),
       llvm::cl::init(0)};
+  Option<std::string> linearForm{
+      *this, "linear-form",
+      llvm::cl::desc("Linear attention: auto, parallel, chunked or recurrent"),
+      llvm::cl::init("auto")};
+  Option<int64_t> linearChunk{
+      *this, "linear-chunk",
+      llvm::cl::desc("Tokens per chunk of linear attention"),
+      llvm::cl::init(64)};
   Option<bool> parallel{*this, "parallel",
                         llvm::cl::desc("Run the tiles on all cores"),
                         llvm::cl::init(true)};
@@ -76,6 +88,9 @@ struct NVVMPipelineConfig {
   /// Key chunks per (batch row, K/V head) of the decode kernel: 1 is no
   /// split-K, 0 chooses from the cache length and `multiprocessors`.
   int64_t splitK = 0;
+  /// The form of linear attention and its chunk size (as on the CPU).
+  std::string linearForm = "auto";
+  int64_t linearChunk = 64;
   /// The GPU's multiprocessors (132 on an H100 SXM or H200).
   int64_t multiprocessors = 132;
   /// Threads per block of the other kernels.
@@ -113,6 +128,14 @@ struct NVVMPipelineOptions : public PassPipelineOptions<NVVMPipelineOptions> {
       *this, "multiprocessors",
       llvm::cl::desc("Multiprocessors of the GPU (for split-K)"),
       llvm::cl::init(132)};
+  Option<std::string> linearForm{
+      *this, "linear-form",
+      llvm::cl::desc("Linear attention: auto, parallel, chunked or recurrent"),
+      llvm::cl::init("auto")};
+  Option<int64_t> linearChunk{
+      *this, "linear-chunk",
+      llvm::cl::desc("Tokens per chunk of linear attention"),
+      llvm::cl::init(64)};
   Option<int64_t> blockSize{
       *this, "block-size",
       llvm::cl::desc("Threads per block of the other kernels"),

@@ -93,6 +93,25 @@ Cost attentionCost(const std::vector<int64_t> &qShape,
                    const std::vector<int64_t> &vShape, const Tensor *keyLengths,
                    const Mask &mask);
 
+/// The feature maps of linear attention, applied elementwise.
+enum class FeatureMap { EluPlusOne, Relu, Identity };
+double applyFeatureMap(FeatureMap map, double x);
+
+/// Linear attention (the attn.linear_attention op) in its quadratic form,
+/// which no lowering uses: for query i of head h (K/V head h / (H / Hkv)),
+///   w_j = phi(q_i) . phi(k_j) over the valid keys j (j <= i when causal),
+///   num = sum_j w_j v_j + phi(q_i)^T S0[:, :Dv],
+///   den = sum_j w_j     + phi(q_i)^T S0[:, Dv],
+///   out = num / (den + epsilon).
+/// `state` is S0 (B, Hkv, D, Dv + 1) or null for zeros. Stores the final
+/// state S0 + sum_j phi(k_j) [v_j, 1]^T over the valid keys in `finalState`
+/// when given. Adds the work of the linear form (2 D (Dv + 1) per key and per
+/// query row) to `cost` when given.
+Tensor linearAttention(const Tensor &q, const Tensor &k, const Tensor &v,
+                       const Tensor *keyLengths, const Tensor *state,
+                       FeatureMap map, bool causal, double epsilon,
+                       Cost *cost = nullptr, Tensor *finalState = nullptr);
+
 /// (B, T, F) x (F, E) -> (B, T, E).
 Tensor project(const Tensor &x, const Tensor &w, Cost *cost = nullptr);
 

@@ -351,3 +351,51 @@ func.func @empty_block(%q: tensor<1x1x4x8xf32>) {
   %o = attn.attention %q, %q, %q mask(#attn.blockwise<query_block = 0, key_block = 4, relation = lt>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
+
+// -----
+
+func.func @linear_causal_lengths(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x9x16xf32>) {
+  // expected-error @+1 {{causal linear attention needs as many queries as keys (query i at position i), got N = 8 and S = 9}}
+  %o = attn.linear_attention %q, %k, %k causal : (tensor<1x2x8x16xf32>, tensor<1x2x9x16xf32>, tensor<1x2x9x16xf32>) -> tensor<1x2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_state_shape(%q: tensor<1x2x8x16xf32>, %k: tensor<1x1x8x16xf32>, %s: tensor<1x1x16x16xf32>) {
+  // expected-error @+1 {{state must be a tensor<1x1x16x17xf32> (batch, kv_heads, head_dim, value_dim + 1: the sums of phi(k) v^T and of phi(k)), got 'tensor<1x1x16x16xf32>'}}
+  %o = attn.linear_attention %q, %k, %k state(%s) : (tensor<1x2x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x16x16xf32>) -> tensor<1x2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_state_type(%q: tensor<1x2x8x16xf16>, %k: tensor<1x1x8x16xf16>) {
+  // expected-error @+1 {{the final state must be a tensor<1x1x16x17xf32> (batch, kv_heads, head_dim, value_dim + 1: the sums of phi(k) v^T and of phi(k)), got 'tensor<1x1x16x17xf16>'}}
+  %o, %s = attn.linear_attention %q, %k, %k : (tensor<1x2x8x16xf16>, tensor<1x1x8x16xf16>, tensor<1x1x8x16xf16>) -> (tensor<1x2x8x16xf16>, tensor<1x1x16x17xf16>)
+  return
+}
+
+// -----
+
+func.func @linear_heads(%q: tensor<1x3x8x16xf32>, %k: tensor<1x2x8x16xf32>) {
+  // expected-error @+1 {{query has 3 heads, which is not a multiple of the 2 key/value heads}}
+  %o = attn.linear_attention %q, %k, %k : (tensor<1x3x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<1x3x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_result(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x4xf32>) {
+  // expected-error @+1 {{result must have shape 1x2x8x4 (batch, heads, queries, value_dim), got 'tensor<1x2x8x16xf32>'}}
+  %o = attn.linear_attention %q, %k, %v : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_types(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xbf16>) {
+  // expected-error @+1 {{key has element type 'bf16' but query has 'f32'; all floating-point operands and the result must agree}}
+  %o = attn.linear_attention %q, %k, %k : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xbf16>, tensor<1x2x8x16xbf16>) -> tensor<1x2x8x16xf32>
+  return
+}

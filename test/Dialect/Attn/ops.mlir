@@ -124,3 +124,26 @@ func.func @partial_attentions(%q: tensor<1x2x8x16xf32>)
          tensor<1x2x8xf32>) -> (tensor<1x2x8x16xf32>, tensor<1x2x8xf32>)
   return %o, %l : tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
 }
+
+// Linear attention: every operand and attribute, then the defaults (the
+// elu + 1 feature map is not printed).
+// CHECK-LABEL: func.func @linear_attention
+// CHECK: %{{.*}}, %{{.*}} = attn.linear_attention %{{.*}}, %{{.*}}, %{{.*}} key_lengths(%{{.*}}) state(%{{.*}}) feature_map(relu) causal : (tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x32xf16>, tensor<?xi32>, tensor<?x2x64x33xf32>) -> (tensor<?x8x?x32xf16>, tensor<?x2x64x33xf32>)
+// CHECK: attn.linear_attention %{{.*}}, %{{.*}}, %{{.*}} : (tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x32xf16>) -> tensor<?x8x?x32xf16>
+// CHECK: attn.linear_attention %{{.*}}, %{{.*}}, %{{.*}} feature_map(identity) : (tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x32xf16>) -> tensor<?x8x?x32xf16>
+func.func @linear_attention(%q: tensor<?x8x?x64xf16>, %k: tensor<?x2x?x64xf16>,
+                            %v: tensor<?x2x?x32xf16>, %len: tensor<?xi32>,
+                            %s0: tensor<?x2x64x33xf32>) {
+  %o, %s = attn.linear_attention %q, %k, %v key_lengths(%len) state(%s0)
+      feature_map(relu) causal
+      : (tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x32xf16>,
+         tensor<?xi32>, tensor<?x2x64x33xf32>)
+        -> (tensor<?x8x?x32xf16>, tensor<?x2x64x33xf32>)
+  %p = attn.linear_attention %q, %k, %v feature_map(elu_plus_one)
+      : (tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x32xf16>)
+        -> tensor<?x8x?x32xf16>
+  %r = attn.linear_attention %q, %k, %v feature_map(identity)
+      : (tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x32xf16>)
+        -> tensor<?x8x?x32xf16>
+  return
+}

@@ -150,6 +150,51 @@ static LogicalResult verifyLogSumExp(Operation *op, StringRef what, Value lse,
                            << "f32> (batch, heads, queries), got " << type;
 }
 
+static int64_t dimOf(Value value, int64_t dim);
+
+/// What attention ops ask of their q (B, H, N, D), k (B, Hkv, S, D),
+/// v (B, Hkv, S, Dv) and result: rank 4, one float type, static heads and
+/// head widths, H a multiple of Hkv, and sizes that agree.
+static LogicalResult verifyQueryKeyValue(Operation *op, Value q, Value k,
+                                         Value v, Value result) {
+  if (failed(
+          verifyRank(op, "query", q, 4, "batch, heads, queries, head_dim")) ||
+      failed(verifyRank(op, "key", k, 4, "batch, kv_heads, keys, head_dim")) ||
+      failed(verifyRank(op, "value", v, 4, "batch, kv_heads, keys, value_dim")))
+    return failure();
+  if (failed(verifyElementTypes(op, {q, k, v, result},
+                                {"query", "key", "value", "result"})))
+    return failure();
+  Value operands[] = {q, k, v};
+  StringRef operandNames[] = {"query", "key", "value"};
+  for (StringRef axis : {"number of heads", "head dimension"})
+    for (auto [value, name] : llvm::zip(operands, operandNames))
+      if (failed(verifyStatic(op, name, value,
+                              axis == "number of heads" ? 1 : 3, axis)))
+        return failure();
+  int64_t heads = dimOf(q, 1), kvHeads = dimOf(k, 1);
+  if (dimOf(v, 1) != kvHeads)
+    return op->emitOpError()
+           << "key has " << kvHeads << " heads but value has " << dimOf(v, 1);
+  if (kvHeads == 0 || heads % kvHeads != 0)
+    return op->emitOpError()
+           << "query has " << heads << " heads, which is not a multiple of the "
+           << kvHeads << " key/value heads";
+  if (dimOf(q, 3) != dimOf(k, 3))
+    return op->emitOpError()
+           << "query and key must have the same head dimension, "
+              "got "
+           << dimOf(q, 3) << " and " << dimOf(k, 3);
+  if (failed(verifySameSize(op, "batch size", "query", dimOf(q, 0), "key",
+                            dimOf(k, 0))) ||
+      failed(verifySameSize(op, "batch size", "key", dimOf(k, 0), "value",
+                            dimOf(v, 0))) ||
+      failed(verifySameSize(op, "number of keys", "key", dimOf(k, 2), "value",
+                            dimOf(v, 2))))
+    return failure();
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // AttentionOp
 //===----------------------------------------------------------------------===//
@@ -175,42 +220,11 @@ double AttentionOp::getScaleOrDefault() {
 
 LogicalResult AttentionOp::verify() {
   Operation *op = getOperation();
+  if (failed(verifyQueryKeyValue(op, getQuery(), getKey(), getValue(),
+                                 getResult())))
+    return failure();
   Value q = getQuery(), k = getKey(), v = getValue();
-  if (failed(
-          verifyRank(op, "query", q, 4, "batch, heads, queries, head_dim")) ||
-      failed(verifyRank(op, "key", k, 4, "batch, kv_heads, keys, head_dim")) ||
-      failed(verifyRank(op, "value", v, 4, "batch, kv_heads, keys, value_dim")))
-    return failure();
-  if (failed(verifyElementTypes(op, {q, k, v, getResult()},
-                                {"query", "key", "value", "result"})))
-    return failure();
-  if (failed(verifyStatic(op, "query", q, 1, "number of heads")) ||
-      failed(verifyStatic(op, "key", k, 1, "number of heads")) ||
-      failed(verifyStatic(op, "value", v, 1, "number of heads")) ||
-      failed(verifyStatic(op, "query", q, 3, "head dimension")) ||
-      failed(verifyStatic(op, "key", k, 3, "head dimension")) ||
-      failed(verifyStatic(op, "value", v, 3, "head dimension")))
-    return failure();
-
-  int64_t heads = dimOf(q, 1), kvHeads = dimOf(k, 1);
-  if (dimOf(v, 1) != kvHeads)
-    return emitOpError() << "key has " << kvHeads << " heads but value has "
-                         << dimOf(v, 1);
-  if (kvHeads == 0 || heads % kvHeads != 0)
-    return emitOpError() << "query has " << heads
-                         << " heads, which is not a multiple of the " << kvHeads
-                         << " key/value heads";
-  if (dimOf(q, 3) != dimOf(k, 3))
-    return emitOpError() << "query and key must have the same head dimension, "
-                            "got "
-                         << dimOf(q, 3) << " and " << dimOf(k, 3);
-  if (failed(verifySameSize(op, "batch size", "query", dimOf(q, 0), "key",
-                            dimOf(k, 0))) ||
-      failed(verifySameSize(op, "batch size", "key", dimOf(k, 0), "value",
-                            dimOf(v, 0))) ||
-      failed(verifySameSize(op, "number of keys", "key", dimOf(k, 2), "value",
-                            dimOf(v, 2))))
-    return failure();
+  int64_t heads = dimOf(q, 1);
   if (failed(verifyKeyLengths(op, getKeyLengths(), dimOf(q, 0))) ||
       failed(verifyScale(op, getScaleAttr())))
     return failure();
@@ -251,6 +265,70 @@ void AttentionOp::describeShapeContract(ShapeContract &contract) {
   contract.addValue(getResult(), "out", {"B", "H", "N", "Dv"});
   if (Value lse = getLse())
     contract.addValue(lse, "lse", {"B", "H", "N"});
+}
+
+//===----------------------------------------------------------------------===//
+// LinearAttentionOp
+//===----------------------------------------------------------------------===//
+
+int64_t LinearAttentionOp::getNumHeads() { return dimOf(getQuery(), 1); }
+int64_t LinearAttentionOp::getNumKVHeads() { return dimOf(getKey(), 1); }
+
+LogicalResult LinearAttentionOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyQueryKeyValue(op, getQuery(), getKey(), getValue(),
+                                 getResult())))
+    return failure();
+  Value q = getQuery(), k = getKey(), v = getValue();
+  int64_t heads = dimOf(q, 1), kvHeads = dimOf(k, 1);
+  // Causal: query i sits at key position i of this chunk.
+  if (getCausal() && !sizesAgree(dimOf(q, 2), dimOf(k, 2)))
+    return emitOpError() << "causal linear attention needs as many queries as "
+                            "keys (query i at position i), got N = "
+                         << sizeString(dimOf(q, 2))
+                         << " and S = " << sizeString(dimOf(k, 2));
+  if (failed(verifyKeyLengths(op, getKeyLengths(), dimOf(q, 0))))
+    return failure();
+  if (failed(verifyResultShape(op,
+                               {dimOf(q, 0), heads, dimOf(q, 2), dimOf(v, 3)},
+                               "batch, heads, queries, value_dim")))
+    return failure();
+  // The states: f32 (B, Hkv, D, Dv + 1).
+  SmallVector<int64_t> stateShape = {dimOf(q, 0), kvHeads, dimOf(k, 3),
+                                     dimOf(v, 3) + 1};
+  Value states[] = {getInitialState(), getFinalState()};
+  StringRef stateNames[] = {"state", "the final state"};
+  for (auto [state, name] : llvm::zip(states, stateNames)) {
+    if (!state)
+      continue;
+    auto type = cast<RankedTensorType>(state.getType());
+    if (!type.getElementType().isF32() ||
+        failed(verifyResultShapeOf(type, stateShape)))
+      return emitOpError() << name << " must be a tensor<"
+                           << sizeString(stateShape[0]) << "x" << kvHeads << "x"
+                           << stateShape[2] << "x" << stateShape[3]
+                           << "xf32> (batch, kv_heads, head_dim, value_dim + "
+                              "1: the sums of phi(k) v^T and of phi(k)), got "
+                           << type;
+  }
+  return success();
+}
+
+void LinearAttentionOp::describeShapeContract(ShapeContract &contract) {
+  contract.addValue(getQuery(), "q", {"B", "H", "N", "D"});
+  // Causal: as many keys as queries.
+  StringRef keys = getCausal() ? "N" : "S";
+  contract.addValue(getKey(), "k", {"B", "Hkv", keys, "D"});
+  contract.addValue(getValue(), "v", {"B", "Hkv", keys, "Dv"});
+  if (Value keyLengths = getKeyLengths()) {
+    contract.addValue(keyLengths, "key_lengths", {"B"});
+    contract.addBound(keyLengths, keys);
+  }
+  if (Value state = getInitialState())
+    contract.addValue(state, "state", {"B", "Hkv", "D", "Dv+1"});
+  contract.addValue(getResult(), "out", {"B", "H", "N", "Dv"});
+  if (Value state = getFinalState())
+    contract.addValue(state, "final_state", {"B", "Hkv", "D", "Dv+1"});
 }
 
 //===----------------------------------------------------------------------===//

@@ -30,6 +30,15 @@ def Attn_BlockRelation : I32EnumAttr<"BlockRelation",
   let genSpecializedAttr = 0;
 }
 
+def Attn_FeatureEluPlusOne : I32EnumAttrCase<"EluPlusOne", 0, "elu_plus_one">;
+def Attn_FeatureRelu : I32EnumAttrCase<"Relu", 1, "relu">;
+def Attn_FeatureIdentity : I32EnumAttrCase<"Identity", 2, "identity">;
+def Attn_FeatureMap : I32EnumAttr<"FeatureMap",
+    "the feature map phi of linear attention, applied elementwise",
+    [Attn_FeatureEluPlusOne, Attn_FeatureRelu, Attn_FeatureIdentity]> {
+  let cppNamespace = "::mlir::attn";
+}
+
 def Attn_CausalMaskAttr : Attn_Attr<"CausalMask", "causal",
     [DeclareAttrInterfaceMethods<Attn_MaskAttrInterface>]> {
   let summary = "causal mask: a query sees the keys at or before its position";

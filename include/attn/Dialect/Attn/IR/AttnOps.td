@@ -174,4 +174,73 @@ def Attn_CombineOp : Attn_Op<"combine", [Pure, SameVariadicOperandSize,
   let hasVerifier = 1;
 }
 
+def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [Pure,
+    AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<Attn_ShapeContractOpInterface>]> {
+  let summary = "kernelized linear attention (Katharopoulos et al. 2020)";
+  let description = [{
+    Softmax attention with exp(q . k) replaced by the kernel
+    phi(q) . phi(k) of an elementwise feature map phi, so that the sums
+    factor through a state of fixed size. For batch row b, query head h
+    (K/V head g(h) = h / (H / Hkv)) and query row i:
+
+        out[b,h,i,:] = phi(q_i)^T S_i[:, :Dv] / (phi(q_i)^T S_i[:, Dv] + eps)
+
+        S_i = S_0 + sum_j phi(k_j) [v_j, 1]^T      (D x (Dv + 1))
+
+    where j runs over the valid keys (below the key length of b) and, when
+    `causal`, only j <= i. The last column of the state is the normalizer
+    z = sum_j phi(k_j): one tensor holds the numerator's and the
+    denominator's sums. S_0 is `state` (zeros without it), for instance the
+    final state of an earlier chunk of the same sequence; `causal` then
+    continues it, query i sitting at position i of this chunk (N = S). The
+    optional second result is the final state S_0 + sum_j phi(k_j) [v_j, 1]^T
+    over every valid key. eps = 1e-6 (`kEpsilon`), added to the normalizer in
+    f32.
+
+    phi is elu(x) + 1 (`elu_plus_one`, the paper's choice and the default:
+    positive, so the normalizer is positive), `relu`, or `identity` (whose
+    normalizer may be zero or negative: for experiments).
+
+    Shapes: q (B, H, N, D), k (B, Hkv, S, D), v (B, Hkv, S, Dv), result
+    (B, H, N, Dv); q, k, v and the result share one of f16, bf16, f32.
+    `key_lengths` (B, i32). The states are f32 (B, Hkv, D, Dv + 1): shared
+    by the query heads of a group, like K and V.
+
+    ```mlir
+    %o, %s = attn.linear_attention %q, %k, %v state(%s0) causal
+        : (tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>,
+           tensor<?x2x64x65xf32>) -> (tensor<?x8x?x64xf32>, tensor<?x2x64x65xf32>)
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$query,
+    AnyRankedTensor:$key,
+    AnyRankedTensor:$value,
+    Optional<AnyRankedTensor>:$key_lengths,
+    Optional<AnyRankedTensor>:$initial_state,
+    DefaultValuedAttr<Attn_FeatureMap, "::mlir::attn::FeatureMap::EluPlusOne">:$feature_map,
+    UnitAttr:$causal
+  );
+  let results = (outs AnyRankedTensor:$result,
+                     Optional<AnyRankedTensor>:$final_state);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value
+    (`key_lengths` `(` $key_lengths^ `)`)?
+    (`state` `(` $initial_state^ `)`)?
+    (`feature_map` `(` $feature_map^ `)`)?
+    (`causal` $causal^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Added to the normalizer phi(q)^T z: a row that sees no key (z = 0)
+    /// gives 0 / eps = 0, not NaN.
+    static constexpr double kEpsilon = 1e-6;
+    /// Number of query heads H and of key/value heads Hkv.
+    int64_t getNumHeads();
+    int64_t getNumKVHeads();
+  }];
+}
+
 #endif // ATTN_OPS_TD

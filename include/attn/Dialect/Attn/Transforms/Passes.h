@@ -35,6 +35,18 @@ inline constexpr llvm::StringLiteral kMaterializedStrategy = "materialized";
 inline constexpr llvm::StringLiteral kDecodeStrategy = "decode";
 
 class AttentionOp;
+class LinearAttentionOp;
+
+/// The three lowerings of attn.linear_attention (LowerLinearAttention.cpp).
+enum class LinearForm { Parallel, Chunked, Recurrent };
+
+/// The form attn-lower-linear-attention gives `op` for its `form` option
+/// (auto, parallel, chunked or recurrent): without a mask, parallel unless
+/// recurrent is asked for; causal, the form asked for, or by default
+/// recurrent for a static N below `chunkSize` (decoding) and chunked
+/// otherwise. (Parallel on a causal op is an error of the pass.)
+LinearForm chooseLinearForm(LinearAttentionOp op, llvm::StringRef form,
+                            int64_t chunkSize);
 
 /// Whether the decode strategy (attn-tile-decode) can lower `op`: a static
 /// number of queries N whose g·N rows per K/V head fit in `maxRows`, and a

@@ -295,6 +295,43 @@ def AttnApproximateExp2Pass : Pass<"attn-approximate-exp2"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnLowerLinearAttentionPass
+    : Pass<"attn-lower-linear-attention", "::mlir::func::FuncOp"> {
+  let summary = "Lower attn.linear_attention to its parallel, chunked or recurrent form";
+  let description = [{
+    One task per (batch row, K/V head), whose state S (D x (Dv + 1): the sums
+    of phi(k) v^T and of phi(k)) serves the g query heads of the group:
+
+    * parallel (no mask): S from all valid keys in tiles of `chunk-size`,
+      then every query tile reads it; O(N·D·Dv) time, the state and a tile
+      of each operand as extra memory.
+    * chunked (causal): chunks of `chunk-size` tokens, each reading the
+      state of the chunks before it plus its own masked quadratic form, then
+      adding its keys to the state.
+    * recurrent: one token at a time, O(D·Dv) per token (decoding).
+
+    `form=auto` picks parallel without a mask, and for a causal op recurrent
+    when N is static and below `chunk-size`, chunked otherwise. `chunked` on
+    an op without a mask is the parallel form; `parallel` on a causal op is
+    an error. The state tile is padded to a multiple of `pad-to` columns (the
+    CPU's vector width) for the vector code of the products.
+  }];
+  let options = [
+    Option<"form", "form", "std::string", /*default=*/"\"auto\"",
+           "auto, parallel, chunked or recurrent">,
+    Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64",
+           "Tokens per chunk (and per tile of the parallel form)">,
+    Option<"padTo", "pad-to", "int64_t", /*default=*/"8",
+           "Columns of the state tile are a multiple of this">
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def AttnLowerAttentionToGPUPass
     : Pass<"attn-lower-attention-to-gpu", "::mlir::func::FuncOp"> {
   let summary = "Lower attn.attention (flash, decode) to a GPU kernel (gpu.launch)";

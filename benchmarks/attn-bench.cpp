@@ -66,6 +66,12 @@ static cl::opt<int64_t>
                  cl::desc("--masks: largest N of the causal flash baseline"),
                  cl::init(8192));
 
+static cl::opt<bool> linear(
+    "linear",
+    cl::desc("Time linear attention instead: B = 1, H = 8, D = 64, causal and "
+             "not, against the flash strategy of softmax attention (up to "
+             "--baseline-max-n), and the recurrent step of decoding after "
+             "contexts of 1k and 32k (--n: the lengths)"));
 static cl::opt<bool> decode(
     "decode",
     cl::desc("Time one decode step instead: H = 32, D = 128, one new token "
@@ -225,10 +231,12 @@ std::string moduleText(int64_t h, int64_t d, bool causal,
 }
 
 ::attn::Function compile(mlir::MLIRContext &context, ::attn::Module &keep,
-                         const std::string &text, const std::string &strategy) {
+                         const std::string &text, const std::string &strategy,
+                         const std::string &linearForm = "auto") {
   auto module = mlir::parseSourceString<mlir::ModuleOp>(text, &context);
   mlir::attn::CPUTargetOptions options;
   options.pipeline.strategy = strategy;
+  options.pipeline.linearForm = linearForm;
   auto compiled = mlir::attn::compileForRuntime(*module, options);
   if (!compiled.ok()) {
     llvm::errs() << compiled.status().toString() << "\n";
@@ -589,6 +597,214 @@ int runDecodeBenchmark(double peak, llvm::raw_fd_ostream *json) {
   return 0;
 }
 
+/// A function @attention of one attn.linear_attention over (1, H, n, D) f32
+/// operands; with `state`, it takes and returns the (1, H, D, D + 1) state.
+std::string linearText(int64_t h, int64_t d, bool causal, bool state,
+                       const std::string &n = "?") {
+  std::string t = "tensor<1x" + std::to_string(h) + "x" + n + "x" +
+                  std::to_string(d) + "xf32>";
+  std::string st = "tensor<1x" + std::to_string(h) + "x" + std::to_string(d) +
+                   "x" + std::to_string(d + 1) + "xf32>";
+  std::string args = "%q: " + t + ", %k: " + t + ", %v: " + t;
+  std::string types = t + ", " + t + ", " + t;
+  std::string results = t, values = "%o", returned = "%o : " + t;
+  if (state) {
+    args += ", %s0: " + st;
+    types += ", " + st;
+    results = "(" + t + ", " + st + ")";
+    values = "%o, %s";
+    returned = "%o, %s : " + t + ", " + st;
+  }
+  std::string op = "attn.linear_attention %q, %k, %v";
+  if (state)
+    op += " state(%s0)";
+  if (causal)
+    op += " causal";
+  return "func.func @attention(" + args + ") -> " + results + " {\n  " +
+         values + " = " + op + " : (" + types + ") -> " + results +
+         "\n  return " + returned + "\n}\n";
+}
+
+/// A random f32 tensor.
+HostTensor randomTensor(std::vector<int64_t> shape, uint64_t seed) {
+  HostTensor t(ATTN_DTYPE_F32, std::move(shape));
+  ::attn::reference::fillRandom(t, seed, 0);
+  return t;
+}
+
+std::string millis(double seconds) {
+  return std::isnan(seconds) ? std::string("-")
+                             : llvm::formatv("{0:F2}", seconds * 1e3).str();
+}
+
+/// --linear: linear attention's time against N (its fitted exponent), the
+/// flash strategy of softmax attention on the same shapes (the crossover),
+/// and the per-token time of a recurrent decoding step after contexts of
+/// 1k and 32k tokens, beside the decode strategy of softmax attention.
+int runLinearBenchmark(double peak, llvm::raw_fd_ostream *json) {
+  std::vector<int64_t> ns(lengths.begin(), lengths.end());
+  if (ns.empty())
+    ns = {128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536};
+  const int64_t h = heads, d = 64;
+  auto context = mlir::attn::createCompilerContext();
+  llvm::outs() << "| mask | N | linear form | linear ms | flash ms | flash / "
+                  "linear | linear GFLOP/s | % of peak |\n"
+                  "|---|---|---|---|---|---|---|---|\n";
+  for (bool causal : {false, true}) {
+    ::attn::Module linearModule, flashModule;
+    ::attn::Function lin = compile(*context, linearModule,
+                                   linearText(h, d, causal, false), "auto");
+    ::attn::Function flash =
+        compile(*context, flashModule, moduleText(h, d, causal), "flash");
+    const char *form = causal ? "chunked" : "parallel";
+    const char *mask = causal ? "causal" : "none";
+    std::vector<std::pair<int64_t, double>> points;
+    int64_t crossover = -1;
+    for (int64_t n : ns) {
+      std::vector<int64_t> shape = {1, h, n, d};
+      HostTensor q = randomTensor(shape, 1), k = randomTensor(shape, 2),
+                 v = randomTensor(shape, 3), out(ATTN_DTYPE_F32, shape);
+      std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view()};
+      std::vector<attn_tensor_t> outputs = {out.view()};
+      Measurement m = timeMedian([&] { return invoke(lin, inputs, outputs); });
+      // The exponent is fitted from 1k on: below, fixed costs still show.
+      if (n >= 1024)
+        points.push_back({n, m.seconds});
+      Measurement f;
+      if (n <= baselineMaxN)
+        f = timeMedian([&] { return invoke(flash, inputs, outputs); });
+      if (crossover < 0 && !std::isnan(f.seconds) && m.seconds < f.seconds)
+        crossover = n;
+      // The work of the form: the state from the keys and its reads,
+      // 2 D (D + 1) each per key and per query row; causal chunks of 64 add
+      // their masked 64 x 64 products, 2 * 64 (2 D + 1) per row.
+      double flops = 4.0 * h * n * d * (d + 1);
+      if (causal)
+        flops += 2.0 * h * n * 64 * (2 * d + 1);
+      double gflops = flops / m.seconds * 1e-9;
+      std::string ratio =
+          std::isnan(f.seconds)
+              ? std::string("-")
+              : llvm::formatv("{0:F2}x", f.seconds / m.seconds).str();
+      llvm::outs() << "| " << mask << " | " << n << " | " << form << " | "
+                   << millis(m.seconds) << " | " << millis(f.seconds) << " | "
+                   << ratio << " | " << llvm::format("%.1f", gflops) << " | "
+                   << llvm::format("%.0f%%", 100 * gflops / peak) << " |\n";
+      llvm::outs().flush();
+      if (json)
+        *json << "{\"linear\": true, \"mask\": \"" << mask << "\", \"n\": " << n
+              << ", \"h\": " << h << ", \"d\": " << d << ", \"form\": \""
+              << form
+              << "\", \"linear_ms\": " << llvm::format("%.3f", m.seconds * 1e3)
+              << ", \"flash_ms\": "
+              << (std::isnan(f.seconds)
+                      ? std::string("null")
+                      : llvm::formatv("{0:F3}", f.seconds * 1e3).str())
+              << ", \"linear_gflops\": " << llvm::format("%.2f", gflops)
+              << ", \"peak_fraction\": " << llvm::format("%.3f", gflops / peak)
+              << "}\n";
+    }
+    double exponent = fittedExponent(points);
+    std::string crossed = crossover < 0 ? std::string("none in range")
+                                        : std::to_string(crossover);
+    llvm::outs() << "| " << mask << " | fitted exponent of time in N >= 1024: "
+                 << llvm::format("%.2f", exponent)
+                 << " | first N where linear beats flash: " << crossed
+                 << " | | | | | |\n";
+    if (json)
+      *json << "{\"linear\": true, \"mask\": \"" << mask
+            << "\", \"fitted_exponent\": " << llvm::format("%.3f", exponent)
+            << ", \"crossover_n\": "
+            << (crossover < 0 ? std::string("null") : crossed) << "}\n";
+  }
+
+  // Decoding: the state after a chunked prefill of the context, then one
+  // recurrent step from it; beside it one decode step of softmax attention
+  // against a cache of the same context.
+  llvm::outs() << "\n| context | linear recurrent step ms | softmax decode "
+                  "step ms |\n|---|---|---|\n";
+  ::attn::Module prefillModule, stepModule, softmaxModule;
+  ::attn::Function prefill = compile(
+      *context, prefillModule, linearText(h, d, true, true), "auto", "chunked");
+  ::attn::Function step =
+      compile(*context, stepModule, linearText(h, d, true, true, "1"), "auto",
+              "recurrent");
+  std::string one = "tensor<1x" + std::to_string(h) + "x1x" +
+                    std::to_string(d) + "xf32>",
+              cache = "tensor<1x" + std::to_string(h) + "x?x" +
+                      std::to_string(d) + "xf32>";
+  ::attn::Function softmax =
+      compile(*context, softmaxModule,
+              "func.func @attention(%q: " + one + ", %k: " + cache +
+                  ", %v: " + cache + ") -> " + one +
+                  " {\n  %o = attn.attention %q, %k, %v "
+                  "mask(#attn.causal<bottom_right>) : (" +
+                  one + ", " + cache + ", " + cache + ") -> " + one +
+                  "\n  return %o : " + one + "\n}\n",
+              "decode");
+  // The states of both contexts first; then the steps from each are timed
+  // in alternation, so that both see the same machine.
+  const std::vector<int64_t> contexts = {1024, 32768};
+  std::vector<int64_t> stateShape = {1, h, d, d + 1};
+  std::vector<HostTensor> states;
+  std::map<int64_t, double> softmaxTime;
+  HostTensor qt = randomTensor({1, h, 1, d}, 7),
+             kt = randomTensor({1, h, 1, d}, 8),
+             vt = randomTensor({1, h, 1, d}, 9),
+             ot(ATTN_DTYPE_F32, {1, h, 1, d}), next(ATTN_DTYPE_F32, stateShape);
+  for (int64_t s : contexts) {
+    std::vector<int64_t> shape = {1, h, s, d};
+    HostTensor q = randomTensor(shape, 4), k = randomTensor(shape, 5),
+               v = randomTensor(shape, 6), out(ATTN_DTYPE_F32, shape),
+               zero(ATTN_DTYPE_F32, stateShape);
+    states.emplace_back(ATTN_DTYPE_F32, stateShape);
+    std::vector<attn_tensor_t> prefillInputs = {q.view(), k.view(), v.view(),
+                                                zero.view()};
+    std::vector<attn_tensor_t> prefillOutputs = {out.view(),
+                                                 states.back().view()};
+    invoke(prefill, prefillInputs, prefillOutputs);
+    std::vector<attn_tensor_t> cacheInputs = {qt.view(), k.view(), v.view()};
+    std::vector<attn_tensor_t> cacheOutputs = {ot.view()};
+    softmaxTime[s] = timeMedian([&] {
+                       return invoke(softmax, cacheInputs, cacheOutputs);
+                     }).seconds;
+  }
+  // Each timed run is 100 steps (a step takes microseconds).
+  std::map<int64_t, std::vector<double>> runs;
+  for (unsigned round = 0; round < std::max(5u, unsigned(repeats)); ++round)
+    for (size_t c = 0; c < contexts.size(); ++c) {
+      std::vector<attn_tensor_t> stepInputs = {qt.view(), kt.view(), vt.view(),
+                                               states[c].view()};
+      std::vector<attn_tensor_t> stepOutputs = {ot.view(), next.view()};
+      invoke(step, stepInputs, stepOutputs);
+      auto begin = Clock::now();
+      for (int i = 0; i < 100; ++i)
+        invoke(step, stepInputs, stepOutputs);
+      runs[contexts[c]].push_back(seconds(begin) / 100);
+    }
+  std::map<int64_t, double> stepTime;
+  for (int64_t s : contexts) {
+    std::vector<double> &times = runs[s];
+    std::sort(times.begin(), times.end());
+    stepTime[s] = times[times.size() / 2];
+    llvm::outs() << "| " << s << " | "
+                 << llvm::format("%.4f", stepTime[s] * 1e3) << " | "
+                 << llvm::format("%.3f", softmaxTime[s] * 1e3) << " |\n";
+    if (json)
+      *json << "{\"linear_decode\": true, \"context\": " << s
+            << ", \"step_ms\": " << llvm::format("%.4f", stepTime[s] * 1e3)
+            << ", \"softmax_decode_ms\": "
+            << llvm::format("%.4f", softmaxTime[s] * 1e3) << "}\n";
+  }
+  double flatness = stepTime[32768] / stepTime[1024];
+  llvm::outs() << "\nlinear step at 32k / at 1k: "
+               << llvm::format("%.2f", flatness) << "x\n";
+  if (json)
+    *json << "{\"linear_decode_32k_over_1k\": "
+          << llvm::format("%.3f", flatness) << "}\n";
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -625,6 +841,8 @@ int main(int argc, char **argv) {
     return runMaskBenchmark(peak, json.get());
   if (decode)
     return runDecodeBenchmark(peak, json.get());
+  if (linear)
+    return runLinearBenchmark(peak, json.get());
 
   llvm::outs() << "| D | mask | N | strategy | time ms | GFLOP/s | % of peak | "
                   "peak MiB | vs baseline |\n|---|---|---|---|---|---|---|---|"

@@ -375,7 +375,8 @@ HostTensor positions(const HostTensor &tensor, int64_t first, int64_t count) {
 /// prefill returned: a sequence of 37 + 6 tokens computed as one chunked
 /// prefill of 37 (chunks of 8) and then 6 recurrent steps of one token, each
 /// fed the state the previous call returned, equals the reference on the
-/// whole sequence, outputs and final state.
+/// whole sequence, outputs and final state. The runtime's LinearState
+/// carries the state between the calls.
 TEST(LinearContinuation, RecurrentStepsContinueAChunkedPrefill) {
   std::unique_ptr<mlir::MLIRContext> context =
       mlir::attn::createCompilerContext();
@@ -402,37 +403,48 @@ TEST(LinearContinuation, RecurrentStepsContinueAChunkedPrefill) {
   HostTensor q(ATTN_DTYPE_F32, {batch, 4, total, 16});
   HostTensor k(ATTN_DTYPE_F32, {batch, 2, total, 16});
   HostTensor v(ATTN_DTYPE_F32, {batch, 2, total, 8});
-  HostTensor state(ATTN_DTYPE_F32, {batch, 2, 16, 9}); // zeros
+  HostTensor zeroState(ATTN_DTYPE_F32, {batch, 2, 16, 9});
   for (HostTensor *t : {&q, &k, &v})
     ref::fillRandom(*t, rng(), 0);
 
-  auto call = [&](const ::attn::Function &function, int64_t first,
-                  int64_t count, const HostTensor &stateIn) {
+  // The runtime's state holds what the calls carry from one to the next:
+  // each reads current() and writes next().
+  auto state = ::attn::LinearState::create(batch, 2, 16, 8);
+  ASSERT_TRUE(state.ok()) << state.status().toString();
+  std::vector<std::vector<float>> outputs;
+  auto call = [&](::attn::Function &function, int64_t first, int64_t count) {
     HostTensor lengths = HostTensor::fromValues<int32_t>(
         {batch}, std::vector<int32_t>(batch, count));
     HostTensor qs = positions(q, first, count), ks = positions(k, first, count),
-               vs = positions(v, first, count);
+               vs = positions(v, first, count),
+               out(ATTN_DTYPE_F32, {batch, 4, count, 8});
     std::vector<attn_tensor_t> inputs = {qs.view(), ks.view(), vs.view(),
-                                         lengths.view(), stateIn.view()};
-    return function.call(inputs);
+                                         lengths.view(), state->current()};
+    std::vector<attn_tensor_t> results = {out.view(), state->next()};
+    ::attn::Status status = function.invoke(inputs, results);
+    if (status.ok())
+      status = state->advance(count);
+    outputs.push_back(out.values<float>());
+    return status;
   };
-  auto first = call(*prefill, 0, prompt, state);
-  ASSERT_TRUE(first.ok()) << first.status().toString();
-  std::vector<std::vector<float>> outputs = {(*first)[0].values<float>()};
-  HostTensor carried = std::move((*first)[1]);
+  ::attn::Status status = call(*prefill, 0, prompt);
+  ASSERT_TRUE(status.ok()) << status.toString();
   for (int64_t t = prompt; t < total; ++t) {
-    auto next = call(*step, t, 1, carried);
-    ASSERT_TRUE(next.ok()) << next.status().toString();
-    outputs.push_back((*next)[0].values<float>());
-    carried = std::move((*next)[1]);
+    status = call(*step, t, 1);
+    ASSERT_TRUE(status.ok()) << status.toString();
   }
+  EXPECT_EQ(state->positions(), total);
+  attn_tensor_t final = state->current();
+  HostTensor carried(ATTN_DTYPE_F32, {batch, 2, 16, 9});
+  std::copy_n(static_cast<const float *>(final.data), carried.numElements(),
+              carried.data<float>());
 
   // The reference on the whole sequence, from a zero state.
   HostTensor lengths = HostTensor::fromValues<int32_t>(
       {batch}, std::vector<int32_t>(batch, total));
   std::vector<ref::Tensor> inputs = {
       ref::toReference(q), ref::toReference(k), ref::toReference(v),
-      ref::toReference(lengths), ref::toReference(state)};
+      ref::toReference(lengths), ref::toReference(zeroState)};
   auto expected = mlir::attn::evaluateReference(func, inputs, nullptr);
   ASSERT_TRUE(mlir::succeeded(expected));
   const ref::Tensor &out = (*expected)[0], &finalState = (*expected)[1];

@@ -368,6 +368,48 @@ attn_kv_cache_row(const attn_kv_cache_t *cache, int64_t row,
 ATTN_RUNTIME_EXPORT attn_status_t attn_kv_cache_clear(attn_kv_cache_t *cache);
 
 /*===----------------------------------------------------------------------===*
+ * The state of linear attention
+ *===----------------------------------------------------------------------===*/
+
+/* What a decoder of linear attention (attn.linear_attention) keeps instead
+   of a K/V cache: per (batch row, K/V head) the f32 sums
+   S = sum phi(k) [v, 1]^T, a (D x (Dv + 1)) matrix whose last column is the
+   normalizer. Its size is fixed, 4 B Hkv D (Dv + 1) bytes, whatever the
+   number of tokens it stands for. Two buffers: the module reads `state`
+   from one and writes `final_state` into the other; advance() then makes
+   the new one current. Not thread-safe. */
+typedef struct attn_linear_state_s attn_linear_state_t;
+
+/* A zero state (no token yet) for B batch rows, Hkv K/V heads, head widths
+   D and Dv. */
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_linear_state_create(int64_t batch, int64_t kv_heads, int64_t head_dim,
+                         int64_t value_dim, attn_linear_state_t **out_state);
+
+/* Frees a state; NULL is allowed. Views of it become invalid. */
+ATTN_RUNTIME_EXPORT void attn_linear_state_free(attn_linear_state_t *state);
+
+/* Views (B, Hkv, D, Dv + 1) f32: `out_current`, the module's `state` input,
+   and `out_next`, where its `final_state` output goes. */
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_linear_state_views(const attn_linear_state_t *state,
+                        attn_tensor_t *out_current, attn_tensor_t *out_next);
+
+/* After a call that wrote `next`: it becomes the current state, standing
+   for `tokens` more positions. */
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_linear_state_advance(attn_linear_state_t *state, int64_t tokens);
+
+/* The positions the current state stands for (the sum of the advances). */
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_linear_state_positions(const attn_linear_state_t *state,
+                            int64_t *out_positions);
+
+/* Back to zero: no token. */
+ATTN_RUNTIME_EXPORT attn_status_t
+attn_linear_state_clear(attn_linear_state_t *state);
+
+/*===----------------------------------------------------------------------===*
  * Allocation accounting
  *===----------------------------------------------------------------------===*/
 

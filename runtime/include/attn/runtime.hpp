@@ -496,6 +496,58 @@ private:
   std::unique_ptr<attn_kv_cache_t, Free> cache_;
 };
 
+/// The state a decoder of linear attention keeps (see attn_linear_state_t):
+/// pass current() as the module's `state` input and next() as its
+/// `final_state` output, then advance(tokens).
+class LinearState {
+public:
+  LinearState() = default;
+
+  static Result<LinearState> create(int64_t batch, int64_t kvHeads,
+                                    int64_t headDim, int64_t valueDim) {
+    attn_linear_state_t *state = nullptr;
+    Status status = Status::fromC(
+        attn_linear_state_create(batch, kvHeads, headDim, valueDim, &state));
+    if (!status.ok())
+      return status;
+    LinearState result;
+    result.state_.reset(state);
+    return result;
+  }
+
+  attn_linear_state_t *get() const { return state_.get(); }
+
+  attn_tensor_t current() const {
+    attn_tensor_t view{};
+    attn_status_free(attn_linear_state_views(state_.get(), &view, nullptr));
+    return view;
+  }
+  attn_tensor_t next() const {
+    attn_tensor_t view{};
+    attn_status_free(attn_linear_state_views(state_.get(), nullptr, &view));
+    return view;
+  }
+  Status advance(int64_t tokens) {
+    return Status::fromC(attn_linear_state_advance(state_.get(), tokens));
+  }
+  int64_t positions() const {
+    int64_t positions = 0;
+    attn_status_free(attn_linear_state_positions(state_.get(), &positions));
+    return positions;
+  }
+  Status clear() {
+    return Status::fromC(attn_linear_state_clear(state_.get()));
+  }
+
+private:
+  struct Free {
+    void operator()(attn_linear_state_t *state) const {
+      attn_linear_state_free(state);
+    }
+  };
+  std::unique_ptr<attn_linear_state_t, Free> state_;
+};
+
 } // namespace attn
 
 #endif // ATTN_RUNTIME_HPP

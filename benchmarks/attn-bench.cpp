@@ -515,15 +515,31 @@ int runDecodeBenchmark(double peak, llvm::raw_fd_ostream *json) {
   struct Kind {
     const char *name;
     int64_t kvHeads;
+    ::attn::Module module;
+    ::attn::Function function;
   };
+  std::vector<Kind> kinds = {
+      {"MHA", 32, {}, {}}, {"GQA-4", 8, {}, {}}, {"MQA", 1, {}, {}}};
+  for (Kind &kind : kinds)
+    kind.function =
+        compile(*context, kind.module, text(kind.kvHeads), "decode");
+  // A random pattern repeated: drawing billions of values would take longer
+  // than the benchmark.
+  HostTensor pattern(ATTN_DTYPE_F32, {4096});
+  ::attn::reference::fillRandom(pattern, 2, 0);
   for (int64_t batch : {1, 8}) {
-    std::map<int64_t, double> mhaTime;
-    for (Kind kind : {Kind{"MHA", 32}, Kind{"GQA-4", 8}, Kind{"MQA", 1}}) {
-      ::attn::Module module;
-      ::attn::Function f =
-          compile(*context, module, text(kind.kvHeads), "decode");
-      int64_t group = h / kind.kvHeads;
-      for (int64_t s : contexts) {
+    for (int64_t s : contexts) {
+      // The three kinds at one (B, context) are timed in alternation, one
+      // step each per round, so that their ratios compare the same moments
+      // of a shared machine.
+      struct Case {
+        Kind *kind;
+        double cacheBytes;
+        HostTensor q, k, v, out, lengths;
+        std::vector<double> times;
+      };
+      std::vector<Case> cases;
+      for (Kind &kind : kinds) {
         double cacheBytes = 2.0 * batch * kind.kvHeads * s * d * sizeof(float);
         if (cacheBytes > decodeMaxGiB * (1 << 30)) {
           llvm::outs() << "| " << batch << " | " << kind.name << " | "
@@ -532,34 +548,45 @@ int runDecodeBenchmark(double peak, llvm::raw_fd_ostream *json) {
                        << " GiB of cache | | | | |\n";
           continue;
         }
-        HostTensor q(ATTN_DTYPE_F32, {batch, h, 1, d}),
-            k(ATTN_DTYPE_F32, {batch, kind.kvHeads, s, d}),
-            v(ATTN_DTYPE_F32, {batch, kind.kvHeads, s, d}),
-            out(ATTN_DTYPE_F32, {batch, h, 1, d});
-        ::attn::reference::fillRandom(q, 1, 0);
-        // A random pattern repeated: drawing billions of values would take
-        // longer than the benchmark.
-        HostTensor pattern(ATTN_DTYPE_F32, {4096});
-        ::attn::reference::fillRandom(pattern, 2, 0);
-        for (HostTensor *t : {&k, &v})
+        Case c{&kind,
+               cacheBytes,
+               HostTensor(ATTN_DTYPE_F32, {batch, h, 1, d}),
+               HostTensor(ATTN_DTYPE_F32, {batch, kind.kvHeads, s, d}),
+               HostTensor(ATTN_DTYPE_F32, {batch, kind.kvHeads, s, d}),
+               HostTensor(ATTN_DTYPE_F32, {batch, h, 1, d}),
+               HostTensor::fromValues<int32_t>(
+                   {batch}, std::vector<int32_t>(batch, int32_t(s))),
+               {}};
+        ::attn::reference::fillRandom(c.q, 1, 0);
+        for (HostTensor *t : {&c.k, &c.v})
           for (int64_t i = 0; i < t->numElements(); i += 4096)
             std::memcpy(t->data<float>() + i, pattern.data<float>(),
                         std::min<int64_t>(4096, t->numElements() - i) *
                             sizeof(float));
-        HostTensor lengthsTensor = HostTensor::fromValues<int32_t>(
-            {batch}, std::vector<int32_t>(batch, int32_t(s)));
-        std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view(),
-                                             lengthsTensor.view()};
-        std::vector<attn_tensor_t> outputs = {out.view()};
-        Measurement m = timeMedian([&] { return invoke(f, inputs, outputs); });
-        double bandwidth = cacheBytes / m.seconds;
+        cases.push_back(std::move(c));
+      }
+      for (unsigned round = 0; round <= repeats; ++round)
+        for (Case &c : cases) {
+          std::vector<attn_tensor_t> inputs = {c.q.view(), c.k.view(),
+                                               c.v.view(), c.lengths.view()};
+          std::vector<attn_tensor_t> outputs = {c.out.view()};
+          auto start = Clock::now();
+          invoke(c.kind->function, inputs, outputs);
+          if (round > 0) // round 0 warms up
+            c.times.push_back(seconds(start));
+        }
+      double mhaTime = NAN;
+      for (Case &c : cases) {
+        std::sort(c.times.begin(), c.times.end());
+        double time = c.times[c.times.size() / 2];
+        int64_t group = h / c.kind->kvHeads;
         if (group == 1)
-          mhaTime[s] = m.seconds;
-        double versus =
-            mhaTime.count(s) ? m.seconds / (mhaTime[s] / double(group)) : NAN;
-        llvm::outs() << "| " << batch << " | " << kind.name << " | "
-                     << kind.kvHeads << " | " << s << " | "
-                     << llvm::format("%.3f", m.seconds * 1e3) << " | "
+          mhaTime = time;
+        double versus = time / (mhaTime / double(group));
+        double bandwidth = c.cacheBytes / time;
+        llvm::outs() << "| " << batch << " | " << c.kind->name << " | "
+                     << c.kind->kvHeads << " | " << s << " | "
+                     << llvm::format("%.3f", time * 1e3) << " | "
                      << llvm::format("%.2f", bandwidth * 1e-9) << " | "
                      << llvm::format("%.0f%%", 100 * bandwidth / copyBandwidth)
                      << " | "
@@ -571,11 +598,10 @@ int runDecodeBenchmark(double peak, llvm::raw_fd_ostream *json) {
                      << " |\n";
         llvm::outs().flush();
         if (json)
-          *json << "{\"b\": " << batch << ", \"kind\": \"" << kind.name
-                << "\", \"h\": " << h << ", \"kv_heads\": " << kind.kvHeads
+          *json << "{\"b\": " << batch << ", \"kind\": \"" << c.kind->name
+                << "\", \"h\": " << h << ", \"kv_heads\": " << c.kind->kvHeads
                 << ", \"d\": " << d << ", \"context\": " << s
-                << ", \"ms_per_token\": "
-                << llvm::format("%.4f", m.seconds * 1e3)
+                << ", \"ms_per_token\": " << llvm::format("%.4f", time * 1e3)
                 << ", \"kv_gbps\": " << llvm::format("%.3f", bandwidth * 1e-9)
                 << ", \"of_memcpy\": "
                 << llvm::format("%.3f", bandwidth / copyBandwidth)
@@ -585,11 +611,10 @@ int runDecodeBenchmark(double peak, llvm::raw_fd_ostream *json) {
                 << (std::isnan(versus) ? std::string("null")
                                        : llvm::formatv("{0:F3}", versus).str())
                 << ", \"gflops\": "
-                << llvm::format("%.2f",
-                                4.0 * batch * h * s * d / m.seconds * 1e-9)
+                << llvm::format("%.2f", 4.0 * batch * h * s * d / time * 1e-9)
                 << ", \"peak_fraction\": "
-                << llvm::format("%.3f", 4.0 * batch * h * s * d / m.seconds *
-                                            1e-9 / peak)
+                << llvm::format("%.3f",
+                                4.0 * batch * h * s * d / time * 1e-9 / peak)
                 << "}\n";
       }
     }

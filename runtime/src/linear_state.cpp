@@ -38,12 +38,13 @@ attn_status_t attn_linear_state_create(int64_t batch, int64_t kv_heads,
           "must be positive, got " +
               std::to_string(batch) + ", " + std::to_string(kv_heads) + ", " +
               std::to_string(head_dim) + " and " + std::to_string(value_dim));
-    int64_t width = value_dim + 1;
-    if (batch > INT64_MAX / kv_heads / head_dim / width ||
-        batch * kv_heads * head_dim * width > INT64_MAX / 8)
+    if (value_dim > INT64_MAX / 2 ||
+        batch > INT64_MAX / kv_heads / head_dim / (value_dim + 1) ||
+        batch * kv_heads * head_dim * (value_dim + 1) > INT64_MAX / 8)
       return makeStatus(ATTN_STATUS_INVALID_ARGUMENT,
                         "attn_linear_state_create: the state is too large");
     auto state = std::make_unique<attn_linear_state_s>();
+    int64_t width = value_dim + 1;
     int64_t shape[4] = {batch, kv_heads, head_dim, width};
     std::copy(shape, shape + 4, state->shape);
     size_t count = static_cast<size_t>(batch * kv_heads * head_dim * width);
@@ -83,11 +84,12 @@ attn_status_t attn_linear_state_advance(attn_linear_state_t *state,
   if (!state)
     return makeStatus(ATTN_STATUS_INVALID_ARGUMENT,
                       "attn_linear_state_advance: state is NULL");
-  if (tokens < 0)
+  if (tokens < 0 || tokens > INT64_MAX - state->positions)
     return makeStatus(ATTN_STATUS_INVALID_ARGUMENT,
                       "attn_linear_state_advance: tokens must not be "
-                      "negative, got " +
-                          std::to_string(tokens));
+                      "negative nor overflow the count, got " +
+                          std::to_string(tokens) + " after " +
+                          std::to_string(state->positions));
   state->current = 1 - state->current;
   state->positions += tokens;
   return nullptr;
@@ -107,8 +109,8 @@ attn_status_t attn_linear_state_clear(attn_linear_state_t *state) {
   if (!state)
     return makeStatus(ATTN_STATUS_INVALID_ARGUMENT,
                       "attn_linear_state_clear: state is NULL");
-  std::fill(state->buffers[state->current].begin(),
-            state->buffers[state->current].end(), 0.0f);
+  for (std::vector<float> &buffer : state->buffers)
+    std::fill(buffer.begin(), buffer.end(), 0.0f);
   state->positions = 0;
   return nullptr;
 }

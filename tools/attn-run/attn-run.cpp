@@ -759,6 +759,10 @@ int main(int argc, char **argv) {
   target.pipeline.splitK = splitK;
   target.pipeline.linearForm = linearForm;
   target.pipeline.linearChunk = linearChunk;
+  if (linearChunk <= 0 || linearChunk > mlir::attn::kMaxChunkSize)
+    fail("--linear-chunk must be in [1, " +
+         std::to_string(mlir::attn::kMaxChunkSize) + "], got " +
+         std::to_string(linearChunk));
   bool onGPU = runTarget == "cuda";
   if (!onGPU && runTarget != "cpu")
     fail("--target must be cpu or cuda, not '" + runTarget + "'");

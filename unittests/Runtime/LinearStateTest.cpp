@@ -37,13 +37,14 @@ TEST(LinearState, AdvanceMakesTheWrittenBufferCurrent) {
   EXPECT_EQ(state->positions(), 5);
   ASSERT_TRUE(state->advance(1).ok());
   EXPECT_EQ(state->positions(), 6);
-  // Clearing zeroes the current buffer and the count.
+  // Clearing zeroes both buffers and the count.
   attn_tensor_t written = state->next();
   static_cast<float *>(written.data)[1] = 3.0f;
   ASSERT_TRUE(state->advance(1).ok());
   ASSERT_TRUE(state->clear().ok());
   EXPECT_EQ(state->positions(), 0);
   EXPECT_EQ(static_cast<const float *>(state->current().data)[1], 0.0f);
+  EXPECT_EQ(static_cast<const float *>(state->next().data)[0], 0.0f);
 }
 
 TEST(LinearState, RefusesBadArguments) {
@@ -61,9 +62,15 @@ TEST(LinearState, RefusesBadArguments) {
   ASSERT_TRUE(state.ok());
   attn::Status status = state->advance(-1);
   EXPECT_EQ(status.code(), ATTN_STATUS_INVALID_ARGUMENT);
-  EXPECT_NE(status.message().find("tokens must not be negative, got -1"),
+  EXPECT_NE(status.message().find("tokens must not be negative nor overflow "
+                                  "the count, got -1 after 0"),
             std::string::npos)
       << status.message();
+  ASSERT_TRUE(state->advance(INT64_MAX).ok());
+  EXPECT_EQ(state->advance(1).code(), ATTN_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(state->positions(), INT64_MAX);
+  expectError(take(attn_linear_state_create(1, 1, 1, INT64_MAX, &raw)),
+              ATTN_STATUS_INVALID_ARGUMENT, {"too large"});
   expectError(take(attn_linear_state_views(nullptr, nullptr, nullptr)),
               ATTN_STATUS_INVALID_ARGUMENT, {"state is NULL"});
   attn_linear_state_free(nullptr);

@@ -400,12 +400,14 @@ attn_linear_state_views(const attn_linear_state_t *state,
 ATTN_RUNTIME_EXPORT attn_status_t
 attn_linear_state_advance(attn_linear_state_t *state, int64_t tokens);
 
-/* The positions the current state stands for (the sum of the advances). */
+/* The sum of the advances: the positions the state stands for, counted per
+   call, not per batch row (rows whose key lengths hid some tokens took in
+   fewer). */
 ATTN_RUNTIME_EXPORT attn_status_t
 attn_linear_state_positions(const attn_linear_state_t *state,
                             int64_t *out_positions);
 
-/* Back to zero: no token. */
+/* Back to zero: both buffers, and the count. */
 ATTN_RUNTIME_EXPORT attn_status_t
 attn_linear_state_clear(attn_linear_state_t *state);
 

@@ -46,7 +46,8 @@ func.func @plain(%q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>,
 // CHECK: %[[LEFT:.*]] = arith.subi %[[LEN]], %[[FIRST]] : index
 // CHECK: %[[KEYS:.*]] = arith.maxsi %{{.*}}, %c0 : index
 // CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, %{{.*}}, %[[FIRST]], 0] [1, 1, %[[KEYS]], 16]
-// CHECK: %[[SCORES:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[PHI_Q:.*]], %{{.*}} : tensor<64x16xf32>, tensor<32x16xf32>) outs(%{{.*}} : tensor<64x32xf32>)
+// CHECK: %[[PHI_KT:.*]] = linalg.transpose ins(%{{.*}} : tensor<32x16xf32>) outs(%{{.*}} : tensor<16x32xf32>)
+// CHECK: %[[SCORES:.*]] = linalg.matmul ins(%[[PHI_Q:.*]], %[[PHI_KT]] : tensor<64x16xf32>, tensor<16x32xf32>) outs(%{{.*}} : tensor<64x32xf32>)
 // CHECK: linalg.generic {{.*}} outs(%[[SCORES]] : tensor<64x32xf32>)
 // CHECK: %[[ROW:.*]] = linalg.index 0 : index
 // CHECK: %[[QUERY:.*]] = arith.remsi %[[ROW]], %c32 : index
@@ -55,7 +56,7 @@ func.func @plain(%q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>,
 // CHECK: %[[Y0:.*]] = linalg.matmul ins(%[[PHI_Q]], %[[S]] : tensor<64x16xf32>, tensor<16x16xf32>)
 // CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<64x32xf32>, tensor<32x16xf32>) outs(%[[Y0]] : tensor<64x16xf32>)
 // CHECK: arith.truncf %{{.*}} : f32 to f16
-// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<16x32xf32>, tensor<32x16xf32>) outs(%[[S]] : tensor<16x16xf32>)
+// CHECK: linalg.matmul ins(%[[PHI_KT]], %{{.*}} : tensor<16x32xf32>, tensor<32x16xf32>) outs(%[[S]] : tensor<16x16xf32>)
 // The final state: the first Dv + 1 = 9 columns.
 // CHECK: tensor.extract_slice %{{.*}}[0, 0] [16, 9] [1, 1] : tensor<16x16xf32> to tensor<16x9xf32>
 // REC-LABEL: func.func @causal

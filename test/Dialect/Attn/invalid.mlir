@@ -399,3 +399,19 @@ func.func @linear_types(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xbf16>) {
   %o = attn.linear_attention %q, %k, %k : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xbf16>, tensor<1x2x8x16xbf16>) -> tensor<1x2x8x16xf32>
   return
 }
+
+// -----
+
+func.func @linear_no_value(%q: tensor<1x4x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x0xf32>) {
+  // expected-error @+1 {{needs at least one query head and positive head dimensions, got H = 4, D = 16 and Dv = 0}}
+  %o = attn.linear_attention %q, %k, %v : (tensor<1x4x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x0xf32>) -> tensor<1x4x8x0xf32>
+  return
+}
+
+// -----
+
+func.func @no_query_heads(%q: tensor<1x0x8x16xf32>, %k: tensor<1x2x8x16xf32>) {
+  // expected-error @+1 {{needs at least one query head and positive head dimensions, got H = 0, D = 16 and Dv = 16}}
+  %o = attn.attention %q, %k, %k : (tensor<1x0x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<1x0x8x16xf32>
+  return
+}

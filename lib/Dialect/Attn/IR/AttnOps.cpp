@@ -173,6 +173,11 @@ static LogicalResult verifyQueryKeyValue(Operation *op, Value q, Value k,
                               axis == "number of heads" ? 1 : 3, axis)))
         return failure();
   int64_t heads = dimOf(q, 1), kvHeads = dimOf(k, 1);
+  if (heads == 0 || dimOf(q, 3) == 0 || dimOf(v, 3) == 0)
+    return op->emitOpError()
+           << "needs at least one query head and positive head dimensions, "
+              "got H = "
+           << heads << ", D = " << dimOf(q, 3) << " and Dv = " << dimOf(v, 3);
   if (dimOf(v, 1) != kvHeads)
     return op->emitOpError()
            << "key has " << kvHeads << " heads but value has " << dimOf(v, 1);

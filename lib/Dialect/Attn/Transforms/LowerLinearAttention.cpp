@@ -502,16 +502,11 @@ private:
     // Keys of the chunk that are valid: [first, min(first + count, len)).
     Value keys = ib.max(ib.c(0), ib.min(count, ib.sub(task.validKeys, first)));
     auto [phiK, values] = keyTile(b, loc, task, first, keys, tile);
+    Value phiKT = transpose(b, loc, phiK);
 
-    // A[r, j] = phi(q) . phi(k_j) for j <= i, the query of row r = h·T + i.
-    Value scores = gb.generic(
-        {phiQ, phiK}, zeros(b, loc, rows, tile),
-        {gb.map(3, {0, 2}), gb.map(3, {1, 2}), gb.map(3, {0, 1})},
-        {kPar, kPar, kRed}, [&](OpBuilder &nb, Location l, ValueRange a) {
-          return arith::AddFOp::create(nb, l, a[2],
-                                       arith::MulFOp::create(nb, l, a[0], a[1]))
-              .getResult();
-        });
+    // A[r, j] = phi(q) . phi(k_j) for j <= i, the query of row r = h·T + i:
+    // one product with phi(K)^T (D x T), which the state update reuses.
+    Value scores = matmul(b, loc, phiQ, phiKT, zeros(b, loc, rows, tile));
     scores = gb.generic(
         {}, scores, {gb.map(2, {0, 1})}, {kPar, kPar},
         [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
@@ -524,7 +519,7 @@ private:
     Value y = matmul(b, loc, phiQ, state, zeros(b, loc, rows, task.width));
     y = matmul(b, loc, scores, values, y);
     slab = writeRows(b, loc, task, y, slab, first, count, tile);
-    state = matmul(b, loc, transpose(b, loc, phiK), values, state);
+    state = matmul(b, loc, phiKT, values, state);
     return {state, slab};
   }
 
@@ -545,8 +540,13 @@ struct AttnLowerLinearAttentionPass
           << "'; expected auto, parallel, chunked or recurrent";
       return signalPassFailure();
     }
-    if (chunkSize <= 0 || padTo <= 0) {
-      getOperation().emitError("chunk-size and pad-to must be positive");
+    // A chunk's masked weights are a (g·T x T) tile whose products'
+    // vector code grows with T: T stays at sizes that compile in seconds.
+    if (chunkSize <= 0 || chunkSize > kMaxChunkSize || padTo <= 0) {
+      getOperation().emitError()
+          << "chunk-size must be in [1, " << kMaxChunkSize
+          << "] and pad-to positive, got " << chunkSize.getValue() << " and "
+          << padTo.getValue();
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());

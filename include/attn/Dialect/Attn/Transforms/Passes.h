@@ -40,6 +40,10 @@ class LinearAttentionOp;
 /// The three lowerings of attn.linear_attention (LowerLinearAttention.cpp).
 enum class LinearForm { Parallel, Chunked, Recurrent };
 
+/// The largest chunk of the chunked form: its weights are a g·T x T tile,
+/// and its code (register blocks of the products) grows with T.
+inline constexpr int64_t kMaxChunkSize = 256;
+
 /// The form attn-lower-linear-attention gives `op` for its `form` option
 /// (auto, parallel, chunked or recurrent): without a mask, parallel unless
 /// recurrent is asked for; causal, the form asked for, or by default

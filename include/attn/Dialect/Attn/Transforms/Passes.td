@@ -303,8 +303,8 @@ def AttnLowerLinearAttentionPass
     of phi(k) v^T and of phi(k)) serves the g query heads of the group:
 
     * parallel (no mask): S from all valid keys in tiles of `chunk-size`,
-      then every query tile reads it; O(N·D·Dv) time, the state and a tile
-      of each operand as extra memory.
+      then every query tile reads it; O((H·N + Hkv·S)·D·Dv) time per batch
+      row, the state and a tile of each operand as extra memory.
     * chunked (causal): chunks of `chunk-size` tokens, each reading the
       state of the chunks before it plus its own masked quadratic form, then
       adding its keys to the state.
@@ -320,7 +320,7 @@ def AttnLowerLinearAttentionPass
     Option<"form", "form", "std::string", /*default=*/"\"auto\"",
            "auto, parallel, chunked or recurrent">,
     Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64",
-           "Tokens per chunk (and per tile of the parallel form)">,
+           "Tokens per chunk (and per tile of the parallel form), at most 256">,
     Option<"padTo", "pad-to", "int64_t", /*default=*/"8",
            "Columns of the state tile are a multiple of this">
   ];

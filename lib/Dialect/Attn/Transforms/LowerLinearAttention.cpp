@@ -251,16 +251,12 @@ private:
                          return {accumulate(nb, l, task, carried[0], first,
                                             count, chunkSize)};
                        })[0];
-      slab = forTiles(
-          b, loc, zero, task.numQueries, chunkSize, {slab},
-          [&](OpBuilder &nb, Location l, Value first, Value count,
-              ValueRange carried) -> SmallVector<Value> {
-            Value phiQ = queryTile(nb, l, task, first, count, chunkSize);
-            Value y = matmul(nb, l, phiQ, state,
-                             zeros(nb, l, task.group * chunkSize, task.width));
-            return {
-                writeRows(nb, l, task, y, carried[0], first, count, chunkSize)};
-          })[0];
+      slab = forTiles(b, loc, zero, task.numQueries, chunkSize, {slab},
+                      [&](OpBuilder &nb, Location l, Value first, Value count,
+                          ValueRange carried) -> SmallVector<Value> {
+                        return {read(nb, l, task, state, carried[0], first,
+                                     count, chunkSize)};
+                      })[0];
       return {state, slab};
     case LinearForm::Chunked: {
       SmallVector<Value> result = forTiles(
@@ -282,7 +278,8 @@ private:
         slab = forTiles(b, loc, zero, task.numQueries, 1, {slab},
                         [&](OpBuilder &nb, Location l, Value t, Value,
                             ValueRange carried) -> SmallVector<Value> {
-                          return {readToken(nb, l, task, state, carried[0], t)};
+                          return {read(nb, l, task, state, carried[0], t,
+                                       IndexBuilder(nb, l).c(1), 1)};
                         })[0];
         return {state, slab};
       }
@@ -305,7 +302,8 @@ private:
               scf::YieldOp::create(nb, l, carried[0]);
             }
             Value next = update.getResult(0);
-            return {next, readToken(nb, l, task, next, carried[1], t)};
+            return {next, read(nb, l, task, next, carried[1], t,
+                               IndexBuilder(nb, l).c(1), 1)};
           });
       return {result[0], result[1]};
     }
@@ -479,14 +477,14 @@ private:
         sizes, ArrayRef<OpFoldResult>{one, one, one});
   }
 
-  /// Recurrent read of token t: y = phi(q_t)^T S for the g heads.
-  Value readToken(OpBuilder &b, Location loc, const Task &task, Value state,
-                  Value slab, Value t) const {
-    IndexBuilder ib(b, loc);
-    Value phiQ = queryTile(b, loc, task, t, ib.c(1), 1);
-    Value y =
-        matmul(b, loc, phiQ, state, zeros(b, loc, task.group, task.width));
-    return writeRows(b, loc, task, y, slab, t, ib.c(1), 1);
+  /// The outputs of queries [first, first + count) (count <= tile) from the
+  /// state alone: y = phi(Q_t) S for the g heads, normalized into the slab.
+  Value read(OpBuilder &b, Location loc, const Task &task, Value state,
+             Value slab, Value first, Value count, int64_t tile) const {
+    Value phiQ = queryTile(b, loc, task, first, count, tile);
+    Value y = matmul(b, loc, phiQ, state,
+                     zeros(b, loc, task.group * tile, task.width));
+    return writeRows(b, loc, task, y, slab, first, count, tile);
   }
 
   /// One causal chunk of positions [first, first + count): its outputs from

@@ -12,6 +12,7 @@
 
 #include "Stages.h"
 
+#include "attn/Conversion/AttnToGPU/Passes.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Pipelines/Pipelines.h"
 
@@ -35,6 +36,9 @@ attn::NVVMPipelineConfig attn::NVVMPipelineOptions::config() const {
   config.linearForm = linearForm;
   config.linearChunk = linearChunk;
   config.blockSize = blockSize;
+  config.tensorCores = tensorCores;
+  config.tensorCoreQueryTile = tensorCoreQueryTile;
+  config.tensorCoreKeyTile = tensorCoreKeyTile;
   config.chip = chip;
   config.features = features;
   config.optLevel = optLevel;
@@ -43,13 +47,27 @@ attn::NVVMPipelineConfig attn::NVVMPipelineOptions::config() const {
   return config;
 }
 
+void attn::NVVMPipelineConfig::setTiles(std::optional<int64_t> queryRows,
+                                        std::optional<int64_t> keys) {
+  if (queryRows)
+    (tensorCores ? tensorCoreQueryTile : queryTile) = *queryRows;
+  if (keys)
+    (tensorCores ? tensorCoreKeyTile : keyTile) = *keys;
+}
+
 void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
                                     const NVVMPipelineConfig &config) {
   addFrontEndPasses(pm, config.strategy, config.queryTile, config.keyTile,
                     /*decode=*/true);
-  pm.addNestedPass<func::FuncOp>(createAttnLowerAttentionToGPUPass(
-      {config.queryTile, config.keyTile, config.splitK,
-       config.multiprocessors}));
+  AttnLowerAttentionToGPUPassOptions kernels;
+  kernels.queryTile = config.queryTile;
+  kernels.keyTile = config.keyTile;
+  kernels.tensorCores = config.tensorCores;
+  kernels.tensorCoreQueryTile = config.tensorCoreQueryTile;
+  kernels.tensorCoreKeyTile = config.tensorCoreKeyTile;
+  kernels.splitK = config.splitK;
+  kernels.multiprocessors = config.multiprocessors;
+  pm.addNestedPass<func::FuncOp>(createAttnLowerAttentionToGPUPass(kernels));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
   // Linear attention as loops over its tiles, which become kernels below.
   pm.addNestedPass<func::FuncOp>(createAttnLowerLinearAttentionPass(
@@ -62,6 +80,9 @@ void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createAttnGPUMapLoopsPass({config.blockSize}));
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
+  // Constants and index computations move into the kernels (immediate
+  // operands there, not kernel parameters), then the kernels are outlined.
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createAttnGPUMergeKernelModulesPass());
   pm.addPass(createCanonicalizerPass());
@@ -81,12 +102,15 @@ void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
   target.features = config.features;
   target.optLevel = config.optLevel;
   pm.addPass(createGpuNVVMAttachTarget(target));
-  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
-  kernels.addPass(createConvertMathToLLVMPass());
-  kernels.addPass(createConvertGpuOpsToNVVMOps());
-  kernels.addPass(createCanonicalizerPass());
-  kernels.addPass(createCSEPass());
-  kernels.addPass(createReconcileUnrealizedCastsPass());
+  OpPassManager &kernelModule = pm.nest<gpu::GPUModuleOp>();
+  // The tensor-core kernel's ldmatrix and cp.async (nvgpu) to NVVM first.
+  kernelModule.addPass(createConvertNVGPUToNVVMPass());
+  kernelModule.addPass(createConvertMathToLLVMPass());
+  kernelModule.addPass(createConvertGpuOpsToNVVMOps());
+  kernelModule.addPass(createConvertNVVMToLLVMPass());
+  kernelModule.addPass(createCanonicalizerPass());
+  kernelModule.addPass(createCSEPass());
+  kernelModule.addPass(createReconcileUnrealizedCastsPass());
 
   // Host code: calls into the runtime for launches and device memory.
   FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;

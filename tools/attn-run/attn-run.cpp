@@ -81,6 +81,11 @@ static cl::opt<std::string>
     gpuChip("gpu-chip", cl::cat(runCategory),
             cl::desc("GPU compute capability to compile for (default: "
                      "the GPU's own, else sm_90)"));
+static cl::opt<bool> gpuTensorCores(
+    "gpu-tensor-cores", cl::cat(runCategory),
+    cl::desc("Run f16/bf16 attention on the tensor cores (mma.sync, sm_80+; "
+             "not yet checked on a GPU); --query-tile and --key-tile then "
+             "set that kernel's tiles"));
 static cl::list<std::string>
     outputFiles("output", cl::cat(runCategory),
                 cl::desc("Write an output: FILE (the first) or NAME=FILE"));
@@ -774,10 +779,12 @@ int main(int argc, char **argv) {
            "--target cuda");
     mlir::attn::NVVMPipelineConfig gpu;
     gpu.strategy = strategy;
-    if (queryTile.getNumOccurrences())
-      gpu.queryTile = queryTile;
-    if (keyTile.getNumOccurrences())
-      gpu.keyTile = keyTile;
+    gpu.tensorCores = gpuTensorCores;
+    gpu.setTiles(queryTile.getNumOccurrences()
+                     ? std::optional<int64_t>(queryTile)
+                     : std::nullopt,
+                 keyTile.getNumOccurrences() ? std::optional<int64_t>(keyTile)
+                                             : std::nullopt);
     gpu.splitK = splitK;
     gpu.linearForm = linearForm;
     gpu.linearChunk = linearChunk;

@@ -86,6 +86,12 @@ static llvm::cl::opt<std::string>
     gpuFeatures("gpu-features", llvm::cl::cat(translateCategory),
                 llvm::cl::desc("PTX features, e.g. +ptx80"),
                 llvm::cl::init(""));
+static llvm::cl::opt<bool> gpuTensorCores(
+    "gpu-tensor-cores", llvm::cl::cat(translateCategory),
+    llvm::cl::desc("Run f16/bf16 attention on the tensor cores (mma.sync, "
+                   "sm_80+; not yet checked on a GPU); --query-tile and "
+                   "--key-tile then set that kernel's tiles"),
+    llvm::cl::init(false));
 static llvm::cl::opt<std::string> gpuFormat(
     "gpu-format", llvm::cl::cat(translateCategory),
     llvm::cl::desc("Kernel image inside a shared library: isa (PTX, compiled "
@@ -194,10 +200,12 @@ int main(int argc, char **argv) {
     gpu.splitK = splitK;
     gpu.linearForm = linearForm;
     gpu.linearChunk = linearChunk;
-    if (queryTile.getNumOccurrences())
-      gpu.queryTile = queryTile;
-    if (keyTile.getNumOccurrences())
-      gpu.keyTile = keyTile;
+    gpu.tensorCores = gpuTensorCores;
+    gpu.setTiles(queryTile.getNumOccurrences()
+                     ? std::optional<int64_t>(queryTile)
+                     : std::nullopt,
+                 keyTile.getNumOccurrences() ? std::optional<int64_t>(keyTile)
+                                             : std::nullopt);
     gpu.chip = gpuChip;
     gpu.features = gpuFeatures;
     gpu.format = kind == EmitKind::PTX     ? "isa"

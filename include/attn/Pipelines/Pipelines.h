@@ -7,6 +7,7 @@
 #include "mlir/Pass/PassOptions.h"
 
 #include <memory>
+#include <optional>
 
 namespace mlir {
 class OpPassManager;
@@ -95,6 +96,17 @@ struct NVVMPipelineConfig {
   int64_t multiprocessors = 132;
   /// Threads per block of the other kernels.
   int64_t blockSize = 128;
+  /// f16/bf16 attention on the tensor cores (mma.sync, sm_80+; not yet
+  /// checked on a GPU, so off by default), and that kernel's tiles: query
+  /// rows per block of 4 warps (64 or 128) and keys per K/V tile.
+  bool tensorCores = false;
+  int64_t tensorCoreQueryTile = 64, tensorCoreKeyTile = 64;
+
+  /// What the tools' --query-tile and --key-tile set: the tensor-core
+  /// kernel's tiles when it is on (ops it does not take keep the SIMT
+  /// kernel's defaults), the SIMT kernel's otherwise.
+  void setTiles(std::optional<int64_t> queryRows,
+                std::optional<int64_t> keys);
   /// The GPU: its compute capability, extra PTX features (e.g. "+ptx80").
   std::string chip = "sm_90", features;
   /// LLVM optimization level of the kernels.
@@ -140,6 +152,21 @@ struct NVVMPipelineOptions : public PassPipelineOptions<NVVMPipelineOptions> {
       *this, "block-size",
       llvm::cl::desc("Threads per block of the other kernels"),
       llvm::cl::init(128)};
+  Option<bool> tensorCores{
+      *this, "tensor-cores",
+      llvm::cl::desc("f16/bf16 attention on the tensor cores (mma.sync, "
+                     "sm_80+; not yet checked on a GPU)"),
+      llvm::cl::init(false)};
+  Option<int64_t> tensorCoreQueryTile{
+      *this, "tensor-core-query-tile",
+      llvm::cl::desc("Query rows per block of the tensor-core kernel (64 or "
+                     "128)"),
+      llvm::cl::init(64)};
+  Option<int64_t> tensorCoreKeyTile{
+      *this, "tensor-core-key-tile",
+      llvm::cl::desc("Keys per tile of the tensor-core kernel (a multiple of "
+                     "16)"),
+      llvm::cl::init(64)};
   Option<std::string> chip{*this, "chip",
                            llvm::cl::desc("GPU compute capability (sm_80, "
                                           "sm_90, ...)"),

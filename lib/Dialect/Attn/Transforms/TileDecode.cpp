@@ -29,7 +29,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "SoftmaxTile.h"
+#include "attn/Dialect/Attn/Transforms/SoftmaxTile.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 

@@ -20,7 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "SoftmaxTile.h"
+#include "attn/Dialect/Attn/Transforms/SoftmaxTile.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"

@@ -156,6 +156,62 @@ inline SmallVector<Value> buildKeyTileLoops(
   return current;
 }
 
+/// The key tiles of `ranges` (from buildVisitedKeyTiles) as one sequence
+/// t = 0 .. count - 1, range after range, for a loop that must know the
+/// next tile before it computes the current one (a kernel that prefetches).
+/// Position t of range r (base_r <= t < base_r + n_r, n_r its length) is
+/// tile first_r + t - base_r; it repeats an earlier range's tile when some
+/// range e < r holds it (buildKeyTileLoops skips those; so must the user).
+struct KeyTileSequence {
+  SmallVector<std::pair<Value, Value>> ranges;
+  /// base_r of each range, and the total count.
+  SmallVector<Value> bases;
+  Value count;
+
+  KeyTileSequence(OpBuilder &b, Location loc,
+                  ArrayRef<std::pair<Value, Value>> visited)
+      : ranges(visited) {
+    IndexBuilder ib(b, loc);
+    count = ib.c(0);
+    for (auto [first, last] : ranges) {
+      bases.push_back(count);
+      count = ib.add(count, ib.max(ib.sub(last, first), ib.c(0)));
+    }
+  }
+
+  /// Whether a tile may repeat one of an earlier range (more than one
+  /// range).
+  bool mayRepeat() const { return ranges.size() > 1; }
+
+  /// The key tile at position t.
+  Value tileAt(OpBuilder &b, Location loc, Value t) const {
+    IndexBuilder ib(b, loc);
+    Value tile = ib.add(ranges[0].first, t);
+    for (size_t r = 1; r < ranges.size(); ++r)
+      tile = ib.select(ib.le(bases[r], t),
+                       ib.add(ranges[r].first, ib.sub(t, bases[r])), tile);
+    return tile;
+  }
+
+  /// Whether the tile at position t (`tile`) is one an earlier range holds.
+  Value isRepeat(OpBuilder &b, Location loc, Value t, Value tile) const {
+    IndexBuilder ib(b, loc);
+    Value repeat = ib.truth(false);
+    for (size_t r = 1; r < ranges.size(); ++r) {
+      Value inRange = ib.le(bases[r], t);
+      if (r + 1 < ranges.size())
+        inRange = ib.both(inRange, ib.lt(t, bases[r + 1]));
+      Value heldBefore = ib.truth(false);
+      for (size_t e = 0; e < r; ++e)
+        heldBefore =
+            ib.either(heldBefore, ib.both(ib.le(ranges[e].first, tile),
+                                          ib.lt(tile, ranges[e].second)));
+      repeat = ib.either(repeat, ib.both(inRange, heldBefore));
+    }
+    return repeat;
+  }
+};
+
 /// Split-K: the fewest keys worth a chunk of their own. Below this a
 /// chunk's merge (its partial accumulator written and read back) and its
 /// start (a task on the CPU, a block on the GPU) cost about as much as its

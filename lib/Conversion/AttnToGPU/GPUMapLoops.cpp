@@ -18,7 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Conversion/AttnToGPU/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
@@ -31,7 +31,7 @@
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNGPUMAPLOOPSPASS
-#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+#include "attn/Conversion/AttnToGPU/Passes.h.inc"
 } // namespace mlir::attn
 
 using namespace mlir;

@@ -9,10 +9,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef ATTN_LIB_DIALECT_ATTN_TRANSFORMS_SOFTMAXTILE_H
-#define ATTN_LIB_DIALECT_ATTN_TRANSFORMS_SOFTMAXTILE_H
+#ifndef ATTN_DIALECT_ATTN_TRANSFORMS_SOFTMAXTILE_H
+#define ATTN_DIALECT_ATTN_TRANSFORMS_SOFTMAXTILE_H
 
-#include "GenericBuilder.h"
+#include "attn/Dialect/Attn/Transforms/GenericBuilder.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 
@@ -291,4 +291,4 @@ inline std::pair<Value, Value> mergeSplitKPartials(OpBuilder &b, Location loc,
 
 } // namespace mlir::attn
 
-#endif // ATTN_LIB_DIALECT_ATTN_TRANSFORMS_SOFTMAXTILE_H
+#endif // ATTN_DIALECT_ATTN_TRANSFORMS_SOFTMAXTILE_H

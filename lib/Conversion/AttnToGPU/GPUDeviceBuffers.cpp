@@ -19,7 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Conversion/AttnToGPU/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -30,7 +30,7 @@
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNGPUDEVICEBUFFERSPASS
-#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+#include "attn/Conversion/AttnToGPU/Passes.h.inc"
 } // namespace mlir::attn
 
 using namespace mlir;

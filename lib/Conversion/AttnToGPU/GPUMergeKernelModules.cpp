@@ -7,14 +7,14 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Conversion/AttnToGPU/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/SymbolTable.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNGPUMERGEKERNELMODULESPASS
-#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+#include "attn/Conversion/AttnToGPU/Passes.h.inc"
 } // namespace mlir::attn
 
 using namespace mlir;

@@ -24,16 +24,16 @@
 // 4 hk + p mod 4. All of the block's heads read K/V head hk: nothing is
 // copied.
 // CHECK: %[[FIRST_PACKED:.*]] = arith.muli %[[TILE]], %[[C128]]
-// CHECK: %[[PACKED:.*]] = arith.addi %[[FIRST_PACKED]], %[[THREAD]]
-// CHECK: %[[QUERY:.*]] = arith.divsi %[[PACKED]], %[[C4]]
 // CHECK: %[[FIRST_HEAD:.*]] = arith.muli %[[GROUP]], %[[C4]]
-// CHECK: %[[IN_GROUP:.*]] = arith.remsi %[[PACKED]], %[[C4]]
-// CHECK: %[[HEAD:.*]] = arith.addi %[[FIRST_HEAD]], %[[IN_GROUP]]
 // CHECK: %[[KVHEAD:.*]] = arith.divsi %[[FIRST_HEAD]], %[[C4]]
-// CHECK: memref.load %[[Q]][%[[ROW]], %[[HEAD]], %[[QUERY]], %{{.*}}]
 // Causal: the key tiles end at the block's last row (skipped above it).
 // CHECK: %[[LAST:.*]] = arith.minsi
 // CHECK: %[[TILEEND:.*]] = arith.select
+// CHECK: %[[PACKED:.*]] = arith.addi %[[FIRST_PACKED]], %[[THREAD]]
+// CHECK: %[[QUERY:.*]] = arith.divsi %[[PACKED]], %[[C4]]
+// CHECK: %[[IN_GROUP:.*]] = arith.remsi %[[PACKED]], %[[C4]]
+// CHECK: %[[HEAD:.*]] = arith.addi %[[FIRST_HEAD]], %[[IN_GROUP]]
+// CHECK: memref.load %[[Q]][%[[ROW]], %[[HEAD]], %[[QUERY]], %{{.*}}]
 // CHECK: scf.for %{{.*}} = %c0 to %[[TILEEND]] step %c1 iter_args(%{{.*}} = %cst, %{{.*}} = %cst_0) -> (f32, f32)
 // CHECK: gpu.barrier
 // CHECK: memref.load %{{.*}}[%[[ROW]], %[[KVHEAD]], %{{.*}}, %{{.*}}] : memref<?x2x?x64xbf16

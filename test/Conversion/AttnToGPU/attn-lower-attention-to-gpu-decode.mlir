@@ -22,17 +22,17 @@
 // CHECK: %[[ACC:.*]] = memref.alloc(%[[B]], %[[C]]) : memref<?x2x?x4x64xf32>
 // CHECK: gpu.launch blocks(%[[CHUNK:[a-z0-9]+]], %[[HK:[a-z0-9]+]], %[[BATCH:[a-z0-9]+]]) in (%[[GRID_X:[a-z0-9]+]] = %[[C]], %{{[a-z0-9]+}} = %c2, %{{[a-z0-9]+}} = %[[B]]) threads(%[[T:[a-z0-9]+]], %{{.*}}) in (%{{[a-z0-9]+}} = %c128,
 //
-// Packed row p = t: query p / 4 of head 4 hk + p mod 4.
-// CHECK: %[[QUERY:.*]] = arith.divsi %[[T]], %c4 : index
-// CHECK: %[[FIRST_HEAD:.*]] = arith.muli %[[HK]], %c4 : index
-// CHECK: %[[IN_GROUP:.*]] = arith.remsi %[[T]], %c4 : index
-//
 // The block's chunk of the visited key tiles: ceil(tiles / C) of them from
 // c * ceil(tiles / C).
+// CHECK: %[[FIRST_HEAD:.*]] = arith.muli %[[HK]], %c4 : index
 // CHECK: %[[PER_CHUNK:.*]] = arith.ceildivsi %[[TILES:.*]], %[[GRID_X]] : index
 // CHECK: %[[CHUNK_BEGIN:.*]] = arith.muli %[[CHUNK]], %[[PER_CHUNK]] : index
 // CHECK: %[[CHUNK_END:.*]] = arith.addi %[[CHUNK_BEGIN]], %[[PER_CHUNK]] : index
 // CHECK: arith.minsi %[[TILES]], %[[CHUNK_END]] : index
+//
+// Packed row p = t: query p / 4 of head 4 hk + p mod 4.
+// CHECK: %[[QUERY:.*]] = arith.divsi %[[T]], %c4 : index
+// CHECK: %[[IN_GROUP:.*]] = arith.remsi %[[T]], %c4 : index
 // CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %cst{{.*}}, %{{.*}} = %cst{{.*}}) -> (f32, f32)
 // CHECK: gpu.barrier
 //
@@ -98,7 +98,7 @@ func.func @with_lse(%q: tensor<1x2x1x16xf32>, %k: tensor<1x1x40x16xf32>)
 // A decode mark on an op whose group does not fit one block.
 func.func @too_many_rows(%q: tensor<1x8x40x16xf32>, %k: tensor<1x2x40x16xf32>)
     -> tensor<1x8x40x16xf32> {
-  // expected-error @+1 {{the decode kernel needs a static N whose g·N rows fit one block of query-tile = 128 threads, and a mask that treats all heads alike}}
+  // expected-error @+1 {{the decode kernel needs a static N whose g·N rows fit one block of 128 query rows, and a mask that treats all heads alike}}
   %o = attn.attention %q, %k, %k {attn.strategy = "decode"}
       : (tensor<1x8x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>)
         -> tensor<1x8x40x16xf32>

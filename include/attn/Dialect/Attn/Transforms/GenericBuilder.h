@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef ATTN_LIB_DIALECT_ATTN_TRANSFORMS_GENERICBUILDER_H
-#define ATTN_LIB_DIALECT_ATTN_TRANSFORMS_GENERICBUILDER_H
+#ifndef ATTN_DIALECT_ATTN_TRANSFORMS_GENERICBUILDER_H
+#define ATTN_DIALECT_ATTN_TRANSFORMS_GENERICBUILDER_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -84,4 +84,4 @@ inline Value convertElements(OpBuilder &builder, Location loc, Value tensor,
 
 } // namespace mlir::attn
 
-#endif // ATTN_LIB_DIALECT_ATTN_TRANSFORMS_GENERICBUILDER_H
+#endif // ATTN_DIALECT_ATTN_TRANSFORMS_GENERICBUILDER_H

@@ -1,5 +1,6 @@
 # lit configuration of the attn test suite.
 
+import glob
 import os
 import sys
 import shutil
@@ -43,3 +44,18 @@ if ptxas:
 else:
     lit_config.note("no ptxas (CUDA Toolkit): the PTX assembly tests are "
                     "skipped")
+
+# cuobjdump shows the SASS ptxas made: from the CUDA Toolkit, or from PyPI's
+# nvidia-cuda-cuobjdump in the project's environment (scripts/setup.sh).
+cuobjdump = shutil.which("cuobjdump") or next(
+    iter(sorted(glob.glob(os.path.join(
+        config.attn_src_root, ".venv", "lib", "python3*", "site-packages",
+        "nvidia", "cu*", "bin", "cuobjdump")))
+        + (["/usr/local/cuda/bin/cuobjdump"]
+           if os.path.exists("/usr/local/cuda/bin/cuobjdump") else [])),
+    None)
+if cuobjdump:
+    config.available_features.add("cuobjdump")
+    config.substitutions.append(("%cuobjdump", cuobjdump))
+else:
+    lit_config.note("no cuobjdump: the SASS tests are skipped")

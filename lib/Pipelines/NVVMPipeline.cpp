@@ -91,6 +91,7 @@ void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
   // Kernels to NVVM: exp2 as the same polynomial as on the CPU and log2 by
   // its series (no libdevice to link), other math through LLVM intrinsics, the
   // rest by the upstream lowerings.
+  pm.addNestedPass<gpu::GPUModuleOp>(createAttnGPUOccupancyHintsPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createAttnApproximateExp2Pass(
       {/*includeExp=*/true, /*includeLog2=*/true}));
   pm.addPass(createLowerAffinePass());

@@ -8,7 +8,14 @@
 // Generated host code for the GPU (attn-lower-to-nvvm) calls the mgpu*
 // functions at the end of this file, the interface of MLIR's GPU lowering:
 // the kernel image is loaded by a constructor of the module when it is
-// loaded, and each launch runs on a stream of its own and is waited for.
+// loaded. MLIR's lowering gives each launch a stream of its own and waits
+// for it; within a call of generated code (beginGeneratedCall ..
+// endGeneratedCall) the runtime instead hands out one stream for the whole
+// call and waits for it once, at the end: generated host code never reads
+// device memory (attn-gpu-device-buffers), so stream order is all the
+// launches need, and a call of many small kernels is not bound by a
+// synchronization after each. A free waits for the stream first (a queued
+// kernel may still read the buffer).
 // These functions cannot return errors to generated code; they record the
 // first one, and the runtime turns it into the status of the module load or
 // of the invocation.
@@ -44,6 +51,9 @@ constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
 constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 constexpr int CU_JIT_OPTIMIZATION_LEVEL = 7;
+constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+/// Shared memory a block gets without opting in (cuFuncSetAttribute).
+constexpr int32_t kDefaultSharedMemoryBytes = 48 * 1024;
 
 struct Driver {
   CUresult (*cuInit)(unsigned);
@@ -62,6 +72,7 @@ struct Driver {
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
                              unsigned, unsigned, unsigned, CUstream, void **,
                              void **);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
   CUresult (*cuStreamCreate)(CUstream *, unsigned);
   CUresult (*cuStreamDestroy)(CUstream);
   CUresult (*cuStreamSynchronize)(CUstream);
@@ -131,6 +142,7 @@ Driver &driver() {
     bind(d.cuModuleUnload, "cuModuleUnload");
     bind(d.cuModuleGetFunction, "cuModuleGetFunction");
     bind(d.cuLaunchKernel, "cuLaunchKernel");
+    bind(d.cuFuncSetAttribute, "cuFuncSetAttribute");
     bind(d.cuStreamCreate, "cuStreamCreate");
     bind(d.cuStreamDestroy, "cuStreamDestroy_v2");
     bind(d.cuStreamSynchronize, "cuStreamSynchronize");
@@ -263,6 +275,19 @@ attn_status_t synchronizeDevice() {
     return status;
   Driver &d = *currentDriver();
   return driverStatus(d, d.cuCtxSynchronize(), "waiting for the device");
+}
+
+// The stream of the call in progress (created once, kept for the process),
+// and whether a call is in progress; guarded by the callers' turns.
+CUstream callStream = nullptr;
+bool inCall = false;
+
+void beginGeneratedCall() { inCall = true; }
+
+void endGeneratedCall() {
+  inCall = false;
+  if (Driver *d = currentDriver(); d && callStream)
+    checkGenerated(*d, d->cuStreamSynchronize(callStream), "running kernels");
 }
 
 attn_status_t takeGeneratedCodeError(std::string_view context) {
@@ -419,19 +444,28 @@ ATTN_RUNTIME_EXPORT void *mgpuModuleGetFunction(void *module,
 }
 
 ATTN_RUNTIME_EXPORT void *mgpuStreamCreate() {
+  if (inCall && callStream)
+    return callStream;
   Driver *d = driverForGenerated("creating a stream");
   CUstream stream = nullptr;
   if (d)
     checkGenerated(*d, d->cuStreamCreate(&stream, 0), "creating a stream");
+  if (inCall)
+    callStream = stream;
   return stream;
 }
 
 ATTN_RUNTIME_EXPORT void mgpuStreamDestroy(void *stream) {
+  if (stream == callStream)
+    return;
   if (Driver *d = currentDriver(); d && stream)
     d->cuStreamDestroy(static_cast<CUstream>(stream));
 }
 
 ATTN_RUNTIME_EXPORT void mgpuStreamSynchronize(void *stream) {
+  // The call's stream is waited for once, by endGeneratedCall.
+  if (inCall && stream == callStream)
+    return;
   if (Driver *d = driverForGenerated("waiting for a kernel"))
     checkGenerated(*d, d->cuStreamSynchronize(static_cast<CUstream>(stream)),
                    "running a kernel");
@@ -449,8 +483,23 @@ mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t gridZ,
   // An empty grid (a batch of 0, say) launches nothing.
   if (gridX == 0 || gridY == 0 || gridZ == 0)
     return;
-  if (Driver *d = driverForGenerated("launching a kernel"))
-    checkGenerated(
+  Driver *d = driverForGenerated("launching a kernel");
+  if (!d)
+    return;
+  // Dynamic shared memory beyond 48 KiB (the tensor-core kernel's tiles)
+  // must be opted into per kernel.
+  if (sharedMemoryBytes > kDefaultSharedMemoryBytes &&
+      !checkGenerated(
+          *d,
+          d->cuFuncSetAttribute(
+              static_cast<CUfunction>(function),
+              CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+              sharedMemoryBytes),
+          ("giving a kernel " + std::to_string(sharedMemoryBytes) +
+           " bytes of shared memory per block (past this GPU's limit?)")
+              .c_str()))
+    return;
+  checkGenerated(
         *d,
         d->cuLaunchKernel(static_cast<CUfunction>(function), gridX, gridY,
                           gridZ, blockX, blockY, blockZ, sharedMemoryBytes,
@@ -495,9 +544,14 @@ ATTN_RUNTIME_EXPORT void mgpuMemFree(void *pointer, void * /*stream*/) {
     }
   }
   accountFree(bytes);
-  if (Driver *d = driverForGenerated("freeing device memory"))
-    checkGenerated(*d, d->cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)),
-                   "freeing device memory");
+  Driver *d = driverForGenerated("freeing device memory");
+  if (!d)
+    return;
+  // A kernel queued on the call's stream may still read the buffer.
+  if (inCall && callStream)
+    checkGenerated(*d, d->cuStreamSynchronize(callStream), "running kernels");
+  checkGenerated(*d, d->cuMemFree(reinterpret_cast<CUdeviceptr>(pointer)),
+                 "freeing device memory");
 }
 
 ATTN_RUNTIME_EXPORT void mgpuMemcpy(void *destination, void *source,

@@ -148,6 +148,11 @@ bool isDevicePointer(const void *pointer);
 attn_status_t copyToHost(void *destination, const void *source, size_t bytes);
 /// Waits for the device; OK or the driver's error.
 attn_status_t synchronizeDevice();
+/// Brackets a call of generated GPU code (one at a time): its launches run
+/// back to back on one stream, which the end of the call waits for once
+/// (see the mgpu* functions in cuda.cpp).
+void beginGeneratedCall();
+void endGeneratedCall();
 /// The first error that generated code hit in the runtime's GPU functions
 /// (module loads, launches, device allocations) since the last call, as a
 /// status, and clears it; NULL when there was none.

@@ -108,12 +108,25 @@ public:
     return nullptr;
   }
 
-  /// For a CUDA module: every non-empty buffer must be device memory.
+  /// For a CUDA module: every non-empty buffer must be device memory, and
+  /// an f16/bf16 one 16-byte aligned (the tensor-core kernel copies rows in
+  /// 16-byte pieces; a misaligned one would fault on the GPU).
   attn_status_t checkDeviceBuffers() {
-    for (const Checked &entry : checked)
-      if (entry.bytes > 0 && !isDevicePointer(entry.tensor->data))
+    for (const Checked &entry : checked) {
+      if (entry.bytes == 0)
+        continue;
+      if (!isDevicePointer(entry.tensor->data))
         return fail(entry, "is not device memory; the functions of a CUDA "
                            "module take buffers from attn_device_alloc");
+      auto address = reinterpret_cast<uintptr_t>(entry.tensor->data);
+      attn_dtype_t dtype = entry.tensor->dtype;
+      if ((dtype == ATTN_DTYPE_F16 || dtype == ATTN_DTYPE_BF16) &&
+          address % 16 != 0)
+        return fail(entry, "is at " + hexAddress(address) +
+                               ", not 16-byte aligned; the f16/bf16 buffers "
+                               "of a CUDA module must be (attn_device_alloc "
+                               "and PyTorch allocations are)");
+    }
     return nullptr;
   }
 
@@ -484,7 +497,11 @@ ATTN_RUNTIME_EXPORT attn_status_t attn_function_invoke(
       attn_status_free(takeGeneratedCodeError(""));
     }
     AllocationMark mark = beginAllocationWindow();
+    if (onDevice)
+      beginGeneratedCall();
     function->entry(arguments.data());
+    if (onDevice)
+      endGeneratedCall();
     if (out_stats)
       endAllocationWindow(mark, *out_stats);
     if (onDevice)

@@ -8,19 +8,26 @@ usage: python3 run.py BUNDLE [--json FILE] [--no-bench]
    PTX) is loaded by the attn runtime, run on the GPU on the saved inputs,
    and each output compared with the saved float64 reference with the same
    measure as attn-run --check: max|out - ref| / max(1, max|ref|), against
-   1e-4 (f32), 1e-2 (f16) or 5e-2 (bf16).
-2. Timing (bf16, B*N = 16384 tokens, hidden 2048): attn's kernel and
-   PyTorch's SDPA flash and cuDNN backends on the same tensors, in the same
-   process: median of timed runs after a warm-up, TFLOP/s counting
-   4*B*H*N*N*D FLOPs (half of them with a causal mask).
+   1e-4 (f32), 1e-2 (f16) or 5e-2 (bf16). A case marked sdpa=none or
+   sdpa=causal also runs PyTorch's SDPA flash backend on the same inputs:
+   attn's error must be within 2x of SDPA's. Then a misaligned bf16 buffer
+   must be refused with a status (not fault on the GPU).
+2. Timing (bf16, B*N = 16384 tokens, hidden 2048): attn's tensor-core
+   kernel (and the SIMT kernel where the bundle has it) and PyTorch's SDPA
+   flash and cuDNN backends on the same tensors, in the same process:
+   median of timed runs after a warm-up, TFLOP/s counting 4*B*H*N*N*D FLOPs
+   (half of them with a causal mask); a causal window of 1024 keys at
+   N = 16k, D = 128 against no mask.
 3. Decode steps (f32, H = 32, D = 128, one token, contexts 1k-64k, MHA,
-   GQA-4, MQA): K/V bytes per second against a device copy timed in the
-   same run, and SDPA on the same tensors.
+   GQA-4, MQA, on the SIMT kernel; and bf16 GQA-4 on the tensor cores): K/V
+   bytes per second against a device copy timed in the same run, and SDPA
+   on the same tensors.
 
 The runtime is driven through its C API with ctypes; device buffers come
 from PyTorch (they are ordinary device memory of the same primary context).
 """
 import ctypes
+import hashlib
 import json
 import os
 import statistics
@@ -148,12 +155,64 @@ class Function:
         return stats
 
 
+def draw(seed, count):
+    """attn-run --random's numbers: splitmix64 from `seed`, each in [-1, 1)
+    (reference::fillRandom)."""
+    golden = np.uint64(0x9e3779b97f4a7c15)
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + golden * np.arange(1, count + 1, dtype=np.uint64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xbf58476d1ce4e5b9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94d049bb133111eb)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -52 - 1.0
+
+
+def load_input(folder, name, index, dtype, seed):
+    """Input `index` of a case on the device: its .npy, or drawn again from
+    the case's seed (slim_inputs.py) and checked against its SHA-256."""
+    path = os.path.join(folder, name)
+    if os.path.exists(path + ".npy"):
+        return torch.from_numpy(np.load(path + ".npy")).to("cuda").to(dtype)
+    with open(path + ".json") as f:
+        saved = json.load(f)
+    values = draw(seed * 1000003 + index, int(np.prod(saved["shape"])))
+    # Rounded as storeElement does: f16 directly, bf16 through f32.
+    if dtype == torch.float16:
+        tensor = torch.from_numpy(values.astype(np.float16))
+    else:
+        tensor = torch.from_numpy(values.astype(np.float32)).to(dtype)
+    tensor = tensor.reshape(saved["shape"])
+    as_saved = {"<f4": torch.float32, "<f2": torch.float16,
+                "<f8": torch.float64}[saved["descr"]]
+    digest = hashlib.sha256(
+        tensor.to(as_saved).numpy().tobytes()).hexdigest()
+    if digest != saved["sha256"]:
+        raise RuntimeError(f"{path}: the input drawn again from seed {seed} "
+                           f"differs from the one attn-run saved")
+    return tensor.to("cuda")
+
+
 def max_error(out, ref):
     out = out.double().cpu().numpy()
     if np.isnan(out).any():
         return float("inf")
     return float(np.abs(out - ref).max(initial=0) /
                  max(1.0, float(np.abs(ref).max(initial=0))))
+
+
+def sdpa_error(inputs, names, kind, ref):
+    """The error of PyTorch's SDPA flash backend on a case's inputs, against
+    the case's float64 reference (K/V heads repeated for GQA)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+    by_name = dict(zip(names, inputs))
+    q, k, v = by_name["q"], by_name["k"], by_name["v"]
+    group = q.shape[1] // k.shape[1]
+    k, v = (t.repeat_interleave(group, dim=1) for t in (k, v))
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+        out = F.scaled_dot_product_attention(q, k, v,
+                                             is_causal=kind == "causal")
+    return max_error(out, ref)
 
 
 def run_cases(rt, bundle):
@@ -163,30 +222,69 @@ def run_cases(rt, bundle):
                        if os.path.isdir(os.path.join(cases, d))):
         d = os.path.join(cases, case)
         with open(os.path.join(d, "case.txt")) as f:
-            library, entry, source = f.read().split()
-        fn = rt.function(os.path.join(cases, library), entry)
-        inputs = []
-        for name, dtype, _ in fn.inputs:
-            array = np.load(os.path.join(d, "inputs", name + ".npy"))
-            inputs.append(torch.from_numpy(array).to("cuda").to(dtype))
-        outputs = [torch.empty(shape, dtype=dtype, device="cuda")
-                   for shape, (_, dtype, _) in zip(fn.output_shapes(inputs),
-                                                    fn.outputs)]
-        stats = fn(inputs, outputs)
+            library, entry, source, *tags = f.read().split()
+        tags = dict(tag.split("=") for tag in tags)
+        sdpa = tags.get("sdpa")
+        try:
+            fn = rt.function(os.path.join(cases, library), entry)
+            inputs = [load_input(os.path.join(d, "inputs"), name, index,
+                                 dtype, int(tags.get("seed") or 0))
+                      for index, (name, dtype, _) in enumerate(fn.inputs)]
+            outputs = [torch.empty(shape, dtype=dtype, device="cuda")
+                       for shape, (_, dtype, _) in
+                       zip(fn.output_shapes(inputs), fn.outputs)]
+            stats = fn(inputs, outputs)
+        except Exception as e:  # one broken case must not stop the others
+            print(f"case {case} {library} {entry}: {e} FAILED", flush=True)
+            results.append({"case": case, "source": source, "entry": entry,
+                            "library": library, "error": str(e)[:500],
+                            "ok": False})
+            failures += 1
+            continue
         for (name, dtype, _), out in zip(fn.outputs, outputs):
             ref = np.load(os.path.join(d, "reference", name + ".npy"))
             error = max_error(out, ref)
             ok = error <= TOLERANCE[dtype]
+            versus = ""
+            row = {"case": case, "source": source, "entry": entry,
+                   "library": library, "output": name, "dtype": str(dtype),
+                   "max_error": error}
+            if sdpa and name == fn.outputs[0][0]:
+                reference_error = sdpa_error(
+                    inputs, [n for n, _, _ in fn.inputs], sdpa, ref)
+                row["sdpa_flash_error"] = reference_error
+                ok = ok and error <= 2 * reference_error
+                versus = f", SDPA flash {reference_error:.3g} (at most 2x)"
             failures += not ok
+            row["ok"] = ok
             shape = "x".join(map(str, out.shape))
-            print(f"case {case} {source} {entry} {name} [{shape}] "
+            print(f"case {case} {library} {entry} {name} [{shape}] "
                   f"{str(dtype).split('.')[1]}: max error {error:.3g} "
-                  f"(tolerance {TOLERANCE[dtype]:g}) {'ok' if ok else 'FAILED'}"
-                  f", peak {stats.peak_bytes} device bytes", flush=True)
-            results.append({"case": case, "source": source, "entry": entry,
-                            "output": name, "dtype": str(dtype),
-                            "max_error": error, "ok": ok})
+                  f"(tolerance {TOLERANCE[dtype]:g}{versus}) "
+                  f"{'ok' if ok else 'FAILED'}, peak {stats.peak_bytes} "
+                  f"device bytes", flush=True)
+            results.append(row)
     return results, failures
+
+
+def check_misaligned(rt, bundle):
+    """A bf16 buffer 2 bytes off a 16-byte boundary: the runtime must refuse
+    it with a status naming the argument (the tensor-core kernel's 16-byte
+    copies would fault)."""
+    fn = rt.function(os.path.join(bundle, "bench", "bench_d64_tc.so"),
+                     "attention")
+    q = torch.randn(1, 32, 65, 64, dtype=torch.bfloat16, device="cuda")
+    view = q.flatten()[1:1 + 32 * 64 * 64].view(1, 32, 64, 64)
+    out = torch.empty(1, 32, 64, 64, dtype=torch.bfloat16, device="cuda")
+    try:
+        fn([view, view, view], [out])
+    except RuntimeError as e:
+        ok = "16-byte aligned" in str(e)
+        print(f"misaligned bf16 buffer: refused ({e}) "
+              f"{'ok' if ok else 'FAILED'}", flush=True)
+        return ok
+    print("misaligned bf16 buffer: accepted FAILED", flush=True)
+    return False
 
 
 def median_ms(fn, repeat):
@@ -212,8 +310,11 @@ def run_bench(rt, bundle):
         h = 2048 // d
         for causal in (False, True):
             name = f"bench_d{d}" + ("_causal" if causal else "")
-            fn = rt.function(os.path.join(bundle, "bench", name + ".so"),
-                             "attention")
+            kernels = {"attn": rt.function(
+                os.path.join(bundle, "bench", name + "_tc.so"), "attention")}
+            simt = os.path.join(bundle, "bench", name + ".so")
+            if os.path.exists(simt):
+                kernels["attn_simt"] = rt.function(simt, "attention")
             for n in (1024, 4096, 16384):
                 b = 16384 // n
                 torch.manual_seed(0)
@@ -221,11 +322,12 @@ def run_bench(rt, bundle):
                                        device="cuda") for _ in range(3))
                 out = torch.empty_like(q)
                 flops = 4 * b * h * n * n * d * (0.5 if causal else 1.0)
-                repeat = 3 if n == 16384 else 5
                 row = {"D": d, "N": n, "B": b, "H": h, "causal": causal}
-                ms = median_ms(lambda: fn([q, k, v], [out]), repeat)
-                row["attn_ms"] = ms
-                row["attn_tflops"] = flops / ms * 1e-9
+                for label, fn in kernels.items():
+                    repeat = 3 if label == "attn_simt" else 10
+                    ms = median_ms(lambda: fn([q, k, v], [out]), repeat)
+                    row[label + "_ms"] = ms
+                    row[label + "_tflops"] = flops / ms * 1e-9
                 for label, backend in (("sdpa_flash", SDPBackend.FLASH_ATTENTION),
                                        ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION)):
                     try:
@@ -243,7 +345,31 @@ def run_bench(rt, bundle):
                         row[label + "_error"] = repr(e)[:200]
                 print(json.dumps(row), flush=True)
                 rows.append(row)
+    rows.append(run_window_bench(rt, bundle))
     return rows
+
+
+def run_window_bench(rt, bundle):
+    """A causal window of 1024 keys (left = 1023) at N = 16k, D = 128, H =
+    16, B = 1, against the same kernel without a mask: the skipped tiles
+    are not computed. FLOPs count the attended pairs."""
+    window = rt.function(os.path.join(bundle, "bench",
+                                      "bench_d128_window_tc.so"), "attention")
+    full = rt.function(os.path.join(bundle, "bench", "bench_d128_tc.so"),
+                       "attention")
+    n, h, d, w = 16384, 16, 128, 1024
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, h, n, d, dtype=torch.bfloat16, device="cuda")
+               for _ in range(3))
+    out = torch.empty_like(q)
+    pairs = sum(min(i + 1, w) for i in range(n))
+    row = {"window": w, "N": n, "H": h, "D": d}
+    row["window_ms"] = median_ms(lambda: window([q, k, v], [out]), 10)
+    row["window_tflops"] = 4 * h * pairs * d / row["window_ms"] * 1e-9
+    row["no_mask_ms"] = median_ms(lambda: full([q, k, v], [out]), 10)
+    row["speedup_over_no_mask"] = row["no_mask_ms"] / row["window_ms"]
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def copy_gbps():
@@ -294,6 +420,27 @@ def run_decode_bench(rt, bundle):
                 print(json.dumps(row), flush=True)
                 rows.append(row)
                 del q, k, v, out
+    # One bf16 GQA-4 token on the tensor cores, B = 8, against 32k keys.
+    fn = rt.function(os.path.join(bundle, "bench", "decode_kv8_bf16_tc.so"),
+                     "step")
+    b, s, kv = 8, 32768, 8
+    q = torch.randn(b, 32, 1, 128, dtype=torch.bfloat16, device="cuda")
+    k, v = (torch.randn(b, kv, s, 128, dtype=torch.bfloat16, device="cuda")
+            for _ in range(2))
+    lengths = torch.full((b,), s, dtype=torch.int32, device="cuda")
+    out = torch.empty_like(q)
+    ms = median_ms(lambda: fn([q, k, v, lengths], [out]), 20)
+    kv_bytes = 2 * b * kv * s * 128 * 2
+    row = {"kind": "GQA-4 bf16 tensor cores", "B": b, "S": s,
+           "kv_heads": kv, "attn_ms": ms, "kv_gbps": kv_bytes / ms * 1e-6,
+           "copy_gbps": copy, "of_copy": kv_bytes / ms * 1e-6 / copy}
+    expected = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    row["max_abs_diff_vs_sdpa"] = float((out.float() - expected.float())
+                                        .abs().max())
+    row["sdpa_ms"] = median_ms(lambda: F.scaled_dot_product_attention(
+        q, k, v, enable_gqa=True), 20)
+    print(json.dumps(row), flush=True)
+    rows.append(row)
     return rows
 
 
@@ -310,6 +457,7 @@ def main():
     results, failures = run_cases(rt, bundle)
     print(f"{len(results) - failures} of {len(results)} outputs match the "
           f"float64 reference ({time.time() - started:.1f} s)", flush=True)
+    failures += not check_misaligned(rt, bundle)
     rows, decode = [], []
     if "--no-bench" not in sys.argv:
         rows = run_bench(rt, bundle)

@@ -1,5 +1,7 @@
 // RUN: attn-opt %s --attn-lower-to-nvvm | FileCheck %s
 // RUN: attn-opt %s --attn-lower-to-nvvm="chip=sm_80 query-tile=64 key-tile=16" | FileCheck %s --check-prefix=SM80
+// RUN: attn-opt %s --attn-lower-to-nvvm="tensor-cores=1" | FileCheck %s --check-prefix=TC
+// RUN: attn-opt %s --attn-lower-to-nvvm="tensor-cores=1 chip=sm_80" | FileCheck %s --check-prefix=TC
 
 // Host code in the LLVM dialect and one kernel image (PTX, by default) with
 // every kernel of the module: the attention kernel and, for the layer, the
@@ -22,6 +24,24 @@
 // CHECK: llvm.mlir.global external constant @_attn_module_target("cuda\00")
 // SM80: gpu.binary @attn_kernels  [#gpu.object<#nvvm.target<O = 3, chip = "sm_80">
 // SM80: .target sm_80
+
+// With tensor-cores the bf16 attention is the tensor-core kernel, launched
+// with its dynamic shared memory; in its PTX the m16n8k16 bf16 mma, the
+// transposing ldmatrix of V, cp.async with a wait for all but the newest
+// group, exp2 on the MUFU, and at least one block per multiprocessor
+// (registers not capped for occupancy). The f32 layer keeps the SIMT
+// kernels.
+// TC: gpu.binary @attn_kernels
+// TC-DAG: .minnctapersm 1
+// TC-DAG: .shared .align 16 .b8 __dynamic_shmem__0
+// TC-DAG: cp.async.cg.shared.global
+// TC-DAG: cp.async.wait_group \091;
+// TC-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// TC-DAG: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// TC-DAG: ex2.approx.ftz.f32
+// TC-DAG: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// TC-LABEL: llvm.func @attention(
+// TC: gpu.launch_func  @attn_kernels::@attention_kernel {{.*}} dynamic_shared_memory_size
 
 func.func @layer(%x: tensor<?x?x32xf32>, %wq: tensor<32x32xf32>,
                  %wk: tensor<32x16xf32>, %wv: tensor<32x16xf32>,

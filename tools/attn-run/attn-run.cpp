@@ -771,6 +771,8 @@ int main(int argc, char **argv) {
   bool onGPU = runTarget == "cuda";
   if (!onGPU && runTarget != "cpu")
     fail("--target must be cpu or cuda, not '" + runTarget + "'");
+  if (!onGPU && gpuTensorCores)
+    fail("--gpu-tensor-cores chooses a GPU kernel; it needs --target cuda");
   if (onGPU) {
     // Fail early and plainly on a machine without a GPU.
     int32_t major = 0, minor = 0, multiprocessors = 0;

@@ -65,11 +65,12 @@ constexpr int64_t kWarps = 4, kWarpSize = 32, kThreads = kWarps * kWarpSize;
 constexpr int64_t kRowPadding = 8;
 /// Elements of a 16-byte cp.async piece.
 constexpr int64_t kPiece = 8;
-/// The most shared memory a block can have on any sm_80+ GPU (227 KiB on
-/// sm_90; 163 KiB on sm_80, 99 KiB on sm_86 and sm_89).
-constexpr int64_t kMaxSharedMemoryBytes = 227 * 1024;
 
-/// The tiles of one kernel.
+/// The tiles of one kernel. Their shared memory is at most 170 KiB (128
+/// rows, 128 keys, D = Dv = 128), under sm_90's 227 KiB and sm_80's 163 KiB
+/// for the default 64 x 64 tiles (87 KiB at D = 128) also under the 99 KiB
+/// of sm_86 and sm_89; a launch beyond a GPU's limit fails with the
+/// runtime's message.
 struct Geometry {
   int64_t rows, keys, headDim, valueDim;
   /// 16-row m-tiles per warp.
@@ -193,11 +194,9 @@ public:
       return rewriter.notifyMatchFailure(
           op, "the group's decode rows do not fit one block");
     Type element = getElementTypeOrSelf(op.getQuery().getType());
+    // (The verifier makes q, k, v and the result one type.)
     if (!element.isF16() && !element.isBF16())
       return rewriter.notifyMatchFailure(op, "not f16 or bf16");
-    if (getElementTypeOrSelf(op.getKey().getType()) != element ||
-        getElementTypeOrSelf(op.getValue().getType()) != element)
-      return rewriter.notifyMatchFailure(op, "q, k and v of different types");
     Geometry geometry{
         rows, keys,
         cast<RankedTensorType>(op.getQuery().getType()).getDimSize(3),
@@ -206,11 +205,6 @@ public:
       if (ShapedType::isDynamic(dim) || dim % 16 != 0 || dim > 128)
         return rewriter.notifyMatchFailure(
             op, "head dimensions not static multiples of 16 up to 128");
-    if (geometry.sharedBytes() > kMaxSharedMemoryBytes)
-      return op.emitOpError("the tensor-core tiles need ")
-             << geometry.sharedBytes() / 1024
-             << " KiB of shared memory, more than any GPU has; lower "
-                "tensor-core-key-tile or tensor-core-query-tile";
 
     Location loc = op.getLoc();
     IndexBuilder ib(rewriter, loc);
@@ -462,17 +456,21 @@ private:
              });
   }
 
-  /// Keys [tile Bc, tile Bc + Bc) of K and V into `stage`.
+  /// Keys [tile Bc, tile Bc + Bc) of K and V into `stage` (a visited tile
+  /// holds at least one valid key).
   void copyKeyValueTile(OpBuilder &b, Location loc, const Kernel &kn,
                         const BlockRows &rows, Value tile, Value stage,
                         Value thread) const {
     IndexBuilder ib(b, loc);
     Value colStart = ib.mul(tile, ib.c(kn.geometry.keys));
+    // Keys past the valid ones are zero-filled, not read: their scores are
+    // masked, and a zero V row keeps P V finite whatever the padding holds
+    // (0 x NaN would not be).
     auto keyRow = [&](OpBuilder &b, Location loc, Value r) {
       IndexBuilder ib(b, loc);
       Value key = ib.add(colStart, r);
-      Value exists = ib.lt(key, rows.numKeys);
-      key = ib.min(key, ib.sub(rows.numKeys, ib.c(1)));
+      Value exists = ib.lt(key, rows.validKeys);
+      key = ib.min(key, ib.sub(rows.validKeys, ib.c(1)));
       return std::make_pair(SmallVector<Value>{rows.batch, rows.kvHead, key},
                             exists);
     };
@@ -588,18 +586,10 @@ private:
           s = masked.getResult(i++);
 
     // The online softmax in the log2 domain, c_s = scale log2(e) folded into
-    // exp2's argument (a negative scale is applied to the scores first, so
-    // that the maximum is taken of what is exponentiated).
-    double log2Scale = frame.op.getScaleOrDefault() * kLog2E;
-    if (log2Scale <= 0) {
-      Value c = f32Constant(b, loc, log2Scale);
-      for (auto &mTile : scores)
-        for (Accumulator &acc : mTile)
-          for (Value &s : acc)
-            s = arith::MulFOp::create(b, loc, s, c);
-      log2Scale = 1;
-    }
-    Value scale = f32Constant(b, loc, log2Scale);
+    // exp2's argument: max(c_s S) = c_s max(S), as the verifier makes the
+    // scale positive.
+    Value scale =
+        f32Constant(b, loc, frame.op.getScaleOrDefault() * kLog2E);
     int64_t stateSize = outputTiles * 4 + 4;
     SmallVector<Value> updated(state);
     SmallVector<SmallVector<SmallVector<Value>>> probabilities(g.mTiles());
@@ -743,12 +733,10 @@ private:
               b, loc, any,
               arith::DivFOp::create(b, loc, f32Constant(b, loc, 1), rowSum),
               zeroF);
-          Type outType = cast<MemRefType>(frame.out.getType()).getElementType();
           for (int64_t n = 0; n < outputTiles; ++n) {
-            Value pair = pairAt(b, loc, n, inverse);
-            if (!outType.isF32())
-              pair = arith::TruncFOp::create(
-                  b, loc, VectorType::get({2}, outType), pair);
+            Value pair = arith::TruncFOp::create(
+                b, loc, VectorType::get({2}, kn.element),
+                pairAt(b, loc, n, inverse));
             vector::StoreOp::create(
                 b, loc, pair, frame.out,
                 ValueRange{rows.batch, row.head, row.query,

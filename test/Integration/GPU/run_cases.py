@@ -1,4 +1,7 @@
-"""Runs every case of cases.txt with attn-run --target cuda --check."""
+"""Runs every case of cases.txt with attn-run --target cuda --check.
+
+A case's trailing #sdpa=... (a comparison that scripts/gpu/run.py makes
+with PyTorch) is not an attn-run argument and is dropped here."""
 import shlex
 import subprocess
 import sys
@@ -9,7 +12,7 @@ with open(cases) as f:
     for line in f:
         if not line.strip() or line.startswith("#"):
             continue
-        file, entry, *args = shlex.split(line)
+        file, entry, *args = shlex.split(line.split("#sdpa=")[0])
         command = ["attn-run", f"{root}/{file}", "--entry", entry, "--target",
                    "cuda", "--check", *args]
         print("$", " ".join(command), flush=True)

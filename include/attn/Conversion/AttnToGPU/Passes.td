@@ -119,4 +119,17 @@ def AttnGPUMergeKernelModulesPass
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def AttnGPUOccupancyHintsPass
+    : Pass<"attn-gpu-occupancy-hints", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Let kernels with register-resident tiles use every register";
+  let description = [{
+    A kernel whose matrix tiles live in registers (warp-level `nvvm.mma.sync`:
+    the tensor-core attention kernel) gets `nvvm.minctasm = 1`
+    (`.minnctapersm 1`): without it, ptxas may cap its registers to fit more
+    blocks per multiprocessor than its shared memory allows anyway, and
+    spill the tiles to local memory. The other kernels keep ptxas's choice.
+  }];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
 #endif // ATTN_CONVERSION_ATTNTOGPU_PASSES_TD

@@ -1,7 +1,7 @@
 //===- OnlineSoftmax.h - pieces shared by the flash lowerings ---*- C++ -*-===//
 //
 // The CPU tiles (TileOnlineSoftmax.cpp) and the GPU kernel
-// (LowerAttentionToGPU.cpp) compute the same online softmax in the log2
+// (lib/Conversion/AttnToGPU) compute the same online softmax in the log2
 // domain over the same block schedule; these are the index arithmetic, the
 // two scalar steps and the schedule they share.
 //

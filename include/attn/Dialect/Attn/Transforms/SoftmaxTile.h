@@ -5,7 +5,8 @@
 // how they form a tile of scores and which query and head a row of it
 // belongs to; from the scores on they run the same steps, written here once.
 // The merge of split-K's partial states is here too: the CPU's decode tiles
-// and the GPU's decode kernel (LowerAttentionToGPU.cpp) both produce them.
+// and the GPU kernels' decode mode (lib/Conversion/AttnToGPU) both produce
+// them.
 //
 //===----------------------------------------------------------------------===//
 

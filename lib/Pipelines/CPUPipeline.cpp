@@ -2,6 +2,7 @@
 
 #include "Stages.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
+#include "attn/Conversion/AttnToCPU/Passes.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Pipelines/Pipelines.h"
 

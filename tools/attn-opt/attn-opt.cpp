@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/AttnToCPU/Passes.h"
 #include "attn/Conversion/AttnToGPU/Passes.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Pipelines/Pipelines.h"
@@ -19,6 +20,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::attn::registerAttnPasses();
+  mlir::attn::registerAttnToCPUPasses();
   mlir::attn::registerAttnToGPUPasses();
   mlir::attn::registerPipelines();
   mlir::DialectRegistry registry;

@@ -11,6 +11,19 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
+bool mlir::attn::isDecodeShaped(AttentionOp op, int64_t maxRows) {
+  int64_t queries =
+      cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
+  if (ShapedType::isDynamic(queries) || queries == 0)
+    return false;
+  int64_t group = op.getNumHeads() / op.getNumKVHeads();
+  if (group * queries > maxRows)
+    return false;
+  // A task's rows span the heads of a group: their key ranges and full
+  // tiles are those of its first head.
+  return !splitsHeads(op.getMaskAttr());
+}
+
 bool mlir::attn::isMarkedFor(Operation *op, StringRef strategy) {
   auto mark = op->getAttrOfType<StringAttr>(kStrategyAttr);
   return !mark || mark.getValue() == strategy;

@@ -67,11 +67,6 @@ bool isMarkedFor(Operation *op, StringRef strategy);
 void populateDecomposeLayersPatterns(RewritePatternSet &patterns);
 void populateMaterializeAttentionPatterns(RewritePatternSet &patterns);
 void populateApproximateExp2Patterns(RewritePatternSet &patterns);
-void populateTileOnlineSoftmaxPatterns(RewritePatternSet &patterns,
-                                       int64_t queryTile, int64_t keyTile);
-void populateTileDecodePatterns(RewritePatternSet &patterns, int64_t keyTile,
-                                int64_t maxRows, int64_t chunks,
-                                int64_t workers);
 
 #define GEN_PASS_REGISTRATION
 #include "attn/Dialect/Attn/Transforms/Passes.h.inc"

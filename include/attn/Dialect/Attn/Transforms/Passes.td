@@ -125,86 +125,6 @@ def AttnSelectStrategyPass
   ];
 }
 
-def AttnTileOnlineSoftmaxPass
-    : Pass<"attn-tile-online-softmax", "::mlir::func::FuncOp"> {
-  let summary = "Lower attn.attention to tiles with an online softmax (flash)";
-  let description = [{
-    The flash strategy (Dao et al. 2022; the work split of FlashAttention-2).
-    K and V are first packed once, in f32 and zero-padded to a whole number
-    of key tiles (K transposed, D x S, so that a key tile is D rows of
-    contiguous keys). Then, in parallel over (batch, head, query tile), each
-    query tile (scaled by scale * log2(e) as it is loaded) walks the key tiles
-    its rows may see, keeping per row the running maximum m, the running sum
-    l and an f32 accumulator:
-
-        s     = q k^T                       (log2 domain)
-        m'    = max(m, rowmax(s))
-        p     = exp2(s - m'),   alpha = exp2(m - m')
-        l'    = alpha l + rowsum(p)
-        acc'  = alpha acc + p v
-
-    and normalizes once: out = acc / l (0 for a row that saw no key). Key
-    tiles that the mask or the key length hide entirely are not visited;
-    tiles they hide partly are masked element-wise, others not at all. Every
-    buffer is a tile or a packed K/V: no N x S tensor exists after this pass.
-  }];
-  let options = [
-    Option<"queryTile", "query-tile", "int64_t", /*default=*/"64",
-           "Query rows per tile">,
-    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
-           "Keys per tile">
-  ];
-  let dependentDialects = [
-    "::mlir::linalg::LinalgDialect",
-    "::mlir::tensor::TensorDialect",
-    "::mlir::arith::ArithDialect",
-    "::mlir::math::MathDialect",
-    "::mlir::scf::SCFDialect"
-  ];
-}
-
-def AttnTileDecodePass : Pass<"attn-tile-decode", "::mlir::func::FuncOp"> {
-  let summary = "Lower few-query attn.attention over a K/V cache (decoding)";
-  let description = [{
-    The decode strategy: a few new query rows (N static, often 1) against a
-    long K/V cache. One task per (batch row, K/V head, chunk of keys). The
-    g = H / Hkv query heads of a K/V head are one tile of g·N rows, so each
-    K/V tile is read once for the whole group (the saving of multi-query and
-    grouped-query attention), straight from the cache: K and V are neither
-    packed nor copied. Scores are dot products along D against the cache's
-    key rows; the online softmax then runs as in the flash strategy.
-
-    Split-K: the key tiles a task's rows see are cut into C chunks of
-    consecutive tiles, processed in parallel, each keeping its own running
-    maximum, sum and accumulator (m_c, l_c, acc_c) in the log2 domain. They
-    merge exactly, as one more online-softmax step would:
-
-        M = max_c m_c,  L = sum_c 2^(m_c - M) l_c,
-        out = (sum_c 2^(m_c - M) acc_c) / L     (0 when L = 0)
-
-    C is `chunks`, or when 0, enough chunks for every one of `workers` cores
-    to have a task, but no chunk under 512 keys.
-  }];
-  let options = [
-    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
-           "Keys per tile">,
-    Option<"maxRows", "max-rows", "int64_t", /*default=*/"64",
-           "Most query rows (g·N) a task may hold">,
-    Option<"chunks", "chunks", "int64_t", /*default=*/"0",
-           "Key chunks per (batch row, K/V head): 1 turns split-K off, 0 "
-           "chooses from the cache length and `workers`">,
-    Option<"workers", "workers", "int64_t", /*default=*/"0",
-           "Cores to fill with chunks (0: the cores of this machine)">
-  ];
-  let dependentDialects = [
-    "::mlir::linalg::LinalgDialect",
-    "::mlir::tensor::TensorDialect",
-    "::mlir::arith::ArithDialect",
-    "::mlir::math::MathDialect",
-    "::mlir::scf::SCFDialect"
-  ];
-}
-
 def AttnLowerCombinePass : Pass<"attn-lower-combine", "::mlir::func::FuncOp"> {
   let summary = "Lower attn.combine to linalg.generic ops";
   let description = [{
@@ -239,32 +159,6 @@ def AttnMaterializeAttentionPass
     "::mlir::tensor::TensorDialect",
     "::mlir::arith::ArithDialect",
     "::mlir::math::MathDialect"
-  ];
-}
-
-def AttnCPUVectorizeTilesPass
-    : Pass<"attn-cpu-vectorize-tiles", "::mlir::func::FuncOp"> {
-  let summary = "Vector code for the static tiles of the flash strategy";
-  let description = [{
-    Runs on buffers, after bufferization. Every `linalg.matmul` whose shapes
-    are static becomes a register-tiled loop nest: blocks of 6 rows by two
-    vectors of columns are accumulated in 12 vector registers over the
-    reduction (one vector load of B, a broadcast of A per row, 12 FMAs per
-    step) and written once. Every other linalg op with static shapes becomes
-    a loop over its rows whose body works on 1-D vectors of the innermost
-    dimension (row maxima and sums as vector reductions). Copies between
-    strided views become loops too, so no runtime copy routine is needed.
-    Ops with dynamic shapes are left for the loop lowering.
-  }];
-  let options = [
-    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
-           "f32 lanes per vector register (8: AVX2, 16: AVX-512)">
-  ];
-  let dependentDialects = [
-    "::mlir::vector::VectorDialect",
-    "::mlir::scf::SCFDialect",
-    "::mlir::linalg::LinalgDialect",
-    "::mlir::memref::MemRefDialect"
   ];
 }
 

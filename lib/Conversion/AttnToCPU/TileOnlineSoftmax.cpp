@@ -23,14 +23,14 @@
 #include "attn/Dialect/Attn/Transforms/SoftmaxTile.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
-#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Conversion/AttnToCPU/Passes.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNTILEONLINESOFTMAXPASS
-#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+#include "attn/Conversion/AttnToCPU/Passes.h.inc"
 } // namespace mlir::attn
 
 using namespace mlir;

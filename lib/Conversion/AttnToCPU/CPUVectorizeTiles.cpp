@@ -29,7 +29,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Conversion/AttnToCPU/Passes.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -39,7 +39,7 @@
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNCPUVECTORIZETILESPASS
-#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+#include "attn/Conversion/AttnToCPU/Passes.h.inc"
 } // namespace mlir::attn
 
 using namespace mlir;

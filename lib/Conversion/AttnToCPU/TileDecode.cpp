@@ -31,7 +31,7 @@
 
 #include "attn/Dialect/Attn/Transforms/SoftmaxTile.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
-#include "attn/Dialect/Attn/Transforms/Passes.h"
+#include "attn/Conversion/AttnToCPU/Passes.h"
 
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -39,24 +39,11 @@
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNTILEDECODEPASS
-#include "attn/Dialect/Attn/Transforms/Passes.h.inc"
+#include "attn/Conversion/AttnToCPU/Passes.h.inc"
 } // namespace mlir::attn
 
 using namespace mlir;
 using namespace mlir::attn;
-
-bool mlir::attn::isDecodeShaped(AttentionOp op, int64_t maxRows) {
-  int64_t queries =
-      cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
-  if (ShapedType::isDynamic(queries) || queries == 0)
-    return false;
-  int64_t group = op.getNumHeads() / op.getNumKVHeads();
-  if (group * queries > maxRows)
-    return false;
-  // A task's rows span the heads of a group: their key ranges and full
-  // tiles are those of its first head.
-  return !splitsHeads(op.getMaskAttr());
-}
 
 namespace {
 

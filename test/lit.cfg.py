@@ -25,6 +25,18 @@ tools_dirs = [
 llvm_config.with_environment("PATH", tools_dirs + [config.llvm_tools_dir],
                              append_path=True)
 config.substitutions.append(("%attn_src_root", config.attn_src_root))
+
+# --param attn_mattr=FEATURES: attn-run compiles for this machine with those
+# target features (-avx512f: an AVX2 machine's vector code), as ctest's
+# lit-avx2/ tests do. Only the tool is replaced, not paths that name it. The
+# runtime is told the CPU lacks the features taken away, so code that still
+# used them would not load.
+mattr = lit_config.params.get("attn_mattr")
+if mattr:
+    config.substitutions.append(
+        (r"(?<![\w/.-])attn-run(?![\w.-])", "attn-run --mattr=" + mattr))
+    config.environment["ATTN_CPU_LACKS"] = ",".join(
+        f[1:] for f in mattr.split(",") if f.startswith("-"))
 config.substitutions.append(("%python", sys.executable))
 
 # GPU integration tests run only where a CUDA driver and a GPU are present.

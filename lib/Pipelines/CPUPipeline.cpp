@@ -2,6 +2,7 @@
 
 #include "Stages.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
+#include "attn/Conversion/AttnToCPU/CPUTarget.h"
 #include "attn/Conversion/AttnToCPU/Passes.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Pipelines/Pipelines.h"
@@ -28,6 +29,8 @@ attn::CPUPipelineConfig attn::CPUPipelineOptions::config() const {
   config.strategy = strategy;
   config.queryTile = queryTile;
   config.keyTile = keyTile;
+  config.cpu = cpu;
+  config.features = features;
   config.vectorWidth = vectorWidth;
   config.parallel = parallel;
   config.splitK = splitK;
@@ -38,6 +41,9 @@ attn::CPUPipelineConfig attn::CPUPipelineOptions::config() const {
 
 void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
                                        const CPUPipelineConfig &config) {
+  // The vector unit of the target decides the width and register blocks.
+  CPUVectorUnit unit = describeCPUVectorUnit(config.cpu, config.features);
+  int64_t lanes = config.vectorWidth > 0 ? config.vectorWidth : unit.lanes;
   // Tensor level: describe the entry points before anything changes them,
   // then choose and apply a strategy for every attention.
   addFrontEndPasses(pm, config.strategy, config.queryTile, config.keyTile,
@@ -48,14 +54,14 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
       createAttnTileOnlineSoftmaxPass({config.queryTile, config.keyTile}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerLinearAttentionPass(
-      {config.linearForm, config.linearChunk, config.vectorWidth}));
+      {config.linearForm, config.linearChunk, lanes}));
   pm.addPass(createCanonicalizerPass());
 
   addBufferizationPasses(pm, /*deallocate=*/true);
   // Tiles: vector code where shapes are static, loops elsewhere; the
   // parallel tile loop onto all cores.
   pm.addNestedPass<func::FuncOp>(
-      createAttnCPUVectorizeTilesPass({config.vectorWidth}));
+      createAttnCPUVectorizeTilesPass({lanes, unit.registers}));
   if (config.parallel) {
     pm.addPass(createForallToParallelLoopPass());
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());

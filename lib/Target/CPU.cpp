@@ -1,6 +1,7 @@
 //===- CPU.cpp - compile attn modules to CPU code -------------------------===//
 
 #include "attn/Target/CPU.h"
+#include "attn/Conversion/AttnToCPU/CPUTarget.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -10,6 +11,9 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
@@ -54,8 +58,40 @@ LogicalResult mlir::attn::lowerToLLVMDialect(ModuleOp module,
 
 LogicalResult mlir::attn::lowerToLLVMDialect(ModuleOp module,
                                              const CPUTargetOptions &options) {
-  return options.gpu ? lowerToLLVMDialect(module, *options.gpu)
-                     : lowerToLLVMDialect(module, options.pipeline);
+  if (options.gpu)
+    return lowerToLLVMDialect(module, *options.gpu);
+  // The vector code is shaped for the machine the code is compiled for.
+  CPUPipelineConfig pipeline = options.pipeline;
+  pipeline.cpu = options.cpu;
+  pipeline.features = options.features;
+  return lowerToLLVMDialect(module, pipeline);
+}
+
+/// What the code compiled for `machine` needs of the machine, written into
+/// it. Its functions may use the full vector width: X86 otherwise legalizes
+/// 512-bit vectors as two 256-bit halves on CPUs tuned to prefer 256 bits
+/// (Intel's AVX-512 parts), undoing the register blocks the pipeline chose.
+/// And the module lists the CPU features its code may use, for the runtime to
+/// check before it calls any of it.
+static void recordTarget(llvm::Module &module,
+                         const llvm::TargetMachine &machine) {
+  CPUVectorUnit unit = describeCPUVectorUnit(machine.getTargetCPU(),
+                                             machine.getTargetFeatureString());
+  std::string bits = std::to_string(unit.lanes * 32);
+  for (llvm::Function &function : module) {
+    if (function.isDeclaration())
+      continue;
+    function.addFnAttr("prefer-vector-width", bits);
+    function.addFnAttr("min-legal-vector-width", bits);
+  }
+  if (module.getNamedGlobal(kCPUFeaturesSymbol))
+    return;
+  llvm::Constant *list = llvm::ConstantDataArray::getString(
+      module.getContext(), llvm::join(unit.requiredFeatures, ","),
+      /*AddNull=*/true);
+  new llvm::GlobalVariable(module, list->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, list,
+                           kCPUFeaturesSymbol);
 }
 
 FailureOr<std::unique_ptr<llvm::TargetMachine>>
@@ -69,14 +105,7 @@ mlir::attn::createTargetMachine(const CPUTargetOptions &options,
   if (!target)
     return failure();
 
-  std::string cpu = options.cpu;
-  std::string features = options.features;
-  if (cpu == "host") {
-    cpu = llvm::sys::getHostCPUName().str();
-    for (const auto &feature : llvm::sys::getHostCPUFeatures())
-      features += std::string(features.empty() ? "" : ",") +
-                  (feature.second ? "+" : "-") + feature.first().str();
-  }
+  auto [cpu, features] = resolveCPU(options.cpu, options.features);
   llvm::CodeGenOptLevel level =
       options.optLevel >= 3   ? llvm::CodeGenOptLevel::Aggressive
       : options.optLevel == 2 ? llvm::CodeGenOptLevel::Default
@@ -102,6 +131,7 @@ mlir::attn::translateToLLVMIR(ModuleOp module, llvm::LLVMContext &context,
     return nullptr;
   llvmModule->setTargetTriple(machine.getTargetTriple());
   llvmModule->setDataLayout(machine.createDataLayout());
+  recordTarget(*llvmModule, machine);
   auto optimize =
       makeOptimizingTransformer(optLevel, /*sizeLevel=*/0, &machine);
   if (llvm::Error err = optimize(llvmModule.get())) {
@@ -178,10 +208,13 @@ std::unique_ptr<JitModule> JitModule::create(ModuleOp module,
       createTargetMachine(options, error);
   if (failed(machine))
     return nullptr;
-  auto optimize =
-      makeOptimizingTransformer(options.optLevel, 0, machine->get());
+  llvm::TargetMachine *target = machine->get();
+  auto optimize = makeOptimizingTransformer(options.optLevel, 0, target);
   ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = optimize;
+  engineOptions.transformer = [optimize, target](llvm::Module *module) {
+    recordTarget(*module, *target);
+    return optimize(module);
+  };
   StringRef libraries[] = {ATTN_OPENMP_LIBRARY};
   engineOptions.sharedLibPaths = libraries;
   engineOptions.jitCodeGenOptLevel = (*machine)->getOptLevel();

@@ -2,8 +2,10 @@
 
 #include "internal.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <optional>
 #include <sys/stat.h>
 
 using namespace attn::detail;
@@ -12,11 +14,61 @@ namespace {
 
 constexpr const char *kSignatureSymbol = "attn_module_signature";
 constexpr const char *kTargetSymbol = "_attn_module_target";
+constexpr const char *kCPUFeaturesSymbol = "_attn_module_cpu_features";
 constexpr const char *kEntryPrefix = "_attn_entry_";
 // A signature longer than this is taken for a symbol that is not a string.
 constexpr size_t kMaxSignatureLength = 1 << 20;
 
 using Lookup = void *(*)(void *, const char *);
+
+/// Whether this CPU has `feature`, one of attn/cpu_features.def; nullopt for
+/// a name the runtime does not know. $ATTN_CPU_LACKS, a comma-separated list,
+/// names features to take as missing (to see what a smaller machine says).
+std::optional<bool> cpuHas(std::string_view feature) {
+  if (const char *lacks = std::getenv("ATTN_CPU_LACKS")) {
+    std::string_view rest = lacks;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      if (rest.substr(0, comma) == feature)
+        return false;
+      rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    }
+  }
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+#define ATTN_CPU_FEATURE(name)                                                 \
+  if (feature == name)                                                         \
+    return __builtin_cpu_supports(name) != 0;
+#include "attn/cpu_features.def"
+#endif
+  return std::nullopt;
+}
+
+/// Checks the CPU features a module's code was compiled to use (a
+/// comma-separated list) against this CPU.
+attn_status_t checkCPUFeatures(const std::string &moduleName,
+                               std::string_view features) {
+  while (!features.empty()) {
+    size_t comma = features.find(',');
+    std::string_view feature = features.substr(0, comma);
+    features =
+        comma == std::string_view::npos ? "" : features.substr(comma + 1);
+    std::optional<bool> has = cpuHas(feature);
+    if (!has)
+      return makeStatus(ATTN_STATUS_UNAVAILABLE,
+                        "module '" + moduleName + "' needs the CPU feature '" +
+                            std::string(feature) +
+                            "', which this runtime cannot check");
+    if (!*has)
+      return makeStatus(
+          ATTN_STATUS_UNAVAILABLE,
+          "module '" + moduleName + "' was compiled for a CPU with " +
+              std::string(feature) +
+              ", which this CPU lacks; compile it for this machine "
+              "(attn-translate or attn-run --cpu, --mattr)");
+  }
+  return nullptr;
+}
 
 /// Parses the signature found through `lookup` and resolves every entry.
 /// On success `module` holds the functions; on failure returns the error.
@@ -41,6 +93,14 @@ attn_status_t populate(attn_module_s &module, Lookup lookup, void *context) {
   if (!parseSignature(module.signature, specs, error))
     return makeStatus(error.code,
                       "module '" + module.name + "': " + error.message);
+
+  // Code compiled for a larger CPU than this one would stop on its first
+  // unknown instruction: refuse it here, naming what is missing.
+  if (auto *features =
+          static_cast<const char *>(lookup(context, kCPUFeaturesSymbol)))
+    if (attn_status_t status =
+            checkCPUFeatures(module.name, std::string_view(features, strnlen(features, 4096))))
+      return status;
 
   // A module that launches kernels says so; it needs a GPU to be usable,
   // and the kernel image its constructor loaded must have loaded.

@@ -1,5 +1,10 @@
-// The whole CPU pipeline, for each strategy.
-// RUN: attn-opt %s --attn-lower-to-llvm-cpu | FileCheck %s --check-prefixes=COMMON,FLASH
+// The whole CPU pipeline, for each strategy, and for two machines: the
+// vectors are as wide as the target's (8 f32 lanes for AVX2, x86-64-v3; 16
+// for AVX-512, x86-64-v4, or the same CPU with +avx512f).
+// RUN: attn-opt %s --attn-lower-to-llvm-cpu="cpu=x86-64-v3" | FileCheck %s --check-prefixes=COMMON,FLASH,AVX2
+// RUN: attn-opt %s --attn-lower-to-llvm-cpu="cpu=x86-64-v4" | FileCheck %s --check-prefixes=COMMON,FLASH,AVX512
+// RUN: attn-opt %s --attn-lower-to-llvm-cpu="cpu=x86-64-v3 features=+avx512f" | FileCheck %s --check-prefixes=COMMON,FLASH,AVX512
+// RUN: attn-opt %s --attn-lower-to-llvm-cpu="cpu=x86-64-v4 features=-avx512f" | FileCheck %s --check-prefixes=COMMON,FLASH,AVX2
 // RUN: attn-opt %s --attn-lower-to-llvm-cpu="strategy=materialized parallel=false" | FileCheck %s --check-prefixes=COMMON,MATERIALIZED
 
 // Only the LLVM dialect (and OpenMP's) remains; the result became a
@@ -21,7 +26,8 @@
 // FLASH: omp.wsloop
 // FLASH: omp.parallel
 // FLASH: omp.wsloop
-// FLASH-DAG: llvm.intr.fmuladd({{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// AVX2-DAG: llvm.intr.fmuladd({{.*}}) : (vector<8xf32>, vector<8xf32>, vector<8xf32>) -> vector<8xf32>
+// AVX512-DAG: llvm.intr.fmuladd({{.*}}) : (vector<16xf32>, vector<16xf32>, vector<16xf32>) -> vector<16xf32>
 // FLASH-DAG: llvm.fptosi {{.*}} : vector<64xf32> to vector<64xi32>
 // FLASH-DAG: llvm.intr.vector.reduce.fmaximum({{.*}}) {{.*}}: (vector<64xf32>) -> f32
 // FLASH-DAG: "llvm.intr.vector.reduce.fadd"({{.*}}) <{fastmathFlags = #llvm.fastmath<reassoc>}> : (f32, vector<64xf32>) -> f32

@@ -103,8 +103,15 @@ static cl::opt<unsigned> repeat("repeat", cl::cat(runCategory),
 // LLVM owns "-stats" (its pass statistics); main() maps --stats onto this.
 static cl::opt<bool> printStats("attn-stats", cl::Hidden, cl::cat(runCategory),
                                 cl::desc("Print one JSON line of statistics"));
-static cl::opt<std::string> targetCPU("cpu", cl::cat(runCategory),
-                                      cl::desc("Target CPU"), cl::init("host"));
+static cl::opt<std::string>
+    targetCPU("cpu", cl::cat(runCategory),
+              cl::desc("Target CPU (default: host, with its features)"),
+              cl::init("host"));
+static cl::opt<std::string> targetFeatures(
+    "mattr", cl::cat(runCategory),
+    cl::desc("Target features added to the CPU's, in LLVM's syntax: "
+             "-avx512f compiles for AVX2"),
+    cl::init(""));
 static cl::opt<std::string> strategy(
     "strategy", cl::cat(runCategory),
     cl::desc("How attention is computed: auto (the default: materialized when "
@@ -756,6 +763,7 @@ int main(int argc, char **argv) {
 
   mlir::attn::CPUTargetOptions target;
   target.cpu = targetCPU;
+  target.features = targetFeatures;
   target.optLevel = optLevel;
   target.pipeline.strategy = strategy;
   target.pipeline.queryTile = queryTile;

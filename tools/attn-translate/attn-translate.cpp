@@ -107,7 +107,9 @@ static llvm::cl::opt<std::string>
               llvm::cl::init("host"));
 static llvm::cl::opt<std::string>
     targetFeatures("mattr", llvm::cl::cat(translateCategory),
-                   llvm::cl::desc("Extra target features"), llvm::cl::init(""));
+                   llvm::cl::desc("Target features added to the CPU's, in LLVM's "
+                                  "syntax: -avx512f compiles for AVX2"),
+                   llvm::cl::init(""));
 static llvm::cl::opt<std::string> strategy(
     "strategy", llvm::cl::cat(translateCategory),
     llvm::cl::desc(

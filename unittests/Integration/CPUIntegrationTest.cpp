@@ -7,6 +7,10 @@
 // reference evaluated on the same inputs. One compiled function serving every
 // shape is itself part of what is tested.
 //
+// ctest runs the suite twice: for this machine, and (as integration-avx2/)
+// with the target features in $ATTN_TEST_MATTR (-avx512f: the vector code of
+// an AVX2 machine, 8 lanes and its register blocks, on this one).
+//
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/Transforms/Passes.h"
@@ -21,6 +25,7 @@
 #include "gtest/gtest.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <random>
 
@@ -28,6 +33,14 @@ namespace ref = ::attn::reference;
 using ::attn::HostTensor;
 
 namespace {
+
+/// The machine the tests compile for: this one, with $ATTN_TEST_MATTR.
+mlir::attn::CPUTargetOptions testTarget() {
+  mlir::attn::CPUTargetOptions options;
+  if (const char *features = std::getenv("ATTN_TEST_MATTR"))
+    options.features = features;
+  return options;
+}
 
 struct Case {
   const char *file;     // Relative to the source root.
@@ -113,7 +126,7 @@ TEST_P(CPUIntegration, MatchesTheReferenceOnRandomShapes) {
        llvm::make_early_inc_range(single->getOps<mlir::func::FuncOp>()))
     if (other.isPublic() && other.getSymName() != c.function)
       other.erase();
-  mlir::attn::CPUTargetOptions options;
+  mlir::attn::CPUTargetOptions options = testTarget();
   options.pipeline.strategy = c.strategy;
   options.pipeline.queryTile = c.queryTile;
   options.pipeline.keyTile = c.keyTile;
@@ -307,7 +320,7 @@ TEST(DecodeSplitK, MergeMatchesTheUnsplitResult) {
       loadFunction(kDecode, "gqa_lse", context.get());
   ASSERT_TRUE(module);
   auto compile = [&](int64_t chunks) {
-    mlir::attn::CPUTargetOptions options;
+    mlir::attn::CPUTargetOptions options = testTarget();
     options.pipeline.strategy = "decode";
     options.pipeline.keyTile = 16;
     options.pipeline.splitK = chunks;
@@ -385,7 +398,7 @@ TEST(LinearContinuation, RecurrentStepsContinueAChunkedPrefill) {
   ASSERT_TRUE(module);
   auto func = module->lookupSymbol<mlir::func::FuncOp>("causal");
   auto compile = [&](const char *form) {
-    mlir::attn::CPUTargetOptions options;
+    mlir::attn::CPUTargetOptions options = testTarget();
     options.pipeline.linearForm = form;
     options.pipeline.linearChunk = 8;
     return mlir::attn::compileForRuntime(*module, options);

@@ -30,9 +30,13 @@ struct CPUPipelineConfig {
   /// parallel, chunked or recurrent; and its chunk size.
   std::string linearForm = "auto";
   int64_t linearChunk = 64;
-  /// f32 lanes of the target's vector registers: 8 for AVX2, 16 for
-  /// AVX-512.
-  int64_t vectorWidth = 8;
+  /// The CPU the code is for, as LLVM names it ("host": this one, with its
+  /// features) and extra target features ("+avx2,-avx512f"). They decide
+  /// the vector width and the register blocks (describeCPUVectorUnit).
+  std::string cpu = "host", features;
+  /// f32 lanes per vector register; 0 takes the target's (16 with AVX-512,
+  /// 8 with AVX2). Another value is for experiments.
+  int64_t vectorWidth = 0;
   /// Spread the tiles over all cores (OpenMP); sequential when false.
   bool parallel = true;
 };
@@ -48,10 +52,19 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   Option<int64_t> keyTile{*this, "key-tile",
                           llvm::cl::desc("Keys per flash tile"),
                           llvm::cl::init(64)};
+  Option<std::string> cpu{
+      *this, "cpu",
+      llvm::cl::desc("Target CPU as LLVM names it (host: this machine)"),
+      llvm::cl::init("host")};
+  Option<std::string> features{
+      *this, "features",
+      llvm::cl::desc("Extra target features, e.g. -avx512f or +avx2,+fma"),
+      llvm::cl::init("")};
   Option<int64_t> vectorWidth{
       *this, "vector-width",
-      llvm::cl::desc("f32 lanes per vector register (8: AVX2, 16: AVX-512)"),
-      llvm::cl::init(8)};
+      llvm::cl::desc("f32 lanes per vector register: 0 from the target (16 "
+                     "with AVX-512, 8 with AVX2)"),
+      llvm::cl::init(0)};
   Option<int64_t> splitK{
       *this, "split-k",
       llvm::cl::desc("Decode key chunks per (batch row, K/V head): 1 off, 0 "

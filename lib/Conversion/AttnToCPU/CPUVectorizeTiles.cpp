@@ -3,19 +3,27 @@
 // The flash strategy leaves small linalg ops on static tiles. Two shapes of
 // code make them fast on a CPU:
 //
-// * Products C += A B (q k^T and p v): C is cut into blocks of 6 rows by two
-//   vector registers of columns. A block's 12 accumulators stay in registers
-//   for the whole reduction; each step loads one row of B (two vectors),
-//   broadcasts one element of A per row and issues 12 independent FMAs, more
-//   than enough to cover the FMA latency. 12 + 2 + 1 registers fit AVX2's 16.
+// * Products C += A B (q k^T and p v): C is cut into blocks of R rows by V
+//   vector registers of columns. A block's R·V accumulators stay in
+//   registers for the whole reduction; each step loads one row of B (V
+//   vectors), broadcasts one element of A per row and issues R·V independent
+//   FMAs, more than enough to cover the FMA latency. The block is the
+//   largest that fits the target's register file with the V vectors of B and
+//   a broadcast: 6 x 2 of AVX2's 16 registers, 6 x 4 of AVX-512's 32 (so
+//   each step does 24 FMAs for 10 loads).
 //   A zero fill of C or a rescaling of its rows just before the product is
 //   folded into the loading of the accumulators.
 //
 // * Dot products C[r, t] += sum_d A[r, d] B[t, d] (the decode strategy's
-//   scores, B the cache's key rows read in place): blocks of 4 rows of A by
-//   3 rows of B keep 12 vector accumulators along d; each step loads the 3
-//   rows of B once for the 4 rows of A, and each accumulator is summed
-//   across its lanes once at the end.
+//   scores, B the cache's key rows read in place): blocks of up to 4 rows of
+//   A by as many rows of B as the registers hold (3 of 16 for 4 rows, 6 of
+//   32) keep vector accumulators along d; each step loads the rows of B once
+//   for the rows of A, and each accumulator is summed across its lanes once
+//   at the end.
+//
+// * Vectors are the target's width where the tile's columns are a multiple
+//   of it, else half or a quarter of it (an AVX-512 machine runs 8-lane
+//   vectors too), so a narrow head dimension still gets vector code.
 //
 // * An operand read in place from a larger buffer (the decode strategy's
 //   cache; packed tiles have the identity layout) comes from memory as the
@@ -47,8 +55,20 @@ using namespace mlir::attn;
 
 namespace {
 
-/// Rows of C per register block.
-constexpr int64_t kBlockRows = 6;
+/// The vector unit the products are blocked for: f32 lanes per register and
+/// the registers a block may fill.
+struct VectorUnit {
+  int64_t width, registers;
+};
+
+/// The widest of `width`, `width` / 2, `width` / 4 (at least 4 lanes) that
+/// divides `extent`, or 0.
+static int64_t widthDividing(int64_t extent, int64_t width) {
+  for (int64_t w = width; w >= 4 && w >= width / 4; w /= 2)
+    if (extent % w == 0)
+      return w;
+  return 0;
+}
 
 /// Whether the last dimension of a memref `type` is contiguous.
 static bool hasUnitLastStride(Type type) {
@@ -161,18 +181,33 @@ protected:
 /// The register-blocked product C += A B of static f32 tiles.
 class MatmulEmitter : TileEmitter {
 public:
-  MatmulEmitter(RewriterBase &rewriter, linalg::MatmulOp op, int64_t width)
-      : TileEmitter(rewriter, op.getLoc(), width), a(op.getInputs()[0]),
-        bMat(op.getInputs()[1]), c(op.getOutputs()[0]),
+  MatmulEmitter(RewriterBase &rewriter, linalg::MatmulOp op, VectorUnit unit)
+      : TileEmitter(rewriter, op.getLoc(),
+                    widthDividing(columnsOf(op), unit.width)),
+        a(op.getInputs()[0]), bMat(op.getInputs()[1]), c(op.getOutputs()[0]),
         prologue(findPrologue(op)) {
     auto aType = cast<MemRefType>(a.getType());
     rows = aType.getDimSize(0);
     depth = aType.getDimSize(1);
-    cols = cast<MemRefType>(bMat.getType()).getDimSize(1);
-    vectorsPerBlock = cols % (2 * width) == 0 ? 2 : 1;
+    cols = columnsOf(op);
+    // The most vectors of columns (4, 2 or 1) that divide the columns and
+    // leave room for 6 rows of accumulators, the row of B and a broadcast;
+    // then as many rows as the registers hold (at most 12).
+    vectorsPerBlock = 1;
+    for (int64_t v : {4, 2})
+      if (cols % (v * width) == 0 && 6 * v + v + 1 <= unit.registers) {
+        vectorsPerBlock = v;
+        break;
+      }
+    blockRows = std::min<int64_t>(
+        12, (unit.registers - vectorsPerBlock - 1) / vectorsPerBlock);
   }
 
-  static bool applies(linalg::MatmulOp op, int64_t width) {
+  static int64_t columnsOf(linalg::MatmulOp op) {
+    return cast<MemRefType>(op.getOutputs()[0].getType()).getDimSize(1);
+  }
+
+  static bool applies(linalg::MatmulOp op, VectorUnit unit) {
     if (!op.hasPureBufferSemantics() || op.hasUserDefinedMaps())
       return false;
     Value a = op.getInputs()[0], bMat = op.getInputs()[1],
@@ -182,7 +217,7 @@ public:
       return false;
     auto aType = dyn_cast<MemRefType>(a.getType());
     return aType && aType.hasStaticShape() && aType.getElementType().isF32() &&
-           cast<MemRefType>(c.getType()).getDimSize(1) % width == 0;
+           widthDividing(columnsOf(op), unit.width) != 0;
   }
 
   /// The reduction is cut into chunks whose slice of A (rows x chunk) takes
@@ -207,13 +242,13 @@ private:
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(columns.getBody());
     Value col = columns.getInductionVar();
-    int64_t fullRows = rows / kBlockRows * kBlockRows;
+    int64_t fullRows = rows / blockRows * blockRows;
     if (fullRows > 0) {
       auto rowLoop = scf::ForOp::create(b, loc, index(0), index(fullRows),
-                                        index(kBlockRows));
+                                        index(blockRows));
       OpBuilder::InsertionGuard inner(b);
       b.setInsertionPointToStart(rowLoop.getBody());
-      emitBlock(rowLoop.getInductionVar(), kBlockRows, col, depthBegin,
+      emitBlock(rowLoop.getInductionVar(), blockRows, col, depthBegin,
                 depthEnd, first, /*fetchNext=*/rows == fullRows);
     }
     if (rows > fullRows)
@@ -292,7 +327,7 @@ public:
 
 private:
   Value a, bMat, c;
-  int64_t rows, depth, cols, vectorsPerBlock;
+  int64_t rows, depth, cols, vectorsPerBlock, blockRows;
   Prologue prologue;
 };
 
@@ -301,17 +336,26 @@ private:
 /// out + a * b body.
 class DotEmitter : TileEmitter {
 public:
-  DotEmitter(RewriterBase &rewriter, linalg::GenericOp op, int64_t width)
-      : TileEmitter(rewriter, op.getLoc(), width), a(op.getDpsInputs()[0]),
-        bRows(op.getDpsInputs()[1]), c(op.getDpsInits()[0]),
+  DotEmitter(RewriterBase &rewriter, linalg::GenericOp op, VectorUnit unit)
+      : TileEmitter(rewriter, op.getLoc(),
+                    widthDividing(depthOf(op), unit.width)),
+        a(op.getDpsInputs()[0]), bRows(op.getDpsInputs()[1]),
+        c(op.getDpsInits()[0]),
         zeroStart(zeroFillBefore(op, op.getDpsInits()[0])) {
     auto aType = cast<MemRefType>(a.getType());
     rows = aType.getDimSize(0);
     depth = aType.getDimSize(1);
     cols = cast<MemRefType>(bRows.getType()).getDimSize(0);
+    // Rows x columns accumulators, a vector per column of B and one of A.
+    rowBlock = std::min<int64_t>(4, rows);
+    colBlock = std::max<int64_t>(1, (unit.registers - 1) / (rowBlock + 1));
   }
 
-  static bool applies(linalg::GenericOp op, int64_t width) {
+  static int64_t depthOf(linalg::GenericOp op) {
+    return cast<MemRefType>(op.getDpsInputs()[0].getType()).getDimSize(1);
+  }
+
+  static bool applies(linalg::GenericOp op, VectorUnit unit) {
     if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
         op.getNumDpsInits() != 1 || op.getNumLoops() != 3)
       return false;
@@ -347,22 +391,20 @@ public:
         return false;
     auto cType = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
     return cType && cType.hasStaticShape() && cType.getElementType().isF32() &&
-           cast<MemRefType>(op.getDpsInputs()[0].getType()).getDimSize(1) %
-                   width ==
-               0;
+           widthDividing(depthOf(op), unit.width) != 0;
   }
 
   void emit() {
     auto columns = scf::ForOp::create(b, loc, index(0),
-                                      index(cols / kColBlock * kColBlock),
-                                      index(kColBlock));
+                                      index(cols / colBlock * colBlock),
+                                      index(colBlock));
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(columns.getBody());
-      emitColumns(columns.getInductionVar(), kColBlock);
+      emitColumns(columns.getInductionVar(), colBlock);
     }
-    if (cols % kColBlock != 0)
-      emitColumns(index(cols / kColBlock * kColBlock), cols % kColBlock);
+    if (cols % colBlock != 0)
+      emitColumns(index(cols / colBlock * colBlock), cols % colBlock);
   }
 
   /// The fill of C with zeros right before the op, which the product then
@@ -370,13 +412,11 @@ public:
   Operation *absorbed() const { return zeroStart; }
 
 private:
-  static constexpr int64_t kRowBlock = 4, kColBlock = 3;
-
   /// Columns [col, col + numCols) of C for every row: the rows of B stay in
   /// L1 while the row blocks of A pass by.
   void emitColumns(Value col, int64_t numCols) {
-    for (int64_t row = 0; row < rows; row += kRowBlock)
-      emitBlock(row, std::min(kRowBlock, rows - row), col, numCols);
+    for (int64_t row = 0; row < rows; row += rowBlock)
+      emitBlock(row, std::min(rowBlock, rows - row), col, numCols);
   }
 
   void emitBlock(int64_t row, int64_t blockRows, Value col, int64_t numCols) {
@@ -429,7 +469,7 @@ private:
   }
 
   Value a, bRows, c;
-  int64_t rows, depth, cols;
+  int64_t rows, depth, cols, rowBlock, colBlock;
   Operation *zeroStart;
 };
 
@@ -499,15 +539,15 @@ static void copyAsLinalg(RewriterBase &rewriter, memref::CopyOp copy) {
 /// the op whose effect the code took over.
 template <typename Emitter, typename OpTy>
 static void emitProducts(func::FuncOp func, RewriterBase &rewriter,
-                         int64_t width) {
+                         VectorUnit unit) {
   SmallVector<OpTy> products;
   func.walk([&](OpTy op) {
-    if (Emitter::applies(op, width))
+    if (Emitter::applies(op, unit))
       products.push_back(op);
   });
   for (OpTy op : products) {
     rewriter.setInsertionPoint(op);
-    Emitter emitter(rewriter, op, width);
+    Emitter emitter(rewriter, op, unit);
     emitter.emit();
     rewriter.eraseOp(op);
     if (Operation *absorbed = emitter.absorbed())
@@ -521,6 +561,13 @@ struct AttnCPUVectorizeTilesPass
 
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    if (vectorWidth < 1 || vectorRegisters < 4) {
+      func.emitError() << "attn-cpu-vectorize-tiles needs vector-width >= 1 "
+                          "and vector-registers >= 4, got "
+                       << int64_t(vectorWidth) << " and "
+                       << int64_t(vectorRegisters);
+      return signalPassFailure();
+    }
     IRRewriter rewriter(&getContext());
 
     SmallVector<memref::CopyOp> copies;
@@ -533,8 +580,9 @@ struct AttnCPUVectorizeTilesPass
     for (memref::CopyOp copy : copies)
       copyAsLinalg(rewriter, copy);
 
-    emitProducts<MatmulEmitter, linalg::MatmulOp>(func, rewriter, vectorWidth);
-    emitProducts<DotEmitter, linalg::GenericOp>(func, rewriter, vectorWidth);
+    VectorUnit unit{vectorWidth, vectorRegisters};
+    emitProducts<MatmulEmitter, linalg::MatmulOp>(func, rewriter, unit);
+    emitProducts<DotEmitter, linalg::GenericOp>(func, rewriter, unit);
 
     SmallVector<linalg::LinalgOp> rowOps;
     func.walk([&](linalg::LinalgOp op) {

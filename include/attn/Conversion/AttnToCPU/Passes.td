@@ -96,10 +96,13 @@ def AttnCPUVectorizeTilesPass
   let summary = "Vector code for the static tiles of the flash strategy";
   let description = [{
     Runs on buffers, after bufferization. Every `linalg.matmul` whose shapes
-    are static becomes a register-tiled loop nest: blocks of 6 rows by two
-    vectors of columns are accumulated in 12 vector registers over the
-    reduction (one vector load of B, a broadcast of A per row, 12 FMAs per
-    step) and written once. Every other linalg op with static shapes becomes
+    are static becomes a register-tiled loop nest: blocks of rows by a few
+    vectors of columns are accumulated in vector registers over the
+    reduction (one row of B loaded, a broadcast of A per row, an FMA per
+    accumulator and step) and written once. The block fills the registers
+    the options give: 6 rows by 2 vectors (12 accumulators) with 16
+    registers (AVX2), 6 rows by 4 vectors (24) with 32 (AVX-512). The CPU
+    pipeline sets both options from the target machine. Every other linalg op with static shapes becomes
     a loop over its rows whose body works on 1-D vectors of the innermost
     dimension (row maxima and sums as vector reductions). Copies between
     strided views become loops too, so no runtime copy routine is needed.
@@ -107,7 +110,11 @@ def AttnCPUVectorizeTilesPass
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
-           "f32 lanes per vector register (8: AVX2, 16: AVX-512)">
+           "f32 lanes per vector register (8: AVX2, 16: AVX-512)">,
+    Option<"vectorRegisters", "vector-registers", "int64_t",
+           /*default=*/"16",
+           "Vector registers the register blocks may fill (16: AVX2, 32: "
+           "AVX-512)">
   ];
   let dependentDialects = [
     "::mlir::vector::VectorDialect",

@@ -25,6 +25,12 @@ inline constexpr llvm::StringLiteral kSignatureSymbol = "attn_module_signature";
 /// Name of the constant string that says where a module's code runs: absent
 /// for the CPU, "cuda" when it launches kernels through the runtime.
 inline constexpr llvm::StringLiteral kTargetSymbol = "_attn_module_target";
+/// Name of the constant string that lists, comma-separated, the CPU features
+/// (attn/cpu_features.def) the module's code was compiled to use: the runtime
+/// refuses to load it on a CPU that lacks one, rather than fault on an
+/// unknown instruction.
+inline constexpr llvm::StringLiteral kCPUFeaturesSymbol =
+    "_attn_module_cpu_features";
 /// Prefix of the packed entry point the runtime calls: void(void **args).
 inline constexpr llvm::StringLiteral kEntryPrefix = "_attn_entry_";
 /// The attribute by which attn-select-strategy tells the lowerings how to

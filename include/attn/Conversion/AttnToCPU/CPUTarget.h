@@ -1,0 +1,49 @@
+//===- CPUTarget.h - what the CPU code is compiled for ----------*- C++ -*-===//
+//
+// The CPU pipeline shapes its vector code after the machine it compiles for:
+// the f32 lanes of a vector register and the number of registers decide the
+// register blocks of the products. The machine is LLVM's name for a CPU and a
+// list of target features, "host" meaning the CPU this process runs on.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CONVERSION_ATTNTOCPU_CPUTARGET_H
+#define ATTN_CONVERSION_ATTNTOCPU_CPUTARGET_H
+
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::attn {
+
+/// A CPU as LLVM names it: "host" resolved to this machine's CPU and its
+/// features, followed by the extra `features` (which win).
+struct ResolvedCPU {
+  std::string cpu, features;
+};
+ResolvedCPU resolveCPU(llvm::StringRef cpu, llvm::StringRef features);
+
+/// The vector unit of a CPU, as the products' register blocks see it.
+struct CPUVectorUnit {
+  /// f32 lanes of the widest vector register with FMA: 16 (AVX-512), 8
+  /// (AVX2 + FMA), 4 otherwise.
+  int64_t lanes = 4;
+  /// Architectural vector registers: 32 with AVX-512, 16 otherwise.
+  int64_t registers = 16;
+  /// The extension that gives that width: "avx512f", "avx2" or "baseline".
+  std::string isa = "baseline";
+  /// Which of the features the runtime checks (attn/cpu_features.def) the
+  /// CPU has: what code compiled for it may use.
+  std::vector<std::string> requiredFeatures;
+};
+
+/// The vector unit of `cpu` with `features` (see resolveCPU), on the
+/// architecture this process runs on.
+CPUVectorUnit describeCPUVectorUnit(llvm::StringRef cpu,
+                                    llvm::StringRef features);
+
+} // namespace mlir::attn
+
+#endif // ATTN_CONVERSION_ATTNTOCPU_CPUTARGET_H

@@ -1,0 +1,49 @@
+// The register blocks follow the vector unit: 16 f32 lanes and 32 registers
+// (AVX-512) instead of the defaults' 8 and 16 (AVX2).
+// RUN: attn-opt %s --attn-cpu-vectorize-tiles="vector-width=16 vector-registers=32" | FileCheck %s
+// RUN: not attn-opt %s --attn-cpu-vectorize-tiles="vector-registers=3" 2>&1 | FileCheck %s --check-prefix=ERROR
+// RUN: not attn-opt %s --attn-cpu-vectorize-tiles="vector-width=0" 2>&1 | FileCheck %s --check-prefix=ERROR-WIDTH
+
+// A product: strips of four 16-lane vectors (64 columns), blocks of 6 rows,
+// 24 accumulators; with the four B vectors and one broadcast, 29 of the 32
+// registers. The tail block of 2 rows carries 8.
+// CHECK-LABEL: func.func @product
+// CHECK: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<16xf32>
+// CHECK: scf.for %[[COL:.*]] = %c0 to %c128 step %c64 {
+// CHECK:   scf.for %[[ROW:.*]] = %c0 to %c12 step %c6 {
+// CHECK:     %{{.*}}:24 = scf.for %[[K:.*]] = %c0 to %c16 step %c1 iter_args(%{{.*}} = %[[ZERO]], {{.*}}) -> (vector<16xf32>,
+// CHECK-COUNT-4: vector.load %{{.*}}[%[[K]], %{{.*}}] : memref<16x128xf32>, vector<16xf32>
+// CHECK:       vector.broadcast %{{.*}} : f32 to vector<16xf32>
+// CHECK-COUNT-24: vector.fma {{.*}} : vector<16xf32>
+// CHECK:   %{{.*}}:8 = scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args
+// CHECK-NOT: linalg.matmul
+// ERROR: error: attn-cpu-vectorize-tiles needs vector-width >= 1 and vector-registers >= 4, got 8 and 3
+// ERROR-WIDTH: got 0 and 16
+func.func @product(%a: memref<14x16xf32>, %b: memref<16x128xf32>,
+                   %c: memref<14x128xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<14x128xf32>)
+  linalg.matmul ins(%a, %b : memref<14x16xf32>, memref<16x128xf32>)
+                outs(%c : memref<14x128xf32>)
+  return
+}
+
+// Dot products: blocks of 4 rows by 6 keys (24 accumulators, 31 registers
+// with the 6 key vectors and 1 row vector), steps of 16 along d.
+// CHECK-LABEL: func.func @dot_rows
+// CHECK: scf.for %{{.*}} = %c0 to %c12 step %c6
+// CHECK: scf.for %[[D:.*]] = %c0 to %c64 step %c16 iter_args({{.*}}) -> (vector<16xf32>,
+// CHECK-COUNT-6: vector.load %{{.*}}[%{{.*}}, %[[D]]] : memref<16x64xf32>, vector<16xf32>
+// CHECK: vector.load %{{.*}}[%{{.*}}, %[[D]]] : memref<5x64xf32>, vector<16xf32>
+// CHECK-COUNT-6: vector.fma
+func.func @dot_rows(%q: memref<5x64xf32>, %k: memref<16x64xf32>, %s: memref<5x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%s : memref<5x16xf32>)
+  linalg.generic {indexing_maps = [affine_map<(r, t, d) -> (r, d)>, affine_map<(r, t, d) -> (t, d)>, affine_map<(r, t, d) -> (r, t)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%q, %k : memref<5x64xf32>, memref<16x64xf32>) outs(%s : memref<5x16xf32>) {
+  ^bb0(%x: f32, %y: f32, %z: f32):
+    %p = arith.mulf %x, %y : f32
+    %sum = arith.addf %z, %p : f32
+    linalg.yield %sum : f32
+  }
+  return
+}

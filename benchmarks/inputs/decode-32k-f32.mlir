@@ -1,0 +1,4 @@
+func.func @attention(%q: tensor<1x32x1x128xf32>, %k: tensor<1x32x32768x128xf32>, %v: tensor<1x32x32768x128xf32>, %len: tensor<1xi32>) -> tensor<1x32x1x128xf32> {
+  %o = attn.attention %q, %k, %v key_lengths(%len) mask(#attn.causal<bottom_right>) : (tensor<1x32x1x128xf32>, tensor<1x32x32768x128xf32>, tensor<1x32x32768x128xf32>, tensor<1xi32>) -> tensor<1x32x1x128xf32>
+  return %o : tensor<1x32x1x128xf32>
+}

@@ -87,6 +87,30 @@ static bool isStaticRowMajorF32(Type type) {
          hasUnitLastStride(type);
 }
 
+/// Whether `type` is a static memref of f32, f16 or bf16 rows (unit last
+/// stride): rows a product may read, widening half precision as it loads.
+static bool isStaticRowMajorFloat(Type type) {
+  auto memref = dyn_cast<MemRefType>(type);
+  if (!memref || !memref.hasStaticShape() || !hasUnitLastStride(type))
+    return false;
+  Type element = memref.getElementType();
+  return element.isF32() || element.isF16() || element.isBF16();
+}
+
+/// A vector of `f32Type`'s lanes loaded from `source` at `indices`, widened
+/// to f32 when the memref holds f16 or bf16 (F16C's or AVX-512's
+/// conversions, a shift for bf16): a half-precision K/V cache is read in
+/// place, never through an f32 copy.
+static Value loadAsF32(OpBuilder &b, Location loc, VectorType f32Type,
+                       Value source, ValueRange indices) {
+  Type element = cast<MemRefType>(source.getType()).getElementType();
+  if (element.isF32())
+    return vector::LoadOp::create(b, loc, f32Type, source, indices);
+  Value loaded = vector::LoadOp::create(
+      b, loc, VectorType::get(f32Type.getShape(), element), source, indices);
+  return arith::ExtFOp::create(b, loc, f32Type, loaded);
+}
+
 /// What C holds when a product starts, when the op right before it wrote
 /// all of C: zeros (a fill), or its old rows scaled by a vector (the rescaling
 /// of the flash accumulator). The product then starts from that in its
@@ -212,7 +236,9 @@ public:
       return false;
     Value a = op.getInputs()[0], bMat = op.getInputs()[1],
           c = op.getOutputs()[0];
-    if (!isStaticRowMajorF32(bMat.getType()) ||
+    // B in f16/bf16 (the decode strategy's values, read in place) is
+    // widened as it is loaded; linalg.matmul's body then holds the extf.
+    if (!isStaticRowMajorFloat(bMat.getType()) ||
         !isStaticRowMajorF32(c.getType()))
       return false;
     auto aType = dyn_cast<MemRefType>(a.getType());
@@ -301,8 +327,8 @@ private:
             prefetch(nb, l, bMat, ValueRange{k, nextStrip});
           SmallVector<Value> bRow;
           for (Value cIndex : colIndex)
-            bRow.push_back(vector::LoadOp::create(nb, l, vectorType, bMat,
-                                                  ValueRange{k, cIndex}));
+            bRow.push_back(
+                loadAsF32(nb, l, vectorType, bMat, ValueRange{k, cIndex}));
           SmallVector<Value> next;
           for (auto [r, rIndex] : llvm::enumerate(rowIndex)) {
             Value element =
@@ -371,24 +397,37 @@ public:
                                           utils::IteratorType::parallel,
                                           utils::IteratorType::reduction})
       return false;
-    // The body must be out + a * b.
+    // The body must be out + a * b, or out + a * extf(b) for rows of B in
+    // f16 or bf16 (a half-precision K/V cache read in place: widened in
+    // registers, never into an f32 copy).
     Block &body = op.getRegion().front();
     auto yield = cast<linalg::YieldOp>(body.getTerminator());
     auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-    if (!add || body.getOperations().size() != 3)
+    Value x = body.getArgument(0), y = body.getArgument(1);
+    bool halfRows = !y.getType().isF32();
+    if (!add || body.getOperations().size() != (halfRows ? 4u : 3u))
       return false;
+    if (halfRows) {
+      if (!y.getType().isF16() && !y.getType().isBF16())
+        return false;
+      auto widened = llvm::find_if(y.getUsers(), [](Operation *user) {
+        return isa<arith::ExtFOp>(user);
+      });
+      if (widened == y.getUsers().end() || !y.hasOneUse())
+        return false;
+      y = (*widened)->getResult(0);
+    }
     Value out = body.getArgument(2);
     Value product = add.getLhs() == out ? add.getRhs() : add.getLhs();
     auto mul = product.getDefiningOp<arith::MulFOp>();
     if (!mul || (add.getLhs() != out && add.getRhs() != out))
       return false;
-    Value x = body.getArgument(0), y = body.getArgument(1);
     if (!((mul.getLhs() == x && mul.getRhs() == y) ||
           (mul.getLhs() == y && mul.getRhs() == x)))
       return false;
-    for (Value operand : {op.getDpsInputs()[0], op.getDpsInputs()[1]})
-      if (!isStaticRowMajorF32(operand.getType()))
-        return false;
+    if (!isStaticRowMajorF32(op.getDpsInputs()[0].getType()) ||
+        !isStaticRowMajorFloat(op.getDpsInputs()[1].getType()))
+      return false;
     auto cType = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
     return cType && cType.hasStaticShape() && cType.getElementType().isF32() &&
            widthDividing(depthOf(op), unit.width) != 0;
@@ -442,8 +481,8 @@ private:
             prefetch(nb, l, bRows, ValueRange{next, d});
           SmallVector<Value> bRow;
           for (Value t : colIndex)
-            bRow.push_back(vector::LoadOp::create(nb, l, vectorType, bRows,
-                                                  ValueRange{t, d}));
+            bRow.push_back(
+                loadAsF32(nb, l, vectorType, bRows, ValueRange{t, d}));
           SmallVector<Value> next;
           for (Value r : rowIndex) {
             Value aRow =

@@ -244,9 +244,12 @@ private:
 
   /// Rows [colBegin, colBegin + T) of the cache `source` (B, Hkv, S, W) of
   /// this task's K/V head, in f32: in place, or copied into a zero tile when
-  /// `padded` (only the rows before S exist).
+  /// `padded` (only the rows before S exist). With `keepType`, a full tile
+  /// stays in the cache's element type (the score product widens it as it
+  /// reads it).
   Value buildCacheTile(OpBuilder &b, Location loc, const Task &task,
-                       Value source, Value colBegin, bool padded) const {
+                       Value source, Value colBegin, bool padded,
+                       bool keepType = false) const {
     IndexBuilder ib(b, loc);
     GenericBuilder gb(b, loc);
     Type f32 = b.getF32Type();
@@ -264,6 +267,8 @@ private:
         ArrayRef<OpFoldResult>{task.batch, task.kvHead, colBegin, zero},
         ArrayRef<OpFoldResult>{one, one, rows, b.getIndexAttr(width)},
         ArrayRef<OpFoldResult>{one, one, one, one});
+    if (!padded && keepType)
+      return slice;
     slice = convertElements(b, loc, slice, f32);
     if (!padded)
       return slice;
@@ -286,9 +291,13 @@ private:
     AttentionOp op = task.op;
     Type f32 = b.getF32Type();
     Value colBegin = ib.mul(tile, ib.c(keyTile));
-    Value keys = buildCacheTile(b, loc, task, op.getKey(), colBegin, padded);
-    Value values =
-        buildCacheTile(b, loc, task, op.getValue(), colBegin, padded);
+    // Half-precision keys and values of a full tile are read in place by
+    // the products, which widen them in registers: half the bytes of f32,
+    // and no f32 copy.
+    Value keys = buildCacheTile(b, loc, task, op.getKey(), colBegin, padded,
+                                /*keepType=*/true);
+    Value values = buildCacheTile(b, loc, task, op.getValue(), colBegin,
+                                  padded, /*keepType=*/true);
 
     Value scores = gb.generic(
         {context.queryTile, keys},
@@ -297,8 +306,11 @@ private:
         {gb.map(3, {0, 2}), gb.map(3, {1, 2}), gb.map(3, {0, 1})},
         {kPar, kPar, kRed},
         [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value key = a[1].getType() == f32
+                          ? a[1]
+                          : arith::ExtFOp::create(nb, l, f32, a[1]).getResult();
           return arith::AddFOp::create(
-              nb, l, a[2], arith::MulFOp::create(nb, l, a[0], a[1]));
+              nb, l, a[2], arith::MulFOp::create(nb, l, a[0], key));
         });
 
     auto mask = op.getEffectiveMask();

@@ -50,9 +50,9 @@ CPUVectorUnit mlir::attn::describeCPUVectorUnit(llvm::StringRef cpu,
     return subtarget->checkFeatures("+" + feature.str());
   };
   if (has("avx512f"))
-    unit = {16, 32, "avx512f", {}};
+    unit = {16, 32, {}};
   else if (has("avx2") && has("fma"))
-    unit = {8, 16, "avx2", {}};
+    unit = {8, 16, {}};
 #define ATTN_CPU_FEATURE(name)                                                 \
   if (has(name))                                                               \
     unit.requiredFeatures.push_back(name);

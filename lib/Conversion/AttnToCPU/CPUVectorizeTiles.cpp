@@ -408,14 +408,12 @@ public:
     if (!add || body.getOperations().size() != (halfRows ? 4u : 3u))
       return false;
     if (halfRows) {
-      if (!y.getType().isF16() && !y.getType().isBF16())
+      auto widened = y.hasOneUse()
+                         ? dyn_cast<arith::ExtFOp>(*y.getUsers().begin())
+                         : nullptr;
+      if (!widened)
         return false;
-      auto widened = llvm::find_if(y.getUsers(), [](Operation *user) {
-        return isa<arith::ExtFOp>(user);
-      });
-      if (widened == y.getUsers().end() || !y.hasOneUse())
-        return false;
-      y = (*widened)->getResult(0);
+      y = widened; // f16 or bf16: isStaticRowMajorFloat checks B below.
     }
     Value out = body.getArgument(2);
     Value product = add.getLhs() == out ? add.getRhs() : add.getLhs();

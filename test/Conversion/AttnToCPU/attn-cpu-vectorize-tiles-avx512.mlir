@@ -47,3 +47,23 @@ func.func @dot_rows(%q: memref<5x64xf32>, %k: memref<16x64xf32>, %s: memref<5x16
   }
   return
 }
+
+// Key rows in f16 (a half-precision cache read in place): each is loaded as
+// 16 halves and widened in registers, with no f32 copy.
+// CHECK-LABEL: func.func @dot_rows_f16
+// CHECK: vector.load %{{.*}} : memref<16x64xf16>, vector<16xf16>
+// CHECK: arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// CHECK: vector.fma
+// CHECK-NOT: linalg.generic
+func.func @dot_rows_f16(%q: memref<5x64xf32>, %k: memref<16x64xf16>, %s: memref<5x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%s : memref<5x16xf32>)
+  linalg.generic {indexing_maps = [affine_map<(r, t, d) -> (r, d)>, affine_map<(r, t, d) -> (t, d)>, affine_map<(r, t, d) -> (r, t)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%q, %k : memref<5x64xf32>, memref<16x64xf16>) outs(%s : memref<5x16xf32>) {
+  ^bb0(%x: f32, %y: f16, %z: f32):
+    %w = arith.extf %y : f16 to f32
+    %p = arith.mulf %x, %w : f32
+    %sum = arith.addf %z, %p : f32
+    linalg.yield %sum : f32
+  }
+  return
+}

@@ -32,8 +32,6 @@ struct CPUVectorUnit {
   int64_t lanes = 4;
   /// Architectural vector registers: 32 with AVX-512, 16 otherwise.
   int64_t registers = 16;
-  /// The extension that gives that width: "avx512f", "avx2" or "baseline".
-  std::string isa = "baseline";
   /// Which of the features the runtime checks (attn/cpu_features.def) the
   /// CPU has: what code compiled for it may use.
   std::vector<std::string> requiredFeatures;

@@ -29,6 +29,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -79,6 +80,12 @@ static cl::opt<bool> decode(
     cl::desc("Time one decode step instead: H = 32, D = 128, one new token "
              "against a full cache, MHA, GQA-4 and MQA, B = 1 and 8, against "
              "the memory bandwidth of this machine (--n: the contexts)"));
+static cl::opt<bool> layers(
+    "layers",
+    cl::desc("Time the multi-head layer of example 02 instead (heads of 64, "
+             "x = 2x256x512 and 8x512x1024): whole, against OpenBLAS "
+             "projections composed with attn's flash, and attn's attention "
+             "alone"));
 static cl::opt<double> decodeMaxGiB(
     "decode-max-gib",
     cl::desc("--decode: largest K/V cache to allocate, in GiB (larger "
@@ -855,6 +862,177 @@ int runLinearBenchmark(double peak, llvm::raw_fd_ostream *json) {
 
 } // namespace
 
+/// --layers: the self-attention layer of example 02 (heads of 64, no
+/// mask) compiled whole, against what a user could compose in the same run:
+/// OpenBLAS sgemm for the projections (q, k and v as one product with the
+/// weights side by side, then the output projection) around attn's own
+/// flash attention, with the head split and merge as copies on all cores.
+/// attn's projections are timed as the layer minus its attention (compiled
+/// alone, same shapes).
+int runLayerBenchmark(double peak, llvm::raw_fd_ostream *json) {
+  struct Shape {
+    int64_t batch, tokens, model;
+  };
+  const int64_t d = 64;
+  auto context = mlir::attn::createCompilerContext();
+  llvm::outs() << "| x | what | time ms | GFLOP/s | % of peak | vs composed "
+                  "|\n|---|---|---|---|---|---|\n";
+  for (Shape shape : {Shape{2, 256, 512}, Shape{8, 512, 1024}}) {
+    int64_t b = shape.batch, t = shape.tokens, e = shape.model, h = e / d;
+    int64_t m = b * t;
+    std::string act = "tensor<?x?x" + std::to_string(e) + "xf32>",
+                w = "tensor<" + std::to_string(e) + "x" + std::to_string(e) +
+                    "xf32>",
+                hs = "tensor<?x" + std::to_string(h) + "x?x64xf32>";
+    std::string layerText =
+        "func.func @attention(%x: " + act + ", %wq: " + w + ", %wk: " + w +
+        ", %wv: " + w + ", %wo: " + w + ") -> " + act +
+        " {\n  %y = attn.multi_head %x, %wq, %wk, %wv, %wo heads(" +
+        std::to_string(h) + ") kv_heads(" + std::to_string(h) + ") : (" +
+        act + ", " + w + ", " + w + ", " + w + ", " + w + ") -> " + act +
+        "\n  return %y : " + act + "\n}\n";
+    std::string attentionText =
+        "func.func @attention(%q: " + hs + ", %k: " + hs + ", %v: " + hs +
+        ") -> " + hs + " {\n  %o = attn.attention %q, %k, %v : (" + hs +
+        ", " + hs + ", " + hs + ") -> " + hs + "\n  return %o : " + hs +
+        "\n}\n";
+    ::attn::Module layerModule, attentionModule;
+    ::attn::Function layer = compile(*context, layerModule, layerText, "flash");
+    ::attn::Function attention =
+        compile(*context, attentionModule, attentionText, "flash");
+
+    HostTensor x = randomTensor({b, t, e}, 1), wq = randomTensor({e, e}, 2),
+               wk = randomTensor({e, e}, 3), wv = randomTensor({e, e}, 4),
+               wo = randomTensor({e, e}, 5);
+    HostTensor y(ATTN_DTYPE_F32, {b, t, e}), yComposed(ATTN_DTYPE_F32, {b, t, e});
+    HostTensor q(ATTN_DTYPE_F32, {b, h, t, d}), k(ATTN_DTYPE_F32, {b, h, t, d}),
+        v(ATTN_DTYPE_F32, {b, h, t, d}), o(ATTN_DTYPE_F32, {b, h, t, d});
+    // [W_q | W_k | W_v]: (e, 3e), row f the rows f of the three.
+    std::vector<float> wqkv(size_t(e) * 3 * e), qkv(size_t(m) * 3 * e),
+        merged(size_t(m) * e);
+    for (int64_t f = 0; f < e; ++f)
+      for (auto [i, wi] : llvm::enumerate(std::array{&wq, &wk, &wv}))
+        std::memcpy(&wqkv[(f * 3 + i) * e], wi->data<float>() + f * e,
+                    e * sizeof(float));
+
+    std::vector<attn_tensor_t> layerIn = {x.view(), wq.view(), wk.view(),
+                                          wv.view(), wo.view()},
+                               layerOut = {y.view()},
+                               attIn = {q.view(), k.view(), v.view()},
+                               attOut = {o.view()};
+    auto projectQKV = [&] {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, 3 * e, e, 1.f,
+                  x.data<float>(), e, wqkv.data(), 3 * e, 0.f, qkv.data(),
+                  3 * e);
+    };
+    auto projectOut = [&](float *out) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, e, e, 1.f,
+                  merged.data(), e, wo.data<float>(), e, 0.f, out, e);
+    };
+    auto composed = [&]() -> uint64_t {
+      projectQKV();
+      // Row r = (batch, token) of qkv into (batch, head, token) of q, k, v.
+      parallelFor(m, [&](int64_t r) {
+        int64_t bi = r / t, ti = r % t;
+        for (auto [i, target] : llvm::enumerate(std::array{&q, &k, &v}))
+          for (int64_t hi = 0; hi < h; ++hi)
+            std::memcpy(target->data<float>() + ((bi * h + hi) * t + ti) * d,
+                        &qkv[r * 3 * e + i * e + hi * d], d * sizeof(float));
+      });
+      uint64_t bytes = invoke(attention, attIn, attOut);
+      parallelFor(m, [&](int64_t r) {
+        int64_t bi = r / t, ti = r % t;
+        for (int64_t hi = 0; hi < h; ++hi)
+          std::memcpy(&merged[r * e + hi * d],
+                      o.data<float>() + ((bi * h + hi) * t + ti) * d,
+                      d * sizeof(float));
+      });
+      projectOut(yComposed.data<float>());
+      return bytes;
+    };
+    // The thread pools of both libraries spin for a while after their last
+    // parallel region (libomp's KMP_BLOCKTIME is 200 ms), taking the cores
+    // from whoever runs next: each measurement starts after a pause, so that
+    // only the composition pays for two pools.
+    auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(400)); };
+    settle();
+    Measurement composedTime = timeMedian(composed);
+    settle();
+    Measurement layerTime =
+        timeMedian([&] { return invoke(layer, layerIn, layerOut); });
+    settle();
+    Measurement attentionTime =
+        timeMedian([&] { return invoke(attention, attIn, attOut); });
+    settle();
+    Measurement sgemmTime = timeMedian([&]() -> uint64_t {
+      projectQKV();
+      projectOut(yComposed.data<float>());
+      return 0;
+    });
+    composed();
+    // The layer against the composition: a sanity check, not the test.
+    double worst = 0, largest = 0;
+    for (int64_t i = 0; i < y.numElements(); ++i) {
+      worst = std::max(worst, double(std::abs(y.data<float>()[i] -
+                                              yComposed.data<float>()[i])));
+      largest = std::max(largest, double(std::abs(yComposed.data<float>()[i])));
+    }
+    if (worst > 1e-4 * std::max(1.0, largest)) {
+      llvm::errs() << "the layer and the composition differ by " << worst
+                   << "\n";
+      return 1;
+    }
+
+    double projectionFlops = 2.0 * m * e * 3 * e + 2.0 * m * e * e;
+    double attentionFlops = 4.0 * d * h * b * t * t;
+    Measurement projections{layerTime.seconds - attentionTime.seconds, 0};
+    std::string name = std::to_string(b) + "x" + std::to_string(t) + "x" +
+                       std::to_string(e);
+    // Only whole layers are compared with the composition.
+    auto row = [&](const char *what, const Measurement &time, double flops,
+                   bool whole = false) {
+      double gflops = flops / time.seconds * 1e-9;
+      llvm::outs() << "| " << name << " | " << what << " | "
+                   << millis(time.seconds) << " | "
+                   << llvm::format("%.1f", gflops) << " | "
+                   << llvm::format("%.0f%%", 100 * gflops / peak) << " | "
+                   << (whole ? llvm::formatv("{0:F2}x", composedTime.seconds /
+                                                            time.seconds)
+                                   .str()
+                             : std::string("-"))
+                   << " |\n";
+      llvm::outs().flush();
+      if (json)
+        *json << "{\"layer\": \"" << name << "\", \"what\": \"" << what
+              << "\", \"time_ms\": "
+              << llvm::format("%.3f", time.seconds * 1e3)
+              << ", \"gflops\": " << llvm::format("%.2f", gflops)
+              << ", \"peak_fraction\": " << llvm::format("%.3f", gflops / peak)
+              << ", \"peak_bytes\": " << time.peakBytes
+              << ", \"speedup_vs_composed\": "
+              << llvm::format("%.3f", composedTime.seconds / time.seconds)
+              << "}\n";
+    };
+    row("attn layer", layerTime, projectionFlops + attentionFlops, true);
+    row("openblas projections + attn flash", composedTime,
+        projectionFlops + attentionFlops, true);
+    row("attn projections (layer - attention)", projections, projectionFlops);
+    row("openblas sgemm projections", sgemmTime, projectionFlops);
+    row("attn attention alone", attentionTime, attentionFlops);
+    llvm::outs() << "| " << name
+                 << " | attn projections' rate / sgemm's | - | - | "
+                 << llvm::format("%.0f%%",
+                                 100 * sgemmTime.seconds / projections.seconds)
+                 << " | - |\n";
+    if (json)
+      *json << "{\"layer\": \"" << name
+            << "\", \"projections_vs_sgemm_rate\": "
+            << llvm::format("%.3f", sgemmTime.seconds / projections.seconds)
+            << "}\n";
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "attn CPU benchmark\n");
   std::vector<int64_t> ns(lengths.begin(), lengths.end());
@@ -893,6 +1071,8 @@ int main(int argc, char **argv) {
     return runDecodeBenchmark(peak, json.get());
   if (linear)
     return runLinearBenchmark(peak, json.get());
+  if (layers)
+    return runLayerBenchmark(peak, json.get());
 
   llvm::outs() << "| D | mask | N | strategy | time ms | GFLOP/s | % of peak | "
                   "peak MiB | vs baseline |\n|---|---|---|---|---|---|---|---|"

@@ -48,6 +48,11 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
   // then choose and apply a strategy for every attention.
   addFrontEndPasses(pm, config.strategy, config.queryTile, config.keyTile,
                     /*decode=*/true);
+  // The layers' projections: register-blocked products on all cores.
+  AttnTileProjectionsPassOptions projections;
+  projections.vectorWidth = lanes;
+  projections.vectorRegisters = unit.registers;
+  pm.addNestedPass<func::FuncOp>(createAttnTileProjectionsPass(projections));
   pm.addNestedPass<func::FuncOp>(createAttnTileDecodePass(
       {config.keyTile, config.queryTile, config.splitK, /*workers=*/0}));
   pm.addNestedPass<func::FuncOp>(

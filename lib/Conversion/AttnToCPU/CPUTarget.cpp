@@ -59,3 +59,10 @@ CPUVectorUnit mlir::attn::describeCPUVectorUnit(llvm::StringRef cpu,
 #include "attn/cpu_features.def"
   return unit;
 }
+
+int64_t mlir::attn::productBlockVectors(int64_t registers) {
+  for (int64_t vectors : {4, 2})
+    if (6 * vectors + vectors + 1 <= registers)
+      return vectors;
+  return 1;
+}

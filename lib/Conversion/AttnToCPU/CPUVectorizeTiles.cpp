@@ -37,6 +37,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/AttnToCPU/CPUTarget.h"
 #include "attn/Conversion/AttnToCPU/Passes.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -217,12 +218,9 @@ public:
     // The most vectors of columns (4, 2 or 1) that divide the columns and
     // leave room for 6 rows of accumulators, the row of B and a broadcast;
     // then as many rows as the registers hold (at most 12).
-    vectorsPerBlock = 1;
-    for (int64_t v : {4, 2})
-      if (cols % (v * width) == 0 && 6 * v + v + 1 <= unit.registers) {
-        vectorsPerBlock = v;
-        break;
-      }
+    vectorsPerBlock = productBlockVectors(unit.registers);
+    while (cols % (vectorsPerBlock * width) != 0)
+      vectorsPerBlock /= 2;
     blockRows = std::min<int64_t>(
         12, (unit.registers - vectorsPerBlock - 1) / vectorsPerBlock);
   }
@@ -238,11 +236,17 @@ public:
           c = op.getOutputs()[0];
     // B in f16/bf16 (the decode strategy's values, read in place) is
     // widened as it is loaded; linalg.matmul's body then holds the extf.
-    if (!isStaticRowMajorFloat(bMat.getType()) ||
-        !isStaticRowMajorF32(c.getType()))
+    if (!isStaticRowMajorFloat(bMat.getType()))
       return false;
+    // The rows of A and C may be dynamic (a layer's projections: tokens);
+    // A's elements are loaded one at a time, widened from f16/bf16.
     auto aType = dyn_cast<MemRefType>(a.getType());
-    return aType && aType.hasStaticShape() && aType.getElementType().isF32() &&
+    auto cType = dyn_cast<MemRefType>(c.getType());
+    return aType && cType && !aType.isDynamicDim(1) &&
+           isa<Float32Type, Float16Type, BFloat16Type>(
+               aType.getElementType()) &&
+           !cType.isDynamicDim(1) && cType.getElementType().isF32() &&
+           hasUnitLastStride(cType) &&
            widthDividing(columnsOf(op), unit.width) != 0;
   }
 
@@ -252,8 +256,12 @@ public:
   /// while every row block of A's slice passes by. Only the first chunk
   /// applies the prologue; the others continue from C.
   void emit() {
+    // Dynamic rows come from a caller that chose the depth for L1 already
+    // (attn-tile-projections).
     constexpr int64_t kL1HalfBytes = 16 * 1024;
-    int64_t chunk = std::max<int64_t>(1, kL1HalfBytes / (rows * 4));
+    int64_t chunk = ShapedType::isDynamic(rows)
+                        ? depth
+                        : std::max<int64_t>(1, kL1HalfBytes / (rows * 4));
     for (int64_t begin = 0; begin < depth; begin += chunk) {
       int64_t end = std::min(depth, begin + chunk);
       emitChunk(begin, end, /*first=*/begin == 0);
@@ -268,6 +276,10 @@ private:
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(columns.getBody());
     Value col = columns.getInductionVar();
+    if (ShapedType::isDynamic(rows)) {
+      emitDynamicRows(col, depthBegin, depthEnd, first);
+      return;
+    }
     int64_t fullRows = rows / blockRows * blockRows;
     if (fullRows > 0) {
       auto rowLoop = scf::ForOp::create(b, loc, index(0), index(fullRows),
@@ -280,6 +292,28 @@ private:
     if (rows > fullRows)
       emitBlock(index(fullRows), rows - fullRows, col, depthBegin, depthEnd,
                 first, /*fetchNext=*/true);
+  }
+
+  /// Rows known only at run time: whole blocks of blockRows rows, then the
+  /// last rows one at a time. (B is then a packed strip, nothing to fetch.)
+  void emitDynamicRows(Value col, int64_t depthBegin, int64_t depthEnd,
+                       bool first) {
+    Value numRows = memref::DimOp::create(b, loc, a, 0);
+    Value step = index(blockRows);
+    Value fullRows = arith::MulIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, numRows, step), step);
+    auto blocks = scf::ForOp::create(b, loc, index(0), fullRows, step);
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(blocks.getBody());
+      emitBlock(blocks.getInductionVar(), blockRows, col, depthBegin,
+                depthEnd, first, /*fetchNext=*/false);
+    }
+    auto rest = scf::ForOp::create(b, loc, fullRows, numRows, index(1));
+    OpBuilder::InsertionGuard inner(b);
+    b.setInsertionPointToStart(rest.getBody());
+    emitBlock(rest.getInductionVar(), 1, col, depthBegin, depthEnd, first,
+              /*fetchNext=*/false);
   }
 
   /// acc = C[block] (or the prologue's start); for k in the chunk:
@@ -318,7 +352,7 @@ private:
     // Read in place, B's next column strip (the same rows, the next line of
     // each) is fetched during this one.
     Value nextStrip;
-    if (fetchNext && readInPlace(bMat))
+    if (fetchNext && readInPlace(bMat) && cols > vectorsPerBlock * width)
       nextStrip = min(offset(col, vectorsPerBlock * width), cols - width);
     auto loop = scf::ForOp::create(
         b, loc, index(depthBegin), index(depthEnd), index(1), accumulators,
@@ -333,6 +367,8 @@ private:
           for (auto [r, rIndex] : llvm::enumerate(rowIndex)) {
             Value element =
                 memref::LoadOp::create(nb, l, a, ValueRange{rIndex, k});
+            if (!element.getType().isF32())
+              element = arith::ExtFOp::create(nb, l, nb.getF32Type(), element);
             Value broadcast =
                 vector::BroadcastOp::create(nb, l, vectorType, element);
             for (auto [v, bVector] : llvm::enumerate(bRow))
@@ -607,15 +643,25 @@ struct AttnCPUVectorizeTilesPass
     }
     IRRewriter rewriter(&getContext());
 
+    // A copy of a buffer onto itself (what bufferization leaves where a
+    // loop updated a task's tile in place) does nothing.
     SmallVector<memref::CopyOp> copies;
     func.walk([&](memref::CopyOp copy) {
+      if (copy.getSource() == copy.getTarget()) {
+        copies.push_back(copy);
+        return;
+      }
       auto source = cast<MemRefType>(copy.getSource().getType());
       auto target = cast<MemRefType>(copy.getTarget().getType());
       if (!source.getLayout().isIdentity() || !target.getLayout().isIdentity())
         copies.push_back(copy);
     });
-    for (memref::CopyOp copy : copies)
-      copyAsLinalg(rewriter, copy);
+    for (memref::CopyOp copy : copies) {
+      if (copy.getSource() == copy.getTarget())
+        rewriter.eraseOp(copy);
+      else
+        copyAsLinalg(rewriter, copy);
+    }
 
     VectorUnit unit{vectorWidth, vectorRegisters};
     emitProducts<MatmulEmitter, linalg::MatmulOp>(func, rewriter, unit);

@@ -42,6 +42,12 @@ struct CPUVectorUnit {
 CPUVectorUnit describeCPUVectorUnit(llvm::StringRef cpu,
                                     llvm::StringRef features);
 
+/// The vectors of columns in the register block of a product C += A B: the
+/// most of 4 or 2 that leave room, with `registers` registers, for 6 rows of
+/// accumulators, the row of B and a broadcast of A (4 of AVX-512's 32, 2 of
+/// AVX2's 16), else 1.
+int64_t productBlockVectors(int64_t registers);
+
 } // namespace mlir::attn
 
 #endif // ATTN_CONVERSION_ATTNTOCPU_CPUTARGET_H

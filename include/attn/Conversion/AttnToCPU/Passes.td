@@ -91,6 +91,42 @@ def AttnTileDecodePass : Pass<"attn-tile-decode", "::mlir::func::FuncOp"> {
   ];
 }
 
+def AttnTileProjectionsPass
+    : Pass<"attn-tile-projections", "::mlir::func::FuncOp"> {
+  let summary = "Cut the layers' projections into register-blocked products";
+  let description = [{
+    The projections that attn-decompose-layers writes (into heads,
+    P[b, h, t, d] = sum_f x[b, t, f] W[f, h d], and from heads,
+    y[b, t, e] = sum_{h, d} O[b, h, t, d] W[h w + d, e]) become what a BLAS
+    does: tasks in parallel over (batch row, tile of `row-tile` tokens)
+    compute each strip of nc columns of their rows (nc the register block's
+    columns, or the widest fraction of it that divides the head width or E)
+    as linalg.matmul ops of `depth-tile` deep chunks, each reading a block of
+    the weight packed into a contiguous f32 tile (which then stays in L1),
+    on views of the activations and of the result: the head split and merge
+    are offsets of those views, never copies. The projections of the same
+    activations (q, k, v of self-attention) share the task loop, so each
+    task reads its rows of x once for all of them.
+    Projections whose widths no vector divides are left as they are.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
+           "f32 lanes per vector register (8: AVX2, 16: AVX-512)">,
+    Option<"vectorRegisters", "vector-registers", "int64_t",
+           /*default=*/"16", "Vector registers of the target (16, 32)">,
+    Option<"rowTile", "row-tile", "int64_t", /*default=*/"96",
+           "Tokens per task (a multiple of the 6-row register blocks)">,
+    Option<"depthTile", "depth-tile", "int64_t", /*default=*/"128",
+           "Reduction depth of one product (its strip chunk stays in L1)">
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
 def AttnCPUVectorizeTilesPass
     : Pass<"attn-cpu-vectorize-tiles", "::mlir::func::FuncOp"> {
   let summary = "Vector code for the static tiles of the flash strategy";

@@ -6,11 +6,14 @@
 //   y = merge(attention(Q, K, V)) W_o
 //
 // where split_h views the (B, T, h * w) projection as (B, h, T, w) and merge
-// is its inverse. Projections contract the feature dimension of (B, T, F)
-// activations with an (F, E) weight, accumulated in f32.
+// is its inverse. Neither is a copy: the products that write Q, K, V and read
+// the attention's result do so through their indexing maps (see
+// Projections.h), so Q[b, h, t, d] is written as sum_f x[b, t, f] W_q[f, h, d]
+// with W_q viewed as (F, H, D). Projections accumulate in f32.
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Dialect/Attn/Transforms/Projections.h"
 #include "attn/Dialect/Attn/Transforms/GenericBuilder.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
@@ -25,74 +28,134 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-namespace {
+static constexpr arith::FastMathFlags kContract =
+    arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
 
-/// The head permutation (B, T, h, w) <-> (B, h, T, w) is its own inverse.
-constexpr int64_t kSwapTokensAndHeads[] = {0, 2, 1, 3};
+SmallVector<AffineMap> mlir::attn::getProjectionMaps(MLIRContext *ctx,
+                                                     ProjectionForm form) {
+  auto map = [&](ArrayRef<unsigned> dims) {
+    return AffineMap::getMultiDimMapWithTargets(5, dims, ctx);
+  };
+  // Loops (b, h, t, d, f) and (b, t, e, h, d).
+  if (form == ProjectionForm::IntoHeads)
+    return {map({0, 2, 4}), map({4, 1, 3}), map({0, 1, 2, 3})};
+  return {map({0, 3, 1, 4}), map({3, 4, 2}), map({0, 1, 2})};
+}
+
+SmallVector<utils::IteratorType>
+mlir::attn::getProjectionIterators(ProjectionForm form) {
+  if (form == ProjectionForm::IntoHeads)
+    return {kPar, kPar, kPar, kPar, kRed};
+  return {kPar, kPar, kPar, kRed, kRed};
+}
+
+Value mlir::attn::buildProjectionBody(OpBuilder &b, Location loc,
+                                      ValueRange args) {
+  Type f32 = b.getF32Type();
+  auto widen = [&](Value v) -> Value {
+    return v.getType() == f32 ? v : arith::ExtFOp::create(b, loc, f32, v);
+  };
+  Value prod =
+      arith::MulFOp::create(b, loc, widen(args[0]), widen(args[1]), kContract);
+  return arith::AddFOp::create(b, loc, args[2], prod, kContract);
+}
+
+std::optional<ProjectionForm>
+mlir::attn::matchProjection(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 5 || op.getNumResults() != 1)
+    return std::nullopt;
+  if (!getElementTypeOrSelf(op.getDpsInits()[0].getType()).isF32())
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  std::optional<ProjectionForm> form;
+  for (ProjectionForm candidate :
+       {ProjectionForm::IntoHeads, ProjectionForm::FromHeads})
+    if (maps == getProjectionMaps(op.getContext(), candidate) &&
+        op.getIteratorTypesArray() == getProjectionIterators(candidate))
+      form = candidate;
+  if (!form)
+    return std::nullopt;
+  // The body: out + a * b, each input possibly widened first.
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  if (!add || add.getLhs() != body.getArgument(2))
+    return std::nullopt;
+  auto mul = add.getRhs().getDefiningOp<arith::MulFOp>();
+  if (!mul)
+    return std::nullopt;
+  auto isInput = [&](Value v, unsigned i) {
+    if (auto ext = v.getDefiningOp<arith::ExtFOp>())
+      v = ext.getIn();
+    return v == body.getArgument(i);
+  };
+  if (!isInput(mul.getLhs(), 0) || !isInput(mul.getRhs(), 1))
+    return std::nullopt;
+  return form;
+}
+
+namespace {
 
 class LayerBuilder {
 public:
   LayerBuilder(OpBuilder &builder, Location loc, Type elementType)
       : builder(builder), loc(loc), elementType(elementType) {}
 
-  /// (B, T, F) x (F, E) -> (B, T, E) in the element type, summed in f32.
-  /// Loops (b, t, f, e): e innermost walks rows of W and of the result.
-  Value project(Value activations, Value weights) {
+  /// (B, T, F) x (F, heads * width) -> (B, heads, T, width): the projection
+  /// split into heads as it is written.
+  Value projectIntoHeads(Value activations, Value weights, int64_t heads,
+                         int64_t width) {
     SmallVector<OpFoldResult> sizes =
         tensor::getMixedSizes(builder, loc, activations);
-    sizes[2] = tensor::getMixedSize(builder, loc, weights, 1);
-    Type f32 = builder.getF32Type();
+    Value perHead = splitColumns(weights, 1, heads, width);
+    return project(ProjectionForm::IntoHeads, activations, perHead,
+                   {sizes[0], builder.getIndexAttr(heads), sizes[1],
+                    builder.getIndexAttr(width)});
+  }
+
+  /// (B, heads, T, width) x (heads * width, E) -> (B, T, E): the heads
+  /// merged as they are read.
+  Value projectFromHeads(Value attended, Value weights) {
+    auto type = cast<RankedTensorType>(attended.getType());
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(builder, loc, attended);
+    Value perHead =
+        splitColumns(weights, 0, type.getDimSize(1), type.getDimSize(3));
+    return project(ProjectionForm::FromHeads, attended, perHead,
+                   {sizes[0], sizes[2],
+                    tensor::getMixedSize(builder, loc, weights, 1)});
+  }
+
+private:
+  Value project(ProjectionForm form, Value activations, Value weights,
+                ArrayRef<OpFoldResult> resultSizes) {
     GenericBuilder gb(builder, loc);
-    auto flags = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
     Value product = gb.generic(
-        {activations, weights}, gb.tensor(sizes, f32, 0.0),
-        {gb.map(4, {0, 1, 2}), gb.map(4, {2, 3}), gb.map(4, {0, 1, 3})},
-        {kPar, kPar, kRed, kPar},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value x = a[0].getType() == f32
-                        ? a[0]
-                        : arith::ExtFOp::create(b, l, f32, a[0]);
-          Value w = a[1].getType() == f32
-                        ? a[1]
-                        : arith::ExtFOp::create(b, l, f32, a[1]);
-          Value prod = arith::MulFOp::create(b, l, x, w, flags);
-          return arith::AddFOp::create(b, l, a[2], prod, flags);
+        {activations, weights},
+        gb.tensor(resultSizes, builder.getF32Type(), 0.0),
+        getProjectionMaps(builder.getContext(), form),
+        getProjectionIterators(form),
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          return buildProjectionBody(b, l, a);
         });
     return convertElements(builder, loc, product, elementType);
   }
 
-  /// (B, T, h * w) -> (B, h, T, w)
-  Value splitHeads(Value tokens, int64_t heads, int64_t width) {
-    auto type = cast<RankedTensorType>(tokens.getType());
-    SmallVector<OpFoldResult> sizes =
-        tensor::getMixedSizes(builder, loc, tokens);
-    sizes.pop_back();
-    sizes.append({builder.getIndexAttr(heads), builder.getIndexAttr(width)});
-    auto splitType = RankedTensorType::get(
-        {type.getDimSize(0), type.getDimSize(1), heads, width},
-        type.getElementType());
-    Value split = tensor::ExpandShapeOp::create(builder, loc, splitType, tokens,
-                                                {{0}, {1}, {2, 3}}, sizes);
-    return transpose(split);
-  }
-
-  /// (B, h, T, w) -> (B, T, h * w)
-  Value mergeHeads(Value heads) {
-    return tensor::CollapseShapeOp::create(builder, loc, transpose(heads),
-                                           {{0}, {1}, {2, 3}});
-  }
-
-private:
-  /// Swaps dimensions 1 and 2 of a rank-4 tensor.
-  Value transpose(Value input) {
-    SmallVector<OpFoldResult> sizes =
-        tensor::getMixedSizes(builder, loc, input);
-    std::swap(sizes[1], sizes[2]);
-    GenericBuilder gb(builder, loc);
-    return linalg::TransposeOp::create(builder, loc, input,
-                                       gb.tensor(sizes, elementType),
-                                       kSwapTokensAndHeads)
-        .getResult()[0];
+  /// The 2-D weight with dimension `dim` (heads * width) viewed as
+  /// (heads, width).
+  Value splitColumns(Value weights, unsigned dim, int64_t heads,
+                     int64_t width) {
+    auto type = cast<RankedTensorType>(weights.getType());
+    SmallVector<int64_t> shape(type.getShape());
+    shape[dim] = width;
+    shape.insert(shape.begin() + dim, heads);
+    SmallVector<ReassociationIndices> groups =
+        dim == 0 ? SmallVector<ReassociationIndices>{{0, 1}, {2}}
+                 : SmallVector<ReassociationIndices>{{0}, {1, 2}};
+    return tensor::ExpandShapeOp::create(
+        builder, loc, RankedTensorType::get(shape, type.getElementType()),
+        weights, groups);
   }
 
   OpBuilder &builder;
@@ -111,9 +174,9 @@ struct DecomposeMultiHead : OpRewritePattern<MultiHeadOp> {
     int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads();
     int64_t headDim = op.getHeadDim(), valueDim = op.getValueHeadDim();
     LayerBuilder lb(rewriter, loc, elementType);
-    Value q = lb.splitHeads(lb.project(x, op.getWq()), heads, headDim);
-    Value k = lb.splitHeads(lb.project(source, op.getWk()), kvHeads, headDim);
-    Value v = lb.splitHeads(lb.project(source, op.getWv()), kvHeads, valueDim);
+    Value q = lb.projectIntoHeads(x, op.getWq(), heads, headDim);
+    Value k = lb.projectIntoHeads(source, op.getWk(), kvHeads, headDim);
+    Value v = lb.projectIntoHeads(source, op.getWv(), kvHeads, valueDim);
 
     auto qType = cast<RankedTensorType>(q.getType());
     auto attendedType = RankedTensorType::get(
@@ -124,7 +187,7 @@ struct DecomposeMultiHead : OpRewritePattern<MultiHeadOp> {
                                          op.getScaleAttr())
                          .getResult();
 
-    Value y = lb.project(lb.mergeHeads(attended), op.getWo());
+    Value y = lb.projectFromHeads(attended, op.getWo());
     if (y.getType() != op.getType())
       y = tensor::CastOp::create(rewriter, loc, op.getType(), y);
     rewriter.replaceOp(op, y);

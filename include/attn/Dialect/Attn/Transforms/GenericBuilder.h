@@ -60,26 +60,39 @@ private:
   MLIRContext *ctx;
 };
 
-/// Converts a float tensor to `elementType` elementwise (no-op if equal).
-inline Value convertElements(OpBuilder &builder, Location loc, Value tensor,
-                             Type elementType) {
+/// `tensor` converted elementwise to the element type of `init` (same
+/// shape), written into `init`.
+inline Value convertElementsInto(OpBuilder &builder, Location loc,
+                                 Value tensor, Value init) {
   auto type = cast<RankedTensorType>(tensor.getType());
-  if (type.getElementType() == elementType)
-    return tensor;
+  Type elementType = getElementTypeOrSelf(init.getType());
   GenericBuilder gb(builder, loc);
   unsigned rank = type.getRank();
   AffineMap identity =
       AffineMap::getMultiDimIdentityMap(rank, builder.getContext());
   return gb.generic(
-      {tensor},
-      gb.tensor(tensor::getMixedSizes(builder, loc, tensor), elementType),
-      {identity, identity}, SmallVector<utils::IteratorType>(rank, kPar),
+      {tensor}, init, {identity, identity},
+      SmallVector<utils::IteratorType>(rank, kPar),
       [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Type from = a[0].getType();
+        if (from == elementType)
+          return a[0];
         if (elementType.getIntOrFloatBitWidth() <
-            a[0].getType().getIntOrFloatBitWidth())
+            from.getIntOrFloatBitWidth())
           return arith::TruncFOp::create(b, l, elementType, a[0]);
         return arith::ExtFOp::create(b, l, elementType, a[0]);
       });
+}
+
+/// Converts a float tensor to `elementType` elementwise (no-op if equal).
+inline Value convertElements(OpBuilder &builder, Location loc, Value tensor,
+                             Type elementType) {
+  if (getElementTypeOrSelf(tensor.getType()) == elementType)
+    return tensor;
+  return convertElementsInto(
+      builder, loc, tensor,
+      GenericBuilder(builder, loc)
+          .tensor(tensor::getMixedSizes(builder, loc, tensor), elementType));
 }
 
 } // namespace mlir::attn

@@ -30,7 +30,11 @@
 //   product walks it. The walk prefetches what it needs next (the next key
 //   block's rows, the next column strip's line of each row), one line per
 //   step, so that the memory stream overlaps the arithmetic instead of
-//   stalling on each new line.
+//   stalling on each new line. Where the view is a subview of the cache
+//   (its source visible), the walk also prefetches the next tile's rows
+//   through the source, one tile ahead of what it reads: the decode
+//   strategy reads K/V tile after tile, and the first lines of each tile
+//   would otherwise arrive only when asked for.
 //
 // * Everything else (scaling, masking, exp2, row max and row sums): one loop
 //   per outer dimension and 1-D vectors along the innermost one.
@@ -40,6 +44,7 @@
 #include "attn/Conversion/AttnToCPU/CPUTarget.h"
 #include "attn/Conversion/AttnToCPU/Passes.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
@@ -111,6 +116,59 @@ static Value loadAsF32(OpBuilder &b, Location loc, VectorType f32Type,
       b, loc, VectorType::get(f32Type.getShape(), element), source, indices);
   return arith::ExtFOp::create(b, loc, f32Type, loaded);
 }
+
+/// The rows past a view's own, in the buffer it views: an operand that is a
+/// unit-stride memref.subview of rows of a larger buffer (the decode
+/// strategy's K/V tile of the cache) continues in its source. `indices`
+/// gives the source indices of the view's element (row + ahead, col), the
+/// row clamped to the source's last, so that a walk over this tile can
+/// prefetch the next one (`ahead` = the tile's rows) while it computes.
+class RowsAhead {
+public:
+  static std::optional<RowsAhead> of(OpBuilder &b, Location loc, Value view,
+                                     int64_t ahead) {
+    auto subview = view.getDefiningOp<memref::SubViewOp>();
+    if (!subview || subview.getType().getRank() != 2 ||
+        !llvm::all_of(subview.getStaticStrides(),
+                      [](int64_t stride) { return stride == 1; }))
+      return std::nullopt;
+    RowsAhead rows;
+    rows.source = subview.getSource();
+    llvm::SmallBitVector dropped = subview.getDroppedDims();
+    SmallVector<unsigned> kept;
+    for (unsigned d = 0; d < dropped.size(); ++d)
+      if (!dropped.test(d))
+        kept.push_back(d);
+    rows.rowDim = kept[0];
+    rows.colDim = kept[1];
+    for (OpFoldResult offset : subview.getMixedOffsets())
+      rows.base.push_back(getValueOrCreateConstantIndexOp(b, loc, offset));
+    rows.base[rows.rowDim] = arith::AddIOp::create(
+        b, loc, rows.base[rows.rowDim],
+        arith::ConstantIndexOp::create(b, loc, ahead));
+    rows.lastRow = arith::SubIOp::create(
+        b, loc, memref::DimOp::create(b, loc, rows.source, rows.rowDim),
+        arith::ConstantIndexOp::create(b, loc, 1));
+    return rows;
+  }
+
+  /// The buffer the view is a part of.
+  Value buffer() const { return source; }
+
+  SmallVector<Value> indices(OpBuilder &b, Location loc, Value row,
+                             Value col) const {
+    SmallVector<Value> result = base;
+    result[rowDim] = arith::MinSIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, base[rowDim], row), lastRow);
+    result[colDim] = arith::AddIOp::create(b, loc, base[colDim], col);
+    return result;
+  }
+
+private:
+  Value source, lastRow;
+  SmallVector<Value> base;
+  unsigned rowDim = 0, colDim = 1;
+};
 
 /// What C holds when a product starts, when the op right before it wrote
 /// all of C: zeros (a fill), or its old rows scaled by a vector (the rescaling
@@ -223,6 +281,8 @@ public:
       vectorsPerBlock /= 2;
     blockRows = std::min<int64_t>(
         12, (unit.registers - vectorsPerBlock - 1) / vectorsPerBlock);
+    if (readInPlace(bMat) && !ShapedType::isDynamic(depth))
+      nextTile = RowsAhead::of(b, loc, bMat, depth);
   }
 
   static int64_t columnsOf(linalg::MatmulOp op) {
@@ -359,6 +419,8 @@ private:
         [&](OpBuilder &nb, Location l, Value k, ValueRange acc) {
           if (nextStrip)
             prefetch(nb, l, bMat, ValueRange{k, nextStrip});
+          if (fetchNext && nextTile)
+            prefetch(nb, l, nextTile->buffer(), nextTile->indices(nb, l, k, col));
           SmallVector<Value> bRow;
           for (Value cIndex : colIndex)
             bRow.push_back(
@@ -391,6 +453,7 @@ private:
   Value a, bMat, c;
   int64_t rows, depth, cols, vectorsPerBlock, blockRows;
   Prologue prologue;
+  std::optional<RowsAhead> nextTile; // B's next tile in its buffer.
 };
 
 /// The dot-product form C[r, t] += sum_d A[r, d] B[t, d] of static f32
@@ -411,6 +474,8 @@ public:
     // Rows x columns accumulators, a vector per column of B and one of A.
     rowBlock = std::min<int64_t>(4, rows);
     colBlock = std::max<int64_t>(1, (unit.registers - 1) / (rowBlock + 1));
+    if (readInPlace(bRows))
+      nextTile = RowsAhead::of(b, loc, bRows, cols);
   }
 
   static int64_t depthOf(linalg::GenericOp op) {
@@ -513,6 +578,10 @@ private:
         [&](OpBuilder &nb, Location l, Value d, ValueRange acc) {
           for (Value next : nextRows)
             prefetch(nb, l, bRows, ValueRange{next, d});
+          if (row == 0 && nextTile)
+            for (Value t : colIndex)
+              prefetch(nb, l, nextTile->buffer(),
+                       nextTile->indices(nb, l, t, d));
           SmallVector<Value> bRow;
           for (Value t : colIndex)
             bRow.push_back(
@@ -544,6 +613,7 @@ private:
   Value a, bRows, c;
   int64_t rows, depth, cols, rowBlock, colBlock;
   Operation *zeroStart;
+  std::optional<RowsAhead> nextTile; // B's next tile of rows in its buffer.
 };
 
 /// A linalg op (not a product) of one or two loops whose innermost loop has a

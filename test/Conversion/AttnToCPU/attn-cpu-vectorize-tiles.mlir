@@ -186,3 +186,47 @@ func.func @product_packed(%a: memref<4x64xf32>, %b: memref<64x32xf32>, %c: memre
   linalg.matmul ins(%a, %b : memref<4x64xf32>, memref<64x32xf32>) outs(%c : memref<4x32xf32>)
   return
 }
+
+// -----
+
+// B is a tile of rows of a larger buffer (the decode strategy's K and V
+// tiles of the cache, subviews of it): besides the prefetches inside the
+// tile, each step prefetches, through the cache itself, the row one tile
+// ahead of the one it reads (the next tile's), clamped to the cache's last
+// row, so that the next tile's lines are in flight while this one computes.
+// CHECK-LABEL: func.func @next_tile_of_the_cache
+// CHECK-SAME: (%[[KC:[^:]*]]: memref<1x2x?x32xf16>, %[[VC:[^:]*]]: memref<1x2x?x32xf16>, %[[H:[^:]*]]: index, %[[OFF:[^:]*]]: index
+// The scores: key row t + 16 of the key cache, at the same d, in the first
+// row block.
+// CHECK: %[[KAHEAD:.*]] = arith.addi %[[OFF]], %c16 : index
+// CHECK: %[[KDIM:.*]] = memref.dim %[[KC]], %c2 : memref<1x2x?x32xf16>
+// CHECK: %[[KLAST:.*]] = arith.subi %[[KDIM]], %c1 : index
+// CHECK: scf.for %[[T:.*]] = %c0 to %c14 step %c7 {
+// CHECK: scf.for %[[D:.*]] = %c0 to %c32 step %c8
+// CHECK: %[[KROW:.*]] = arith.addi %[[KAHEAD]], %[[T]] : index
+// CHECK: %[[KCLAMPED:.*]] = arith.minsi %[[KROW]], %[[KLAST]] : index
+// CHECK: memref.prefetch %[[KC]][%c0, %[[H]], %[[KCLAMPED]], %[[D]]], read, locality<3>, data : memref<1x2x?x32xf16>
+// The product p v: value row k + 16 of the value cache, at the strip's
+// column, next to the prefetch of the tile's own next strip.
+// CHECK: %[[VAHEAD:.*]] = arith.addi %[[OFF]], %c16 : index
+// CHECK: %[[VDIM:.*]] = memref.dim %[[VC]], %c2 : memref<1x2x?x32xf16>
+// CHECK: %[[VLAST:.*]] = arith.subi %[[VDIM]], %c1 : index
+// CHECK: scf.for %[[COL:.*]] = %c0 to %c32 step %c16 {
+// CHECK: scf.for %[[K:.*]] = %c0 to %c16 step %c1
+// CHECK: memref.prefetch %{{.*}}[%[[K]], %{{.*}}], read, locality<3>, data : memref<16x32xf16, strided<[32, 1], offset: ?>>
+// CHECK: %[[VROW:.*]] = arith.addi %[[VAHEAD]], %[[K]] : index
+// CHECK: %[[VCLAMPED:.*]] = arith.minsi %[[VROW]], %[[VLAST]] : index
+// CHECK: memref.prefetch %[[VC]][%c0, %[[H]], %[[VCLAMPED]], %[[COL]]], read, locality<3>, data : memref<1x2x?x32xf16>
+func.func @next_tile_of_the_cache(%kc: memref<1x2x?x32xf16>, %vc: memref<1x2x?x32xf16>, %h: index, %off: index, %q: memref<1x32xf32>, %s: memref<1x16xf32>, %o: memref<1x32xf32>) {
+  %k = memref.subview %kc[0, %h, %off, 0] [1, 1, 16, 32] [1, 1, 1, 1] : memref<1x2x?x32xf16> to memref<16x32xf16, strided<[32, 1], offset: ?>>
+  %v = memref.subview %vc[0, %h, %off, 0] [1, 1, 16, 32] [1, 1, 1, 1] : memref<1x2x?x32xf16> to memref<16x32xf16, strided<[32, 1], offset: ?>>
+  linalg.generic {indexing_maps = [affine_map<(r, t, d) -> (r, d)>, affine_map<(r, t, d) -> (t, d)>, affine_map<(r, t, d) -> (r, t)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%q, %k : memref<1x32xf32>, memref<16x32xf16, strided<[32, 1], offset: ?>>) outs(%s : memref<1x16xf32>) {
+  ^bb0(%a: f32, %b: f16, %c: f32):
+    %w = arith.extf %b : f16 to f32
+    %p = arith.mulf %a, %w : f32
+    %sum = arith.addf %c, %p : f32
+    linalg.yield %sum : f32
+  }
+  linalg.matmul ins(%s, %v : memref<1x16xf32>, memref<16x32xf16, strided<[32, 1], offset: ?>>) outs(%o : memref<1x32xf32>)
+  return
+}

@@ -368,6 +368,66 @@ TEST(DecodeSplitK, MergeMatchesTheUnsplitResult) {
   }
 }
 
+/// A NaN in the inputs reaches exactly the outputs that the math says it
+/// reaches, and is never taken for an empty row's 0: with a NaN in
+/// q[0, 0, 0, 0], row (0, 0) is NaN (output and log-sum-exp) and the other
+/// heads are finite; with a NaN in v at a key that batch row 1 sees, column 0
+/// of that K/V head's query heads is NaN and their other columns finite; the
+/// row with no key stays 0 (lse -inf). For every strategy, split-K merged.
+TEST(NaNInputs, ReachTheirRowsAndNoOthers) {
+  std::unique_ptr<mlir::MLIRContext> context =
+      mlir::attn::createCompilerContext();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      loadFunction(kDecode, "gqa_lse", context.get());
+  ASSERT_TRUE(module);
+  std::mt19937_64 rng(11);
+  HostTensor q(ATTN_DTYPE_F32, {3, 4, 1, 16});
+  HostTensor k(ATTN_DTYPE_F32, {3, 2, 70, 16});
+  HostTensor v(ATTN_DTYPE_F32, {3, 2, 70, 16});
+  HostTensor lengths = HostTensor::fromValues<int32_t>({3}, {70, 17, 0});
+  for (HostTensor *t : {&q, &k, &v})
+    ref::fillRandom(*t, rng(), 0);
+  q.data<float>()[0] = NAN;                    // q[0, 0, 0, 0]
+  v.data<float>()[((1 * 2 + 0) * 70 + 5) * 16] = NAN; // v[1, 0, 5, 0]
+  std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view(),
+                                       lengths.view()};
+  for (const char *strategy : {"decode", "flash", "materialized"}) {
+    SCOPED_TRACE(strategy);
+    mlir::attn::CPUTargetOptions options = testTarget();
+    options.pipeline.strategy = strategy;
+    options.pipeline.keyTile = 16;
+    options.pipeline.splitK = 3;
+    auto compiled = mlir::attn::compileForRuntime(*module, options);
+    ASSERT_TRUE(compiled.ok()) << compiled.status().toString();
+    auto function = compiled->lookup("gqa_lse");
+    ASSERT_TRUE(function.ok());
+    auto outputs = function->call(inputs);
+    ASSERT_TRUE(outputs.ok()) << outputs.status().toString();
+    auto out = (*outputs)[0].values<float>();
+    auto lse = (*outputs)[1].values<float>();
+    for (int64_t b = 0; b < 3; ++b)
+      for (int64_t h = 0; h < 4; ++h) {
+        int64_t row = b * 4 + h;
+        for (int64_t d = 0; d < 16; ++d) {
+          float o = out[row * 16 + d];
+          bool nan = (b == 0 && h == 0) || (b == 1 && h < 2 && d == 0);
+          if (nan)
+            EXPECT_TRUE(std::isnan(o)) << "row " << row << " column " << d;
+          else if (b == 2)
+            EXPECT_EQ(o, 0.0f) << "row " << row << " column " << d;
+          else
+            EXPECT_TRUE(std::isfinite(o)) << "row " << row << " column " << d;
+        }
+        if (b == 0 && h == 0)
+          EXPECT_TRUE(std::isnan(lse[row])) << "row " << row;
+        else if (b == 2)
+          EXPECT_EQ(lse[row], -INFINITY) << "row " << row;
+        else
+          EXPECT_TRUE(std::isfinite(lse[row])) << "row " << row;
+      }
+  }
+}
+
 } // namespace
 
 namespace {

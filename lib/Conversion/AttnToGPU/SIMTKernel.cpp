@@ -198,7 +198,7 @@ private:
     ifThen(b, loc, row.exists, [&](OpBuilder &b, Location loc) {
       Type outType = cast<MemRefType>(frame.out.getType()).getElementType();
       Value any =
-          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, sum, zeroF);
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, sum, zeroF);
       unrollLater(forEach(
           b, loc, zero, valueDim, one, [&](OpBuilder &nb, Location l, Value d) {
             Value a = memref::LoadOp::create(nb, l, kn.acc, d);

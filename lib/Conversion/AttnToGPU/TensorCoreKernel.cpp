@@ -727,7 +727,7 @@ private:
                   ValueRange{rows.batch, row.head, row.query});
             });
           // 1 / l, or 0 for a row that saw no key.
-          Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+          Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT,
                                             rowSum, zeroF);
           Value inverse = arith::SelectOp::create(
               b, loc, any,

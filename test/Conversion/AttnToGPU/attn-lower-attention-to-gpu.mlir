@@ -48,7 +48,7 @@
 // CHECK: math.exp2
 // CHECK: math.fma
 // Normalized once; a row that saw no key gets 0.
-// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpf ugt
 // CHECK: arith.divf
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // CHECK: memref.store %{{.*}}, %[[OUT]]

@@ -8,7 +8,7 @@
 // CHECK: arith.maximumf
 // CHECK: math.exp2
 // CHECK: math.exp2
-// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpf ugt
 // CHECK: arith.divf
 // CHECK: math.log2
 // CHECK: %[[OUT:.*]] = linalg.generic {{.*}} ins(%arg0, %arg1, %[[ROWS]]#0, %[[ROWS]]#1 : tensor<2x4x7x8xf16>, tensor<2x4x7x8xf16>, tensor<2x4x7xf32>, tensor<2x4x7xf32>)

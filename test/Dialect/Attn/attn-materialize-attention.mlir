@@ -36,7 +36,7 @@
 // CHECK-SAME: ins(%[[P]], %[[V]] : tensor<2x4x1x8x10xf32>, tensor<2x4x10x32xf32>)
 // CHECK: %[[OUT5:.*]] = linalg.generic
 // CHECK-SAME: ins(%[[ACC]], %[[SUM]] : tensor<2x4x1x8x32xf32>, tensor<2x4x1x8xf32>)
-// CHECK: %[[ANY:.*]] = arith.cmpf ogt, %{{.*}}, %[[ZERO]] : f32
+// CHECK: %[[ANY:.*]] = arith.cmpf ugt, %{{.*}}, %[[ZERO]] : f32
 // CHECK: %[[QUOT:.*]] = arith.divf
 // CHECK: arith.select %[[ANY]], %[[QUOT]], %[[ZERO]] : f32
 // CHECK: %[[OUT:.*]] = tensor.collapse_shape %[[OUT5]] {{\[}}[0], [1, 2], [3], [4]] : tensor<2x4x1x8x32xf32> into tensor<2x4x8x32xf32>

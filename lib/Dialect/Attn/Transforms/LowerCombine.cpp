@@ -70,7 +70,7 @@ struct LowerCombine : OpRewritePattern<CombineOp> {
             total = arith::AddFOp::create(b, l, total, terms.back());
           }
           Value zero = f32Constant(b, l, 0);
-          Value any = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT,
+          Value any = arith::CmpFOp::create(b, l, arith::CmpFPredicate::UGT,
                                             total, zero);
           SmallVector<Value> yields;
           for (Value term : terms)

@@ -200,7 +200,7 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
         {kPar, kPar, kPar, kPar, kPar},
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
           Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0));
-          Value any = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT,
+          Value any = arith::CmpFOp::create(b, l, arith::CmpFPredicate::UGT,
                                             a[1], zero);
           Value quotient = arith::DivFOp::create(b, l, a[0], a[1]);
           Value o = arith::SelectOp::create(b, l, any, quotient, zero);

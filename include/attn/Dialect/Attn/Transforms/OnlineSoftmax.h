@@ -56,7 +56,7 @@ inline Value buildValidKeys(OpBuilder &b, Location loc, Value len,
 /// sum_j exp(s_j) = sum_j 2^(s_j log2 e) = l 2^m, so lse = (m + log2 l) ln 2;
 /// -inf for a row that saw no key (l = 0).
 inline Value logSumExpOf(OpBuilder &b, Location loc, Value m, Value l) {
-  Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l,
+  Value any = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, l,
                                     f32Constant(b, loc, 0));
   Value log2Sum =
       arith::AddFOp::create(b, loc, m, math::Log2Op::create(b, loc, l));

@@ -134,7 +134,9 @@ inline SmallVector<Value> updateOnlineSoftmax(OpBuilder &b, Location loc,
 }
 
 /// out = l > 0 ? acc / l : 0 per element of `acc` (..., rows, Dv), in
-/// `elementType`; `l` has acc's shape without its last dimension.
+/// `elementType`; `l` has acc's shape without its last dimension. The test
+/// is unordered (ugt): a NaN input makes l NaN, and the row is then NaN, as
+/// the math says, instead of passing for an empty row's 0.
 inline Value normalizeRows(OpBuilder &b, Location loc, Value acc, Value l,
                            Type elementType) {
   GenericBuilder gb(b, loc);
@@ -152,7 +154,7 @@ inline Value normalizeRows(OpBuilder &b, Location loc, Value acc, Value l,
       SmallVector<utils::IteratorType>(rank, kPar),
       [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
         Value zeroF = f32Constant(nb, lo, 0);
-        Value any = arith::CmpFOp::create(nb, lo, arith::CmpFPredicate::OGT,
+        Value any = arith::CmpFOp::create(nb, lo, arith::CmpFPredicate::UGT,
                                           a[1], zeroF);
         Value o = arith::SelectOp::create(
             nb, lo, any, arith::DivFOp::create(nb, lo, a[0], a[1]), zeroF);
@@ -273,7 +275,7 @@ inline std::pair<Value, Value> mergeSplitKPartials(OpBuilder &b, Location loc,
                                          total);
             });
         Value zeroF = f32Constant(nb, l, 0);
-        Value any = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+        Value any = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::UGT,
                                           a[0], zeroF);
         Value o = arith::SelectOp::create(
             nb, l, any, arith::DivFOp::create(nb, l, acc, a[0]), zeroF);

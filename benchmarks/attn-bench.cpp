@@ -86,6 +86,12 @@ static cl::opt<bool> layers(
              "x = 2x256x512 and 8x512x1024): whole, against OpenBLAS "
              "projections composed with attn's flash, and attn's attention "
              "alone"));
+static cl::opt<bool> bf16(
+    "bf16",
+    cl::desc("Time bf16 inputs instead: the flash strategy on bf16 q, k, v "
+             "(B = 1, H = 8, no mask) against f32 in the same run, and, "
+             "where the CPU has AVX512-BF16, against bf16 compiled without "
+             "it (widened to f32 products)"));
 static cl::opt<double> decodeMaxGiB(
     "decode-max-gib",
     cl::desc("--decode: largest K/V cache to allocate, in GiB (larger "
@@ -281,10 +287,11 @@ size_t baseline(const HostTensor &q, const HostTensor &k, const HostTensor &v,
 }
 
 std::string moduleText(int64_t h, int64_t d, bool causal,
-                       const std::string &maskText = "", int64_t n = 0) {
+                       const std::string &maskText = "", int64_t n = 0,
+                       const std::string &element = "f32") {
   std::string t = "tensor<1x" + std::to_string(h) + "x" +
                   (n ? std::to_string(n) : "?") + "x" + std::to_string(d) +
-                  "xf32>";
+                  "x" + element + ">";
   std::string mask = !maskText.empty() ? " mask(" + maskText + ")"
                      : causal          ? " mask(#attn.causal<top_left>)"
                                        : "";
@@ -509,6 +516,95 @@ int runMaskBenchmark(double peak, llvm::raw_fd_ostream *json) {
         *json << "{\"mask\": \"" << c.name
               << "\", \"fitted_exponent\": " << llvm::format("%.3f", exponent)
               << "}\n";
+    }
+  }
+  return 0;
+}
+
+/// --bf16: dense flash on bf16 inputs against the same on f32, one run.
+int runBf16Benchmark(double peak, llvm::raw_fd_ostream *json) {
+  std::vector<int64_t> ns(lengths.begin(), lengths.end());
+  if (ns.empty())
+    ns = {1024, 2048, 4096};
+  std::vector<int64_t> ds(headDims.begin(), headDims.end());
+  if (ds.empty())
+    ds = {64, 128};
+  bool dot = __builtin_cpu_supports("avx512bf16");
+  llvm::outs() << "| D | N | inputs | time ms | GFLOP/s | % of peak | "
+                  "vs f32 |\n|---|---|---|---|---|---|---|\n";
+  auto context = mlir::attn::createCompilerContext();
+  for (int64_t d : ds) {
+    ::attn::Module f32Module, bf16Module, widenedModule;
+    ::attn::Function f32Flash = compile(
+        *context, f32Module, moduleText(heads, d, false), "flash");
+    std::string text = moduleText(heads, d, false, "", 0, "bf16");
+    ::attn::Function bf16Flash = compile(*context, bf16Module, text, "flash");
+    std::optional<::attn::Function> widened;
+    if (dot)
+      widened = compile(*context, widenedModule, text, "flash", "auto",
+                        "-avx512bf16");
+    for (int64_t n : ns) {
+      std::vector<int64_t> shape = {1, heads, n, d};
+      // The same values in both types: bf16 draws, held exactly in f32.
+      std::vector<HostTensor> half, full;
+      for (uint64_t seed : {1, 2, 3}) {
+        half.emplace_back(ATTN_DTYPE_BF16, shape);
+        full.emplace_back(ATTN_DTYPE_F32, shape);
+        ::attn::reference::fillRandom(half.back(), seed, 0);
+        for (int64_t i = 0; i < half.back().numElements(); ++i)
+          ::attn::reference::storeElement(
+              full.back(), i, ::attn::reference::loadElement(half.back(), i));
+      }
+      HostTensor halfOut(ATTN_DTYPE_BF16, shape), fullOut(ATTN_DTYPE_F32, shape);
+      std::vector<attn_tensor_t> halfInputs = {half[0].view(), half[1].view(),
+                                               half[2].view()},
+                                 fullInputs = {full[0].view(), full[1].view(),
+                                               full[2].view()};
+      std::vector<attn_tensor_t> halfOutputs = {halfOut.view()},
+                                 fullOutputs = {fullOut.view()};
+      Measurement f32Time =
+          timeMedian([&] { return invoke(f32Flash, fullInputs, fullOutputs); });
+      Measurement widenedTime;
+      if (widened)
+        widenedTime = timeMedian(
+            [&] { return invoke(*widened, halfInputs, halfOutputs); });
+      Measurement bf16Time =
+          timeMedian([&] { return invoke(bf16Flash, halfInputs, halfOutputs); });
+      // bf16 against f32 on the same values: a sanity check, not the test
+      // (outputs are averages of values in [-1, 1); bf16 keeps 8 bits).
+      double worst = 0;
+      for (int64_t i = 0; i < fullOut.numElements(); ++i)
+        worst = std::max(
+            worst, std::abs(::attn::reference::loadElement(halfOut, i) -
+                            ::attn::reference::loadElement(fullOut, i)));
+      if (worst > 2e-2) {
+        llvm::errs() << "bf16 and f32 flash differ by " << worst << "\n";
+        return 1;
+      }
+      double flops = double(heads) * n * n * 4.0 * d;
+      auto row = [&](const char *inputs, const Measurement &m) {
+        if (std::isnan(m.seconds))
+          return;
+        double gflops = flops / m.seconds * 1e-9;
+        llvm::outs() << "| " << d << " | " << n << " | " << inputs << " | "
+                     << llvm::format("%.2f", m.seconds * 1e3) << " | "
+                     << llvm::format("%.1f", gflops) << " | "
+                     << llvm::format("%.0f%%", 100 * gflops / peak) << " | "
+                     << llvm::format("%.2fx", f32Time.seconds / m.seconds)
+                     << " |\n";
+        llvm::outs().flush();
+        if (json)
+          *json << "{\"d\": " << d << ", \"n\": " << n << ", \"h\": " << heads
+                << ", \"inputs\": \"" << inputs << "\", \"time_ms\": "
+                << llvm::format("%.3f", m.seconds * 1e3)
+                << ", \"gflops\": " << llvm::format("%.2f", gflops)
+                << ", \"peak_fraction\": " << llvm::format("%.3f", gflops / peak)
+                << ", \"speedup_vs_f32\": "
+                << llvm::format("%.3f", f32Time.seconds / m.seconds) << "}\n";
+      };
+      row("f32", f32Time);
+      row(dot ? "bf16 (vdpbf16ps pairs)" : "bf16 (widened)", bf16Time);
+      row("bf16 widened (-avx512bf16)", widenedTime);
     }
   }
   return 0;
@@ -1118,6 +1214,8 @@ int main(int argc, char **argv) {
     return runLinearBenchmark(peak, json.get());
   if (layers)
     return runLayerBenchmark(peak, json.get());
+  if (bf16)
+    return runBf16Benchmark(peak, json.get());
 
   llvm::outs() << "| D | mask | N | strategy | time ms | GFLOP/s | % of peak | "
                   "peak MiB | vs baseline |\n|---|---|---|---|---|---|---|---|"

@@ -55,8 +55,9 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createAttnTileProjectionsPass(projections));
   pm.addNestedPass<func::FuncOp>(createAttnTileDecodePass(
       {config.keyTile, config.queryTile, config.splitK, /*workers=*/0}));
-  pm.addNestedPass<func::FuncOp>(
-      createAttnTileOnlineSoftmaxPass({config.queryTile, config.keyTile}));
+  // bf16 attention multiplies bf16 pairs where the target has vdpbf16ps.
+  pm.addNestedPass<func::FuncOp>(createAttnTileOnlineSoftmaxPass(
+      {config.queryTile, config.keyTile, unit.bf16Dot}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerLinearAttentionPass(
       {config.linearForm, config.linearChunk, lanes}));
@@ -66,7 +67,7 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
   // Tiles: vector code where shapes are static, loops elsewhere; the
   // parallel tile loop onto all cores.
   pm.addNestedPass<func::FuncOp>(
-      createAttnCPUVectorizeTilesPass({lanes, unit.registers}));
+      createAttnCPUVectorizeTilesPass({lanes, unit.registers, unit.bf16Dot}));
   if (config.parallel) {
     pm.addPass(createForallToParallelLoopPass());
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
@@ -97,6 +98,8 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
   // Row sums of vectors may be reassociated: a tree of adds, not a chain.
   ConvertVectorToLLVMPassOptions vectorToLLVM;
   vectorToLLVM.reassociateFPReductions = true;
+  // vdpbf16ps (x86vector.avx512.dot) for the products of bf16 pairs.
+  vectorToLLVM.x86Vector = unit.bf16Dot;
   pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());

@@ -216,7 +216,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::ValuesIn(allStrategies(kAttention,
                                       {"mha", "gqa_causal", "mqa_decode",
                                        "window_padded", "window_decode",
-                                       "scaled", "fixed", "half", "bfloat"},
+                                       "scaled", "fixed", "half", "bfloat",
+                                       "bfloat_gqa", "bfloat_odd"},
                                       10)),
     caseName);
 

@@ -50,9 +50,9 @@ CPUVectorUnit mlir::attn::describeCPUVectorUnit(llvm::StringRef cpu,
     return subtarget->checkFeatures("+" + feature.str());
   };
   if (has("avx512f"))
-    unit = {16, 32, {}};
+    unit = {16, 32, has("avx512bf16") && has("avx512vl"), {}};
   else if (has("avx2") && has("fma"))
-    unit = {8, 16, {}};
+    unit = {8, 16, false, {}};
 #define ATTN_CPU_FEATURE(name)                                                 \
   if (has(name))                                                               \
     unit.requiredFeatures.push_back(name);

@@ -49,6 +49,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
 #include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::attn {
@@ -65,6 +66,7 @@ namespace {
 /// the registers a block may fill.
 struct VectorUnit {
   int64_t width, registers;
+  bool bf16Dot; // vdpbf16ps (AVX512-BF16) for products of bf16 pairs
 };
 
 /// The widest of `width`, `width` / 2, `width` / 4 (at least 4 lanes) that
@@ -101,6 +103,65 @@ static bool isStaticRowMajorFloat(Type type) {
     return false;
   Type element = memref.getElementType();
   return element.isF32() || element.isF16() || element.isBF16();
+}
+
+/// Whether `type` is a static bf16 memref (rows, columns, 2) whose last two
+/// dimensions are contiguous: an operand of a product of bf16 pairs, which
+/// reads a row's pairs as one run of 2 x columns elements.
+static bool isPairTile(Type type) {
+  auto memref = dyn_cast<MemRefType>(type);
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return memref && memref.hasStaticShape() && memref.getRank() == 3 &&
+         memref.getElementType().isBF16() && memref.getDimSize(2) == 2 &&
+         succeeded(memref.getStridesAndOffset(strides, offset)) &&
+         strides[2] == 1 && strides[1] == 2;
+}
+
+/// Whether `op` is the product of bf16 pairs that attn-tile-online-softmax
+/// forms (bf16-pairs): C[m, n] += extf(A[m, j, i]) * extf(B[j, n, i]) over
+/// (m, n, j, i) with j and i reduced, C f32.
+static bool isPairProduct(linalg::LinalgOp op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+  if (!generic || !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumLoops() != 4)
+    return false;
+  MLIRContext *ctx = op.getContext();
+  auto map = [&](ArrayRef<unsigned> dims) {
+    return AffineMap::getMultiDimMapWithTargets(4, dims, ctx);
+  };
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  using utils::IteratorType;
+  if (maps[0] != map({0, 2, 3}) || maps[1] != map({2, 1, 3}) ||
+      maps[2] != map({0, 1}) ||
+      op.getIteratorTypesArray() !=
+          ArrayRef<IteratorType>{IteratorType::parallel, IteratorType::parallel,
+                                 IteratorType::reduction,
+                                 IteratorType::reduction})
+    return false;
+  // The body: out + extf(a) * extf(b).
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  if (!add || body.getOperations().size() != 5)
+    return false;
+  Value out = body.getArgument(2);
+  Value product = add.getLhs() == out ? add.getRhs() : add.getLhs();
+  auto mul = product.getDefiningOp<arith::MulFOp>();
+  if (!mul || (add.getLhs() != out && add.getRhs() != out))
+    return false;
+  auto widened = [&](Value v, unsigned arg) {
+    auto ext = v.getDefiningOp<arith::ExtFOp>();
+    return ext && ext.getIn() == body.getArgument(arg);
+  };
+  if (!(widened(mul.getLhs(), 0) && widened(mul.getRhs(), 1)) &&
+      !(widened(mul.getLhs(), 1) && widened(mul.getRhs(), 0)))
+    return false;
+  auto cType = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
+  return isPairTile(op.getDpsInputs()[0].getType()) &&
+         isPairTile(op.getDpsInputs()[1].getType()) && cType &&
+         cType.hasStaticShape() && cType.getElementType().isF32() &&
+         hasUnitLastStride(cType);
 }
 
 /// A vector of `f32Type`'s lanes loaded from `source` at `indices`, widened
@@ -196,8 +257,8 @@ static Operation *zeroFillBefore(Operation *op, Value c) {
   return nullptr;
 }
 
-static Prologue findPrologue(linalg::MatmulOp op) {
-  Value c = op.getOutputs()[0];
+static Prologue findPrologue(linalg::LinalgOp op) {
+  Value c = op.getDpsInits()[0];
   Operation *previous = op->getPrevNode();
   if (Operation *fill = zeroFillBefore(op, c))
     return {Prologue::Kind::Zero, {}, fill};
@@ -261,18 +322,32 @@ protected:
   int64_t width;
 };
 
-/// The register-blocked product C += A B of static f32 tiles.
+/// The register-blocked product C += A B of static tiles: a linalg.matmul
+/// (each step an f32 FMA of a row of B by a broadcast element of A) or,
+/// where the target has AVX512-BF16, a product of bf16 pairs (each step a
+/// vdpbf16ps of a row of B's pairs by a broadcast pair of A: two products
+/// per lane, twice the work of an FMA for the same registers).
 class MatmulEmitter : TileEmitter {
 public:
-  MatmulEmitter(RewriterBase &rewriter, linalg::MatmulOp op, VectorUnit unit)
+  MatmulEmitter(RewriterBase &rewriter, linalg::LinalgOp op, VectorUnit unit)
       : TileEmitter(rewriter, op.getLoc(),
                     widthDividing(columnsOf(op), unit.width)),
-        a(op.getInputs()[0]), bMat(op.getInputs()[1]), c(op.getOutputs()[0]),
+        pairs(isPairProduct(op)), a(op.getDpsInputs()[0]),
+        bMat(op.getDpsInputs()[1]), c(op.getDpsInits()[0]),
         prologue(findPrologue(op)) {
     auto aType = cast<MemRefType>(a.getType());
     rows = aType.getDimSize(0);
-    depth = aType.getDimSize(1);
+    depth = aType.getDimSize(1); // pairs of A's columns for a pair product
     cols = columnsOf(op);
+    if (pairs) {
+      // A row's pairs, and a row of B's pairs, as runs of bf16.
+      auto flat = [&](Value pairTile) -> Value {
+        return memref::CollapseShapeOp::create(
+            b, loc, pairTile, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+      };
+      a = flat(a);
+      bMat = flat(bMat);
+    }
     // The most vectors of columns (4, 2 or 1) that divide the columns and
     // leave room for 6 rows of accumulators, the row of B and a broadcast;
     // then as many rows as the registers hold (at most 12).
@@ -281,16 +356,21 @@ public:
       vectorsPerBlock /= 2;
     blockRows = std::min<int64_t>(
         12, (unit.registers - vectorsPerBlock - 1) / vectorsPerBlock);
-    if (readInPlace(bMat) && !ShapedType::isDynamic(depth))
+    // (Pairs come from packed tiles only.)
+    inPlace = !pairs && readInPlace(bMat);
+    if (inPlace && !ShapedType::isDynamic(depth))
       nextTile = RowsAhead::of(b, loc, bMat, depth);
   }
 
-  static int64_t columnsOf(linalg::MatmulOp op) {
-    return cast<MemRefType>(op.getOutputs()[0].getType()).getDimSize(1);
+  static int64_t columnsOf(linalg::LinalgOp op) {
+    return cast<MemRefType>(op.getDpsInits()[0].getType()).getDimSize(1);
   }
 
-  static bool applies(linalg::MatmulOp op, VectorUnit unit) {
-    if (!op.hasPureBufferSemantics() || op.hasUserDefinedMaps())
+  static bool applies(linalg::LinalgOp linalgOp, VectorUnit unit) {
+    if (isPairProduct(linalgOp))
+      return unit.bf16Dot && widthDividing(columnsOf(linalgOp), unit.width);
+    auto op = dyn_cast<linalg::MatmulOp>(linalgOp.getOperation());
+    if (!op || !op.hasPureBufferSemantics() || op.hasUserDefinedMaps())
       return false;
     Value a = op.getInputs()[0], bMat = op.getInputs()[1],
           c = op.getOutputs()[0];
@@ -412,7 +492,7 @@ private:
     // Read in place, B's next column strip (the same rows, the next line of
     // each) is fetched during this one.
     Value nextStrip;
-    if (fetchNext && readInPlace(bMat) && cols > vectorsPerBlock * width)
+    if (fetchNext && inPlace && cols > vectorsPerBlock * width)
       nextStrip = min(offset(col, vectorsPerBlock * width), cols - width);
     auto loop = scf::ForOp::create(
         b, loc, index(depthBegin), index(depthEnd), index(1), accumulators,
@@ -423,19 +503,22 @@ private:
             prefetch(nb, l, nextTile->buffer(), nextTile->indices(nb, l, k, col));
           SmallVector<Value> bRow;
           for (Value cIndex : colIndex)
-            bRow.push_back(
-                loadAsF32(nb, l, vectorType, bMat, ValueRange{k, cIndex}));
+            bRow.push_back(pairs ? loadPairs(nb, l, k, cIndex)
+                                 : loadAsF32(nb, l, vectorType, bMat,
+                                             ValueRange{k, cIndex}));
           SmallVector<Value> next;
           for (auto [r, rIndex] : llvm::enumerate(rowIndex)) {
-            Value element =
-                memref::LoadOp::create(nb, l, a, ValueRange{rIndex, k});
-            if (!element.getType().isF32())
-              element = arith::ExtFOp::create(nb, l, nb.getF32Type(), element);
-            Value broadcast =
-                vector::BroadcastOp::create(nb, l, vectorType, element);
-            for (auto [v, bVector] : llvm::enumerate(bRow))
-              next.push_back(vector::FMAOp::create(
-                  nb, l, broadcast, bVector, acc[r * vectorsPerBlock + v]));
+            Value broadcast = pairs ? broadcastPair(nb, l, rIndex, k)
+                                    : broadcastElement(nb, l, rIndex, k);
+            for (auto [v, bVector] : llvm::enumerate(bRow)) {
+              Value sum = acc[r * vectorsPerBlock + v];
+              next.push_back(
+                  pairs ? x86vector::DotBF16Op::create(nb, l, vectorType, sum,
+                                                       broadcast, bVector)
+                              .getResult()
+                        : vector::FMAOp::create(nb, l, broadcast, bVector, sum)
+                              .getResult());
+            }
           }
           scf::YieldOp::create(nb, l, next);
         });
@@ -445,11 +528,48 @@ private:
                                 c, ValueRange{rIndex, cIndex});
   }
 
+  /// A[row, k] widened to f32, in every lane.
+  Value broadcastElement(OpBuilder &nb, Location l, Value row, Value k) {
+    Value element = memref::LoadOp::create(nb, l, a, ValueRange{row, k});
+    if (!element.getType().isF32())
+      element = arith::ExtFOp::create(nb, l, nb.getF32Type(), element);
+    return vector::BroadcastOp::create(
+        nb, l, VectorType::get({width}, nb.getF32Type()), element);
+  }
+
+  /// The pair k of A's row (two bf16, one 32-bit word) in every lane of a
+  /// vector of 2 x width bf16: vdpbf16ps's left operand.
+  Value broadcastPair(OpBuilder &nb, Location l, Value row, Value k) {
+    Type bf16 = nb.getBF16Type(), i32 = nb.getI32Type();
+    Value column = arith::MulIOp::create(nb, l, k, index(2));
+    Value pair = vector::LoadOp::create(nb, l, VectorType::get({2}, bf16), a,
+                                        ValueRange{row, column});
+    Value word = vector::ExtractOp::create(
+        nb, l,
+        vector::BitCastOp::create(nb, l, VectorType::get({1}, i32), pair),
+        ArrayRef<int64_t>{0});
+    Value words =
+        vector::BroadcastOp::create(nb, l, VectorType::get({width}, i32), word);
+    return vector::BitCastOp::create(
+        nb, l, VectorType::get({2 * width}, bf16), words);
+  }
+
+  /// The pairs of B's row k for the columns [col, col + width): 2 x width
+  /// consecutive bf16, vdpbf16ps's right operand.
+  Value loadPairs(OpBuilder &nb, Location l, Value k, Value col) {
+    Value column = arith::MulIOp::create(nb, l, col, index(2));
+    return vector::LoadOp::create(
+        nb, l, VectorType::get({2 * width}, nb.getBF16Type()), bMat,
+        ValueRange{k, column});
+  }
+
 public:
   /// The op whose effect the product took over, now to be erased.
   Operation *absorbed() const { return prologue.absorbed; }
 
 private:
+  bool pairs;   // a product of bf16 pairs, not a linalg.matmul
+  bool inPlace; // B is read in place from a larger buffer
   Value a, bMat, c;
   int64_t rows, depth, cols, vectorsPerBlock, blockRows;
   Prologue prologue;
@@ -733,8 +853,8 @@ struct AttnCPUVectorizeTilesPass
         copyAsLinalg(rewriter, copy);
     }
 
-    VectorUnit unit{vectorWidth, vectorRegisters};
-    emitProducts<MatmulEmitter, linalg::MatmulOp>(func, rewriter, unit);
+    VectorUnit unit{vectorWidth, vectorRegisters, bf16Dot};
+    emitProducts<MatmulEmitter, linalg::LinalgOp>(func, rewriter, unit);
     emitProducts<DotEmitter, linalg::GenericOp>(func, rewriter, unit);
 
     SmallVector<linalg::LinalgOp> rowOps;

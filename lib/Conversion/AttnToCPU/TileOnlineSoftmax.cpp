@@ -40,8 +40,10 @@ namespace {
 
 class TileOnlineSoftmax : public OpRewritePattern<AttentionOp> {
 public:
-  TileOnlineSoftmax(MLIRContext *ctx, int64_t queryTile, int64_t keyTile)
-      : OpRewritePattern(ctx), queryTile(queryTile), keyTile(keyTile) {}
+  TileOnlineSoftmax(MLIRContext *ctx, int64_t queryTile, int64_t keyTile,
+                    bool bf16Pairs)
+      : OpRewritePattern(ctx), queryTile(queryTile), keyTile(keyTile),
+        bf16Pairs(bf16Pairs) {}
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
@@ -52,7 +54,8 @@ public:
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
     int64_t heads = op.getNumHeads(), group = heads / op.getNumKVHeads();
 
-    auto [keysT, values] = packKeyValueTiles(rewriter, loc, k, v);
+    bool pairs = multipliesPairs(op);
+    auto [keysT, values] = packKeyValueTiles(rewriter, loc, k, v, pairs);
 
     // One task per (batch row, query head, query tile).
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
@@ -74,8 +77,8 @@ public:
     rewriter.setInsertionPoint(forall.getTerminator());
     Value batch = forall.getInductionVar(0), head = forall.getInductionVar(1);
     Value kvHead = ib.div(head, ib.c(group));
-    TileTask task{op,    batch, head, kvHead, forall.getInductionVar(2),
-                  keysT, values};
+    TileTask task{op,    batch,  head, kvHead, forall.getInductionVar(2),
+                  keysT, values, pairs};
     auto [outTile, lseTile] = buildTask(rewriter, loc, task);
 
     // Only the rows of the tile that exist are written.
@@ -114,18 +117,66 @@ private:
     AttentionOp op;
     Value batch, head, kvHead, tile;
     Value keysT, values; // packed
+    bool pairs;          // bf16 pairs (see multipliesPairs)
   };
 
-  /// K and V cut into whole key tiles, in f32, each tile one contiguous
-  /// block: K as (B, Hkv, T, D, keyTile), every tile transposed so that the
-  /// product q k^T reads rows of keys; V as (B, Hkv, T, keyTile, Dv). Keys
-  /// past S are 0. Packed in parallel over (batch row, K/V head, tile), once
-  /// per call, in O(S·D) memory; the query heads of a group share them.
+  /// Whether `op`'s products multiply bf16 pairs: asked for, every operand
+  /// bf16, and whole pairs along both reductions (D and the key tile).
+  bool multipliesPairs(AttentionOp op) const {
+    auto isBf16 = [](Value v) {
+      return cast<RankedTensorType>(v.getType()).getElementType().isBF16();
+    };
+    int64_t headDim =
+        cast<RankedTensorType>(op.getQuery().getType()).getDimSize(3);
+    return bf16Pairs && isBf16(op.getQuery()) && isBf16(op.getKey()) &&
+           isBf16(op.getValue()) && headDim % 2 == 0 && keyTile % 2 == 0;
+  }
+
+  /// init[m, n] + sum over (j, i) of A[m, j, i] B[j, n, i], for bf16 A and B
+  /// and f32 init: a product whose reduction runs over pairs i of
+  /// consecutive elements, the form of vdpbf16ps (attn-cpu-vectorize-tiles
+  /// emits it so; elsewhere it is loops). Products of bf16 are exact in f32.
+  static Value pairProduct(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                           Value init) {
+    GenericBuilder gb(b, loc);
+    Type f32 = b.getF32Type();
+    return gb.generic(
+        {lhs, rhs}, init,
+        {gb.map(4, {0, 2, 3}), gb.map(4, {2, 1, 3}), gb.map(4, {0, 1})},
+        {kPar, kPar, kRed, kRed},
+        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value x = arith::ExtFOp::create(nb, l, f32, a[0]);
+          Value y = arith::ExtFOp::create(nb, l, f32, a[1]);
+          return arith::AddFOp::create(
+              nb, l, a[2], arith::MulFOp::create(nb, l, x, y));
+        });
+  }
+
+  /// A row-major (rows x depth) bf16 tile viewed as (rows, depth/2, 2): the
+  /// left operand of pairProduct, without a copy.
+  static Value asPairs(OpBuilder &b, Location loc, Value tile) {
+    auto type = cast<RankedTensorType>(tile.getType());
+    auto pairsType = RankedTensorType::get(
+        {type.getDimSize(0), type.getDimSize(1) / 2, 2}, type.getElementType());
+    return tensor::ExpandShapeOp::create(b, loc, pairsType, tile,
+                                         ArrayRef<ReassociationIndices>{
+                                             {0}, {1, 2}});
+  }
+
+  /// K and V cut into whole key tiles, each tile one contiguous block, keys
+  /// past S zero. In f32: K as (B, Hkv, T, D, keyTile), every tile
+  /// transposed so that the product q k^T reads rows of keys, and V as
+  /// (B, Hkv, T, keyTile, Dv). As bf16 `pairs`: K as (B, Hkv, T, D/2,
+  /// keyTile, 2) with Kp[j, n, i] = K[n, 2j + i] and V as (B, Hkv, T,
+  /// keyTile/2, Dv, 2) with Vp[j, d, i] = V[2j + i, d], the right operands
+  /// of pairProduct. Packed in parallel over (batch row, K/V head, tile),
+  /// once per call, in O(S·D) memory; the query heads of a group share them.
   std::pair<Value, Value> packKeyValueTiles(OpBuilder &b, Location loc, Value k,
-                                            Value v) const {
+                                            Value v, bool pairs) const {
     IndexBuilder ib(b, loc);
     GenericBuilder gb(b, loc);
     Type f32 = b.getF32Type();
+    Type element = pairs ? b.getBF16Type() : f32;
     auto kType = cast<RankedTensorType>(k.getType());
     int64_t kvHeads = kType.getDimSize(1), headDim = kType.getDimSize(3);
     int64_t valueDim = cast<RankedTensorType>(v.getType()).getDimSize(3);
@@ -133,11 +184,23 @@ private:
     OpFoldResult batch = tensor::getMixedSize(b, loc, k, 0);
     OpFoldResult heads = b.getIndexAttr(kvHeads);
     OpFoldResult tiles = ib.ceilDiv(numKeys, ib.c(keyTile));
-    OpFoldResult tile = b.getIndexAttr(keyTile);
-    OpFoldResult width = b.getIndexAttr(headDim);
-    OpFoldResult valueWidth = b.getIndexAttr(valueDim);
-    Value keysInit = gb.tensor({batch, heads, tiles, width, tile}, f32);
-    Value valuesInit = gb.tensor({batch, heads, tiles, tile, valueWidth}, f32);
+    auto sizes = [&](ArrayRef<int64_t> dims) {
+      SmallVector<OpFoldResult> result;
+      for (int64_t d : dims)
+        result.push_back(b.getIndexAttr(d));
+      return result;
+    };
+    SmallVector<OpFoldResult> keyTileSizes =
+        pairs ? sizes({headDim / 2, keyTile, 2}) : sizes({headDim, keyTile});
+    SmallVector<OpFoldResult> valueTileSizes =
+        pairs ? sizes({keyTile / 2, valueDim, 2}) : sizes({keyTile, valueDim});
+    auto packedSizes = [&](ArrayRef<OpFoldResult> tileSizes) {
+      SmallVector<OpFoldResult> result = {batch, heads, tiles};
+      llvm::append_range(result, tileSizes);
+      return result;
+    };
+    Value keysInit = gb.tensor(packedSizes(keyTileSizes), element);
+    Value valuesInit = gb.tensor(packedSizes(valueTileSizes), element);
 
     auto forall = scf::ForallOp::create(
         b, loc, ArrayRef<OpFoldResult>{batch, heads, tiles},
@@ -181,22 +244,54 @@ private:
       return tensor::InsertSliceOp::create(b, loc, converted, tileInit, offsets,
                                            validSizes, strides);
     };
-    Value keyTileValue = intoTile(keyRows(k, headDim), {width, tile},
-                                  {width, rows}, /*transpose=*/true);
-    Value valueTileValue = intoTile(keyRows(v, valueDim), {tile, valueWidth},
-                                    {rows, valueWidth}, /*transpose=*/false);
+    // `source` rows (keys x w, bf16) padded with zero keys to a whole tile,
+    // then rearranged into pairs: `pairMap` maps an element (j, ., i) of the
+    // packed tile to the (key, column) it copies.
+    auto intoPairTile = [&](Value source, int64_t w,
+                            SmallVector<OpFoldResult> tileSizes,
+                            AffineMap pairMap) -> Value {
+      SmallVector<OpFoldResult> offsets = {zero, zero}, strides = {one, one};
+      Value padded = tensor::InsertSliceOp::create(
+          b, loc, source, gb.tensor(sizes({keyTile, w}), element, 0.0),
+          offsets, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(w)}, strides);
+      return gb.generic({padded}, gb.tensor(tileSizes, element),
+                        {pairMap, gb.map(3, {0, 1, 2})}, {kPar, kPar, kPar},
+                        [](OpBuilder &, Location, ValueRange a) -> Value {
+                          return a[0];
+                        });
+    };
+    Value keyTileValue, valueTileValue;
+    if (pairs) {
+      MLIRContext *ctx = b.getContext();
+      AffineExpr j = getAffineDimExpr(0, ctx), x = getAffineDimExpr(1, ctx),
+                 i = getAffineDimExpr(2, ctx);
+      keyTileValue = intoPairTile(keyRows(k, headDim), headDim, keyTileSizes,
+                                  AffineMap::get(3, 0, {x, j * 2 + i}, ctx));
+      valueTileValue =
+          intoPairTile(keyRows(v, valueDim), valueDim, valueTileSizes,
+                       AffineMap::get(3, 0, {j * 2 + i, x}, ctx));
+    } else {
+      keyTileValue = intoTile(keyRows(k, headDim), keyTileSizes,
+                              {b.getIndexAttr(headDim), rows},
+                              /*transpose=*/true);
+      valueTileValue = intoTile(keyRows(v, valueDim), valueTileSizes,
+                                {rows, b.getIndexAttr(valueDim)},
+                                /*transpose=*/false);
+    }
 
     b.setInsertionPointToStart(forall.getTerminator().getBody());
-    auto store = [&](Value tileValue, Value into, OpFoldResult d0,
-                     OpFoldResult d1) {
-      tensor::ParallelInsertSliceOp::create(
-          b, loc, tileValue, into,
-          ArrayRef<OpFoldResult>{row, head, t, zero, zero},
-          ArrayRef<OpFoldResult>{one, one, one, d0, d1},
-          ArrayRef<OpFoldResult>{one, one, one, one, one});
+    auto store = [&](Value tileValue, Value into,
+                     ArrayRef<OpFoldResult> tileSizes) {
+      SmallVector<OpFoldResult> offsets = {row, head, t}, tileOnes = {one, one, one};
+      offsets.append(tileSizes.size(), zero);
+      SmallVector<OpFoldResult> storeSizes = tileOnes;
+      llvm::append_range(storeSizes, tileSizes);
+      SmallVector<OpFoldResult> strides(storeSizes.size(), one);
+      tensor::ParallelInsertSliceOp::create(b, loc, tileValue, into, offsets,
+                                            storeSizes, strides);
     };
-    store(keyTileValue, forall.getRegionIterArgs()[0], width, tile);
-    store(valueTileValue, forall.getRegionIterArgs()[1], tile, valueWidth);
+    store(keyTileValue, forall.getRegionIterArgs()[0], keyTileSizes);
+    store(valueTileValue, forall.getRegionIterArgs()[1], valueTileSizes);
     return {forall.getResult(0), forall.getResult(1)};
   }
 
@@ -225,11 +320,13 @@ private:
       validKeys = buildValidKeys(b, loc, len, numKeys);
     }
 
-    // The query tile in f32, scaled into the log2 domain, zero past N.
+    // The query tile, zero past N: in f32, scaled into the log2 domain; as
+    // bf16 pairs, the rows as they are (the scores are scaled instead).
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
     OpFoldResult rows = rowCount, width = b.getIndexAttr(headDim);
     Value queryTileInit =
-        gb.tensor({b.getIndexAttr(queryTile), width}, f32, 0.0);
+        gb.tensor({b.getIndexAttr(queryTile), width},
+                  task.pairs ? qType.getElementType() : f32, 0.0);
     auto rowsType = RankedTensorType::get({ShapedType::kDynamic, headDim},
                                           qType.getElementType());
     Value queryRows = tensor::ExtractSliceOp::create(
@@ -237,14 +334,26 @@ private:
         ArrayRef<OpFoldResult>{task.batch, task.head, rowBegin, zero},
         ArrayRef<OpFoldResult>{one, one, rows, width},
         ArrayRef<OpFoldResult>{one, one, one, one});
-    Value validPart = tensor::ExtractSliceOp::create(
-        b, loc, queryTileInit, ArrayRef<OpFoldResult>{zero, zero},
-        ArrayRef<OpFoldResult>{rows, width}, ArrayRef<OpFoldResult>{one, one});
-    Value scaled = scaleIntoLog2Domain(b, loc, queryRows, validPart,
-                                       op.getScaleOrDefault());
-    Value queryTileValue = tensor::InsertSliceOp::create(
-        b, loc, scaled, queryTileInit, ArrayRef<OpFoldResult>{zero, zero},
-        ArrayRef<OpFoldResult>{rows, width}, ArrayRef<OpFoldResult>{one, one});
+    Value queryTileValue;
+    if (task.pairs) {
+      queryTileValue = asPairs(
+          b, loc,
+          tensor::InsertSliceOp::create(b, loc, queryRows, queryTileInit,
+                                        ArrayRef<OpFoldResult>{zero, zero},
+                                        ArrayRef<OpFoldResult>{rows, width},
+                                        ArrayRef<OpFoldResult>{one, one}));
+    } else {
+      Value validPart = tensor::ExtractSliceOp::create(
+          b, loc, queryTileInit, ArrayRef<OpFoldResult>{zero, zero},
+          ArrayRef<OpFoldResult>{rows, width},
+          ArrayRef<OpFoldResult>{one, one});
+      Value scaled = scaleIntoLog2Domain(b, loc, queryRows, validPart,
+                                         op.getScaleOrDefault());
+      queryTileValue = tensor::InsertSliceOp::create(
+          b, loc, scaled, queryTileInit, ArrayRef<OpFoldResult>{zero, zero},
+          ArrayRef<OpFoldResult>{rows, width},
+          ArrayRef<OpFoldResult>{one, one});
+    }
 
     // The key tiles the rows may see (the block schedule).
     SmallVector<std::pair<Value, Value>> tileRanges =
@@ -298,38 +407,51 @@ private:
     IndexBuilder ib(b, loc);
     GenericBuilder gb(b, loc);
     AttentionOp op = step.task.op;
-    int64_t headDim =
-        cast<RankedTensorType>(op.getQuery().getType()).getDimSize(3);
-    int64_t valueDim =
-        cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
     Type f32 = b.getF32Type();
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
     Value colBegin = ib.mul(step.keyTileIndex, ib.c(keyTile));
 
-    // K^T (D x keyTile) and V (keyTile x Dv) tiles of the packed tensors.
-    Value keys = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({headDim, keyTile}, f32), step.task.keysT,
-        ArrayRef<OpFoldResult>{step.task.batch, step.task.kvHead,
-                               step.keyTileIndex, zero, zero},
-        ArrayRef<OpFoldResult>{one, one, one, b.getIndexAttr(headDim),
-                               b.getIndexAttr(keyTile)},
-        ArrayRef<OpFoldResult>{one, one, one, one, one});
-    Value values = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({keyTile, valueDim}, f32),
-        step.task.values,
-        ArrayRef<OpFoldResult>{step.task.batch, step.task.kvHead,
-                               step.keyTileIndex, zero, zero},
-        ArrayRef<OpFoldResult>{one, one, one, b.getIndexAttr(keyTile),
-                               b.getIndexAttr(valueDim)},
-        ArrayRef<OpFoldResult>{one, one, one, one, one});
+    // This key tile of the packed K and V: K^T (D x keyTile) and V
+    // (keyTile x Dv) in f32, or their pair tiles in bf16.
+    auto packedTile = [&](Value packed) -> Value {
+      auto packedType = cast<RankedTensorType>(packed.getType());
+      ArrayRef<int64_t> tileShape = packedType.getShape().drop_front(3);
+      SmallVector<OpFoldResult> offsets = {step.task.batch, step.task.kvHead,
+                                           step.keyTileIndex};
+      SmallVector<OpFoldResult> sizes = {one, one, one};
+      for (int64_t extent : tileShape) {
+        offsets.push_back(zero);
+        sizes.push_back(b.getIndexAttr(extent));
+      }
+      return tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get(tileShape, packedType.getElementType()),
+          packed, offsets, sizes,
+          SmallVector<OpFoldResult>(offsets.size(), one));
+    };
+    Value keys = packedTile(step.task.keysT);
+    Value values = packedTile(step.task.values);
 
-    // s = q k^T, already in the log2 domain.
+    // s = q k^T in the log2 domain: q came scaled, or (pairs) the f32
+    // scores are scaled here.
     SmallVector<OpFoldResult> tileSize = {b.getIndexAttr(queryTile),
                                           b.getIndexAttr(keyTile)};
-    Value scores =
-        linalg::MatmulOp::create(b, loc, ValueRange{step.queryTile, keys},
-                                 ValueRange{gb.tensor(tileSize, f32, 0.0)})
-            .getResult(0);
+    Value scores;
+    if (step.task.pairs) {
+      scores = pairProduct(b, loc, step.queryTile, keys,
+                           gb.tensor(tileSize, f32, 0.0));
+      double factor = op.getScaleOrDefault() * kLog2E;
+      scores = gb.generic({}, scores, {gb.map(2, {0, 1})}, {kPar, kPar},
+                          [&](OpBuilder &nb, Location l, ValueRange a) {
+                            return arith::MulFOp::create(
+                                nb, l, a[0], f32Constant(nb, l, factor))
+                                .getResult();
+                          });
+    } else {
+      scores = linalg::MatmulOp::create(
+                   b, loc, ValueRange{step.queryTile, keys},
+                   ValueRange{gb.tensor(tileSize, f32, 0.0)})
+                   .getResult(0);
+    }
 
     // Mask only a tile that the key length or the mask cuts.
     auto mask = op.getEffectiveMask();
@@ -344,10 +466,22 @@ private:
                                    nib.add(colBegin, col), step.numQueries,
                                    step.validKeys, step.task.head);
         });
-    return updateOnlineSoftmax(b, loc, scores, values, state);
+    if (!step.task.pairs)
+      return updateOnlineSoftmax(b, loc, scores, values, state);
+    // p v with p rounded to bf16, in pairs along the keys.
+    ProbsTimesValues product;
+    product.operand = [](OpBuilder &nb, Location l, Value probs) {
+      return asPairs(nb, l, convertElements(nb, l, probs, nb.getBF16Type()));
+    };
+    product.multiply = [](OpBuilder &nb, Location l, Value lhs, Value rhs,
+                          Value init) {
+      return pairProduct(nb, l, lhs, rhs, init);
+    };
+    return updateOnlineSoftmax(b, loc, scores, values, state, product);
   }
 
   int64_t queryTile, keyTile;
+  bool bf16Pairs;
 };
 
 struct AttnTileOnlineSoftmaxPass
@@ -360,7 +494,7 @@ struct AttnTileOnlineSoftmaxPass
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    populateTileOnlineSoftmaxPatterns(patterns, queryTile, keyTile);
+    populateTileOnlineSoftmaxPatterns(patterns, queryTile, keyTile, bf16Pairs);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
@@ -370,6 +504,8 @@ struct AttnTileOnlineSoftmaxPass
 
 void mlir::attn::populateTileOnlineSoftmaxPatterns(RewritePatternSet &patterns,
                                                    int64_t queryTile,
-                                                   int64_t keyTile) {
-  patterns.add<TileOnlineSoftmax>(patterns.getContext(), queryTile, keyTile);
+                                                   int64_t keyTile,
+                                                   bool bf16Pairs) {
+  patterns.add<TileOnlineSoftmax>(patterns.getContext(), queryTile, keyTile,
+                                  bf16Pairs);
 }

@@ -24,6 +24,12 @@
 // Half precision in and out, f32 inside:
 // RUN: attn-run %s --entry half --random 16 --shape q=2x4x19x16 --shape k=2x2x23x16 --check
 // RUN: attn-run %s --entry bfloat --random 17 --shape q=1x2x33x8 --shape k=1x2x33x8 --check
+//
+// bf16 on a machine with AVX512-BF16 multiplies bf16 pairs (vdpbf16ps), here
+// with groups, key lengths (one 0), Dv != D and an odd key count; an odd D
+// has no whole pairs and is widened to f32 instead:
+// RUN: attn-run %s --entry bfloat_gqa --random 18 --shape q=2x6x45x16 --shape k=2x2x67x16 --values key_lengths=67,0 --check
+// RUN: attn-run %s --entry bfloat_odd --random 19 --shape q=1x1x9x7 --shape k=1x1x21x7 --check
 
 func.func @mha(%q: tensor<?x4x?x16xf32>, %k: tensor<?x4x?x16xf32>,
                %v: tensor<?x4x?x24xf32>) -> tensor<?x4x?x24xf32> {
@@ -103,4 +109,22 @@ func.func @bfloat(%q: tensor<?x2x?x8xbf16>, %k: tensor<?x2x?x8xbf16>,
       : (tensor<?x2x?x8xbf16>, tensor<?x2x?x8xbf16>, tensor<?x2x?x8xbf16>)
         -> tensor<?x2x?x8xbf16>
   return %o : tensor<?x2x?x8xbf16>
+}
+
+func.func @bfloat_gqa(%q: tensor<?x6x?x16xbf16>, %k: tensor<?x2x?x16xbf16>,
+                      %v: tensor<?x2x?x24xbf16>, %key_lengths: tensor<?xi32>)
+    -> tensor<?x6x?x24xbf16> {
+  %o = attn.attention %q, %k, %v key_lengths(%key_lengths)
+      mask(#attn.causal<bottom_right>)
+      : (tensor<?x6x?x16xbf16>, tensor<?x2x?x16xbf16>, tensor<?x2x?x24xbf16>,
+         tensor<?xi32>) -> tensor<?x6x?x24xbf16>
+  return %o : tensor<?x6x?x24xbf16>
+}
+
+func.func @bfloat_odd(%q: tensor<?x1x?x7xbf16>, %k: tensor<?x1x?x7xbf16>,
+                      %v: tensor<?x1x?x7xbf16>) -> tensor<?x1x?x7xbf16> {
+  %o = attn.attention %q, %k, %v scale(0.3)
+      : (tensor<?x1x?x7xbf16>, tensor<?x1x?x7xbf16>, tensor<?x1x?x7xbf16>)
+        -> tensor<?x1x?x7xbf16>
+  return %o : tensor<?x1x?x7xbf16>
 }

@@ -32,6 +32,9 @@ struct CPUVectorUnit {
   int64_t lanes = 4;
   /// Architectural vector registers: 32 with AVX-512, 16 otherwise.
   int64_t registers = 16;
+  /// Whether bf16 products may use vdpbf16ps (AVX512-BF16 with AVX512-VL:
+  /// two products of bf16 pairs per f32 lane, at 4, 8 or 16 lanes).
+  bool bf16Dot = false;
   /// Which of the features the runtime checks (attn/cpu_features.def) the
   /// CPU has: what code compiled for it may use.
   std::vector<std::string> requiredFeatures;

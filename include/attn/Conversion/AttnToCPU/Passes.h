@@ -11,7 +11,8 @@ namespace mlir::attn {
 #include "attn/Conversion/AttnToCPU/Passes.h.inc"
 
 void populateTileOnlineSoftmaxPatterns(RewritePatternSet &patterns,
-                                       int64_t queryTile, int64_t keyTile);
+                                       int64_t queryTile, int64_t keyTile,
+                                       bool bf16Pairs = false);
 void populateTileDecodePatterns(RewritePatternSet &patterns, int64_t keyTile,
                                 int64_t maxRows, int64_t chunks,
                                 int64_t workers);

@@ -33,12 +33,28 @@ def AttnTileOnlineSoftmaxPass
     tiles that the mask or the key length hide entirely are not visited;
     tiles they hide partly are masked element-wise, others not at all. Every
     buffer is a tile or a packed K/V: no N x S tensor exists after this pass.
+
+    With `bf16-pairs`, bf16 attention (q, k and v in bf16, D and the key tile
+    even) stays in bf16 up to the products, which take pairs of elements
+    along their reduction, as AVX512-BF16's `vdpbf16ps` does: K is packed as
+    (D/2, keyTile, 2) tiles (Kp[j, n, i] = K[n, 2j + i]), V as
+    (keyTile/2, Dv, 2) tiles (Vp[j, d, i] = V[2j + i, d]), q and p (rounded
+    to bf16, as FlashAttention's p v on tensor cores) are row-major tiles
+    viewed as (rows, depth/2, 2). A product is the linalg.generic
+
+        C[m, n] += extf(A[m, j, i]) * extf(B[j, n, i])   (j, i reduced)
+
+    accumulated in f32. The scores are scaled into the log2 domain after the
+    product, in f32, so q is not rounded a second time.
   }];
   let options = [
     Option<"queryTile", "query-tile", "int64_t", /*default=*/"64",
            "Query rows per tile">,
     Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
-           "Keys per tile">
+           "Keys per tile">,
+    Option<"bf16Pairs", "bf16-pairs", "bool", /*default=*/"false",
+           "bf16 attention multiplies bf16 pairs (K/V packed in bf16 as "
+           "pairs along the reduction) instead of widening to f32 first">
   ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",
@@ -143,6 +159,12 @@ def AttnCPUVectorizeTilesPass
     dimension (row maxima and sums as vector reductions). Copies between
     strided views become loops too, so no runtime copy routine is needed.
     Ops with dynamic shapes are left for the loop lowering.
+
+    With `bf16-dot`, the products of bf16 pairs that attn-tile-online-softmax
+    forms (`bf16-pairs`) get the same register blocks, each step one
+    `x86vector.avx512.dot` (vdpbf16ps: two products per f32 lane) per
+    accumulator; the target must have AVX512-BF16. Without it they stay
+    loops.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
@@ -150,9 +172,13 @@ def AttnCPUVectorizeTilesPass
     Option<"vectorRegisters", "vector-registers", "int64_t",
            /*default=*/"16",
            "Vector registers the register blocks may fill (16: AVX2, 32: "
-           "AVX-512)">
+           "AVX-512)">,
+    Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
+           "Products of bf16 pairs as vdpbf16ps (the target has "
+           "AVX512-BF16)">
   ];
   let dependentDialects = [
+    "::mlir::x86vector::X86VectorDialect",
     "::mlir::vector::VectorDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::linalg::LinalgDialect",

@@ -17,6 +17,8 @@
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 
+#include <functional>
+
 namespace mlir::attn {
 
 /// `queries` in f32 times scale * log2(e), written into `init` (same shape):
@@ -73,9 +75,23 @@ inline Value maskScoresUnlessFull(
 ///
 /// Every update is written in place of its loop-carried tensor, so the
 /// state stays in the same three buffers from tile to tile.
-inline SmallVector<Value> updateOnlineSoftmax(OpBuilder &b, Location loc,
-                                              Value scores, Value values,
-                                              ValueRange state) {
+///
+/// `product` forms p v when `values` are not f32 rows (the CPU's bf16
+/// pairs): `operand` turns p into the product's left operand, and runs
+/// before acc is rescaled, so that the rescaling stays right before the
+/// product (where the CPU's vectorizer folds it into the accumulators'
+/// loads); `multiply` returns init + operand · values. Empty: linalg.matmul
+/// of p and f32 `values`.
+struct ProbsTimesValues {
+  std::function<Value(OpBuilder &, Location, Value probs)> operand;
+  std::function<Value(OpBuilder &, Location, Value lhs, Value values,
+                      Value init)>
+      multiply;
+};
+
+inline SmallVector<Value>
+updateOnlineSoftmax(OpBuilder &b, Location loc, Value scores, Value values,
+                    ValueRange state, const ProbsTimesValues &product = {}) {
   GenericBuilder gb(b, loc);
   Type f32 = b.getF32Type();
   Value m = state[0], l = state[1], acc = state[2];
@@ -120,6 +136,7 @@ inline SmallVector<Value> updateOnlineSoftmax(OpBuilder &b, Location loc,
         linalg::YieldOp::create(nb, lo, ValueRange{p, sum});
       });
   Value probs = probsAndSum.getResult(0), newSum = probsAndSum.getResult(1);
+  Value lhs = product.operand ? product.operand(b, loc, probs) : probs;
 
   // acc' = alpha acc + p v
   Value scaledAcc = gb.generic(
@@ -127,9 +144,12 @@ inline SmallVector<Value> updateOnlineSoftmax(OpBuilder &b, Location loc,
       [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
         return arith::MulFOp::create(nb, lo, a[1], a[0]);
       });
-  Value newAcc = linalg::MatmulOp::create(b, loc, ValueRange{probs, values},
-                                          ValueRange{scaledAcc})
-                     .getResult(0);
+  Value newAcc =
+      product.multiply
+          ? product.multiply(b, loc, lhs, values, scaledAcc)
+          : linalg::MatmulOp::create(b, loc, ValueRange{lhs, values},
+                                     ValueRange{scaledAcc})
+                .getResult(0);
   return {newMax, newSum, newAcc};
 }
 

@@ -771,8 +771,51 @@ static bool vectorizesByRows(linalg::LinalgOp op) {
   return true;
 }
 
+/// The fast-math flags of the combiner of a one-result row reduction (the
+/// arith op that updates the output), if it has some.
+static arith::FastMathFlags reductionFlags(linalg::LinalgOp op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+  if (!generic || generic.getNumDpsInits() != 1 ||
+      op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
+    return arith::FastMathFlags::none;
+  auto yield = cast<linalg::YieldOp>(generic.getRegion().front().getTerminator());
+  auto combiner = yield.getValues()[0].getDefiningOp<arith::ArithFastMathInterface>();
+  return combiner ? combiner.getFastMathFlagsAttr().getValue()
+                  : arith::FastMathFlags::none;
+}
+
+/// The vector.multi_reductions of a row (vector<1 x n>, reduced along n)
+/// under `root` as vector.reductions with `flags`: the linalg vectorizer
+/// forms multi-reductions, which have no fast-math flags, so the row
+/// maximum's nnan and nsz would be lost on the way to LLVM.
+static void reduceRowsWithFlags(RewriterBase &rewriter, Operation *root,
+                                arith::FastMathFlags flags) {
+  SmallVector<vector::MultiDimReductionOp> reductions;
+  root->walk([&](vector::MultiDimReductionOp r) {
+    VectorType type = r.getSourceVectorType();
+    if (type.getRank() == 2 && type.getDimSize(0) == 1 &&
+        r.getReductionDims() == ArrayRef<int64_t>{1})
+      reductions.push_back(r);
+  });
+  for (vector::MultiDimReductionOp r : reductions) {
+    rewriter.setInsertionPoint(r);
+    Location loc = r.getLoc();
+    VectorType type = r.getSourceVectorType();
+    Value row = vector::ShapeCastOp::create(
+        rewriter, loc, VectorType::get({type.getDimSize(1)}, type.getElementType()),
+        r.getSource());
+    Value acc = vector::ExtractOp::create(rewriter, loc, r.getAcc(),
+                                          ArrayRef<int64_t>{0});
+    Value reduced = vector::ReductionOp::create(rewriter, loc, r.getKind(),
+                                                row, acc, flags);
+    rewriter.replaceOpWithNewOp<vector::BroadcastOp>(r, r.getAcc().getType(),
+                                                     reduced);
+  }
+}
+
 static LogicalResult vectorizeByRows(RewriterBase &rewriter,
                                      linalg::LinalgOp op) {
+  arith::FastMathFlags flags = reductionFlags(op);
   SmallVector<int64_t> tileSizes(op.getNumLoops(), 1);
   tileSizes.back() = 0;
   rewriter.setInsertionPoint(op);
@@ -787,6 +830,8 @@ static LogicalResult vectorizeByRows(RewriterBase &rewriter,
   if (failed(vectorized))
     return success(); // The tiled op stays, for the loop lowering.
   rewriter.eraseOp(tiled->op);
+  if (flags != arith::FastMathFlags::none && !tiled->loops.empty())
+    reduceRowsWithFlags(rewriter, tiled->loops.front(), flags);
   return success();
 }
 

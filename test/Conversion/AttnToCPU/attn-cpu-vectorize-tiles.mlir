@@ -71,6 +71,10 @@ func.func @product_after_row_scale(%p: memref<6x16xf32>,
 // CHECK:   vector.store
 // CHECK: scf.for
 // CHECK:   vector.reduction <maximumf>, %{{.*}} : vector<64xf32> into f32
+// The fast-math flags of a reduction's combiner carry over to its vector
+// reduction (the online softmax's row maximum: nnan, nsz).
+// CHECK: scf.for
+// CHECK:   vector.reduction <maximumf>, %{{.*}}, %{{.*}} fastmath<nnan,nsz> : vector<64xf32> into f32
 // CHECK-NOT: linalg.generic
 func.func @rows(%s: memref<8x64xf32>, %m: memref<8xf32>, %max: memref<8xf32>) {
   linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>,
@@ -88,6 +92,14 @@ func.func @rows(%s: memref<8x64xf32>, %m: memref<8xf32>, %max: memref<8xf32>) {
       ins(%s : memref<8x64xf32>) outs(%max : memref<8xf32>) {
   ^bb0(%in: f32, %out: f32):
     %0 = arith.maximumf %in, %out : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>,
+                                   affine_map<(d0, d1) -> (d0)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%s : memref<8x64xf32>) outs(%max : memref<8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = arith.maximumf %in, %out fastmath<nnan,nsz> : f32
     linalg.yield %0 : f32
   }
   return

@@ -48,8 +48,12 @@
 //
 // m' = max(m, rowmax(s)); alpha = exp2(m - m'); p = exp2(s - m') and
 // l' = alpha l + rowsum(p) in one pass; acc' = alpha acc + p v.
+// The row maximum takes a NaN score as -inf (the NaN reaches the row through
+// p), so it may say that it sees no NaN.
 // CHECK: %[[TILE_MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[MASKED]] : tensor<32x16xf32>)
-// CHECK: arith.maximumf
+// CHECK: %[[IS_NAN:.*]] = arith.cmpf uno, %[[SCORE:.*]], %[[SCORE]] : f32
+// CHECK: %[[NOT_NAN:.*]] = arith.select %[[IS_NAN]], %[[NEG_INF]], %[[SCORE]] : f32
+// CHECK: arith.maximumf %[[NOT_NAN]], %{{.*}} fastmath<nnan,nsz> : f32
 // CHECK: %[[ALPHA:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[TILE_MAX]] : tensor<32xf32>, tensor<32xf32>)
 // CHECK: math.exp2
 // CHECK: %[[NEW_MAX:.*]] = linalg.generic {{.*}} ins(%[[TILE_MAX]] : tensor<32xf32>) outs(%[[M]] : tensor<32xf32>)

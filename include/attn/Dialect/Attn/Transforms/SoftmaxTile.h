@@ -96,12 +96,25 @@ updateOnlineSoftmax(OpBuilder &b, Location loc, Value scores, Value values,
   Type f32 = b.getF32Type();
   Value m = state[0], l = state[1], acc = state[2];
   SmallVector<OpFoldResult> rowSize = tensor::getMixedSizes(b, loc, m);
-  Value tileMax =
-      gb.generic({scores}, gb.tensor(rowSize, f32, kNegInf),
-                 {gb.map(2, {0, 1}), gb.map(2, {0})}, {kPar, kRed},
-                 [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
-                   return arith::MaximumFOp::create(nb, lo, a[0], a[1]);
-                 });
+  // rowmax(s) ignoring NaN: a NaN score counts as -inf here (it still
+  // reaches its row, through p = exp2(s - m') = NaN, and the row's l and
+  // acc). The maximum then never sees a NaN, and says so (nnan; nsz, since
+  // m' only shifts exponents): a CPU reduces a row with plain vector max
+  // instructions instead of IEEE-754's NaN and signed-zero tests per step.
+  Value tileMax = gb.generic(
+      {scores}, gb.tensor(rowSize, f32, kNegInf),
+      {gb.map(2, {0, 1}), gb.map(2, {0})}, {kPar, kRed},
+      [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {
+        Value isNaN = arith::CmpFOp::create(nb, lo, arith::CmpFPredicate::UNO,
+                                            a[0], a[0]);
+        Value score = arith::SelectOp::create(
+            nb, lo, isNaN, f32Constant(nb, lo, kNegInf), a[0]);
+        return arith::MaximumFOp::create(
+            nb, lo, score, a[1],
+            arith::FastMathFlagsAttr::get(nb.getContext(),
+                                          arith::FastMathFlags::nnan |
+                                              arith::FastMathFlags::nsz));
+      });
 
   // alpha = exp2(m - m') with m' = max(m, rowmax(s)): the factor that
   // moves the old sums to the new maximum.

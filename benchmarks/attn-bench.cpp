@@ -336,7 +336,13 @@ struct Measurement {
   uint64_t peakBytes = 0;
 };
 
+/// The median of `repeats` runs after a warm-up. The thread pools of
+/// OpenBLAS and libomp spin for a while after their last parallel region
+/// (libomp's KMP_BLOCKTIME is 200 ms), taking the cores from whoever runs
+/// next: each measurement starts after a pause, so that none pays for the
+/// pool of the one before it.
 template <typename F> Measurement timeMedian(F run) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
   run(); // warm-up: page faults, thread pools
   std::vector<double> times;
   uint64_t peak = 0;
@@ -1082,20 +1088,13 @@ int runLayerBenchmark(double peak, llvm::raw_fd_ostream *json) {
       projectOut(yComposed.data<float>());
       return bytes;
     };
-    // The thread pools of both libraries spin for a while after their last
-    // parallel region (libomp's KMP_BLOCKTIME is 200 ms), taking the cores
-    // from whoever runs next: each measurement starts after a pause, so that
-    // only the composition pays for two pools.
-    auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(400)); };
-    settle();
+    // (Each measurement starts after a pause, see timeMedian: only the
+    // composition pays for two pools.)
     Measurement composedTime = timeMedian(composed);
-    settle();
     Measurement layerTime =
         timeMedian([&] { return invoke(layer, layerIn, layerOut); });
-    settle();
     Measurement attentionTime =
         timeMedian([&] { return invoke(attention, attIn, attOut); });
-    settle();
     Measurement sgemmTime = timeMedian([&]() -> uint64_t {
       projectQKV();
       projectOut(yComposed.data<float>());

@@ -835,6 +835,72 @@ static LogicalResult vectorizeByRows(RewriterBase &rewriter,
   return success();
 }
 
+/// Whether `op` is a static transposing copy out[i, j] = in[j, i] of f32
+/// with both sides' rows contiguous and both extents multiples of `block`.
+static bool isBlockTransposeCopy(linalg::GenericOp op, int64_t block) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 1 ||
+      op.getNumDpsInits() != 1 || op.getNumLoops() != 2 ||
+      op.getNumReductionLoops() != 0)
+    return false;
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (body.getOperations().size() != 1 ||
+      yield.getValues()[0] != body.getArgument(0))
+    return false;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  MLIRContext *ctx = op.getContext();
+  AffineMap swap = AffineMap::getMultiDimMapWithTargets(2, {1, 0}, ctx);
+  if (!((maps[0] == swap && maps[1].isIdentity()) ||
+        (maps[0].isIdentity() && maps[1] == swap)))
+    return false;
+  for (Value operand : {op.getDpsInputs()[0], op.getDpsInits()[0]}) {
+    auto type = cast<MemRefType>(operand.getType());
+    if (!isStaticRowMajorF32(type) || type.getDimSize(0) % block != 0 ||
+        type.getDimSize(1) % block != 0)
+      return false;
+  }
+  return true;
+}
+
+/// The transposing copy as `block` x `block` blocks: `block` row loads, a
+/// vector.transpose (shuffles in registers: 64 for 16 x 16) and `block` row
+/// stores per block. Left to the loops, the copy writes or reads one
+/// element per row at a time (a scatter or a gather per vector).
+static void emitBlockTransposeCopy(RewriterBase &b, linalg::GenericOp op,
+                                   int64_t block) {
+  Location loc = op.getLoc();
+  Value in = op.getDpsInputs()[0], out = op.getDpsInits()[0];
+  auto outType = cast<MemRefType>(out.getType());
+  auto rowType = VectorType::get({block}, b.getF32Type());
+  auto blockType = VectorType::get({block, block}, b.getF32Type());
+  auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  b.setInsertionPoint(op);
+  auto rows = scf::ForOp::create(b, loc, index(0),
+                                 index(outType.getDimSize(1)), index(block));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(rows.getBody());
+  auto cols = scf::ForOp::create(b, loc, index(0),
+                                 index(outType.getDimSize(0)), index(block));
+  b.setInsertionPointToStart(cols.getBody());
+  // in[i0 + r, j0 ...] for r < block, into the rows of one 2-D vector.
+  Value i0 = rows.getInductionVar(), j0 = cols.getInductionVar();
+  Value tile = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(blockType, 0.0f));
+  for (int64_t r = 0; r < block; ++r) {
+    Value i = arith::AddIOp::create(b, loc, i0, index(r));
+    Value row = vector::LoadOp::create(b, loc, rowType, in, ValueRange{i, j0});
+    tile = vector::InsertOp::create(b, loc, row, tile, ArrayRef<int64_t>{r});
+  }
+  Value transposed = vector::TransposeOp::create(b, loc, tile,
+                                                 ArrayRef<int64_t>{1, 0});
+  for (int64_t c = 0; c < block; ++c) {
+    Value j = arith::AddIOp::create(b, loc, j0, index(c));
+    Value row = vector::ExtractOp::create(b, loc, transposed,
+                                          ArrayRef<int64_t>{c});
+    vector::StoreOp::create(b, loc, row, out, ValueRange{j, i0});
+  }
+}
+
 /// A copy between strided views as a linalg.copy, which becomes loops or
 /// vectors here instead of a call to a runtime copy routine.
 static void copyAsLinalg(RewriterBase &rewriter, memref::CopyOp copy) {
@@ -898,6 +964,20 @@ struct AttnCPUVectorizeTilesPass
         copyAsLinalg(rewriter, copy);
     }
 
+    // Transposing copies (the packing of K tiles) as 16 x 16 blocks where
+    // the vectors have 16 lanes (the shuffles of a 16 x 16 transpose).
+    if (vectorWidth == 16) {
+      SmallVector<linalg::GenericOp> transposes;
+      func.walk([&](linalg::GenericOp op) {
+        if (isBlockTransposeCopy(op, 16))
+          transposes.push_back(op);
+      });
+      for (linalg::GenericOp op : transposes) {
+        emitBlockTransposeCopy(rewriter, op, 16);
+        rewriter.eraseOp(op);
+      }
+    }
+
     VectorUnit unit{vectorWidth, vectorRegisters, bf16Dot};
     emitProducts<MatmulEmitter, linalg::LinalgOp>(func, rewriter, unit);
     emitProducts<DotEmitter, linalg::GenericOp>(func, rewriter, unit);
@@ -921,6 +1001,8 @@ struct AttnCPUVectorizeTilesPass
         patterns, vector::VectorMultiReductionLowering::InnerReduction);
     vector::populateVectorBroadcastLoweringPatterns(patterns);
     vector::populateVectorShapeCastLoweringPatterns(patterns);
+    vector::populateVectorTransposeLoweringPatterns(
+        patterns, vector::VectorTransposeLowering::Shuffle16x16);
     vector::TransferReadOp::getCanonicalizationPatterns(patterns,
                                                         &getContext());
     vector::TransferWriteOp::getCanonicalizationPatterns(patterns,

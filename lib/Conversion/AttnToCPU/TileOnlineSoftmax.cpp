@@ -224,19 +224,17 @@ private:
           ArrayRef<OpFoldResult>{one, one, rows, b.getIndexAttr(w)},
           ArrayRef<OpFoldResult>{one, one, one, one});
     };
-    // Converts `source` rows into the leading part of a zero tile.
+    // Converts `source` rows into the leading part of a zero f32 tile.
     auto intoTile = [&](Value source, SmallVector<OpFoldResult> tileSizes,
-                        SmallVector<OpFoldResult> validSizes,
-                        bool transpose) -> Value {
+                        SmallVector<OpFoldResult> validSizes) -> Value {
       Value tileInit = gb.tensor(tileSizes, f32, 0.0);
       SmallVector<OpFoldResult> offsets = {zero, zero}, strides = {one, one};
       Value valid = tensor::ExtractSliceOp::create(b, loc, tileInit, offsets,
                                                    validSizes, strides);
       Value converted = gb.generic(
           {source}, valid,
-          {gb.map(2, {0, 1}),
-           transpose ? gb.map(2, {1, 0}) : gb.map(2, {0, 1})},
-          {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          {gb.map(2, {0, 1}), gb.map(2, {0, 1})}, {kPar, kPar},
+          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
             return a[0].getType() == f32
                        ? a[0]
                        : arith::ExtFOp::create(nb, l, f32, a[0]).getResult();
@@ -271,12 +269,17 @@ private:
           intoPairTile(keyRows(v, valueDim), valueDim, valueTileSizes,
                        AffineMap::get(3, 0, {j * 2 + i, x}, ctx));
     } else {
-      keyTileValue = intoTile(keyRows(k, headDim), keyTileSizes,
-                              {b.getIndexAttr(headDim), rows},
-                              /*transpose=*/true);
+      // K: its rows padded to a whole tile first (a row copy, widened),
+      // then transposed as one static tile, which attn-cpu-vectorize-tiles
+      // transposes in registers block by block.
+      Value padded = intoTile(keyRows(k, headDim), sizes({keyTile, headDim}),
+                              {rows, b.getIndexAttr(headDim)});
+      keyTileValue = gb.generic(
+          {padded}, gb.tensor(keyTileSizes, f32),
+          {gb.map(2, {1, 0}), gb.map(2, {0, 1})}, {kPar, kPar},
+          [](OpBuilder &, Location, ValueRange a) -> Value { return a[0]; });
       valueTileValue = intoTile(keyRows(v, valueDim), valueTileSizes,
-                                {rows, b.getIndexAttr(valueDim)},
-                                /*transpose=*/false);
+                                {rows, b.getIndexAttr(valueDim)});
     }
 
     b.setInsertionPointToStart(forall.getTerminator().getBody());

@@ -67,3 +67,28 @@ func.func @dot_rows_f16(%q: memref<5x64xf32>, %k: memref<16x64xf16>, %s: memref<
   }
   return
 }
+
+// A transposing copy (the packing of a K tile, 64 keys x 32 columns into
+// 32 x 64) with 16-lane vectors: 16 x 16 blocks, each 16 row loads, a
+// transpose in registers (shuffles, no scatter or gather) and 16 row stores.
+// CHECK-LABEL: func.func @transpose
+// CHECK-SAME: (%[[IN:.*]]: memref<64x32xf32>, %[[OUT:.*]]: memref<32x64xf32, strided<[64, 1], offset: ?>>)
+// CHECK: scf.for %[[I:.*]] = %c0 to %c64 step %c16 {
+// CHECK:   scf.for %[[J:.*]] = %c0 to %c32 step %c16 {
+// CHECK-COUNT-16: vector.load %[[IN]][%{{.*}}, %[[J]]] : memref<64x32xf32>, vector<16xf32>
+// CHECK:     vector.shuffle
+// CHECK-NOT: vector.transpose
+// CHECK-COUNT-16: vector.store %{{.*}}, %[[OUT]][%{{.*}}, %[[I]]] : memref<32x64xf32, strided<[64, 1], offset: ?>>, vector<16xf32>
+// CHECK-NOT: linalg.generic
+func.func @transpose(%in: memref<64x32xf32>,
+                     %out: memref<32x64xf32, strided<[64, 1], offset: ?>>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>,
+                                   affine_map<(d0, d1) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%in : memref<64x32xf32>)
+      outs(%out : memref<32x64xf32, strided<[64, 1], offset: ?>>) {
+  ^bb0(%x: f32, %y: f32):
+    linalg.yield %x : f32
+  }
+  return
+}

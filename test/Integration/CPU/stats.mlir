@@ -24,8 +24,10 @@
 // tile, the accumulator and the output tile (64 x 16: 4096 bytes each), a
 // score tile (64 x 64: 16384), the running max and sum, the tile's row max
 // and the rescaling factors (64 each: 256 bytes each): 46080 + 10 * 64 =
-// 46720 bytes. 6 buffers pack K and V, 8 serve each of the 2 tasks.
-// FLASH-SAME: "peak_bytes": 46720, "allocations": 22,
+// 46720 bytes. 8 buffers pack K and V (the packed K and V, and for each of
+// the 2 packing tasks a K tile padded to whole rows, its transpose and a V
+// tile), 8 serve each of the 2 tasks.
+// FLASH-SAME: "peak_bytes": 46720, "allocations": 24,
 //
 // Ten times longer, only the packed K and V grow (6 key tiles: 49152 bytes
 // each): 128000 + 10 * 64 = 128640 bytes, where the score matrix alone

@@ -158,6 +158,8 @@ def AttnCPUVectorizeTilesPass
     a loop over its rows whose body works on 1-D vectors of the innermost
     dimension (row maxima and sums as vector reductions). Copies between
     strided views become loops too, so no runtime copy routine is needed.
+    With 16 lanes, a static transposing copy of f32 (the packing of K
+    tiles) becomes 16 x 16 blocks transposed in registers.
     Ops with dynamic shapes are left for the loop lowering.
 
     With `bf16-dot`, the products of bf16 pairs that attn-tile-online-softmax

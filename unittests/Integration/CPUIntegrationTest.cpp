@@ -451,6 +451,54 @@ HostTensor positions(const HostTensor &tensor, int64_t first, int64_t count) {
 /// fed the state the previous call returned, equals the reference on the
 /// whole sequence, outputs and final state. The runtime's LinearState
 /// carries the state between the calls.
+/// A key past its row's key length is not attended, whatever its value: a
+/// NaN or an infinity there (the garbage of a padded batch or an unused
+/// cache slot) reaches no output, in a tile the key length cuts as well as
+/// in one it skips, and for q, k and v alike.
+TEST(NaNPastTheKeyLength, ReachesNoRow) {
+  std::unique_ptr<mlir::MLIRContext> context =
+      mlir::attn::createCompilerContext();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      loadFunction(kDecode, "gqa_lse", context.get());
+  ASSERT_TRUE(module);
+  std::mt19937_64 rng(12);
+  HostTensor q(ATTN_DTYPE_F32, {3, 4, 1, 16});
+  HostTensor k(ATTN_DTYPE_F32, {3, 2, 70, 16});
+  HostTensor v(ATTN_DTYPE_F32, {3, 2, 70, 16});
+  HostTensor lengths = HostTensor::fromValues<int32_t>({3}, {70, 17, 0});
+  for (HostTensor *t : {&q, &k, &v})
+    ref::fillRandom(*t, rng(), 0);
+  auto at = [](int64_t b, int64_t h, int64_t s, int64_t d) {
+    return ((b * 2 + h) * 70 + s) * 16 + d;
+  };
+  // Row 1 sees keys 0-16: key 20 shares a tile of 16 with them, key 40 is
+  // in a tile it skips; row 2 sees nothing.
+  for (int64_t s : {20, 40}) {
+    k.data<float>()[at(1, 0, s, 3)] = NAN;
+    v.data<float>()[at(1, 0, s, 0)] = NAN;
+    v.data<float>()[at(1, 1, s, 1)] = INFINITY;
+    v.data<float>()[at(2, 0, s, 2)] = NAN;
+  }
+  std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view(),
+                                       lengths.view()};
+  for (const char *strategy : {"decode", "flash", "materialized"}) {
+    SCOPED_TRACE(strategy);
+    mlir::attn::CPUTargetOptions options = testTarget();
+    options.pipeline.strategy = strategy;
+    options.pipeline.keyTile = 16;
+    options.pipeline.splitK = 3;
+    auto compiled = mlir::attn::compileForRuntime(*module, options);
+    ASSERT_TRUE(compiled.ok()) << compiled.status().toString();
+    auto function = compiled->lookup("gqa_lse");
+    ASSERT_TRUE(function.ok());
+    auto outputs = function->call(inputs);
+    ASSERT_TRUE(outputs.ok()) << outputs.status().toString();
+    auto out = (*outputs)[0].values<float>();
+    for (int64_t i = 0; i < int64_t(out.size()); ++i)
+      EXPECT_TRUE(std::isfinite(out[i])) << "element " << i;
+  }
+}
+
 TEST(LinearContinuation, RecurrentStepsContinueAChunkedPrefill) {
   std::unique_ptr<mlir::MLIRContext> context =
       mlir::attn::createCompilerContext();

@@ -168,10 +168,12 @@ private:
                              validKeys, firstHead, keyTile),
         chunk, numChunks);
 
-    // Tiles wholly inside the cache are read in place; the one that runs
-    // past S (when T does not divide S) through a zero-padded copy, so that
-    // no read leaves the cache.
-    Value wholeTiles = ib.div(numKeys, ib.c(keyTile));
+    // Tiles wholly inside the valid keys are read in place; the one that
+    // runs past them (when T does not divide the key length or S) through a
+    // zero-padded copy of its valid rows, so that no read leaves the cache
+    // and no row past the key length enters a product (its weight is 0, but
+    // 0 times a NaN or an inf there would not be).
+    Value wholeTiles = ib.div(validKeys, ib.c(keyTile));
     SmallVector<std::pair<Value, Value>> inPlace;
     for (auto [begin, end] : ranges)
       inPlace.push_back({begin, ib.min(end, wholeTiles)});
@@ -189,14 +191,14 @@ private:
           return buildKeyTile(nb, l, context, tile, /*padded=*/false, carried);
         });
 
-    // The tail tile: in a range of this chunk, and cut by S.
+    // The tail tile: in a range of this chunk, and cut by the valid keys.
     Value tail = wholeTiles;
     Value inSomeRange = ib.truth(false);
     for (auto [begin, end] : ranges)
       inSomeRange =
           ib.either(inSomeRange, ib.both(ib.le(begin, tail), ib.lt(tail, end)));
     Value visitTail =
-        ib.both(ib.lt(ib.mul(tail, ib.c(keyTile)), numKeys), inSomeRange);
+        ib.both(ib.lt(ib.mul(tail, ib.c(keyTile)), validKeys), inSomeRange);
     auto ifOp = scf::IfOp::create(b, loc, ValueRange(state).getTypes(),
                                   visitTail, /*addThenBlock=*/true,
                                   /*addElseBlock=*/true);
@@ -244,12 +246,12 @@ private:
 
   /// Rows [colBegin, colBegin + T) of the cache `source` (B, Hkv, S, W) of
   /// this task's K/V head, in f32: in place, or copied into a zero tile when
-  /// `padded` (only the rows before S exist). With `keepType`, a full tile
+  /// `padded` (only the rows before `validKeys` are copied). With `keepType`, a full tile
   /// stays in the cache's element type (the score product widens it as it
   /// reads it).
   Value buildCacheTile(OpBuilder &b, Location loc, const Task &task,
-                       Value source, Value colBegin, bool padded,
-                       bool keepType = false) const {
+                       Value source, Value colBegin, Value validKeys,
+                       bool padded, bool keepType = false) const {
     IndexBuilder ib(b, loc);
     GenericBuilder gb(b, loc);
     Type f32 = b.getF32Type();
@@ -258,7 +260,7 @@ private:
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
     OpFoldResult rows = b.getIndexAttr(keyTile);
     if (padded)
-      rows = ib.sub(ib.dim(source, 2), colBegin);
+      rows = ib.sub(validKeys, colBegin);
     auto sliceType =
         RankedTensorType::get({padded ? ShapedType::kDynamic : keyTile, width},
                               type.getElementType());
@@ -294,10 +296,11 @@ private:
     // Half-precision keys and values of a full tile are read in place by
     // the products, which widen them in registers: half the bytes of f32,
     // and no f32 copy.
-    Value keys = buildCacheTile(b, loc, task, op.getKey(), colBegin, padded,
-                                /*keepType=*/true);
-    Value values = buildCacheTile(b, loc, task, op.getValue(), colBegin,
-                                  padded, /*keepType=*/true);
+    Value keys = buildCacheTile(b, loc, task, op.getKey(), colBegin,
+                                context.validKeys, padded, /*keepType=*/true);
+    Value values =
+        buildCacheTile(b, loc, task, op.getValue(), colBegin,
+                       context.validKeys, padded, /*keepType=*/true);
 
     Value scores = gb.generic(
         {context.queryTile, keys},

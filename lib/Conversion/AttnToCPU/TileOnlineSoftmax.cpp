@@ -55,7 +55,8 @@ public:
     int64_t heads = op.getNumHeads(), group = heads / op.getNumKVHeads();
 
     bool pairs = multipliesPairs(op);
-    auto [keysT, values] = packKeyValueTiles(rewriter, loc, k, v, pairs);
+    auto [keysT, values] =
+        packKeyValueTiles(rewriter, loc, k, v, op.getKeyLengths(), pairs);
 
     // One task per (batch row, query head, query tile).
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
@@ -171,8 +172,12 @@ private:
   /// keyTile/2, Dv, 2) with Vp[j, d, i] = V[2j + i, d], the right operands
   /// of pairProduct. Packed in parallel over (batch row, K/V head, tile),
   /// once per call, in O(S·D) memory; the query heads of a group share them.
+  /// V rows past a batch row's key length are zero too: a masked key's
+  /// weight is 0, and 0 times whatever such a row holds (the garbage of a
+  /// padded batch, NaN or inf) must not reach the output.
   std::pair<Value, Value> packKeyValueTiles(OpBuilder &b, Location loc, Value k,
-                                            Value v, bool pairs) const {
+                                            Value v, Value keyLengths,
+                                            bool pairs) const {
     IndexBuilder ib(b, loc);
     GenericBuilder gb(b, loc);
     Type f32 = b.getF32Type();
@@ -211,17 +216,23 @@ private:
     Value t = forall.getInductionVar(2);
     Value rowBegin = ib.mul(t, ib.c(keyTile));
     Value rows = ib.min(ib.c(keyTile), ib.sub(numKeys, rowBegin));
+    Value valueRows = rows;
+    if (keyLengths) {
+      Value len = tensor::ExtractOp::create(b, loc, keyLengths, row);
+      Value validKeys = buildValidKeys(b, loc, len, numKeys);
+      valueRows = ib.min(rows, ib.max(ib.sub(validKeys, rowBegin), ib.c(0)));
+    }
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
 
-    // The rows [rowBegin, rowBegin + rows) of a (B, Hkv, S, W) tensor.
-    auto keyRows = [&](Value source, int64_t w) -> Value {
+    // The rows [rowBegin, rowBegin + count) of a (B, Hkv, S, W) tensor.
+    auto keyRows = [&](Value source, int64_t w, Value count) -> Value {
       auto type = RankedTensorType::get(
           {ShapedType::kDynamic, w},
           cast<RankedTensorType>(source.getType()).getElementType());
       return tensor::ExtractSliceOp::create(
           b, loc, type, source,
           ArrayRef<OpFoldResult>{row, head, rowBegin, zero},
-          ArrayRef<OpFoldResult>{one, one, rows, b.getIndexAttr(w)},
+          ArrayRef<OpFoldResult>{one, one, count, b.getIndexAttr(w)},
           ArrayRef<OpFoldResult>{one, one, one, one});
     };
     // Converts `source` rows into the leading part of a zero f32 tile.
@@ -245,13 +256,13 @@ private:
     // `source` rows (keys x w, bf16) padded with zero keys to a whole tile,
     // then rearranged into pairs: `pairMap` maps an element (j, ., i) of the
     // packed tile to the (key, column) it copies.
-    auto intoPairTile = [&](Value source, int64_t w,
+    auto intoPairTile = [&](Value source, int64_t w, Value count,
                             SmallVector<OpFoldResult> tileSizes,
                             AffineMap pairMap) -> Value {
       SmallVector<OpFoldResult> offsets = {zero, zero}, strides = {one, one};
       Value padded = tensor::InsertSliceOp::create(
           b, loc, source, gb.tensor(sizes({keyTile, w}), element, 0.0),
-          offsets, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(w)}, strides);
+          offsets, ArrayRef<OpFoldResult>{count, b.getIndexAttr(w)}, strides);
       return gb.generic({padded}, gb.tensor(tileSizes, element),
                         {pairMap, gb.map(3, {0, 1, 2})}, {kPar, kPar, kPar},
                         [](OpBuilder &, Location, ValueRange a) -> Value {
@@ -263,23 +274,26 @@ private:
       MLIRContext *ctx = b.getContext();
       AffineExpr j = getAffineDimExpr(0, ctx), x = getAffineDimExpr(1, ctx),
                  i = getAffineDimExpr(2, ctx);
-      keyTileValue = intoPairTile(keyRows(k, headDim), headDim, keyTileSizes,
-                                  AffineMap::get(3, 0, {x, j * 2 + i}, ctx));
-      valueTileValue =
-          intoPairTile(keyRows(v, valueDim), valueDim, valueTileSizes,
-                       AffineMap::get(3, 0, {j * 2 + i, x}, ctx));
+      keyTileValue =
+          intoPairTile(keyRows(k, headDim, rows), headDim, rows, keyTileSizes,
+                       AffineMap::get(3, 0, {x, j * 2 + i}, ctx));
+      valueTileValue = intoPairTile(
+          keyRows(v, valueDim, valueRows), valueDim, valueRows, valueTileSizes,
+          AffineMap::get(3, 0, {j * 2 + i, x}, ctx));
     } else {
       // K: its rows padded to a whole tile first (a row copy, widened),
       // then transposed as one static tile, which attn-cpu-vectorize-tiles
       // transposes in registers block by block.
-      Value padded = intoTile(keyRows(k, headDim), sizes({keyTile, headDim}),
-                              {rows, b.getIndexAttr(headDim)});
+      Value padded =
+          intoTile(keyRows(k, headDim, rows), sizes({keyTile, headDim}),
+                   {rows, b.getIndexAttr(headDim)});
       keyTileValue = gb.generic(
           {padded}, gb.tensor(keyTileSizes, f32),
           {gb.map(2, {1, 0}), gb.map(2, {0, 1})}, {kPar, kPar},
           [](OpBuilder &, Location, ValueRange a) -> Value { return a[0]; });
-      valueTileValue = intoTile(keyRows(v, valueDim), valueTileSizes,
-                                {rows, b.getIndexAttr(valueDim)});
+      valueTileValue = intoTile(keyRows(v, valueDim, valueRows),
+                                valueTileSizes,
+                                {valueRows, b.getIndexAttr(valueDim)});
     }
 
     b.setInsertionPointToStart(forall.getTerminator().getBody());

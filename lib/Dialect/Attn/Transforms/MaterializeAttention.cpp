@@ -179,18 +179,35 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
                    });
 
     // acc = sum_j p * v over (b, hk, g, i, j, e): e innermost and contiguous.
+    // A key past its row's key length adds nothing (p is 0 there, and 0
+    // times what such a row of v holds, NaN or inf, must not count).
     SmallVector<OpFoldResult> outSizes = {batch, hk, g, queries,
                                           rewriter.getIndexAttr(valueDim)};
-    Value acc =
-        gb.generic({probs, v}, gb.tensor(outSizes, f32, 0.0),
-                   {gb.map(6, {0, 1, 2, 3, 4}), gb.map(6, {0, 1, 4, 5}),
-                    gb.map(6, {0, 1, 2, 3, 5})},
-                   {kPar, kPar, kPar, kPar, kRed, kPar},
-                   [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                     Value prod =
-                         arith::MulFOp::create(b, l, a[0], toF32(b, l, a[1]));
-                     return arith::AddFOp::create(b, l, a[2], prod);
-                   });
+    SmallVector<Value> accInputs = {probs, v};
+    SmallVector<AffineMap> accMaps = {gb.map(6, {0, 1, 2, 3, 4}),
+                                      gb.map(6, {0, 1, 4, 5})};
+    if (keyLengths) {
+      accInputs.push_back(keyLengths);
+      accMaps.push_back(gb.map(6, {0}));
+    }
+    accMaps.push_back(gb.map(6, {0, 1, 2, 3, 5}));
+    Value acc = gb.generic(
+        accInputs, gb.tensor(outSizes, f32, 0.0), accMaps,
+        {kPar, kPar, kPar, kPar, kRed, kPar},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value value = toF32(b, l, a[1]);
+          if (keyLengths) {
+            Value key = linalg::IndexOp::create(b, l, 4);
+            Value attended = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::slt, key,
+                buildValidKeys(b, l, a[2], numKeys));
+            value = arith::SelectOp::create(
+                b, l, attended, value,
+                arith::ConstantOp::create(b, l, b.getF32FloatAttr(0)));
+          }
+          Value prod = arith::MulFOp::create(b, l, a[0], value);
+          return arith::AddFOp::create(b, l, a.back(), prod);
+        });
 
     // o = l > 0 ? acc / l : 0, in the element type of the op.
     Value out5 = gb.generic(

@@ -369,27 +369,27 @@ TEST(DecodeSplitK, MergeMatchesTheUnsplitResult) {
   }
 }
 
-/// A NaN in the inputs reaches exactly the outputs that the math says it
-/// reaches, and is never taken for an empty row's 0: with a NaN in
-/// q[0, 0, 0, 0], row (0, 0) is NaN (output and log-sum-exp) and the other
-/// heads are finite; with a NaN in v at a key that batch row 1 sees, column 0
-/// of that K/V head's query heads is NaN and their other columns finite; the
-/// row with no key stays 0 (lse -inf). For every strategy, split-K merged.
-TEST(NaNInputs, ReachTheirRowsAndNoOthers) {
+/// gqa_lse of the decode tests (q 3x4x1x16, k and v 3x2x70x16, key lengths
+/// 70, 17, 0) on random inputs that `poison` edits, compiled for every
+/// strategy (key tiles of 16, split-K merged from 3 chunks); `check` sees
+/// each strategy's outputs.
+void runPoisonedGqaLse(
+    uint64_t seed,
+    llvm::function_ref<void(HostTensor &, HostTensor &, HostTensor &)> poison,
+    llvm::function_ref<void(const std::vector<HostTensor> &)> check) {
   std::unique_ptr<mlir::MLIRContext> context =
       mlir::attn::createCompilerContext();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       loadFunction(kDecode, "gqa_lse", context.get());
   ASSERT_TRUE(module);
-  std::mt19937_64 rng(11);
+  std::mt19937_64 rng(seed);
   HostTensor q(ATTN_DTYPE_F32, {3, 4, 1, 16});
   HostTensor k(ATTN_DTYPE_F32, {3, 2, 70, 16});
   HostTensor v(ATTN_DTYPE_F32, {3, 2, 70, 16});
   HostTensor lengths = HostTensor::fromValues<int32_t>({3}, {70, 17, 0});
   for (HostTensor *t : {&q, &k, &v})
     ref::fillRandom(*t, rng(), 0);
-  q.data<float>()[0] = NAN;                    // q[0, 0, 0, 0]
-  v.data<float>()[((1 * 2 + 0) * 70 + 5) * 16] = NAN; // v[1, 0, 5, 0]
+  poison(q, k, v);
   std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view(),
                                        lengths.view()};
   for (const char *strategy : {"decode", "flash", "materialized"}) {
@@ -404,8 +404,29 @@ TEST(NaNInputs, ReachTheirRowsAndNoOthers) {
     ASSERT_TRUE(function.ok());
     auto outputs = function->call(inputs);
     ASSERT_TRUE(outputs.ok()) << outputs.status().toString();
-    auto out = (*outputs)[0].values<float>();
-    auto lse = (*outputs)[1].values<float>();
+    check(*outputs);
+  }
+}
+
+/// The index of element (b, h, s, d) of a 3x2x70x16 k or v.
+int64_t kvIndex(int64_t b, int64_t h, int64_t s, int64_t d) {
+  return ((b * 2 + h) * 70 + s) * 16 + d;
+}
+
+/// A NaN in the inputs reaches exactly the outputs that the math says it
+/// reaches, and is never taken for an empty row's 0: with a NaN in
+/// q[0, 0, 0, 0], row (0, 0) is NaN (output and log-sum-exp) and the other
+/// heads are finite; with a NaN in v at a key that batch row 1 sees, column 0
+/// of that K/V head's query heads is NaN and their other columns finite; the
+/// row with no key stays 0 (lse -inf). For every strategy, split-K merged.
+TEST(NaNInputs, ReachTheirRowsAndNoOthers) {
+  auto poison = [](HostTensor &q, HostTensor &, HostTensor &v) {
+    q.data<float>()[0] = NAN;                   // q[0, 0, 0, 0]
+    v.data<float>()[kvIndex(1, 0, 5, 0)] = NAN; // a key row 1 sees
+  };
+  runPoisonedGqaLse(11, poison, [](const std::vector<HostTensor> &outputs) {
+    auto out = outputs[0].values<float>();
+    auto lse = outputs[1].values<float>();
     for (int64_t b = 0; b < 3; ++b)
       for (int64_t h = 0; h < 4; ++h) {
         int64_t row = b * 4 + h;
@@ -426,7 +447,29 @@ TEST(NaNInputs, ReachTheirRowsAndNoOthers) {
         else
           EXPECT_TRUE(std::isfinite(lse[row])) << "row " << row;
       }
-  }
+  });
+}
+
+/// A key past its row's key length is not attended, whatever its value: a
+/// NaN or an infinity there (the garbage of a padded batch or an unused
+/// cache slot) reaches no output, in a tile the key length cuts as well as
+/// in one it skips, and for q, k and v alike.
+TEST(NaNPastTheKeyLength, ReachesNoRow) {
+  // Row 1 sees keys 0-16: key 20 shares a tile of 16 with them, key 40 is
+  // in a tile it skips; row 2 sees nothing.
+  auto poison = [](HostTensor &, HostTensor &k, HostTensor &v) {
+    for (int64_t s : {20, 40}) {
+      k.data<float>()[kvIndex(1, 0, s, 3)] = NAN;
+      v.data<float>()[kvIndex(1, 0, s, 0)] = NAN;
+      v.data<float>()[kvIndex(1, 1, s, 1)] = INFINITY;
+      v.data<float>()[kvIndex(2, 0, s, 2)] = NAN;
+    }
+  };
+  runPoisonedGqaLse(12, poison, [](const std::vector<HostTensor> &outputs) {
+    auto out = outputs[0].values<float>();
+    for (int64_t i = 0; i < int64_t(out.size()); ++i)
+      EXPECT_TRUE(std::isfinite(out[i])) << "element " << i;
+  });
 }
 
 } // namespace
@@ -451,54 +494,6 @@ HostTensor positions(const HostTensor &tensor, int64_t first, int64_t count) {
 /// fed the state the previous call returned, equals the reference on the
 /// whole sequence, outputs and final state. The runtime's LinearState
 /// carries the state between the calls.
-/// A key past its row's key length is not attended, whatever its value: a
-/// NaN or an infinity there (the garbage of a padded batch or an unused
-/// cache slot) reaches no output, in a tile the key length cuts as well as
-/// in one it skips, and for q, k and v alike.
-TEST(NaNPastTheKeyLength, ReachesNoRow) {
-  std::unique_ptr<mlir::MLIRContext> context =
-      mlir::attn::createCompilerContext();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      loadFunction(kDecode, "gqa_lse", context.get());
-  ASSERT_TRUE(module);
-  std::mt19937_64 rng(12);
-  HostTensor q(ATTN_DTYPE_F32, {3, 4, 1, 16});
-  HostTensor k(ATTN_DTYPE_F32, {3, 2, 70, 16});
-  HostTensor v(ATTN_DTYPE_F32, {3, 2, 70, 16});
-  HostTensor lengths = HostTensor::fromValues<int32_t>({3}, {70, 17, 0});
-  for (HostTensor *t : {&q, &k, &v})
-    ref::fillRandom(*t, rng(), 0);
-  auto at = [](int64_t b, int64_t h, int64_t s, int64_t d) {
-    return ((b * 2 + h) * 70 + s) * 16 + d;
-  };
-  // Row 1 sees keys 0-16: key 20 shares a tile of 16 with them, key 40 is
-  // in a tile it skips; row 2 sees nothing.
-  for (int64_t s : {20, 40}) {
-    k.data<float>()[at(1, 0, s, 3)] = NAN;
-    v.data<float>()[at(1, 0, s, 0)] = NAN;
-    v.data<float>()[at(1, 1, s, 1)] = INFINITY;
-    v.data<float>()[at(2, 0, s, 2)] = NAN;
-  }
-  std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view(),
-                                       lengths.view()};
-  for (const char *strategy : {"decode", "flash", "materialized"}) {
-    SCOPED_TRACE(strategy);
-    mlir::attn::CPUTargetOptions options = testTarget();
-    options.pipeline.strategy = strategy;
-    options.pipeline.keyTile = 16;
-    options.pipeline.splitK = 3;
-    auto compiled = mlir::attn::compileForRuntime(*module, options);
-    ASSERT_TRUE(compiled.ok()) << compiled.status().toString();
-    auto function = compiled->lookup("gqa_lse");
-    ASSERT_TRUE(function.ok());
-    auto outputs = function->call(inputs);
-    ASSERT_TRUE(outputs.ok()) << outputs.status().toString();
-    auto out = (*outputs)[0].values<float>();
-    for (int64_t i = 0; i < int64_t(out.size()); ++i)
-      EXPECT_TRUE(std::isfinite(out[i])) << "element " << i;
-  }
-}
-
 TEST(LinearContinuation, RecurrentStepsContinueAChunkedPrefill) {
   std::unique_ptr<mlir::MLIRContext> context =
       mlir::attn::createCompilerContext();

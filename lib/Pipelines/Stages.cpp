@@ -29,8 +29,10 @@ void attn::addBufferizationPasses(OpPassManager &pm, bool deallocate) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::BufferResultsToOutParamsPassOptions outParams;
   outParams.modifyPublicFunctions = true;
-  // A result allocated in the function is replaced by the caller's buffer
-  // instead of being copied into it at the end.
+  // A result allocated in the function, of static or dynamic shape, is
+  // replaced by the caller's buffer instead of being copied into it at the
+  // end.
+  outParams.hoistStaticAllocs = true;
   outParams.hoistDynamicAllocs = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   pm.addPass(createCanonicalizerPass());

@@ -78,20 +78,26 @@ public:
     rewriter.setInsertionPoint(forall.getTerminator());
     Value batch = forall.getInductionVar(0), head = forall.getInductionVar(1);
     Value kvHead = ib.div(head, ib.c(group));
-    TileTask task{op,    batch,  head, kvHead, forall.getInductionVar(2),
-                  keysT, values, pairs};
-    auto [outTile, lseTile] = buildTask(rewriter, loc, task);
+    Value tile = forall.getInductionVar(2);
 
-    // Only the rows of the tile that exist are written.
-    Value rowBegin = ib.mul(task.tile, ib.c(queryTile));
+    // Only the rows of the tile that exist are written, normalized straight
+    // into the result's rows.
+    Value rowBegin = ib.mul(tile, ib.c(queryTile));
     Value rowCount = ib.min(ib.c(queryTile), ib.sub(ib.dim(q, 2), rowBegin));
     OpFoldResult one = rewriter.getIndexAttr(1),
                  zero = rewriter.getIndexAttr(0);
     OpFoldResult valueDim = rewriter.getIndexAttr(resultType.getDimSize(3));
-    Value rows = tensor::ExtractSliceOp::create(
-        rewriter, loc, outTile, ArrayRef<OpFoldResult>{zero, zero},
-        ArrayRef<OpFoldResult>{rowCount, valueDim},
-        ArrayRef<OpFoldResult>{one, one});
+    Value outRows = tensor::ExtractSliceOp::create(
+        rewriter, loc,
+        RankedTensorType::get({ShapedType::kDynamic, resultType.getDimSize(3)},
+                              resultType.getElementType()),
+        forall.getRegionIterArgs()[0],
+        ArrayRef<OpFoldResult>{batch, head, rowBegin, zero},
+        ArrayRef<OpFoldResult>{one, one, rowCount, valueDim},
+        ArrayRef<OpFoldResult>{one, one, one, one});
+    TileTask task{op,    batch,  head,  kvHead, tile,
+                  keysT, values, pairs, outRows};
+    auto [rows, lseTile] = buildTask(rewriter, loc, task);
     Value lseRows;
     if (lseTile)
       lseRows = tensor::ExtractSliceOp::create(
@@ -119,6 +125,7 @@ private:
     Value batch, head, kvHead, tile;
     Value keysT, values; // packed
     bool pairs;          // bf16 pairs (see multipliesPairs)
+    Value outRows;       // the result's rows this task writes
   };
 
   /// Whether `op`'s products multiply bf16 pairs: asked for, every operand
@@ -235,10 +242,28 @@ private:
           ArrayRef<OpFoldResult>{one, one, count, b.getIndexAttr(w)},
           ArrayRef<OpFoldResult>{one, one, one, one});
     };
-    // Converts `source` rows into the leading part of a zero f32 tile.
-    auto intoTile = [&](Value source, SmallVector<OpFoldResult> tileSizes,
+    // This task's tile of a packed tensor (a shared output of the loop):
+    // the tiles are written in place, not built aside and copied there.
+    auto slot = [&](Value packed, ArrayRef<OpFoldResult> tileSizes) -> Value {
+      SmallVector<OpFoldResult> offsets = {row, head, t}, slotSizes = {one, one, one};
+      offsets.append(tileSizes.size(), zero);
+      llvm::append_range(slotSizes, tileSizes);
+      SmallVector<int64_t> shape;
+      for (OpFoldResult size : tileSizes)
+        shape.push_back(*getConstantIntValue(size));
+      return tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get(shape, element), packed, offsets,
+          slotSizes, SmallVector<OpFoldResult>(offsets.size(), one));
+    };
+    Value keySlot = slot(forall.getRegionIterArgs()[0], keyTileSizes);
+    Value valueSlot = slot(forall.getRegionIterArgs()[1], valueTileSizes);
+    // Converts `source` rows into the leading part of `tile`, zeroed first.
+    auto intoTile = [&](Value source, Value tile,
                         SmallVector<OpFoldResult> validSizes) -> Value {
-      Value tileInit = gb.tensor(tileSizes, f32, 0.0);
+      Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+      Value tileInit =
+          linalg::FillOp::create(b, loc, ValueRange{zeroF}, ValueRange{tile})
+              .getResult(0);
       SmallVector<OpFoldResult> offsets = {zero, zero}, strides = {one, one};
       Value valid = tensor::ExtractSliceOp::create(b, loc, tileInit, offsets,
                                                    validSizes, strides);
@@ -256,14 +281,13 @@ private:
     // `source` rows (keys x w, bf16) padded with zero keys to a whole tile,
     // then rearranged into pairs: `pairMap` maps an element (j, ., i) of the
     // packed tile to the (key, column) it copies.
-    auto intoPairTile = [&](Value source, int64_t w, Value count,
-                            SmallVector<OpFoldResult> tileSizes,
+    auto intoPairTile = [&](Value source, int64_t w, Value count, Value tile,
                             AffineMap pairMap) -> Value {
       SmallVector<OpFoldResult> offsets = {zero, zero}, strides = {one, one};
       Value padded = tensor::InsertSliceOp::create(
           b, loc, source, gb.tensor(sizes({keyTile, w}), element, 0.0),
           offsets, ArrayRef<OpFoldResult>{count, b.getIndexAttr(w)}, strides);
-      return gb.generic({padded}, gb.tensor(tileSizes, element),
+      return gb.generic({padded}, tile,
                         {pairMap, gb.map(3, {0, 1, 2})}, {kPar, kPar, kPar},
                         [](OpBuilder &, Location, ValueRange a) -> Value {
                           return a[0];
@@ -275,24 +299,23 @@ private:
       AffineExpr j = getAffineDimExpr(0, ctx), x = getAffineDimExpr(1, ctx),
                  i = getAffineDimExpr(2, ctx);
       keyTileValue =
-          intoPairTile(keyRows(k, headDim, rows), headDim, rows, keyTileSizes,
+          intoPairTile(keyRows(k, headDim, rows), headDim, rows, keySlot,
                        AffineMap::get(3, 0, {x, j * 2 + i}, ctx));
       valueTileValue = intoPairTile(
-          keyRows(v, valueDim, valueRows), valueDim, valueRows, valueTileSizes,
+          keyRows(v, valueDim, valueRows), valueDim, valueRows, valueSlot,
           AffineMap::get(3, 0, {j * 2 + i, x}, ctx));
     } else {
       // K: its rows padded to a whole tile first (a row copy, widened),
       // then transposed as one static tile, which attn-cpu-vectorize-tiles
       // transposes in registers block by block.
-      Value padded =
-          intoTile(keyRows(k, headDim, rows), sizes({keyTile, headDim}),
-                   {rows, b.getIndexAttr(headDim)});
+      Value padded = intoTile(keyRows(k, headDim, rows),
+                              gb.tensor(sizes({keyTile, headDim}), f32),
+                              {rows, b.getIndexAttr(headDim)});
       keyTileValue = gb.generic(
-          {padded}, gb.tensor(keyTileSizes, f32),
-          {gb.map(2, {1, 0}), gb.map(2, {0, 1})}, {kPar, kPar},
+          {padded}, keySlot, {gb.map(2, {1, 0}), gb.map(2, {0, 1})},
+          {kPar, kPar},
           [](OpBuilder &, Location, ValueRange a) -> Value { return a[0]; });
-      valueTileValue = intoTile(keyRows(v, valueDim, valueRows),
-                                valueTileSizes,
+      valueTileValue = intoTile(keyRows(v, valueDim, valueRows), valueSlot,
                                 {valueRows, b.getIndexAttr(valueDim)});
     }
 
@@ -312,8 +335,8 @@ private:
     return {forall.getResult(0), forall.getResult(1)};
   }
 
-  /// The (queryTile x Dv) output tile of one task, in the op's element type,
-  /// and when the op returns it the (queryTile) log-sum-exp tile.
+  /// The output rows of one task (its rows of the result, normalized in
+  /// place), and when the op returns it the (queryTile) log-sum-exp tile.
   std::pair<Value, Value> buildTask(OpBuilder &b, Location loc,
                                     const TileTask &task) const {
     IndexBuilder ib(b, loc);
@@ -395,8 +418,17 @@ private:
     Value lse;
     if (op.getLse())
       lse = buildLogSumExp(b, loc, final[0], final[1]);
-    Value out =
-        normalizeRows(b, loc, final[2], final[1], qType.getElementType());
+    auto firstRows = [&](Value tile) -> Value {
+      auto type = cast<RankedTensorType>(tile.getType());
+      SmallVector<OpFoldResult> offsets(type.getRank(), zero),
+          sizes = tensor::getMixedSizes(b, loc, tile),
+          strides(type.getRank(), one);
+      sizes[0] = rowCount;
+      return tensor::ExtractSliceOp::create(b, loc, tile, offsets, sizes,
+                                            strides);
+    };
+    Value out = normalizeRows(b, loc, firstRows(final[2]), firstRows(final[1]),
+                              task.outRows);
     return {out, lse};
   }
 

@@ -19,21 +19,22 @@
 //
 // The flash strategy (64 x 64 tiles, run on one core so that one task's
 // buffers are live at a time) holds K and V packed into whole key tiles
-// (2 heads x 1 tile x 16 x 64 f32: 8192 bytes each) and, for a task, its 8
+// (2 heads x 1 tile x 16 x 64 f32: 8192 bytes each) and, for a task, its 7
 // tile buffers, allocated once before its loop over key tiles: the query
-// tile, the accumulator and the output tile (64 x 16: 4096 bytes each), a
-// score tile (64 x 64: 16384), the running max and sum, the tile's row max
-// and the rescaling factors (64 each: 256 bytes each): 46080 + 10 * 64 =
-// 46720 bytes. 8 buffers pack K and V (the packed K and V, and for each of
-// the 2 packing tasks a K tile padded to whole rows, its transpose and a V
-// tile), 8 serve each of the 2 tasks.
-// FLASH-SAME: "peak_bytes": 46720, "allocations": 24,
+// tile and the accumulator (64 x 16: 4096 bytes each), a score tile
+// (64 x 64: 16384), the running max and sum, the tile's row max and the
+// rescaling factors (64 each: 256 bytes each); its output rows are
+// normalized straight into the result: 41984 + 9 * 64 = 42560 bytes. 4
+// buffers pack K and V (the packed K and V, and for each of the 2 packing
+// tasks a K tile padded to whole rows; the packed tiles are written in
+// place), 7 serve each of the 2 tasks.
+// FLASH-SAME: "peak_bytes": 42560, "allocations": 18,
 //
 // Ten times longer, only the packed K and V grow (6 key tiles: 49152 bytes
-// each): 128000 + 10 * 64 = 128640 bytes, where the score matrix alone
+// each): 123904 + 9 * 64 = 124480 bytes, where the score matrix alone
 // would take 2 x 370 x 370 x 4 = 1095200. Memory is O(N D), not O(N S).
 // FLASH-LONG: "flops": 8.78528e+06, "pairs": 137270,
-// FLASH-LONG-SAME: "peak_bytes": 128640,
+// FLASH-LONG-SAME: "peak_bytes": 124480,
 
 func.func @causal(%q: tensor<?x2x?x16xf32>, %k: tensor<?x2x?x16xf32>,
                   %v: tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xf32> {

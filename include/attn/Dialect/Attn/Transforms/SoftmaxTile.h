@@ -166,13 +166,16 @@ updateOnlineSoftmax(OpBuilder &b, Location loc, Value scores, Value values,
   return {newMax, newSum, newAcc};
 }
 
-/// out = l > 0 ? acc / l : 0 per element of `acc` (..., rows, Dv), in
-/// `elementType`; `l` has acc's shape without its last dimension. The test
-/// is unordered (ugt): a NaN input makes l NaN, and the row is then NaN, as
-/// the math says, instead of passing for an empty row's 0.
+/// out = l > 0 ? acc / l : 0 per element of `acc` (..., rows, Dv), written
+/// into `init` (acc's shape, the output's element type): the output's own
+/// rows where the caller passes a slice of it, so that no tile is copied
+/// there afterwards. `l` has acc's shape without its last dimension. The
+/// test is unordered (ugt): a NaN input makes l NaN, and the row is then
+/// NaN, as the math says, instead of passing for an empty row's 0.
 inline Value normalizeRows(OpBuilder &b, Location loc, Value acc, Value l,
-                           Type elementType) {
+                           Value init) {
   GenericBuilder gb(b, loc);
+  Type elementType = getElementTypeOrSelf(init.getType());
   auto accType = cast<RankedTensorType>(acc.getType());
   unsigned rank = accType.getRank();
   SmallVector<unsigned> all, rowDims;
@@ -182,7 +185,7 @@ inline Value normalizeRows(OpBuilder &b, Location loc, Value acc, Value l,
       rowDims.push_back(d);
   }
   return gb.generic(
-      {acc, l}, gb.tensor(tensor::getMixedSizes(b, loc, acc), elementType),
+      {acc, l}, init,
       {gb.map(rank, all), gb.map(rank, rowDims), gb.map(rank, all)},
       SmallVector<utils::IteratorType>(rank, kPar),
       [&](OpBuilder &nb, Location lo, ValueRange a) -> Value {

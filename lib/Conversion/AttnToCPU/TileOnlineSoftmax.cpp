@@ -55,8 +55,15 @@ public:
     int64_t heads = op.getNumHeads(), group = heads / op.getNumKVHeads();
 
     bool pairs = multipliesPairs(op);
-    auto [keysT, values] =
-        packKeyValueTiles(rewriter, loc, k, v, op.getKeyLengths(), pairs);
+    // f32 values are read in place, tile by tile, except the one tile per
+    // row that the valid keys cut (see packValueTails).
+    bool valuesInPlace =
+        !pairs &&
+        cast<RankedTensorType>(v.getType()).getElementType().isF32();
+    auto [keysT, values] = packKeyValueTiles(
+        rewriter, loc, k, v, op.getKeyLengths(), pairs, !valuesInPlace);
+    if (valuesInPlace)
+      values = packValueTails(rewriter, loc, v, op.getKeyLengths());
 
     // One task per (batch row, query head, query tile).
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
@@ -95,8 +102,8 @@ public:
         ArrayRef<OpFoldResult>{batch, head, rowBegin, zero},
         ArrayRef<OpFoldResult>{one, one, rowCount, valueDim},
         ArrayRef<OpFoldResult>{one, one, one, one});
-    TileTask task{op,    batch,  head,  kvHead, tile,
-                  keysT, values, pairs, outRows};
+    TileTask task{op,    batch,  head,  kvHead,        tile,
+                  keysT, values, pairs, valuesInPlace, outRows};
     auto [rows, lseTile] = buildTask(rewriter, loc, task);
     Value lseRows;
     if (lseTile)
@@ -123,8 +130,9 @@ private:
   struct TileTask {
     AttentionOp op;
     Value batch, head, kvHead, tile;
-    Value keysT, values; // packed
+    Value keysT, values; // packed (values: only their tails, when in place)
     bool pairs;          // bf16 pairs (see multipliesPairs)
+    bool valuesInPlace;  // full value tiles read from V itself
     Value outRows;       // the result's rows this task writes
   };
 
@@ -184,7 +192,8 @@ private:
   /// padded batch, NaN or inf) must not reach the output.
   std::pair<Value, Value> packKeyValueTiles(OpBuilder &b, Location loc, Value k,
                                             Value v, Value keyLengths,
-                                            bool pairs) const {
+                                            bool pairs,
+                                            bool packValues) const {
     IndexBuilder ib(b, loc);
     GenericBuilder gb(b, loc);
     Type f32 = b.getF32Type();
@@ -211,12 +220,13 @@ private:
       llvm::append_range(result, tileSizes);
       return result;
     };
-    Value keysInit = gb.tensor(packedSizes(keyTileSizes), element);
-    Value valuesInit = gb.tensor(packedSizes(valueTileSizes), element);
+    SmallVector<Value> inits = {gb.tensor(packedSizes(keyTileSizes), element)};
+    if (packValues)
+      inits.push_back(gb.tensor(packedSizes(valueTileSizes), element));
 
     auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{batch, heads, tiles},
-        ValueRange{keysInit, valuesInit}, std::nullopt);
+        b, loc, ArrayRef<OpFoldResult>{batch, heads, tiles}, inits,
+        std::nullopt);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(forall.getTerminator());
     Value row = forall.getInductionVar(0), head = forall.getInductionVar(1);
@@ -256,7 +266,9 @@ private:
           slotSizes, SmallVector<OpFoldResult>(offsets.size(), one));
     };
     Value keySlot = slot(forall.getRegionIterArgs()[0], keyTileSizes);
-    Value valueSlot = slot(forall.getRegionIterArgs()[1], valueTileSizes);
+    Value valueSlot =
+        packValues ? slot(forall.getRegionIterArgs()[1], valueTileSizes)
+                   : Value();
     // Converts `source` rows into the leading part of `tile`, zeroed first.
     auto intoTile = [&](Value source, Value tile,
                         SmallVector<OpFoldResult> validSizes) -> Value {
@@ -315,8 +327,9 @@ private:
           {padded}, keySlot, {gb.map(2, {1, 0}), gb.map(2, {0, 1})},
           {kPar, kPar},
           [](OpBuilder &, Location, ValueRange a) -> Value { return a[0]; });
-      valueTileValue = intoTile(keyRows(v, valueDim, valueRows), valueSlot,
-                                {valueRows, b.getIndexAttr(valueDim)});
+      if (packValues)
+        valueTileValue = intoTile(keyRows(v, valueDim, valueRows), valueSlot,
+                                  {valueRows, b.getIndexAttr(valueDim)});
     }
 
     b.setInsertionPointToStart(forall.getTerminator().getBody());
@@ -331,8 +344,67 @@ private:
                                             storeSizes, strides);
     };
     store(keyTileValue, forall.getRegionIterArgs()[0], keyTileSizes);
+    if (!packValues)
+      return {forall.getResult(0), Value()};
     store(valueTileValue, forall.getRegionIterArgs()[1], valueTileSizes);
     return {forall.getResult(0), forall.getResult(1)};
+  }
+
+  /// For values read in place: per (batch row, K/V head), the one key tile
+  /// that the row's valid keys cut (tile validKeys / keyTile), its valid
+  /// rows copied and the rest zero, as (B, Hkv, keyTile, Dv). Every other
+  /// tile a row visits lies wholly inside V and its valid keys, and the
+  /// products read it from V itself: no copy of V, and no row past the key
+  /// length in a product (its weight is 0, but 0 times the NaN or inf such a
+  /// row may hold would not be).
+  Value packValueTails(OpBuilder &b, Location loc, Value v,
+                       Value keyLengths) const {
+    IndexBuilder ib(b, loc);
+    GenericBuilder gb(b, loc);
+    auto vType = cast<RankedTensorType>(v.getType());
+    int64_t kvHeads = vType.getDimSize(1), valueDim = vType.getDimSize(3);
+    OpFoldResult batch = tensor::getMixedSize(b, loc, v, 0);
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    OpFoldResult tile = b.getIndexAttr(keyTile), width = b.getIndexAttr(valueDim);
+    Value numKeys = ib.dim(v, 2);
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads)},
+        ValueRange{gb.tensor({batch, b.getIndexAttr(kvHeads), tile, width},
+                             vType.getElementType())},
+        std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forall.getTerminator());
+    Value row = forall.getInductionVar(0), head = forall.getInductionVar(1);
+    Value validKeys = numKeys;
+    if (keyLengths)
+      validKeys = buildValidKeys(
+          b, loc, tensor::ExtractOp::create(b, loc, keyLengths, row), numKeys);
+    Value tailBegin = ib.mul(ib.div(validKeys, ib.c(keyTile)), ib.c(keyTile));
+    Value count = ib.sub(validKeys, tailBegin);
+    SmallVector<OpFoldResult> at = {row, head, zero, zero},
+                              tileSizes = {one, one, tile, width},
+                              strides = {one, one, one, one};
+    auto tileType = RankedTensorType::get({keyTile, valueDim},
+                                          vType.getElementType());
+    Value slot = tensor::ExtractSliceOp::create(
+        b, loc, tileType, forall.getRegionIterArgs()[0], at, tileSizes,
+        strides);
+    Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+    slot = linalg::FillOp::create(b, loc, ValueRange{zeroF}, ValueRange{slot})
+               .getResult(0);
+    Value rows = tensor::ExtractSliceOp::create(
+        b, loc,
+        RankedTensorType::get({ShapedType::kDynamic, valueDim},
+                              vType.getElementType()),
+        v, ArrayRef<OpFoldResult>{row, head, tailBegin, zero},
+        ArrayRef<OpFoldResult>{one, one, count, width}, strides);
+    Value tail = tensor::InsertSliceOp::create(
+        b, loc, rows, slot, ArrayRef<OpFoldResult>{zero, zero},
+        ArrayRef<OpFoldResult>{count, width}, ArrayRef<OpFoldResult>{one, one});
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, tail, forall.getRegionIterArgs()[0], at, tileSizes, strides);
+    return forall.getResult(0);
   }
 
   /// The output rows of one task (its rows of the result, normalized in
@@ -478,7 +550,40 @@ private:
           SmallVector<OpFoldResult>(offsets.size(), one));
     };
     Value keys = packedTile(step.task.keysT);
-    Value values = packedTile(step.task.values);
+    Value values;
+    if (!step.task.valuesInPlace) {
+      values = packedTile(step.task.values);
+    } else {
+      // A tile wholly inside the valid keys is a view of V; the one they
+      // cut is the row's tail.
+      int64_t valueDim =
+          cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
+      auto tileType = RankedTensorType::get({keyTile, valueDim}, f32);
+      Value whole = ib.le(ib.add(colBegin, ib.c(keyTile)), step.validKeys);
+      auto pick = scf::IfOp::create(b, loc, TypeRange{tileType}, whole,
+                                    /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(b);
+      SmallVector<OpFoldResult> sizes = {one, one, b.getIndexAttr(keyTile),
+                                         b.getIndexAttr(valueDim)},
+                                strides = {one, one, one, one};
+      b.setInsertionPointToStart(pick.thenBlock());
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{tensor::ExtractSliceOp::create(
+              b, loc, tileType, op.getValue(),
+              ArrayRef<OpFoldResult>{step.task.batch, step.task.kvHead,
+                                     colBegin, zero},
+              sizes, strides)});
+      b.setInsertionPointToStart(pick.elseBlock());
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{tensor::ExtractSliceOp::create(
+              b, loc, tileType, step.task.values,
+              ArrayRef<OpFoldResult>{step.task.batch, step.task.kvHead, zero,
+                                     zero},
+              sizes, strides)});
+      values = pick.getResult(0);
+    }
 
     // s = q k^T in the log2 domain: q came scaled, or (pairs) the f32
     // scores are scaled here.

@@ -14,10 +14,13 @@
 // CHECK-DAG: %[[LOG2_SCALE:.*]] = arith.constant 0.360673755 : f32
 // CHECK-DAG: %[[NEG_INF:.*]] = arith.constant 0xFF800000 : f32
 //
-// K and V packed once, in parallel, into whole key tiles: K transposed
-// (B, Hkv, T, D, 16), V as (B, Hkv, T, 16, Dv).
+// K packed once, in parallel, into whole key tiles, each transposed:
+// (B, Hkv, T, D, 16). f32 V is read in place, except per (batch row, K/V
+// head) the tile its valid keys cut, copied with zeros past them:
+// (B, Hkv, 16, Dv).
 // CHECK: %[[TILES:.*]] = arith.ceildivsi %{{.*}}, %c16 : index
-// CHECK: %[[PACKED:.*]]:2 = scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}}, 2, %[[TILES]]) shared_outs({{.*}}) -> (tensor<?x2x?x16x16xf32>, tensor<?x2x?x16x8xf32>)
+// CHECK: %[[PACKED:.*]] = scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}}, 2, %[[TILES]]) shared_outs({{.*}}) -> (tensor<?x2x?x16x16xf32>)
+// CHECK: %[[TAILS:.*]] = scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 2) shared_outs({{.*}}) -> (tensor<?x2x16x8xf32>)
 //
 // One task per (batch row, query head, query tile); a query head reads its
 // K/V head h / 2 of the packed tensors.
@@ -35,8 +38,11 @@
 //
 // The loop over key tiles carries (m, l, acc).
 // CHECK: scf.for %[[J:.*]] = %c0 to %[[NUM_KEY_TILES]] step %c1 iter_args(%[[M:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}, %[[ACC:.*]] = %{{.*}}) -> (tensor<32xf32>, tensor<32xf32>, tensor<32x8xf32>)
-// CHECK: %[[KT:.*]] = tensor.extract_slice %[[PACKED]]#0[%[[B]], %[[KV_HEAD]], %[[J]], 0, 0] [1, 1, 1, 16, 16] [1, 1, 1, 1, 1] : tensor<?x2x?x16x16xf32> to tensor<16x16xf32>
-// CHECK: %[[VT:.*]] = tensor.extract_slice %[[PACKED]]#1[%[[B]], %[[KV_HEAD]], %[[J]], 0, 0] [1, 1, 1, 16, 8] [1, 1, 1, 1, 1] : tensor<?x2x?x16x8xf32> to tensor<16x8xf32>
+// CHECK: %[[KT:.*]] = tensor.extract_slice %[[PACKED]][%[[B]], %[[KV_HEAD]], %[[J]], 0, 0] [1, 1, 1, 16, 16] [1, 1, 1, 1, 1] : tensor<?x2x?x16x16xf32> to tensor<16x16xf32>
+// CHECK: %[[VT:.*]] = scf.if %{{.*}} -> (tensor<16x8xf32>) {
+// CHECK:   tensor.extract_slice %[[V]][%[[B]], %[[KV_HEAD]], %{{.*}}, 0] [1, 1, 16, 8] [1, 1, 1, 1] : tensor<?x2x?x8xf32> to tensor<16x8xf32>
+// CHECK: } else {
+// CHECK:   tensor.extract_slice %[[TAILS]][%[[B]], %[[KV_HEAD]], 0, 0] [1, 1, 16, 8] [1, 1, 1, 1] : tensor<?x2x16x8xf32> to tensor<16x8xf32>
 // CHECK: %[[S:.*]] = linalg.matmul ins(%{{.*}}, %[[KT]] : tensor<32x16xf32>, tensor<16x16xf32>) outs(%{{.*}} : tensor<32x16xf32>)
 //
 // A tile is masked only when the diagonal or the key length cuts it.

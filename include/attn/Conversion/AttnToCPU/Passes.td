@@ -16,9 +16,12 @@ def AttnTileOnlineSoftmaxPass
   let summary = "Lower attn.attention to tiles with an online softmax (flash)";
   let description = [{
     The flash strategy (Dao et al. 2022; the work split of FlashAttention-2).
-    K and V are first packed once, in f32 and zero-padded to a whole number
-    of key tiles (K transposed, D x S, so that a key tile is D rows of
-    contiguous keys). Then, in parallel over (batch, head, query tile), each
+    K is first packed once, in f32 and zero-padded to a whole number of key
+    tiles (each tile transposed, D x keyTile, so that it is D rows of
+    contiguous keys). f32 V is read in place, except per (batch row, K/V
+    head) the one tile its valid keys cut, copied with zeros past them;
+    f16/bf16 V is packed like K, untransposed. Then, in parallel over
+    (batch, head, query tile), each
     query tile (scaled by scale * log2(e) as it is loaded) walks the key tiles
     its rows may see, keeping per row the running maximum m, the running sum
     l and an f32 accumulator:

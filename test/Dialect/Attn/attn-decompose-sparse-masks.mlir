@@ -170,3 +170,30 @@ func.func @split_lse(%q: tensor<1x4x12x8xf32>, %k: tensor<1x2x12x8xf32>)
         -> (tensor<1x4x12x8xf32>, tensor<1x4x12xf32>)
   return %o, %l : tensor<1x4x12x8xf32>, tensor<1x4x12xf32>
 }
+
+// -----
+
+// A stride, dilation or block beyond the keys (S static), or beyond 2^16
+// classes (S dynamic), is not folded into the batch: each class would hold
+// at most one key, and the batch would grow by the parameter (2^32 here).
+// The mask stays whole, for the flash tiles to mask element-wise.
+// CHECK-LABEL: func.func @huge_parameters
+// CHECK-NOT: scf.forall
+// CHECK: attn.attention {{.*}} mask(#attn.strided<stride = 4294967296>)
+// CHECK: attn.attention {{.*}} mask(#attn.window<left = 8589934592, right = 0, alignment = top_left, dilation = 4294967296>)
+// CHECK: attn.attention {{.*}} mask(#attn.strided<stride = 65537>)
+// CHECK-NOT: scf.forall
+func.func @huge_parameters(%q: tensor<1x1x16x8xf32>, %d: tensor<1x1x?x8xf32>)
+    -> (tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x?x8xf32>) {
+  %a = attn.attention %q, %q, %q mask(#attn.strided<stride = 4294967296>)
+      : (tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>)
+        -> tensor<1x1x16x8xf32>
+  %b = attn.attention %q, %q, %q
+      mask(#attn.window<left = 8589934592, right = 0, alignment = top_left, dilation = 4294967296>)
+      : (tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>)
+        -> tensor<1x1x16x8xf32>
+  %c = attn.attention %d, %d, %d mask(#attn.strided<stride = 65537>)
+      : (tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>)
+        -> tensor<1x1x?x8xf32>
+  return %a, %b, %c : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x?x8xf32>
+}

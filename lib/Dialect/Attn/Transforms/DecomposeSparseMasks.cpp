@@ -54,6 +54,17 @@ using namespace mlir::attn;
 using Layout = MaskPiece::Layout;
 using Heads = MaskPiece::Heads;
 
+/// Whether folding `classes` residue classes (or blocks) of keys into the
+/// batch is bounded and worth it: each class must hold a key (classes <= S
+/// where S is static), and with S known only at run time the batch grows
+/// by at most kMaxClasses. Past that the mask stays whole, masked
+/// element-wise in the original order: correct, but O(N S) pairs (and a
+/// stride or block that large leaves few keys to skip anyway).
+static constexpr int64_t kMaxClasses = int64_t(1) << 16;
+static bool fewEnoughClasses(int64_t classes, int64_t numKeys) {
+  return classes <= (numKeys > 0 ? numKeys : kMaxClasses);
+}
+
 SmallVector<MaskPiece> mlir::attn::decomposeSparseMask(MaskAttrInterface mask,
                                                        int64_t numHeads,
                                                        int64_t numKVHeads,
@@ -81,7 +92,8 @@ SmallVector<MaskPiece> mlir::attn::decomposeSparseMask(MaskAttrInterface mask,
 
   if (auto dilated = dyn_cast<WindowMaskAttr>(mask)) {
     int64_t d = dilated.getDilation();
-    if (d == 1 || dilated.getAlignment() != Alignment::TopLeft)
+    if (d == 1 || dilated.getAlignment() != Alignment::TopLeft ||
+        !fewEnoughClasses(d, numKeys))
       return {}; // Bottom-right: a row's class depends on its key length.
     return {piece(Layout::ResidueClasses, Heads::All, d, 0, 0, 0,
                   window(dilated.getLeft() / d, dilated.getRight() / d))};
@@ -89,6 +101,8 @@ SmallVector<MaskPiece> mlir::attn::decomposeSparseMask(MaskAttrInterface mask,
 
   if (auto strided = dyn_cast<StridedMaskAttr>(mask)) {
     int64_t l = strided.getStride();
+    if (!fewEnoughClasses(l, numKeys))
+      return {};
     bool both = strided.getBidirectional();
     // A window as wide as every class: b' >= a with no upper limit.
     // (Key lengths are i32, so 2^30 exceeds every class.)
@@ -120,6 +134,8 @@ SmallVector<MaskPiece> mlir::attn::decomposeSparseMask(MaskAttrInterface mask,
     if (fixed.getSplitHeads())
       return {}; // Odd heads' own-block summary keys need a third piece.
     int64_t l = fixed.getBlock(), c = fixed.getSummary();
+    if (!fewEnoughClasses(l, numKeys))
+      return {};
     bool both = fixed.getBidirectional();
     MaskAttrInterface ownBlock =
         BlockwiseMaskAttr::get(ctx, l, l, BlockRelation::Equal);

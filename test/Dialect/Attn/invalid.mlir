@@ -415,3 +415,24 @@ func.func @no_query_heads(%q: tensor<1x0x8x16xf32>, %k: tensor<1x2x8x16xf32>) {
   %o = attn.attention %q, %k, %k : (tensor<1x0x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<1x0x8x16xf32>
   return
 }
+
+// -----
+
+// A member that fails gets its own diagnostic, and no enclosing mask adds
+// another (each would print the whole source line again).
+func.func @nested_bad_member(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{a mask intersection needs at least two masks, got 1}}
+  %o = attn.attention %q, %q, %q mask(#attn.union<[#attn.union<[#attn.intersection<[#attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>)
+      : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+// Masks nest at most 64 levels deep (the parser descends once per level).
+func.func @too_deep(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{masks nest at most 64 levels deep}}
+  %o = attn.attention %q, %q, %q mask(#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.causal<top_left>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>)
+      : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}

@@ -109,7 +109,7 @@ def Attn_UnionMaskAttr : Attn_Attr<"UnionMask", "union",
     ```
   }];
   let parameters = (ins "::mlir::ArrayAttr":$masks);
-  let assemblyFormat = "`<` $masks `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 
@@ -123,7 +123,7 @@ def Attn_IntersectionMaskAttr : Attn_Attr<"IntersectionMask", "intersection",
     ```
   }];
   let parameters = (ins "::mlir::ArrayAttr":$masks);
-  let assemblyFormat = "`<` $masks `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 

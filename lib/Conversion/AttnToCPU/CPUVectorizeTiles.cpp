@@ -501,6 +501,10 @@ private:
             prefetch(nb, l, bMat, ValueRange{k, nextStrip});
           if (fetchNext && nextTile)
             prefetch(nb, l, nextTile->buffer(), nextTile->indices(nb, l, k, col));
+          // A pair product's step k reads A's and B's columns 2k, 2k + 1.
+          Value pairColumn =
+              pairs ? arith::MulIOp::create(nb, l, k, index(2)).getResult()
+                    : Value();
           SmallVector<Value> bRow;
           for (Value cIndex : colIndex)
             bRow.push_back(pairs ? loadPairs(nb, l, k, cIndex)
@@ -508,7 +512,7 @@ private:
                                              ValueRange{k, cIndex}));
           SmallVector<Value> next;
           for (auto [r, rIndex] : llvm::enumerate(rowIndex)) {
-            Value broadcast = pairs ? broadcastPair(nb, l, rIndex, k)
+            Value broadcast = pairs ? broadcastPair(nb, l, rIndex, pairColumn)
                                     : broadcastElement(nb, l, rIndex, k);
             for (auto [v, bVector] : llvm::enumerate(bRow)) {
               Value sum = acc[r * vectorsPerBlock + v];
@@ -537,11 +541,10 @@ private:
         nb, l, VectorType::get({width}, nb.getF32Type()), element);
   }
 
-  /// The pair k of A's row (two bf16, one 32-bit word) in every lane of a
-  /// vector of 2 x width bf16: vdpbf16ps's left operand.
-  Value broadcastPair(OpBuilder &nb, Location l, Value row, Value k) {
+  /// The pair at `column` of A's row (two bf16, one 32-bit word) in every
+  /// lane of a vector of 2 x width bf16: vdpbf16ps's left operand.
+  Value broadcastPair(OpBuilder &nb, Location l, Value row, Value column) {
     Type bf16 = nb.getBF16Type(), i32 = nb.getI32Type();
-    Value column = arith::MulIOp::create(nb, l, k, index(2));
     Value pair = vector::LoadOp::create(nb, l, VectorType::get({2}, bf16), a,
                                         ValueRange{row, column});
     Value word = vector::ExtractOp::create(

@@ -274,11 +274,9 @@ private:
     slice = convertElements(b, loc, slice, f32);
     if (!padded)
       return slice;
-    SmallVector<OpFoldResult> offsets = {zero, zero}, strides = {one, one};
-    return tensor::InsertSliceOp::create(
+    return padWithZeros(
         b, loc, slice,
-        gb.tensor({b.getIndexAttr(keyTile), b.getIndexAttr(width)}, f32, 0.0),
-        offsets, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(width)}, strides);
+        gb.tensor({b.getIndexAttr(keyTile), b.getIndexAttr(width)}, f32));
   }
 
   /// One key tile: scores s[r, t] = sum_d q[r, d] k[t, d] against the

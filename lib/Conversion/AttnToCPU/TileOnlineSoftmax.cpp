@@ -234,7 +234,7 @@ private:
     Value rowBegin = ib.mul(t, ib.c(keyTile));
     Value rows = ib.min(ib.c(keyTile), ib.sub(numKeys, rowBegin));
     Value valueRows = rows;
-    if (keyLengths) {
+    if (keyLengths && packValues) {
       Value len = tensor::ExtractOp::create(b, loc, keyLengths, row);
       Value validKeys = buildValidKeys(b, loc, len, numKeys);
       valueRows = ib.min(rows, ib.max(ib.sub(validKeys, rowBegin), ib.c(0)));
@@ -293,12 +293,10 @@ private:
     // `source` rows (keys x w, bf16) padded with zero keys to a whole tile,
     // then rearranged into pairs: `pairMap` maps an element (j, ., i) of the
     // packed tile to the (key, column) it copies.
-    auto intoPairTile = [&](Value source, int64_t w, Value count, Value tile,
+    auto intoPairTile = [&](Value source, int64_t w, Value tile,
                             AffineMap pairMap) -> Value {
-      SmallVector<OpFoldResult> offsets = {zero, zero}, strides = {one, one};
-      Value padded = tensor::InsertSliceOp::create(
-          b, loc, source, gb.tensor(sizes({keyTile, w}), element, 0.0),
-          offsets, ArrayRef<OpFoldResult>{count, b.getIndexAttr(w)}, strides);
+      Value padded = padWithZeros(b, loc, source,
+                                  gb.tensor(sizes({keyTile, w}), element));
       return gb.generic({padded}, tile,
                         {pairMap, gb.map(3, {0, 1, 2})}, {kPar, kPar, kPar},
                         [](OpBuilder &, Location, ValueRange a) -> Value {
@@ -311,11 +309,11 @@ private:
       AffineExpr j = getAffineDimExpr(0, ctx), x = getAffineDimExpr(1, ctx),
                  i = getAffineDimExpr(2, ctx);
       keyTileValue =
-          intoPairTile(keyRows(k, headDim, rows), headDim, rows, keySlot,
+          intoPairTile(keyRows(k, headDim, rows), headDim, keySlot,
                        AffineMap::get(3, 0, {x, j * 2 + i}, ctx));
-      valueTileValue = intoPairTile(
-          keyRows(v, valueDim, valueRows), valueDim, valueRows, valueSlot,
-          AffineMap::get(3, 0, {j * 2 + i, x}, ctx));
+      valueTileValue =
+          intoPairTile(keyRows(v, valueDim, valueRows), valueDim, valueSlot,
+                       AffineMap::get(3, 0, {j * 2 + i, x}, ctx));
     } else {
       // K: its rows padded to a whole tile first (a row copy, widened),
       // then transposed as one static tile, which attn-cpu-vectorize-tiles
@@ -389,18 +387,13 @@ private:
     Value slot = tensor::ExtractSliceOp::create(
         b, loc, tileType, forall.getRegionIterArgs()[0], at, tileSizes,
         strides);
-    Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
-    slot = linalg::FillOp::create(b, loc, ValueRange{zeroF}, ValueRange{slot})
-               .getResult(0);
     Value rows = tensor::ExtractSliceOp::create(
         b, loc,
         RankedTensorType::get({ShapedType::kDynamic, valueDim},
                               vType.getElementType()),
         v, ArrayRef<OpFoldResult>{row, head, tailBegin, zero},
         ArrayRef<OpFoldResult>{one, one, count, width}, strides);
-    Value tail = tensor::InsertSliceOp::create(
-        b, loc, rows, slot, ArrayRef<OpFoldResult>{zero, zero},
-        ArrayRef<OpFoldResult>{count, width}, ArrayRef<OpFoldResult>{one, one});
+    Value tail = padWithZeros(b, loc, rows, slot);
     b.setInsertionPointToStart(forall.getTerminator().getBody());
     tensor::ParallelInsertSliceOp::create(
         b, loc, tail, forall.getRegionIterArgs()[0], at, tileSizes, strides);

@@ -21,6 +21,20 @@
 
 namespace mlir::attn {
 
+/// `rows` (count x w) as the leading rows of `tile` (T x w), whose other
+/// rows are zero: a key tile padded with zero keys.
+inline Value padWithZeros(OpBuilder &b, Location loc, Value rows, Value tile) {
+  Type element = cast<RankedTensorType>(tile.getType()).getElementType();
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(element));
+  Value zeros =
+      linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{tile})
+          .getResult(0);
+  OpFoldResult origin = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  return tensor::InsertSliceOp::create(
+      b, loc, rows, zeros, ArrayRef<OpFoldResult>{origin, origin},
+      tensor::getMixedSizes(b, loc, rows), ArrayRef<OpFoldResult>{one, one});
+}
+
 /// `queries` in f32 times scale * log2(e), written into `init` (same shape):
 /// the query tile in the log2 domain, so that exp(x) = exp2(x) afterwards.
 inline Value scaleIntoLog2Domain(OpBuilder &b, Location loc, Value queries,

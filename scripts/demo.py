@@ -13,7 +13,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "build")
-ATTN_RUN = BUILD / "tools" / "attn-run" / "attn-run"
+ATTN_RUN = BUILD / "bin" / "attn-run"
 REPEAT = 5
 
 

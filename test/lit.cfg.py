@@ -18,12 +18,9 @@ config.test_exec_root = os.path.join(config.attn_obj_root, "test")
 
 llvm_config.use_default_substitutions()  # FileCheck, not, count, ...
 
-tools_dirs = [
-    os.path.join(config.attn_obj_root, "tools", tool)
-    for tool in ("attn-opt", "attn-translate", "attn-run", "attn-schedule")
-]
-llvm_config.with_environment("PATH", tools_dirs + [config.llvm_tools_dir],
-                             append_path=True)
+llvm_config.with_environment(
+    "PATH", [os.path.join(config.attn_obj_root, "bin"), config.llvm_tools_dir],
+    append_path=True)
 config.substitutions.append(("%attn_src_root", config.attn_src_root))
 
 # --param attn_mattr=FEATURES: attn-run compiles for this machine with those

@@ -18,8 +18,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
 out=${2:-$root/gpu-bundle}
-translate=$build/tools/attn-translate/attn-translate
-run=$build/tools/attn-run/attn-run
+translate=$build/bin/attn-translate
+run=$build/bin/attn-run
 chip=${ATTN_GPU_CHIP:-sm_90}
 
 rm -rf "$out"

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ToolSupport.h"
 #include "attn/Reference/HostTensors.h"
 #include "attn/Reference/Reference.h"
 #include "attn/Target/CPU.h"
@@ -44,56 +45,58 @@
 namespace cl = llvm::cl;
 using ::attn::HostTensor;
 
-static cl::list<int64_t> lengths("n", cl::desc("Sequence lengths"),
+static cl::OptionCategory benchCategory("attn-bench options");
+
+static cl::list<int64_t> lengths("n", cl::cat(benchCategory), cl::desc("Sequence lengths"),
                                  cl::CommaSeparated);
-static cl::list<int64_t> headDims("d", cl::desc("Head widths"),
+static cl::list<int64_t> headDims("d", cl::cat(benchCategory), cl::desc("Head widths"),
                                   cl::CommaSeparated);
-static cl::opt<int64_t> heads("h", cl::desc("Heads"), cl::init(8));
+static cl::opt<int64_t> heads("h", cl::cat(benchCategory), cl::desc("Heads"), cl::init(8));
 static cl::opt<int64_t> materializedMaxN(
-    "materialized-max-n",
+    "materialized-max-n", cl::cat(benchCategory),
     cl::desc("Longest N timed with the materialized strategy (its N x N "
              "scores take 4 H N^2 bytes)"),
     cl::init(4096));
-static cl::opt<unsigned> repeats("repeat", cl::desc("Timed runs per case"),
+static cl::opt<unsigned> repeats("repeat", cl::cat(benchCategory), cl::desc("Timed runs per case"),
                                  cl::init(3));
-static cl::opt<std::string> outputPath("output",
+static cl::opt<std::string> outputPath("output", cl::cat(benchCategory),
                                        cl::desc("JSON lines written here"));
-static cl::opt<bool> causalOnly("causal-only", cl::desc("Only causal cases"));
-static cl::opt<bool> dense("dense-only", cl::desc("Only non-causal cases"));
+static cl::opt<bool> causalOnly("causal-only", cl::cat(benchCategory), cl::desc("Only causal cases"));
+static cl::opt<bool> dense("dense-only", cl::cat(benchCategory), cl::desc("Only non-causal cases"));
 static cl::opt<bool>
-    masks("masks",
+    masks("masks", cl::cat(benchCategory),
           cl::desc("Time the sparse masks against N instead (window 256 "
                    "and 512, dilated window, strided, fixed; D = 128)"));
 static cl::opt<int64_t>
-    baselineMaxN("baseline-max-n",
+    baselineMaxN("baseline-max-n", cl::cat(benchCategory),
                  cl::desc("--masks: largest N of the causal flash baseline"),
                  cl::init(8192));
 
 static cl::opt<bool> linear(
-    "linear",
+    "linear", cl::cat(benchCategory),
     cl::desc("Time linear attention instead: B = 1, H = 8, D = 64, causal and "
              "not, against the flash strategy of softmax attention (up to "
              "--baseline-max-n), and the recurrent step of decoding after "
              "contexts of 1k and 32k (--n: the lengths)"));
 static cl::opt<bool> decode(
-    "decode",
+    "decode", cl::cat(benchCategory),
     cl::desc("Time one decode step instead: H = 32, D = 128, one new token "
              "against a full cache, MHA, GQA-4 and MQA, B = 1 and 8, against "
              "the memory bandwidth of this machine (--n: the contexts)"));
 static cl::opt<bool> layers(
-    "layers",
+    "layers", cl::cat(benchCategory),
     cl::desc("Time the multi-head layer of example 02 instead (heads of 64, "
              "x = 2x256x512 and 8x512x1024): whole, against OpenBLAS "
              "projections composed with attn's flash, and attn's attention "
              "alone"));
 static cl::opt<bool> bf16(
-    "bf16",
+    "bf16", cl::cat(benchCategory),
     cl::desc("Time bf16 inputs instead: the flash strategy on bf16 q, k, v "
              "(B = 1, H = 8, no mask) against f32 in the same run, and, "
              "where the CPU has AVX512-BF16, against bf16 compiled without "
              "it (widened to f32 products)"));
 static cl::opt<double> decodeMaxGiB(
-    "decode-max-gib",
+    "decode-max-gib", cl::cat(benchCategory),
     cl::desc("--decode: largest K/V cache to allocate, in GiB (larger "
              "cases are skipped and reported so)"),
     cl::init(12));
@@ -1165,7 +1168,8 @@ int runLayerBenchmark(double peak, llvm::raw_fd_ostream *json) {
 }
 
 int main(int argc, char **argv) {
-  cl::ParseCommandLineOptions(argc, argv, "attn CPU benchmark\n");
+  mlir::attn::tools::parseCommandLine(argc, argv, "attn CPU benchmark\n",
+                                      {&benchCategory});
   std::vector<int64_t> ns(lengths.begin(), lengths.end());
   if (ns.empty())
     ns = {512, 1024, 2048, 4096, 8192, 16384};

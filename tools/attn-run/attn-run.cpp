@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ToolSupport.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Reference/Evaluate.h"
@@ -40,6 +41,7 @@
 #include <set>
 
 using namespace mlir;
+namespace tools = mlir::attn::tools;
 namespace cl = llvm::cl;
 namespace ref = ::attn::reference;
 using ::attn::HostTensor;
@@ -100,9 +102,12 @@ static cl::opt<double> tolerance(
 static cl::opt<unsigned> repeat("repeat", cl::cat(runCategory),
                                 cl::desc("Run N times and report the median"),
                                 cl::init(1));
-// LLVM owns "-stats" (its pass statistics); main() maps --stats onto this.
-static cl::opt<bool> printStats("attn-stats", cl::Hidden, cl::cat(runCategory),
-                                cl::desc("Print one JSON line of statistics"));
+// Named --stats in main(), once LLVM's --stats (its pass statistics, which
+// mean nothing here) has made way.
+static cl::opt<bool> printStats(
+    "attn-stats", cl::cat(runCategory),
+    cl::desc("Print one JSON line of statistics (time, GFLOP/s, peak bytes "
+             "allocated by the generated code, tiles visited, max error)"));
 static cl::opt<std::string>
     targetCPU("cpu", cl::cat(runCategory),
               cl::desc("Target CPU (default: host, with its features)"),
@@ -172,7 +177,7 @@ struct Failure {
 
 [[noreturn]] void fail(const std::string &message) {
   llvm::errs() << "attn-run: " << message << "\n";
-  std::exit(2);
+  std::exit(tools::kError);
 }
 
 void failIf(const ::attn::Status &status, const std::string &context = "") {
@@ -531,7 +536,7 @@ int runDecodeLoop(const ::attn::Function &function, func::FuncOp func) {
                  << llvm::format("%.3f", seconds[seconds.size() / 2] * 1e3)
                  << " ms per step (median)";
   llvm::outs() << "\n";
-  return passed ? 0 : 1;
+  return passed ? tools::kSuccess : tools::kCheckFailed;
 }
 
 void writeOutputs(const ::attn::Function &function,
@@ -720,41 +725,41 @@ std::string jsonNumber(double value) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  std::vector<const char *> args(argv, argv + argc);
-  for (const char *&arg : args)
-    if (StringRef(arg) == "--stats" || StringRef(arg) == "-stats")
-      arg = "--attn-stats";
-  cl::HideUnrelatedOptions(runCategory);
-  cl::ParseCommandLineOptions(
-      int(args.size()), args.data(),
-      "attn module runner\n\n  --stats  print one JSON line of statistics "
-      "(time, GFLOP/s, peak bytes allocated by the generated code, max "
-      "error)\n");
+  auto &options = cl::getRegisteredOptions();
+  if (auto llvmStats = options.find("stats"); llvmStats != options.end())
+    llvmStats->second->setArgStr("llvm-stats");
+  printStats.setArgStr("stats");
+  tools::parseCommandLine(argc, argv, "attn module runner\n",
+                                {&runCategory});
 
   std::unique_ptr<MLIRContext> context = mlir::attn::createCompilerContext();
-  OwningOpRef<ModuleOp> module =
-      parseSourceFile<ModuleOp>(inputFile, context.get());
+  tools::InputModule input(*context);
+  OwningOpRef<ModuleOp> module = input.parse(inputFile);
   if (!module)
-    return 2;
+    return tools::kError;
 
   // Only the function to run is compiled: the others are dropped first.
   std::vector<func::FuncOp> publicFunctions;
   for (auto func : module->getOps<func::FuncOp>())
     if (func.isPublic() && !func.isExternal())
       publicFunctions.push_back(func);
+  std::string names;
+  for (func::FuncOp func : publicFunctions)
+    names += (names.empty() ? "" : ", ") + func.getSymName().str();
   std::string entry = entryName;
+  if (publicFunctions.empty())
+    fail(inputFile + " has no public function with a body to run");
   if (entry.empty()) {
     if (publicFunctions.size() != 1)
       fail(inputFile + " has " + std::to_string(publicFunctions.size()) +
-           " public functions; choose one with --entry");
+           " public functions (" + names + "); choose one with --entry");
     entry = publicFunctions.front().getSymName().str();
   }
-  if (!module->lookupSymbol<func::FuncOp>(entry)) {
-    std::string names;
-    for (func::FuncOp func : publicFunctions)
-      names += (names.empty() ? "" : ", ") + func.getSymName().str();
-    fail(inputFile + " has no function '" + entry + "'; it has " + names);
-  }
+  if (!llvm::any_of(publicFunctions, [&](func::FuncOp func) {
+        return func.getSymName() == entry;
+      }))
+    fail(inputFile + " has no public function '" + entry + "'; it has " +
+         names);
   OwningOpRef<ModuleOp> toCompile(module->clone());
   for (auto func :
        llvm::make_early_inc_range(toCompile->getOps<func::FuncOp>()))
@@ -958,5 +963,5 @@ int main(int argc, char **argv) {
                  << ", \"pairs_computed\": "
                  << (visits ? std::to_string(visits->pairsComputed) : "null")
                  << ", \"max_error\": " << jsonNumber(worst) << "}\n";
-  return passed ? 0 : 1;
+  return passed ? tools::kSuccess : tools::kCheckFailed;
 }

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ToolSupport.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Pipelines/Pipelines.h"
@@ -29,6 +30,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
+namespace tools = mlir::attn::tools;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("attn-schedule options");
@@ -77,18 +79,18 @@ static void report(const attn::TileSchedule &s, StringRef indent) {
 
 static int fail(const Twine &message) {
   llvm::errs() << "attn-schedule: " << message << "\n";
-  return 2;
+  return tools::kError;
 }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv, "attn block schedule\n");
+  tools::parseCommandLine(argc, argv, "attn block schedule\n",
+                                {&category});
   std::unique_ptr<MLIRContext> context = attn::createCompilerContext();
-  OwningOpRef<ModuleOp> module =
-      parseSourceFile<ModuleOp>(inputFile, context.get());
+  tools::InputModule input(*context);
+  OwningOpRef<ModuleOp> module = input.parse(inputFile);
   if (!module)
-    return 2;
+    return tools::kError;
   PassManager pm(context.get());
   pm.addNestedPass<func::FuncOp>(attn::createAttnDecomposeLayersPass());
   if (failed(pm.run(*module)))
@@ -181,5 +183,5 @@ int main(int argc, char **argv) {
       return fail("cannot write " + svgFile + ": " + ec.message());
     out << attn::renderScheduleSVG(s, elements ? &allowed : nullptr, maskText);
   }
-  return 0;
+  return tools::kSuccess;
 }

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ToolSupport.h"
 #include "attn/Target/CPU.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -31,6 +32,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 
 using namespace mlir;
+namespace tools = mlir::attn::tools;
 
 namespace {
 enum class EmitKind {
@@ -160,20 +162,20 @@ static EmitKind kindFromExtension(StringRef path) {
 
 static int fail(const Twine &message) {
   llvm::errs() << "attn-translate: " << message << "\n";
-  return 1;
+  return tools::kError;
 }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  llvm::cl::HideUnrelatedOptions(translateCategory);
-  llvm::cl::ParseCommandLineOptions(argc, argv, "attn code emitter\n");
+  tools::parseCommandLine(argc, argv, "attn code emitter\n",
+                                {&translateCategory});
 
   std::unique_ptr<MLIRContext> context = mlir::attn::createCompilerContext();
-  OwningOpRef<ModuleOp> module =
-      parseSourceFile<ModuleOp>(inputFile, context.get());
+  tools::InputModule input(*context);
+  OwningOpRef<ModuleOp> module = input.parse(inputFile);
   std::string error;
   if (!module)
-    return 1;
+    return tools::kError;
   EmitKind kind = emitKind == EmitKind::Auto ? kindFromExtension(outputFile)
                                              : emitKind.getValue();
   bool kernelsOnly = kind == EmitKind::PTX || kind == EmitKind::Cubin;

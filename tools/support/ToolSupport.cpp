@@ -1,0 +1,87 @@
+//===- ToolSupport.cpp - what every attn tool does alike ------------------===//
+
+#include "ToolSupport.h"
+#include "attn/Version.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <cstdlib>
+
+using namespace llvm;
+
+namespace mlir::attn::tools {
+
+LibraryOptions LibraryOptions::current() {
+  LibraryOptions options;
+  for (auto &entry : cl::getRegisteredOptions())
+    options.names.insert(entry.first);
+  return options;
+}
+
+bool asksForShortHelp(int argc, char **argv) {
+  bool help = false;
+  for (int i = 1; i < argc; ++i) {
+    StringRef arg = StringRef(argv[i]).ltrim('-');
+    if (arg.starts_with("help-hidden") || arg.starts_with("help-list-hidden"))
+      return false;
+    help |= arg == "help" || arg == "h" || arg == "help-list";
+  }
+  return help;
+}
+
+static void printVersion(raw_ostream &os) {
+  os << "attn " ATTN_VERSION "\n"
+     << "  built with LLVM and MLIR " LLVM_VERSION_STRING "\n"
+     << "  default target: " << sys::getDefaultTargetTriple() << "\n"
+     << "  host CPU: " << sys::getHostCPUName() << "\n";
+}
+
+void parseCommandLine(int argc, char **argv, StringRef overview,
+                      ArrayRef<const cl::OptionCategory *> categories,
+                      const LibraryOptions &before) {
+  // --help and --version are in the category of the "help" option.
+  auto &options = cl::getRegisteredOptions();
+  auto help = options.find("help");
+  const cl::OptionCategory *generic =
+      help == options.end() ? nullptr : help->second->Categories.front();
+  for (auto &[name, option] : options) {
+    bool shown = !before.contains(name) ||
+                 any_of(option->Categories, [&](cl::OptionCategory *c) {
+                   return c == generic || is_contained(categories, c);
+                 });
+    if (!shown && option->getOptionHiddenFlag() == cl::NotHidden)
+      option->setHiddenFlag(cl::Hidden);
+  }
+  cl::SetVersionPrinter(printVersion);
+  if (!cl::ParseCommandLineOptions(argc, argv, overview, &errs()))
+    std::exit(kError);
+}
+
+InputModule::InputModule(mlir::MLIRContext &context)
+    : context(context),
+      handler(std::make_unique<mlir::SourceMgrDiagnosticHandler>(sourceMgr,
+                                                                 &context)) {}
+
+InputModule::~InputModule() = default;
+
+mlir::OwningOpRef<mlir::ModuleOp> InputModule::parse(StringRef path) {
+  std::string error;
+  std::unique_ptr<MemoryBuffer> file = mlir::openInputFile(path, &error);
+  if (!file) {
+    WithColor::error() << error << "\n";
+    return nullptr;
+  }
+  sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
+  return mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+}
+
+} // namespace mlir::attn::tools

@@ -138,8 +138,7 @@ func.func @negative_window(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x16xf32>, %
 // -----
 
 func.func @unknown_alignment(%q: tensor<2x1x8x16xf32>, %k: tensor<2x1x8x16xf32>, %v: tensor<2x1x8x16xf32>) {
-  // expected-error @+2 {{expected ::mlir::attn::Alignment to be one of: top_left, bottom_right}}
-  // expected-error @+1 {{failed to parse Attn_CausalMaskAttr parameter 'alignment'}}
+  // expected-error @+1 {{the alignment is top_left or bottom_right, not `center`}}
   %o = attn.attention %q, %k, %v mask(#attn.causal<center>) : (tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>, tensor<2x1x8x16xf32>) -> tensor<2x1x8x16xf32>
   return
 }
@@ -435,4 +434,133 @@ func.func @too_deep(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
   %o = attn.attention %q, %q, %q mask(#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.intersection<[#attn.causal<top_left>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>, #attn.causal<top_left>]>)
       : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @mask_name_typo(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{unknown attribute `#attn.casual` (did you mean `causal`?); the masks are causal, window, global, union, intersection, strided, fixed and blockwise}}
+  %o = attn.attention %q, %q, %q mask(#attn.casual<top_left>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @alignment_typo(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{the alignment is top_left or bottom_right, not `top_lft` (did you mean `top_left`?)}}
+  %o = attn.attention %q, %q, %q mask(#attn.causal<top_lft>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @window_parameter_typo(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{#attn.window has no parameter `rigth` (did you mean `right`?); its parameters are left, right, alignment (top_left | bottom_right) and dilation = 1}}
+  %o = attn.attention %q, %q, %q mask(#attn.window<left = 3, rigth = 0, alignment = top_left>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @window_parameter_missing(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{#attn.window needs `right`; its parameters are left, right, alignment (top_left | bottom_right) and dilation = 1}}
+  %o = attn.attention %q, %q, %q mask(#attn.window<left = 3, alignment = top_left>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @window_parameter_twice(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{#attn.window is given `left` twice}}
+  %o = attn.attention %q, %q, %q mask(#attn.window<left = 3, right = 0, left = 4, alignment = top_left>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @window_alignment_typo(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{the alignment is top_left or bottom_right, not `bottom_rigth` (did you mean `bottom_right`?)}}
+  %o = attn.attention %q, %q, %q mask(#attn.window<left = 3, right = 0, alignment = bottom_rigth>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @strided_parameter_typo(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{#attn.strided has no parameter `strde` (did you mean `stride`?); its parameters are stride = 0, bidirectional = false and split_heads = false}}
+  %o = attn.attention %q, %q, %q mask(#attn.strided<strde = 4>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @strided_bool(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{`split_heads` is false or true, not `yes`}}
+  %o = attn.attention %q, %q, %q mask(#attn.strided<stride = 4, split_heads = yes>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @fixed_parameter_typo(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{#attn.fixed has no parameter `sumary` (did you mean `summary`?); its parameters are block = 0, summary = 1, bidirectional = false and split_heads = false}}
+  %o = attn.attention %q, %q, %q mask(#attn.fixed<block = 4, sumary = 1>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @blockwise_relation_typo(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{the relation is lt, le, eq, ge, gt or ne, not `lq` (did you mean `lt`?)}}
+  %o = attn.attention %q, %q, %q mask(#attn.blockwise<query_block = 4, key_block = 4, relation = lq>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @global_parameter_typo(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{#attn.global has one parameter, `tokens = [...]` (the global key positions) (did you mean `tokens`?)}}
+  %o = attn.attention %q, %q, %q mask(#attn.global<token = [0]>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @clause_typo(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{custom op 'attn.attention' has no clause `scael` (did you mean `scale`?); its clauses are key_lengths, mask and scale}}
+  %o = attn.attention %q, %q, %q scael(0.5) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @clause_twice(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{custom op 'attn.attention' is given `scale` twice}}
+  %o = attn.attention %q, %q, %q scale(0.5) scale(0.25) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @mask_not_a_mask(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{custom op 'attn.attention' expected a mask such as #attn.causal<bottom_right>, got 5.000000e-01 : f64}}
+  %o = attn.attention %q, %q, %q mask(0.5) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @layer_without_heads(%x: tensor<1x8x64xf32>, %w: tensor<64x64xf32>) {
+  // expected-error @+1 {{custom op 'attn.multi_head' needs heads(H) and kv_heads(Hkv): the query heads and the key/value heads}}
+  %y = attn.multi_head %x, %w, %w, %w, %w heads(4)
+      : (tensor<1x8x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>) -> tensor<1x8x64xf32>
+  return
+}
+
+// -----
+
+func.func @feature_map_typo(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{the feature map is elu_plus_one, relu or identity, not `rellu` (did you mean `relu`?)}}
+  %o = attn.linear_attention %q, %q, %q feature_map(rellu) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
 }

@@ -147,3 +147,29 @@ func.func @linear_attention(%q: tensor<?x8x?x64xf16>, %k: tensor<?x2x?x64xf16>,
         -> tensor<?x8x?x32xf16>
   return
 }
+
+// Clauses come in any order and print in one.
+// CHECK-LABEL: func.func @clauses_in_any_order
+// CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} key_lengths(%{{.*}}) mask(#attn.window<left = 3, right = 0, alignment = bottom_right, dilation = 2>) scale(5.000000e-01) :
+// CHECK: attn.multi_head %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} key_lengths(%{{.*}}) heads(4) kv_heads(2) mask(#attn.fixed<block = 8, summary = 2, split_heads = true>) scale(2.500000e-01) :
+// CHECK: attn.linear_attention %{{.*}}, %{{.*}}, %{{.*}} key_lengths(%{{.*}}) feature_map(relu) causal :
+func.func @clauses_in_any_order(%q: tensor<1x2x8x16xf32>, %len: tensor<1xi32>,
+                                %x: tensor<1x8x64xf32>, %w: tensor<64x64xf32>,
+                                %wkv: tensor<64x32xf32>) {
+  %o = attn.attention %q, %q, %q scale(0.5)
+      mask(#attn.window<dilation = 2, alignment = bottom_right, right = 0, left = 3>)
+      key_lengths(%len)
+      : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>,
+         tensor<1xi32>) -> tensor<1x2x8x16xf32>
+  %y = attn.multi_head %x, %w, %wkv, %wkv, %w
+      mask(#attn.fixed<split_heads = true, summary = 2, block = 8>)
+      kv_heads(2) scale(0.25) key_lengths(%len) heads(4)
+      : (tensor<1x8x64xf32>, tensor<64x64xf32>, tensor<64x32xf32>,
+         tensor<64x32xf32>, tensor<64x64xf32>, tensor<1xi32>)
+        -> tensor<1x8x64xf32>
+  %l = attn.linear_attention %q, %q, %q causal feature_map(relu)
+      key_lengths(%len)
+      : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>,
+         tensor<1xi32>) -> tensor<1x2x8x16xf32>
+  return
+}

@@ -1,7 +1,7 @@
 //===- AttnAttrs.cpp - attributes of the attn dialect ---------------------===//
 
-#include "llvm/ADT/ScopeExit.h"
 #include "attn/Dialect/Attn/IR/AttnAttrs.h"
+#include "Syntax.h"
 #include "attn/Dialect/Attn/IR/AttnDialect.h"
 #include "attn/Dialect/Attn/IR/IndexBuilder.h"
 
@@ -27,6 +27,24 @@ void AttnDialect::registerAttributes() {
 #define GET_ATTRDEF_LIST
 #include "attn/Dialect/Attn/IR/AttnAttrs.cpp.inc"
       >();
+}
+
+Attribute AttnDialect::parseAttribute(DialectAsmParser &parser,
+                                      Type type) const {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef name;
+  Attribute attr;
+  OptionalParseResult parsed =
+      generatedAttributeParser(parser, &name, type, attr);
+  if (parsed.has_value())
+    return attr;
+  emitUnknownAttribute(parser, loc, name);
+  return {};
+}
+
+void AttnDialect::printAttribute(Attribute attr,
+                                 DialectAsmPrinter &printer) const {
+  (void)generatedAttributePrinter(attr, printer);
 }
 
 /// Index arithmetic for the mask builders: IndexBuilder, plus positions.
@@ -235,63 +253,6 @@ verifyMaskList(function_ref<InFlightDiagnostic()> emitError, ArrayAttr masks,
     if (!isa<MaskAttrInterface>(mask))
       return emitError() << "a mask " << kind << " holds masks, not " << mask;
   return success();
-}
-
-/// Masks nest (a union of intersections of ...); the parser descends once
-/// per level, so the depth is bounded: a deeper mask gets one diagnostic
-/// instead of exhausting the stack, and a failed member one diagnostic, not
-/// one more per enclosing level (each would print the whole source line).
-static constexpr int kMaxMaskNesting = 64;
-static thread_local int maskNesting = 0;
-
-/// `<` `[` mask (`,` mask)* `]` `>` of a union or an intersection.
-static ArrayAttr parseMaskList(AsmParser &parser, StringRef kind) {
-  if (maskNesting >= kMaxMaskNesting) {
-    parser.emitError(parser.getCurrentLocation())
-        << "masks nest at most " << kMaxMaskNesting << " levels deep";
-    return {};
-  }
-  ++maskNesting;
-  auto leave = llvm::make_scope_exit([] { --maskNesting; });
-  Attribute masks;
-  if (parser.parseLess() || parser.parseAttribute(masks))
-    return {}; // the member's own diagnostic says why
-  auto list = dyn_cast<ArrayAttr>(masks);
-  if (!list) {
-    parser.emitError(parser.getCurrentLocation())
-        << "a mask " << kind << " holds a list of masks, [...]";
-    return {};
-  }
-  if (parser.parseGreater())
-    return {};
-  return list;
-}
-
-/// A union or an intersection, parsed and verified where it starts.
-template <typename MaskListAttr>
-static Attribute parseMaskListAttr(AsmParser &parser, StringRef kind) {
-  Location loc = parser.getEncodedSourceLoc(parser.getCurrentLocation());
-  ArrayAttr masks = parseMaskList(parser, kind);
-  if (!masks)
-    return {};
-  return MaskListAttr::getChecked([&] { return emitError(loc); },
-                                  parser.getContext(), masks);
-}
-
-Attribute UnionMaskAttr::parse(AsmParser &parser, Type) {
-  return parseMaskListAttr<UnionMaskAttr>(parser, "union");
-}
-
-void UnionMaskAttr::print(AsmPrinter &printer) const {
-  printer << "<" << getMasks() << ">";
-}
-
-Attribute IntersectionMaskAttr::parse(AsmParser &parser, Type) {
-  return parseMaskListAttr<IntersectionMaskAttr>(parser, "intersection");
-}
-
-void IntersectionMaskAttr::print(AsmPrinter &printer) const {
-  printer << "<" << getMasks() << ">";
 }
 
 static auto masksOf(ArrayAttr masks) {

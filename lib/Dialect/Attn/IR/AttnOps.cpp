@@ -1,6 +1,7 @@
 //===- AttnOps.cpp - ops of the attn dialect ------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "Syntax.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -13,6 +14,205 @@ using namespace mlir;
 using namespace mlir::attn;
 
 #include "attn/Dialect/Attn/IR/AttnOpInterfaces.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Clauses: `keyword(...)` after the operands, in any order
+//===----------------------------------------------------------------------===//
+
+/// Parses clauses while a keyword follows (attr-dict's `{` or the `:` of
+/// the types end them), each at most once and one of `keywords`;
+/// `parseClause` parses what follows its keyword. The parser names the op
+/// in front of each diagnostic ("custom op 'attn.attention' has no ...").
+static ParseResult
+parseClauses(OpAsmParser &parser, ArrayRef<StringRef> keywords,
+             function_ref<ParseResult(StringRef keyword)> parseClause) {
+  SmallVector<StringRef> given;
+  while (true) {
+    SMLoc loc = parser.getCurrentLocation();
+    StringRef keyword;
+    if (failed(parser.parseOptionalKeyword(&keyword)))
+      return success();
+    if (!llvm::is_contained(keywords, keyword))
+      return parser.emitError(loc)
+             << "has no clause `" << keyword << "`"
+             << didYouMean(keyword, keywords) << "; its clauses are "
+             << listOf(llvm::to_vector_of<std::string>(keywords), " and ");
+    if (llvm::is_contained(given, keyword))
+      return parser.emitError(loc) << "is given `" << keyword << "` twice";
+    given.push_back(keyword);
+    if (parseClause(keyword))
+      return failure();
+  }
+}
+
+/// `(` operand `)`.
+static ParseResult
+parseOperandClause(OpAsmParser &parser,
+                   std::optional<OpAsmParser::UnresolvedOperand> &operand) {
+  operand.emplace();
+  return failure(parser.parseLParen() || parser.parseOperand(*operand) ||
+                 parser.parseRParen());
+}
+
+/// `(` attribute `)`, of the type `type` when it is a number.
+template <typename AttrT>
+static ParseResult parseAttrClause(OpAsmParser &parser, AttrT &attr,
+                                   StringRef what, Type type = {}) {
+  SMLoc loc;
+  Attribute parsed;
+  if (parser.parseLParen() ||
+      (loc = parser.getCurrentLocation(), parser.parseAttribute(parsed, type)) ||
+      parser.parseRParen())
+    return failure();
+  attr = dyn_cast<AttrT>(parsed);
+  if (!attr)
+    return parser.emitError(loc) << "expected " << what << ", got " << parsed;
+  return success();
+}
+
+static ParseResult parseMaskClause(OpAsmParser &parser,
+                                   MaskAttrInterface &mask) {
+  return parseAttrClause(parser, mask,
+                         "a mask such as #attn.causal<bottom_right>");
+}
+
+static ParseResult parseScaleClause(OpAsmParser &parser, FloatAttr &scale) {
+  return parseAttrClause(parser, scale, "a number",
+                         parser.getBuilder().getF64Type());
+}
+
+static void printOperandClause(OpAsmPrinter &printer, StringRef keyword,
+                               Value operand) {
+  if (operand)
+    printer << " " << keyword << "(" << operand << ")";
+}
+
+static void printAttrClause(OpAsmPrinter &printer, StringRef keyword,
+                            Attribute attr) {
+  if (!attr)
+    return;
+  printer << " " << keyword << "(";
+  if (isa<MaskAttrInterface>(attr))
+    printer.printAttribute(attr);
+  else
+    printer.printAttributeWithoutType(attr);
+  printer << ")";
+}
+
+/// attn.attention: key_lengths(%l) mask(#m) scale(s).
+static ParseResult parseAttentionClauses(
+    OpAsmParser &parser,
+    std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
+    MaskAttrInterface &mask, FloatAttr &scale) {
+  return parseClauses(
+      parser, {"key_lengths", "mask", "scale"},
+      [&](StringRef keyword) {
+        if (keyword == "key_lengths")
+          return parseOperandClause(parser, keyLengths);
+        if (keyword == "mask")
+          return parseMaskClause(parser, mask);
+        return parseScaleClause(parser, scale);
+      });
+}
+
+static void printAttentionClauses(OpAsmPrinter &printer, AttentionOp,
+                                  Value keyLengths, MaskAttrInterface mask,
+                                  FloatAttr scale) {
+  printOperandClause(printer, "key_lengths", keyLengths);
+  printAttrClause(printer, "mask", mask);
+  printAttrClause(printer, "scale", scale);
+}
+
+/// attn.multi_head: source(%c) key_lengths(%l) heads(H) kv_heads(Hkv)
+/// mask(#m) scale(s); heads and kv_heads are required.
+static ParseResult parseLayerClauses(
+    OpAsmParser &parser, std::optional<OpAsmParser::UnresolvedOperand> &source,
+    std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
+    IntegerAttr &numHeads, IntegerAttr &numKVHeads, MaskAttrInterface &mask,
+    FloatAttr &scale) {
+  SMLoc loc = parser.getCurrentLocation();
+  Type i64 = parser.getBuilder().getI64Type();
+  if (parseClauses(parser,
+                   {"source", "key_lengths", "heads", "kv_heads", "mask",
+                    "scale"},
+                   [&](StringRef keyword) {
+                     if (keyword == "source")
+                       return parseOperandClause(parser, source);
+                     if (keyword == "key_lengths")
+                       return parseOperandClause(parser, keyLengths);
+                     if (keyword == "heads")
+                       return parseAttrClause(parser, numHeads,
+                                              "a number of heads", i64);
+                     if (keyword == "kv_heads")
+                       return parseAttrClause(parser, numKVHeads,
+                                              "a number of heads", i64);
+                     if (keyword == "mask")
+                       return parseMaskClause(parser, mask);
+                     return parseScaleClause(parser, scale);
+                   }))
+    return failure();
+  if (!numHeads || !numKVHeads)
+    return parser.emitError(loc) << "needs heads(H) and kv_heads(Hkv): the "
+                                    "query heads and the key/value heads";
+  return success();
+}
+
+static void printLayerClauses(OpAsmPrinter &printer, MultiHeadOp,
+                              Value source, Value keyLengths,
+                              IntegerAttr numHeads, IntegerAttr numKVHeads,
+                              MaskAttrInterface mask, FloatAttr scale) {
+  printOperandClause(printer, "source", source);
+  printOperandClause(printer, "key_lengths", keyLengths);
+  printAttrClause(printer, "heads", numHeads);
+  printAttrClause(printer, "kv_heads", numKVHeads);
+  printAttrClause(printer, "mask", mask);
+  printAttrClause(printer, "scale", scale);
+}
+
+/// attn.linear_attention: key_lengths(%l) state(%s) feature_map(phi) causal.
+static ParseResult parseLinearAttentionClauses(
+    OpAsmParser &parser,
+    std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
+    std::optional<OpAsmParser::UnresolvedOperand> &initialState,
+    FeatureMapAttr &featureMap, UnitAttr &causal) {
+  return parseClauses(
+      parser, {"key_lengths", "state", "feature_map", "causal"},
+      [&](StringRef keyword) -> ParseResult {
+        if (keyword == "key_lengths")
+          return parseOperandClause(parser, keyLengths);
+        if (keyword == "state")
+          return parseOperandClause(parser, initialState);
+        if (keyword == "causal") {
+          causal = parser.getBuilder().getUnitAttr();
+          return success();
+        }
+        SmallVector<StringRef> maps;
+        for (unsigned v = 0; v <= getMaxEnumValForFeatureMap(); ++v)
+          maps.push_back(stringifyFeatureMap(static_cast<FeatureMap>(v)));
+        if (parser.parseLParen())
+          return failure();
+        FailureOr<int64_t> map = parseKeywordOf(parser, "the feature map", maps);
+        if (failed(map) || parser.parseRParen())
+          return failure();
+        featureMap = FeatureMapAttr::get(parser.getContext(),
+                                         static_cast<FeatureMap>(*map));
+        return success();
+      });
+}
+
+static void printLinearAttentionClauses(OpAsmPrinter &printer,
+                                        LinearAttentionOp, Value keyLengths,
+                                        Value initialState,
+                                        FeatureMapAttr featureMap,
+                                        UnitAttr causal) {
+  printOperandClause(printer, "key_lengths", keyLengths);
+  printOperandClause(printer, "state", initialState);
+  if (featureMap && featureMap.getValue() != FeatureMap::EluPlusOne)
+    printer << " feature_map(" << stringifyFeatureMap(featureMap.getValue())
+            << ")";
+  if (causal)
+    printer << " causal";
+}
 
 #define GET_OP_CLASSES
 #include "attn/Dialect/Attn/IR/AttnOps.cpp.inc"

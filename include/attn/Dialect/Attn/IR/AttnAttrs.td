@@ -54,7 +54,7 @@ def Attn_CausalMaskAttr : Attn_Attr<"CausalMask", "causal",
     ```
   }];
   let parameters = (ins EnumParameter<Attn_Alignment>:$alignment);
-  let assemblyFormat = "`<` $alignment `>`";
+  let hasCustomAssemblyFormat = 1; // MaskSyntax.cpp
 }
 
 def Attn_WindowMaskAttr : Attn_Attr<"WindowMask", "window",
@@ -78,7 +78,7 @@ def Attn_WindowMaskAttr : Attn_Attr<"WindowMask", "window",
   let parameters = (ins "int64_t":$left, "int64_t":$right,
                         EnumParameter<Attn_Alignment>:$alignment,
                         DefaultValuedParameter<"int64_t", "1">:$dilation);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let hasCustomAssemblyFormat = 1; // MaskSyntax.cpp
   let genVerifyDecl = 1;
 }
 
@@ -96,7 +96,7 @@ def Attn_GlobalMaskAttr : Attn_Attr<"GlobalMask", "global",
     ```
   }];
   let parameters = (ins ArrayRefParameter<"int64_t">:$tokens);
-  let assemblyFormat = "`<` `tokens` `=` `[` $tokens `]` `>`";
+  let hasCustomAssemblyFormat = 1; // MaskSyntax.cpp
   let genVerifyDecl = 1;
 }
 
@@ -109,7 +109,7 @@ def Attn_UnionMaskAttr : Attn_Attr<"UnionMask", "union",
     ```
   }];
   let parameters = (ins "::mlir::ArrayAttr":$masks);
-  let hasCustomAssemblyFormat = 1;
+  let hasCustomAssemblyFormat = 1; // MaskSyntax.cpp
   let genVerifyDecl = 1;
 }
 
@@ -123,7 +123,7 @@ def Attn_IntersectionMaskAttr : Attn_Attr<"IntersectionMask", "intersection",
     ```
   }];
   let parameters = (ins "::mlir::ArrayAttr":$masks);
-  let hasCustomAssemblyFormat = 1;
+  let hasCustomAssemblyFormat = 1; // MaskSyntax.cpp
   let genVerifyDecl = 1;
 }
 
@@ -148,7 +148,7 @@ def Attn_StridedMaskAttr : Attn_Attr<"StridedMask", "strided",
   let parameters = (ins DefaultValuedParameter<"int64_t", "0">:$stride,
                         DefaultValuedParameter<"bool", "false">:$bidirectional,
                         DefaultValuedParameter<"bool", "false">:$split_heads);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let hasCustomAssemblyFormat = 1; // MaskSyntax.cpp
   let genVerifyDecl = 1;
 }
 
@@ -172,7 +172,7 @@ def Attn_FixedMaskAttr : Attn_Attr<"FixedMask", "fixed",
                         DefaultValuedParameter<"int64_t", "1">:$summary,
                         DefaultValuedParameter<"bool", "false">:$bidirectional,
                         DefaultValuedParameter<"bool", "false">:$split_heads);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let hasCustomAssemblyFormat = 1; // MaskSyntax.cpp
   let genVerifyDecl = 1;
 }
 
@@ -195,7 +195,7 @@ def Attn_BlockwiseMaskAttr : Attn_Attr<"BlockwiseMask", "blockwise",
   }];
   let parameters = (ins "int64_t":$query_block, "int64_t":$key_block,
                         EnumParameter<Attn_BlockRelation>:$relation);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let hasCustomAssemblyFormat = 1; // MaskSyntax.cpp
   let genVerifyDecl = 1;
 }
 

@@ -21,9 +21,14 @@ def Attn_Dialect : Dialect {
     its mask, key lengths and head sharing; attention layers that own their
     projections) independently of the strategy that computes it.
   }];
-  let useDefaultAttributePrinterParser = 1;
+  // The parser names the masks when a name is none of them (MaskSyntax.cpp).
+  let useDefaultAttributePrinterParser = 0;
   let extraClassDeclaration = [{
     void registerAttributes();
+    ::mlir::Attribute parseAttribute(::mlir::DialectAsmParser &parser,
+                                     ::mlir::Type type) const override;
+    void printAttribute(::mlir::Attribute attr,
+                        ::mlir::DialectAsmPrinter &printer) const override;
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

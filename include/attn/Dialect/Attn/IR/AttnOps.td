@@ -53,10 +53,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     }]>
   ];
   let assemblyFormat = [{
-    $query `,` $key `,` $value
-    (`key_lengths` `(` $key_lengths^ `)`)?
-    (`mask` `(` $mask^ `)`)?
-    (`scale` `(` $scale^ `)`)?
+    $query `,` $key `,` $value ``
+    custom<AttentionClauses>($key_lengths, $mask, $scale)
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -117,12 +115,9 @@ def Attn_MultiHeadOp : Attn_Op<"multi_head", [Pure, AttrSizedOperandSegments,
   );
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $input `,` $wq `,` $wk `,` $wv `,` $wo
-    (`source` `(` $source^ `)`)?
-    (`key_lengths` `(` $key_lengths^ `)`)?
-    `heads` `(` $num_heads `)` `kv_heads` `(` $num_kv_heads `)`
-    (`mask` `(` $mask^ `)`)?
-    (`scale` `(` $scale^ `)`)?
+    $input `,` $wq `,` $wk `,` $wv `,` $wo ``
+    custom<LayerClauses>($source, $key_lengths, $num_heads, $num_kv_heads,
+                         $mask, $scale)
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -225,11 +220,9 @@ def Attn_LinearAttentionOp : Attn_Op<"linear_attention", [Pure,
   let results = (outs AnyRankedTensor:$result,
                      Optional<AnyRankedTensor>:$final_state);
   let assemblyFormat = [{
-    $query `,` $key `,` $value
-    (`key_lengths` `(` $key_lengths^ `)`)?
-    (`state` `(` $initial_state^ `)`)?
-    (`feature_map` `(` $feature_map^ `)`)?
-    (`causal` $causal^)?
+    $query `,` $key `,` $value ``
+    custom<LinearAttentionClauses>($key_lengths, $initial_state, $feature_map,
+                                   $causal)
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

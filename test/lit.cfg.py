@@ -4,6 +4,7 @@ import glob
 import os
 import sys
 import shutil
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -35,6 +36,18 @@ if mattr:
     config.environment["ATTN_CPU_LACKS"] = ",".join(
         f[1:] for f in mattr.split(",") if f.startswith("-"))
 config.substitutions.append(("%python", sys.executable))
+
+# The project's environment (.venv, scripts/setup.sh): numpy and ml_dtypes,
+# for the tests of .npy files as numpy users write them.
+venv_python = os.path.join(config.attn_src_root, ".venv", "bin", "python")
+if os.path.exists(venv_python) and subprocess.run(
+        [venv_python, "-c", "import numpy, ml_dtypes"],
+        capture_output=True).returncode == 0:
+    config.available_features.add("ml-dtypes")
+    config.substitutions.append(("%venv_python", venv_python))
+else:
+    lit_config.note("no numpy and ml_dtypes in .venv: the tests of bf16 "
+                    ".npy files as numpy writes them are skipped")
 
 # GPU integration tests run only where a CUDA driver and a GPU are present.
 if os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi"):

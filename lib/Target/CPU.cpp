@@ -97,6 +97,11 @@ static void recordTarget(llvm::Module &module,
 FailureOr<std::unique_ptr<llvm::TargetMachine>>
 mlir::attn::createTargetMachine(const CPUTargetOptions &options,
                                 std::string &error) {
+  if (std::optional<std::string> wrong =
+          checkCPU(options.cpu, options.features)) {
+    error = *wrong;
+    return failure();
+  }
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getProcessTriple());
@@ -210,11 +215,14 @@ std::unique_ptr<JitModule> JitModule::create(ModuleOp module,
     return nullptr;
   llvm::TargetMachine *target = machine->get();
   auto optimize = makeOptimizingTransformer(options.optLevel, 0, target);
-  ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = [optimize, target](llvm::Module *module) {
+  // The options hold a function_ref: the function it refers to must live
+  // until ExecutionEngine::create, which calls it, returns.
+  auto transform = [optimize, target](llvm::Module *module) {
     recordTarget(*module, *target);
     return optimize(module);
   };
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = transform;
   StringRef libraries[] = {ATTN_OPENMP_LIBRARY};
   engineOptions.sharedLibPaths = libraries;
   engineOptions.jitCodeGenOptLevel = (*machine)->getOptLevel();

@@ -208,15 +208,22 @@ attn_module_load_library(const char *path, attn_module_t **out_module) {
       return nullArgument("attn_module_load_library", "path");
     if (!out_module)
       return nullArgument("attn_module_load_library", "out_module");
-    // dlopen's message for a missing file is vague; say it plainly. A bare
-    // name (no '/') is searched for by dlopen, so leave that to it.
+    // A path names a file, as it does for every other tool: dlopen would
+    // search its library path for a bare name ("sdpa.so") and miss the file
+    // in the current folder, so a bare name that is a file here is opened
+    // as "./sdpa.so". Only a bare name that is no file here is left to
+    // dlopen's search (a module installed in a library folder). dlopen's
+    // message for a missing file is vague; say it plainly.
     struct stat info;
-    if (std::strchr(path, '/') && stat(path, &info) != 0)
+    bool exists = stat(path, &info) == 0;
+    bool bare = !std::strchr(path, '/');
+    if (!bare && !exists)
       return makeStatus(ATTN_STATUS_NOT_FOUND,
                         std::string("cannot load module '") + path +
                             "': no such file");
+    std::string file = bare && exists ? std::string("./") + path : path;
     dlerror();
-    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *library = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!library) {
       const char *reason = dlerror();
       return makeStatus(ATTN_STATUS_UNAVAILABLE,

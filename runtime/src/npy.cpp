@@ -18,6 +18,7 @@
 #include <iterator>
 #include <optional>
 #include <sstream>
+#include <sys/stat.h>
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the .npy reader assumes a little-endian host"
@@ -38,9 +39,13 @@ struct Descr {
   const char *text;
   attn_dtype_t dtype;
 };
+/// NumPy has no bf16; ml_dtypes.bfloat16, the type numpy users hold bf16
+/// in (JAX's, PyTorch's .numpy() through it), is saved by np.save as a
+/// 2-byte opaque element, '<V2', and read back with .view(bfloat16). No
+/// other 2-byte opaque element is in use, so '<V2' is bf16 here.
 constexpr Descr kDescrs[] = {
     {"f4", ATTN_DTYPE_F32}, {"f8", ATTN_DTYPE_F64}, {"f2", ATTN_DTYPE_F16},
-    {"i4", ATTN_DTYPE_I32}, {"i8", ATTN_DTYPE_I64},
+    {"i4", ATTN_DTYPE_I32}, {"i8", ATTN_DTYPE_I64}, {"V2", ATTN_DTYPE_BF16},
 };
 
 /// A tiny reader for the Python literals a .npy header holds.
@@ -221,21 +226,28 @@ Status parse(std::string_view bytes, const std::string &name, HostTensor &out) {
       return error(name, "the array is big-endian ('" + descr +
                              "'); only little-endian data is supported "
                              "(save a.astype(a.dtype.newbyteorder('<')))");
+    // '|' (no byte order) is how NumPy writes one-byte and opaque types.
     std::optional<attn_dtype_t> dtype;
-    if (descr.size() == 3 && (descr[0] == '<' || descr[0] == '='))
+    if (descr.size() == 3 &&
+        (descr[0] == '<' || descr[0] == '=' || descr[0] == '|'))
       for (const Descr &known : kDescrs)
         if (descr.compare(1, 2, known.text) == 0)
           dtype = known.dtype;
     if (!dtype)
       return error(name, "unsupported dtype '" + descr +
-                             "' (supported: <f4, <f8, <f2, <i4, <i8)");
+                             "' (supported: <f4, <f8, <f2, <i4, <i8, and <V2 "
+                             "for bf16 as ml_dtypes.bfloat16 saves it)");
 
-    HostTensor tensor(*dtype, *header.shape);
-    if (!tensor.valid())
+    // The data's size is checked against the file before anything is
+    // allocated: a header may claim any shape.
+    int64_t count = elementCount(*header.shape);
+    size_t elementBytes = attn_dtype_size(*dtype);
+    size_t available = bytes.size() - prefix - headerLength;
+    if (count < 0 ||
+        static_cast<uint64_t>(count) > SIZE_MAX / 64 / elementBytes)
       return error(name,
                    "shape " + formatShape(*header.shape) + " is too large");
-    size_t expected = tensor.byteSize();
-    size_t available = bytes.size() - prefix - headerLength;
+    size_t expected = static_cast<size_t>(count) * elementBytes;
     if (available != expected)
       return error(name,
                    std::string(available < expected ? "truncated" : "corrupt") +
@@ -243,6 +255,7 @@ Status parse(std::string_view bytes, const std::string &name, HostTensor &out) {
                        descr + " needs " + std::to_string(expected) +
                        " bytes of data but the file has " +
                        std::to_string(available));
+    HostTensor tensor(*dtype, *header.shape);
     if (expected)
       std::memcpy(tensor.data(), bytes.data() + prefix + headerLength,
                   expected);
@@ -255,6 +268,18 @@ Status parse(std::string_view bytes, const std::string &name, HostTensor &out) {
 }
 
 Status read(const std::string &path, HostTensor &out) {
+  // A folder opens as a stream whose first read fails (EISDIR); say so
+  // before, as for a missing file.
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0)
+    return Status(errno == ENOENT ? ATTN_STATUS_NOT_FOUND
+                                  : ATTN_STATUS_UNAVAILABLE,
+                  "cannot open '" + path + "': " + std::strerror(errno));
+  if (!S_ISREG(info.st_mode))
+    return Status(ATTN_STATUS_INVALID_ARGUMENT,
+                  "cannot read '" + path + "': " +
+                      (S_ISDIR(info.st_mode) ? "it is a folder"
+                                             : "it is not a regular file"));
   std::ifstream file(path, std::ios::binary);
   if (!file)
     return Status(errno == ENOENT ? ATTN_STATUS_NOT_FOUND
@@ -267,6 +292,9 @@ Status read(const std::string &path, HostTensor &out) {
   } catch (const std::bad_alloc &) {
     return Status(ATTN_STATUS_UNAVAILABLE,
                   "'" + path + "': out of memory while reading");
+  } catch (const std::exception &failure) {
+    return Status(ATTN_STATUS_UNAVAILABLE,
+                  "cannot read '" + path + "': " + failure.what());
   }
   if (file.bad())
     return Status(ATTN_STATUS_UNAVAILABLE, "cannot read '" + path + "'");
@@ -282,7 +310,7 @@ Status serialize(const attn_tensor_t &tensor, const std::string &name,
   if (!descr)
     return error(name, std::string("dtype ") + dtypeName(tensor.dtype) +
                            " has no .npy equivalent (supported: f32, f64, "
-                           "f16, i32, i64)");
+                           "f16, bf16, i32, i64)");
   int64_t count = 0;
   Status status = Status::fromC(attn_tensor_element_count(&tensor, &count));
   if (!status.ok())

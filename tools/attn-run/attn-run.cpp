@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ToolSupport.h"
+#include "attn/Conversion/AttnToCPU/Passes.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Reference/Evaluate.h"
@@ -36,9 +37,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <limits>
 #include <map>
 #include <set>
+#include <unistd.h>
 
 using namespace mlir;
 namespace tools = mlir::attn::tools;
@@ -70,6 +73,11 @@ static cl::opt<uint64_t>
 static cl::opt<std::string>
     saveInputsDir("save-inputs", cl::cat(runCategory),
                   cl::desc("Write every input as DIR/NAME.npy"));
+static cl::opt<bool> convertInputs(
+    "convert-inputs", cl::cat(runCategory),
+    cl::desc("Convert a .npy input of another floating type (f64, f32, f16, "
+             "bf16) to the one its argument takes, rounding to nearest even "
+             "(without it, a file of another dtype is an error)"));
 static cl::opt<std::string> saveReferenceDir(
     "save-reference", cl::cat(runCategory),
     cl::desc("Write the float64 reference of every output as DIR/NAME.npy "
@@ -170,11 +178,6 @@ static cl::opt<unsigned> optLevel("O", cl::cat(runCategory),
 
 namespace {
 
-/// A failure already explained to the user.
-struct Failure {
-  std::string message;
-};
-
 [[noreturn]] void fail(const std::string &message) {
   llvm::errs() << "attn-run: " << message << "\n";
   std::exit(tools::kError);
@@ -183,6 +186,19 @@ struct Failure {
 void failIf(const ::attn::Status &status, const std::string &context = "") {
   if (!status.ok())
     fail((context.empty() ? "" : context + ": ") + status.message());
+}
+
+/// `folder` for the files of `option`: it may exist, or be made in a folder
+/// that exists; nothing above it is made (a typo in a path should not
+/// create a tree of folders).
+void createOutputFolder(const std::string &folder, StringRef option) {
+  if (llvm::sys::fs::is_directory(folder))
+    return;
+  if (llvm::sys::fs::exists(folder))
+    fail("--" + option.str() + " " + folder + ": it is a file, not a folder");
+  if (std::error_code ec = llvm::sys::fs::create_directory(folder))
+    fail("--" + option.str() + " " + folder + ": cannot make the folder (" +
+         ec.message() + ")");
 }
 
 /// "NAME=VALUE" -> (NAME, VALUE).
@@ -194,31 +210,68 @@ std::pair<std::string, std::string> splitAssignment(StringRef text,
   return {name.str(), value.str()};
 }
 
-std::vector<int64_t> parseShape(StringRef text, StringRef name) {
+std::string shapeText(const std::vector<int64_t> &shape) {
+  return ::attn::formatShape(shape);
+}
+
+/// A decimal integer, all of `text`: no fraction, no exponent, no sign
+/// beyond a leading one, in the range of int64.
+std::optional<int64_t> parseInteger(StringRef text) {
+  int64_t value;
+  if (text.empty() || text.getAsInteger(10, value))
+    return std::nullopt;
+  return value;
+}
+
+std::vector<int64_t> parseShape(StringRef text, StringRef spec) {
   std::vector<int64_t> shape;
   if (text == "scalar")
     return shape;
   SmallVector<StringRef> parts;
   text.split(parts, 'x');
   for (StringRef part : parts) {
-    int64_t size;
-    if (part.getAsInteger(10, size) || size < 0)
-      fail("--shape " + name.str() + "=" + text.str() +
-           ": sizes are non-negative integers separated by 'x'");
-    shape.push_back(size);
+    std::optional<int64_t> size = parseInteger(part);
+    if (!size || *size < 0)
+      fail("--shape " + spec.str() + ": '" + part.str() +
+           "' is not a size; sizes are non-negative integers separated by "
+           "'x' (or 'scalar' for rank 0)");
+    shape.push_back(*size);
   }
   return shape;
 }
 
-std::string shapeText(const std::vector<int64_t> &shape) {
-  return ::attn::formatShape(shape);
+/// The bytes of memory of this machine: no tensor may need more.
+uint64_t physicalMemory() {
+  long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && pageSize > 0 ? uint64_t(pages) * uint64_t(pageSize)
+                                   : UINT64_MAX;
+}
+
+/// A zero-filled tensor, or a failure naming `what` (and where its sizes
+/// came from) when it would need more than this machine's memory: the
+/// allocation must never reach LLVM's out-of-memory handler, which aborts.
+HostTensor allocate(attn_dtype_t dtype, const std::vector<int64_t> &shape,
+                    const std::string &what) {
+  int64_t count = ::attn::elementCount(shape);
+  uint64_t bytes;
+  if (count < 0 || __builtin_mul_overflow(uint64_t(count),
+                                          uint64_t(attn_dtype_size(dtype)),
+                                          &bytes) ||
+      bytes > physicalMemory())
+    fail(what + " of shape " + shapeText(shape) + " needs " +
+         (count < 0 ? std::string("more than 2^63 elements")
+                    : std::to_string(bytes) + " bytes") +
+         ", more than the " + std::to_string(physicalMemory()) +
+         " bytes of memory of this machine");
+  return HostTensor(dtype, shape);
 }
 
 //===----------------------------------------------------------------------===//
 // Inputs
 //===----------------------------------------------------------------------===//
 
-/// Sizes of the signature's symbols, bound from given shapes and files.
+/// Sizes of the signature's symbols, bound from given shapes and files, and
+/// the option that bound each (for the message of a conflict).
 class SymbolSizes {
 public:
   void bind(const ::attn::ArgInfo &arg, const std::vector<int64_t> &shape,
@@ -235,12 +288,14 @@ public:
                " is " + std::to_string(dim.size));
         continue;
       }
-      auto [it, inserted] = sizes.try_emplace(dim.symbol, shape[d]);
-      if (!inserted && it->second != shape[d])
+      auto [it, inserted] =
+          sizes.try_emplace(dim.symbol, Binding{shape[d], origin.str()});
+      if (!inserted && it->second.size != shape[d])
         fail(origin.str() + " gives '" + arg.name + "' the shape " +
              shapeText(shape) + " with " + dim.symbol + " = " +
-             std::to_string(shape[d]) + ", but " + dim.symbol + " = " +
-             std::to_string(it->second) + " elsewhere");
+             std::to_string(shape[d]) + ", but " + it->second.origin +
+             " gives " + dim.symbol + " = " +
+             std::to_string(it->second.size));
     }
   }
 
@@ -256,34 +311,107 @@ public:
         fail("the size " + dim.symbol + " of dimension " + std::to_string(d) +
              " of '" + arg.name + "' is unknown: give it with --shape " +
              arg.name + "=...");
-      shape.push_back(it->second);
+      shape.push_back(it->second.size);
     }
     return shape;
   }
 
+  /// The options that gave the dynamic sizes of `arg`, for a message.
+  std::string originsOf(const ::attn::ArgInfo &arg) const {
+    std::set<std::string> origins;
+    for (const auto &dim : arg.dims)
+      if (auto it = sizes.find(dim.symbol); !dim.isStatic() && it != sizes.end())
+        origins.insert(it->second.origin);
+    std::string text;
+    for (const std::string &origin : origins)
+      text += (text.empty() ? "" : ", ") + origin;
+    return text;
+  }
+
   int64_t valueOf(const std::string &symbol) const {
-    int64_t size;
-    if (!StringRef(symbol).getAsInteger(10, size))
-      return size;
+    if (std::optional<int64_t> size = parseInteger(symbol))
+      return *size;
     auto it = sizes.find(symbol);
     if (it == sizes.end())
       fail("the size " + symbol + " is unknown: give it with --shape");
-    return it->second;
+    return it->second.size;
   }
 
 private:
-  std::map<std::string, int64_t> sizes;
+  struct Binding {
+    int64_t size;
+    std::string origin;
+  };
+  std::map<std::string, Binding> sizes;
 };
 
-/// .npy has no bf16: such a tensor is written as f32, which holds every bf16
-/// value exactly.
-HostTensor savable(const HostTensor &tensor) {
-  if (tensor.dtype() != ATTN_DTYPE_BF16)
+/// The elements of `--values NAME=V0,V1,...` for an input of `dtype`:
+/// integers in the dtype's range for integer inputs (1.5, 5e1 and 2^31 are
+/// refused for i32), numbers for the others.
+HostTensor parseValues(const std::string &spec, const std::string &name,
+                       const std::string &text, attn_dtype_t dtype) {
+  SmallVector<StringRef> items;
+  StringRef(text).split(items, ',');
+  HostTensor tensor = allocate(dtype, {int64_t(items.size())},
+                               "--values " + name);
+  bool integer = dtype == ATTN_DTYPE_I32 || dtype == ATTN_DTYPE_I64;
+  for (auto [e, item] : llvm::enumerate(items)) {
+    item = item.trim();
+    if (integer) {
+      std::optional<int64_t> value = parseInteger(item);
+      int64_t lo = dtype == ATTN_DTYPE_I32 ? INT32_MIN : INT64_MIN;
+      int64_t hi = dtype == ATTN_DTYPE_I32 ? INT32_MAX : INT64_MAX;
+      bool digits = !item.empty() && llvm::all_of(item.drop_front(
+                                                      item[0] == '-' ||
+                                                      item[0] == '+'),
+                                                  llvm::isDigit);
+      if (!value && !digits)
+        fail("--values " + spec + ": '" + item.str() + "' is not an integer, "
+             "and '" + name + "' takes " + ::attn::dtypeName(dtype));
+      if (!value || *value < lo || *value > hi)
+        fail("--values " + spec + ": " + item.str() + " is outside the range "
+             "of " + ::attn::dtypeName(dtype) + " ('" + name + "'), [" +
+             std::to_string(lo) + ", " + std::to_string(hi) + "]");
+      if (dtype == ATTN_DTYPE_I32)
+        tensor.data<int32_t>()[e] = int32_t(*value);
+      else
+        tensor.data<int64_t>()[e] = *value;
+      continue;
+    }
+    double value;
+    if (item.empty() || item.getAsDouble(value))
+      fail("--values " + spec + ": '" + item.str() + "' is not a number");
+    ref::storeElement(tensor, int64_t(e), value);
+  }
+  return tensor;
+}
+
+/// A .npy input of `arg`: of its element type, or of another floating type
+/// converted with --convert-inputs (rounded to nearest even).
+HostTensor readInput(const std::string &path, const ::attn::ArgInfo &arg) {
+  HostTensor tensor;
+  failIf(::attn::npy::read(path, tensor), "--input " + arg.name);
+  if (tensor.dtype() == arg.dtype)
     return tensor;
-  HostTensor wide(ATTN_DTYPE_F32, tensor.shape());
+  auto isFloat = [](attn_dtype_t dtype) {
+    return dtype == ATTN_DTYPE_F32 || dtype == ATTN_DTYPE_F64 ||
+           dtype == ATTN_DTYPE_F16 || dtype == ATTN_DTYPE_BF16;
+  };
+  std::string mismatch = path + " holds " +
+                         ::attn::dtypeName(tensor.dtype()) +
+                         " elements, but '" + arg.name + "' takes " +
+                         ::attn::dtypeName(arg.dtype);
+  if (!isFloat(tensor.dtype()) || !isFloat(arg.dtype))
+    fail(mismatch);
+  if (!convertInputs)
+    fail(mismatch + " (--convert-inputs converts floating-point files, "
+                    "rounding to the nearest " +
+         ::attn::dtypeName(arg.dtype) + ")");
+  HostTensor converted =
+      allocate(arg.dtype, tensor.shape(), "input '" + arg.name + "'");
   for (int64_t i = 0; i < tensor.numElements(); ++i)
-    ref::storeElement(wide, i, ref::loadElement(tensor, i));
-  return wide;
+    ref::storeElement(converted, i, ref::loadElement(tensor, i));
+  return converted;
 }
 
 std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
@@ -306,55 +434,55 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
   };
 
   std::vector<HostTensor> tensors(args.size());
-  std::vector<bool> given(args.size(), false);
+  // The option that gave each input (its value, or its shape), once.
+  std::vector<std::string> givenBy(args.size()), shapedBy(args.size());
+  auto give = [&](size_t i, std::string origin) {
+    if (!givenBy[i].empty())
+      fail(origin + " gives '" + args[i].name + "' again, after " +
+           givenBy[i]);
+    givenBy[i] = std::move(origin);
+  };
   SymbolSizes symbols;
   for (const std::string &spec : inputFiles) {
     auto [name, path] = splitAssignment(spec, "input");
     size_t i = argIndex(name, "input");
-    failIf(::attn::npy::read(path, tensors[i]));
-    if (tensors[i].dtype() != args[i].dtype)
-      fail(path + " holds " + ::attn::dtypeName(tensors[i].dtype()) +
-           " elements, but '" + name + "' takes " +
-           ::attn::dtypeName(args[i].dtype));
-    symbols.bind(args[i], tensors[i].shape(), path);
-    given[i] = true;
+    give(i, "--input " + spec);
+    tensors[i] = readInput(path, args[i]);
+    symbols.bind(args[i], tensors[i].shape(), "--input " + spec);
   }
   for (const std::string &spec : valueSpecs) {
     auto [name, text] = splitAssignment(spec, "values");
     size_t i = argIndex(name, "values");
-    SmallVector<StringRef> items;
-    StringRef(text).split(items, ',');
+    give(i, "--values " + spec);
     if (args[i].dims.size() != 1)
       fail("--values gives '" + name +
-           "' inline, but only rank-1 inputs can "
-           "be given so; '" +
-           name + "' has rank " + std::to_string(args[i].dims.size()));
-    tensors[i] = HostTensor(args[i].dtype, {int64_t(items.size())});
-    for (auto [e, item] : llvm::enumerate(items)) {
-      double value;
-      if (item.trim().getAsDouble(value))
-        fail("--values " + spec + ": '" + item.str() + "' is not a number");
-      ref::storeElement(tensors[i], int64_t(e), value);
-    }
-    symbols.bind(args[i], tensors[i].shape(), "--values " + name);
-    given[i] = true;
+           "' inline, but only rank-1 inputs can be given so; '" + name +
+           "' has rank " + std::to_string(args[i].dims.size()));
+    tensors[i] = parseValues(spec, name, text, args[i].dtype);
+    symbols.bind(args[i], tensors[i].shape(), "--values " + spec);
   }
   for (const std::string &spec : shapeSpecs) {
     auto [name, text] = splitAssignment(spec, "shape");
     size_t i = argIndex(name, "shape");
-    symbols.bind(args[i], parseShape(text, name), "--shape " + spec);
+    if (!givenBy[i].empty())
+      fail("--shape " + spec + " gives the shape of a random input, but '" +
+           name + "' is given by " + givenBy[i]);
+    if (!shapedBy[i].empty())
+      fail("--shape " + spec + " gives '" + name + "' a shape again, after " +
+           shapedBy[i]);
+    shapedBy[i] = "--shape " + spec;
+    symbols.bind(args[i], parseShape(text, spec), "--shape " + spec);
   }
 
   for (size_t i = 0; i < args.size(); ++i) {
-    if (given[i])
+    if (!givenBy[i].empty())
       continue;
     if (randomSeed.getNumOccurrences() == 0)
       fail("no value for input '" + args[i].name + "': give --input " +
            args[i].name + "=FILE.npy or --random SEED");
-    tensors[i] = HostTensor(args[i].dtype, symbols.shapeOf(args[i]));
-    if (!tensors[i].valid())
-      fail("input '" + args[i].name + "' of shape " +
-           shapeText(tensors[i].shape()) + " is too large");
+    tensors[i] = allocate(args[i].dtype, symbols.shapeOf(args[i]),
+                          "input '" + args[i].name + "' (from " +
+                              symbols.originsOf(args[i]) + ")");
     // One stream per input, so giving one input from a file leaves the
     // others as they were.
     int64_t bound = args[i].bound.empty() ? 8 : symbols.valueOf(args[i].bound);
@@ -362,12 +490,12 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
   }
 
   if (!saveInputsDir.empty()) {
-    if (std::error_code ec = llvm::sys::fs::create_directories(saveInputsDir))
-      fail("cannot create " + saveInputsDir + ": " + ec.message());
+    createOutputFolder(saveInputsDir, "save-inputs");
     for (size_t i = 0; i < args.size(); ++i) {
       SmallString<128> path(saveInputsDir);
       llvm::sys::path::append(path, args[i].name + ".npy");
-      failIf(::attn::npy::write(path.str().str(), savable(tensors[i])));
+      failIf(::attn::npy::write(path.str().str(), tensors[i]),
+             "--save-inputs");
     }
   }
   return tensors;
@@ -444,11 +572,20 @@ int runDecodeLoop(const ::attn::Function &function, func::FuncOp func) {
            ": lengths are numbers of positions, not negative");
 
   // The whole sequence of every row, drawn once.
-  int64_t total = *llvm::max_element(prefill) + decodeSteps * newRows;
+  int64_t stepRows, total;
+  if (__builtin_mul_overflow(int64_t(decodeSteps), newRows, &stepRows) ||
+      __builtin_add_overflow(*llvm::max_element(prefill), stepRows, &total))
+    fail("--decode-steps " + std::to_string(decodeSteps) + " of " +
+         std::to_string(newRows) + " tokens after --prefill " +
+         shapeText(prefill) + " make a sequence of more than 2^63 tokens");
   uint64_t seed = randomSeed.getNumOccurrences() ? randomSeed.getValue() : 0;
-  HostTensor allQ(args[0].dtype, {batch, qShape[1], total, qShape[3]});
-  HostTensor allK(args[1].dtype, {batch, kShape[1], total, kShape[3]});
-  HostTensor allV(args[2].dtype, {batch, vShape[1], total, vShape[3]});
+  std::string sequence = "the sequence of --decode-steps and --prefill";
+  HostTensor allQ = allocate(args[0].dtype,
+                             {batch, qShape[1], total, qShape[3]}, sequence);
+  HostTensor allK = allocate(args[1].dtype,
+                             {batch, kShape[1], total, kShape[3]}, sequence);
+  HostTensor allV = allocate(args[2].dtype,
+                             {batch, vShape[1], total, vShape[3]}, sequence);
   ref::fillRandom(allQ, seed * 3 + 0, 0);
   ref::fillRandom(allK, seed * 3 + 1, 0);
   ref::fillRandom(allV, seed * 3 + 2, 0);
@@ -555,7 +692,7 @@ void writeOutputs(const ::attn::Function &function,
         fail("--output names '" + name + "', which is not an output of " +
              function.name());
     }
-    failIf(::attn::npy::write(path, outputs[index]));
+    failIf(::attn::npy::write(path, outputs[index]), "--output " + spec);
   }
 }
 
@@ -721,6 +858,37 @@ std::string jsonNumber(double value) {
   return buffer;
 }
 
+/// The options' values that no parser checks.
+void checkOptions() {
+  if (repeat < 1)
+    fail("--repeat=" + std::to_string(repeat) +
+         ": the runs to time are at least 1");
+  if (tolerance.getNumOccurrences() &&
+      !(std::isfinite(tolerance) && tolerance > 0)) {
+    std::string value;
+    llvm::raw_string_ostream(value) << llvm::format("%g", double(tolerance));
+    fail("--tolerance=" + value +
+         ": the largest accepted error is a positive number");
+  }
+  if (optLevel > 3)
+    fail("-O" + std::to_string(optLevel) + ": LLVM's levels are 0 to 3");
+  auto checkAtLeast = [](const cl::opt<int64_t> &option, int64_t least) {
+    if (option < least)
+      fail("--" + option.ArgStr.str() + "=" + std::to_string(option) +
+           ": it is at least " + std::to_string(least));
+  };
+  checkAtLeast(splitK, 0);
+  checkAtLeast(rollingWindow, 0);
+  // The GPU's kernels check their own tiles (threads per block, shared
+  // memory).
+  if (runTarget == "cpu")
+    for (const cl::opt<int64_t> *tile : {&queryTile, &keyTile})
+      if (*tile < 1 || *tile > mlir::attn::kMaxCPUTile)
+        fail("--" + tile->ArgStr.str() + "=" + std::to_string(*tile) +
+             ": a tile of the CPU code is 1 to " +
+             std::to_string(mlir::attn::kMaxCPUTile));
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -731,6 +899,8 @@ int main(int argc, char **argv) {
   printStats.setArgStr("stats");
   tools::parseCommandLine(argc, argv, "attn module runner\n",
                                 {&runCategory});
+  tools::checkTargetOptions("attn-run", targetCPU, targetFeatures);
+  checkOptions();
 
   std::unique_ptr<MLIRContext> context = mlir::attn::createCompilerContext();
   tools::InputModule input(*context);
@@ -839,7 +1009,8 @@ int main(int argc, char **argv) {
   std::vector<HostTensor> outputs;
   std::vector<attn_tensor_t> outputViews;
   for (size_t i = 0; i < shapes->size(); ++i)
-    outputs.emplace_back(function.output(i)->dtype, (*shapes)[i]);
+    outputs.push_back(allocate(function.output(i)->dtype, (*shapes)[i],
+                               "output '" + function.output(i)->name + "'"));
   for (const HostTensor &tensor : outputs)
     outputViews.push_back(tensor.view());
   if (onGPU)
@@ -868,6 +1039,17 @@ int main(int argc, char **argv) {
   writeOutputs(function, outputs);
 
   auto func = module->lookupSymbol<func::FuncOp>(function.name());
+  if (check || !saveReferenceDir.empty()) {
+    // The reference holds every input and output again, in f64.
+    uint64_t bytes = 0;
+    for (const auto *tensors : {&inputs, &outputs})
+      for (const HostTensor &tensor : *tensors)
+        bytes += uint64_t(tensor.numElements()) * sizeof(double);
+    if (bytes > physicalMemory())
+      fail("--check: the float64 reference needs " + std::to_string(bytes) +
+           " bytes for its copies of the inputs and outputs, more than the " +
+           std::to_string(physicalMemory()) + " bytes of this machine");
+  }
   std::vector<ref::Tensor> referenceInputs;
   for (const HostTensor &tensor : inputs)
     referenceInputs.push_back(check || !saveReferenceDir.empty()
@@ -884,9 +1066,7 @@ int main(int argc, char **argv) {
   if (failed(expected))
     fail("the reference cannot evaluate " + function.name());
   if (!saveReferenceDir.empty()) {
-    if (std::error_code ec =
-            llvm::sys::fs::create_directories(saveReferenceDir))
-      fail("cannot create " + saveReferenceDir + ": " + ec.message());
+    createOutputFolder(saveReferenceDir, "save-reference");
     for (size_t i = 0; i < expected->size(); ++i) {
       const ref::Tensor &values = (*expected)[i];
       HostTensor exact(ATTN_DTYPE_F64, values.shape);

@@ -169,6 +169,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   tools::parseCommandLine(argc, argv, "attn code emitter\n",
                                 {&translateCategory});
+  tools::checkTargetOptions("attn-translate", targetCPU, targetFeatures);
 
   std::unique_ptr<MLIRContext> context = mlir::attn::createCompilerContext();
   tools::InputModule input(*context);

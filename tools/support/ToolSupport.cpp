@@ -1,6 +1,7 @@
 //===- ToolSupport.cpp - what every attn tool does alike ------------------===//
 
 #include "ToolSupport.h"
+#include "attn/Conversion/AttnToCPU/CPUTarget.h"
 #include "attn/Version.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -11,6 +12,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/TargetParser/Host.h"
 
@@ -64,12 +66,48 @@ void parseCommandLine(int argc, char **argv, StringRef overview,
   cl::SetVersionPrinter(printVersion);
   if (!cl::ParseCommandLineOptions(argc, argv, overview, &errs()))
     std::exit(kError);
+  // LLVM lets the last of several occurrences of an option win; a tool's
+  // option given twice is more likely a mistake than a wish (lists, such as
+  // attn-run's --shape, are meant to repeat).
+  for (auto &[name, option] : options) {
+    bool single = option->getNumOccurrencesFlag() == cl::Optional ||
+                  option->getNumOccurrencesFlag() == cl::Required;
+    if (single && option->getNumOccurrences() > 1 &&
+        any_of(option->Categories, [&](cl::OptionCategory *c) {
+          return is_contained(categories, c);
+        })) {
+      errs() << sys::path::filename(argv[0]) << ": "
+             << (name.empty() ? "the input" : "--" + name.str())
+             << " is given " << option->getNumOccurrences()
+             << " times; give it once\n";
+      std::exit(kError);
+    }
+  }
+}
+
+void checkTargetOptions(StringRef tool, StringRef cpu, StringRef features) {
+  if (cpu == "help" || features == "help") {
+    printCPUsAndFeatures(outs());
+    std::exit(kSuccess);
+  }
+  if (std::optional<std::string> wrong = checkCPU(cpu, "")) {
+    errs() << tool << ": --cpu=" << cpu << ": " << *wrong << "\n";
+    std::exit(kError);
+  }
+  if (std::optional<std::string> wrong = checkCPU("host", features)) {
+    errs() << tool << ": --mattr=" << features << ": " << *wrong << "\n";
+    std::exit(kError);
+  }
 }
 
 InputModule::InputModule(mlir::MLIRContext &context)
     : context(context),
       handler(std::make_unique<mlir::SourceMgrDiagnosticHandler>(sourceMgr,
-                                                                 &context)) {}
+                                                                 &context)) {
+  // A diagnostic points at its source line; the op's generic form after
+  // it (a whole function, for a pass's error) would bury it.
+  context.printOpOnDiagnostic(false);
+}
 
 InputModule::~InputModule() = default;
 

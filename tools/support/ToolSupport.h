@@ -61,6 +61,13 @@ void parseCommandLine(int argc, char **argv, llvm::StringRef overview,
                           categories,
                       const LibraryOptions &before = LibraryOptions::current());
 
+/// --cpu and --mattr of a tool compiling for this machine's architecture:
+/// "help" in either prints the CPUs and features LLVM knows and exits with
+/// kSuccess; a name LLVM does not know exits with kError, naming the option
+/// and the closest valid name.
+void checkTargetOptions(llvm::StringRef tool, llvm::StringRef cpu,
+                        llvm::StringRef features);
+
 /// A tool's input module. While it lives, every diagnostic of the context
 /// (parse errors, verifier errors, a pass's errors during a lowering) is
 /// printed as attn-opt prints it: file:line:column, the source line and a

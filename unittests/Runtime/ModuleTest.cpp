@@ -3,6 +3,8 @@
 #include "TestUtil.h"
 
 #include <cstring>
+#include <string>
+#include <unistd.h>
 
 using namespace attn::test;
 
@@ -64,6 +66,24 @@ TEST(Module, MissingFileIsNotFound) {
       take(attn_module_load_library("/nonexistent/dir/sdpa.so", &module)),
       ATTN_STATUS_NOT_FOUND, {"'/nonexistent/dir/sdpa.so'", "no such file"});
   EXPECT_EQ(module, nullptr);
+}
+
+// A bare file name is the file in the current folder, as for any program
+// (dlopen alone would search the loader's path and miss it).
+TEST(Module, BareNameIsTheFileInTheCurrentFolder) {
+  std::string fixture = ATTN_FIXTURE_ELEMENTWISE;
+  size_t slash = fixture.rfind('/');
+  ASSERT_NE(slash, std::string::npos);
+  std::string folder = fixture.substr(0, slash), name = fixture.substr(slash + 1);
+  char saved[4096];
+  ASSERT_NE(getcwd(saved, sizeof(saved)), nullptr);
+  ASSERT_EQ(chdir(folder.c_str()), 0);
+  attn_module_t *module = nullptr;
+  attn_status_t status = attn_module_load_library(name.c_str(), &module);
+  ASSERT_EQ(chdir(saved), 0);
+  ATTN_ASSERT_OK(status);
+  EXPECT_EQ(attn_module_function_count(module), 5u);
+  attn_module_release(module);
 }
 
 TEST(Module, FileThatIsNotALibraryIsUnavailable) {

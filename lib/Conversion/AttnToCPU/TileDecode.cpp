@@ -339,10 +339,14 @@ struct AttnTileDecodePass
   using Base::Base;
 
   void runOnOperation() override {
-    if (keyTile <= 0 || maxRows <= 0 || chunks < 0 || workers < 0) {
-      getOperation().emitError(
-          "key-tile and max-rows must be positive, chunks and workers not "
-          "negative");
+    if (keyTile < 1 || keyTile > kMaxCPUTile || maxRows < 1 ||
+        maxRows > kMaxCPUTile || chunks < 0 || workers < 0) {
+      getOperation().emitError()
+          << "key-tile and max-rows must be in [1, " << kMaxCPUTile
+          << "], chunks and workers not negative; got key-tile "
+          << keyTile.getValue() << ", max-rows " << maxRows.getValue()
+          << ", chunks " << chunks.getValue() << ", workers "
+          << workers.getValue();
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());

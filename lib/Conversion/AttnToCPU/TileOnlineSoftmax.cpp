@@ -636,8 +636,12 @@ struct AttnTileOnlineSoftmaxPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (queryTile <= 0 || keyTile <= 0) {
-      getOperation().emitError("tile sizes must be positive");
+    if (queryTile < 1 || queryTile > kMaxCPUTile || keyTile < 1 ||
+        keyTile > kMaxCPUTile) {
+      getOperation().emitError()
+          << "query-tile and key-tile must be in [1, " << kMaxCPUTile
+          << "], not " << queryTile.getValue() << " and "
+          << keyTile.getValue();
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());

@@ -30,11 +30,12 @@ struct AttnLowerAttentionToGPUPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (queryTile <= 0 || queryTile > 1024 || keyTile <= 0 || splitK < 0 ||
-        multiprocessors <= 0) {
+    // A key tile is a shared-memory buffer of K and V rows, unrolled over.
+    if (queryTile <= 0 || queryTile > 1024 || keyTile <= 0 || keyTile > 256 ||
+        splitK < 0 || multiprocessors <= 0) {
       getOperation().emitError(
-          "query-tile must be in [1, 1024] (threads per block), key-tile and "
-          "multiprocessors positive, split-k not negative");
+          "query-tile must be in [1, 1024] (threads per block), key-tile in "
+          "[1, 256], multiprocessors positive, split-k not negative");
       return signalPassFailure();
     }
     if (tensorCoreQueryTile != 64 && tensorCoreQueryTile != 128) {

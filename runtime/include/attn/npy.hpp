@@ -5,7 +5,11 @@
 //    header's text encoding); writing 1.0 (2.0 if a header needs more than
 //    64 KiB);
 //  - little-endian '<f4', '<f8', '<f2', '<i4', '<i8' (f32, f64, f16, i32,
-//    i64); bf16 has no NumPy dtype and is refused;
+//    i64), and bf16 as '<V2' (also '|V2'): NumPy has no bf16, and
+//    np.save writes ml_dtypes.bfloat16 arrays so (np.load gives them back
+//    as 2-byte opaque elements: `.view(ml_dtypes.bfloat16)`);
+//  - a header's shape is checked against the file's size before anything
+//    is allocated; a folder or another non-regular file is refused;
 //  - C order only: fortran_order True and big-endian data are refused with a
 //    message saying so.
 // Every error message names the file.

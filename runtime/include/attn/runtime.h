@@ -134,7 +134,10 @@ typedef struct attn_function_s attn_function_t;
 
 /* Opens a shared library built by attn-translate (dlopen with
    RTLD_NOW | RTLD_LOCAL), parses its `attn_module_signature` and resolves
-   every `_attn_entry_<name>`. The library's undefined allocation hooks are
+   every `_attn_entry_<name>`. `path` names a file as for any program: a
+   bare name ("sdpa.so") is the file in the current folder when there is
+   one there, and only otherwise searched for on the loader's path
+   (LD_LIBRARY_PATH, the system's library folders). The library's undefined allocation hooks are
    resolved against this runtime, which must therefore be loaded globally
    (linked by the application, as usual). The new module has one reference. */
 ATTN_RUNTIME_EXPORT attn_status_t

@@ -1,5 +1,7 @@
 // RUN: attn-opt %s --attn-tile-decode="key-tile=16 chunks=3" --canonicalize --cse --split-input-file | FileCheck %s
 // RUN: attn-opt %s --attn-tile-decode="key-tile=16 workers=64" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=AUTO
+// RUN: not attn-opt %s --attn-tile-decode="key-tile=9223372036854775807" --split-input-file 2>&1 | FileCheck %s --check-prefix=HUGE-TILE
+// HUGE-TILE: error: key-tile and max-rows must be in [1, 256], chunks and workers not negative; got key-tile 9223372036854775807
 // RUN: attn-opt %s --attn-tile-decode="key-tile=16 chunks=3" --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map allow-unknown-ops" --canonicalize --split-input-file | FileCheck %s --check-prefix=IN-PLACE
 
 // Grouped-query decoding: 8 query heads over 2 K/V heads (g = 4), one new

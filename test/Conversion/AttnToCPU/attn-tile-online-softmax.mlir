@@ -1,5 +1,9 @@
 // RUN: attn-opt %s --attn-tile-online-softmax="query-tile=32 key-tile=16" --canonicalize --split-input-file | FileCheck %s
 // RUN: attn-opt %s --attn-tile-online-softmax="query-tile=32 key-tile=16" --canonicalize --split-input-file | FileCheck %s --check-prefix=NO-SCORES
+// A tile beyond 256 (its unrolled products would grow without bound) is an
+// error.
+// RUN: not attn-opt %s --attn-tile-online-softmax="query-tile=1000000000" --split-input-file 2>&1 | FileCheck %s --check-prefix=HUGE-TILE
+// HUGE-TILE: error: query-tile and key-tile must be in [1, 256], not 1000000000 and 64
 // RUN: attn-opt %s --attn-tile-online-softmax="query-tile=32 key-tile=16" --one-shot-bufferize="bufferize-function-boundaries allow-unknown-ops" --canonicalize --split-input-file | FileCheck %s --check-prefix=NO-SCORES
 
 // No tensor or buffer of N x S elements exists: with N and S dynamic, none

@@ -11,8 +11,10 @@
 #define ATTN_CONVERSION_ATTNTOCPU_CPUTARGET_H
 
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,18 @@ struct ResolvedCPU {
   std::string cpu, features;
 };
 ResolvedCPU resolveCPU(llvm::StringRef cpu, llvm::StringRef features);
+
+/// Why `cpu` or `features` name no CPU or target feature of the
+/// architecture this process runs on ("unknown CPU 'bogus' ..."), or
+/// nothing when they do. LLVM itself only warns of an unknown name and may
+/// then abort while it builds the code generator; every entry point checks
+/// first. "help" is no name: the tools print the valid ones for it.
+std::optional<std::string> checkCPU(llvm::StringRef cpu,
+                                    llvm::StringRef features);
+
+/// The CPUs and target features LLVM knows for this architecture, a line
+/// each, for --cpu=help and --mattr=help.
+void printCPUsAndFeatures(llvm::raw_ostream &os);
 
 /// The vector unit of a CPU, as the products' register blocks see it.
 struct CPUVectorUnit {

@@ -10,6 +10,12 @@ namespace mlir::attn {
 #define GEN_PASS_DECL
 #include "attn/Conversion/AttnToCPU/Passes.h.inc"
 
+/// The largest query or key tile of the CPU lowerings (flash, decode: its
+/// key tiles and the rows of a task). A tile is static: its products are
+/// unrolled into register blocks, so the code grows with its area (two
+/// tiles of 256 compile in under a second, of 1024 in over a minute).
+inline constexpr int64_t kMaxCPUTile = 256;
+
 void populateTileOnlineSoftmaxPatterns(RewritePatternSet &patterns,
                                        int64_t queryTile, int64_t keyTile,
                                        bool bf16Pairs = false);

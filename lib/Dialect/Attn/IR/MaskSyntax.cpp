@@ -33,23 +33,6 @@ using namespace mlir::attn;
 // Names and suggestions
 //===----------------------------------------------------------------------===//
 
-std::string mlir::attn::didYouMean(StringRef word, ArrayRef<StringRef> names) {
-  // A typo is an edit or two away (a swapped pair of letters is two), one
-  // for a short name, one more per eight letters of a long one.
-  StringRef best;
-  unsigned bestDistance = ~0u;
-  for (StringRef name : names) {
-    unsigned allowed = (name.size() < 4 ? 1 : 2) + name.size() / 8;
-    unsigned distance = word.edit_distance(name, /*AllowReplacements=*/true,
-                                           /*MaxEditDistance=*/allowed);
-    if (distance <= allowed && distance < bestDistance) {
-      best = name;
-      bestDistance = distance;
-    }
-  }
-  return best.empty() ? "" : (" (did you mean `" + best + "`?)").str();
-}
-
 std::string mlir::attn::listOf(ArrayRef<std::string> items,
                                StringRef lastSeparator) {
   std::string text;

@@ -8,15 +8,13 @@
 #ifndef ATTN_LIB_DIALECT_ATTN_IR_SYNTAX_H
 #define ATTN_LIB_DIALECT_ATTN_IR_SYNTAX_H
 
+#include "attn/Support/DidYouMean.h"
+
 #include "mlir/IR/OpImplementation.h"
 
 #include <string>
 
 namespace mlir::attn {
-
-/// " (did you mean `name`?)" for the name of `names` a typo away from
-/// `word`, or "" when none is.
-std::string didYouMean(StringRef word, ArrayRef<StringRef> names);
 
 /// "a, b and c" of `items`, with `lastSeparator` before the last.
 std::string listOf(ArrayRef<std::string> items, StringRef lastSeparator);

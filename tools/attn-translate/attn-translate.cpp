@@ -141,6 +141,10 @@ static llvm::cl::opt<int64_t> keyTile("key-tile",
                                       llvm::cl::cat(translateCategory),
                                       llvm::cl::desc("Keys per flash tile"),
                                       llvm::cl::init(64));
+static llvm::cl::opt<bool> sequential(
+    "sequential", llvm::cl::cat(translateCategory),
+    llvm::cl::desc("Run the tiles on one core (default: all cores, on the "
+                   "OpenMP runtime's threads)"));
 static llvm::cl::opt<unsigned> optLevel("O", llvm::cl::cat(translateCategory),
                                         llvm::cl::desc("LLVM opt level"),
                                         llvm::cl::Prefix, llvm::cl::init(3));
@@ -195,6 +199,7 @@ int main(int argc, char **argv) {
   options.pipeline.splitK = splitK;
   options.pipeline.linearForm = linearForm;
   options.pipeline.linearChunk = linearChunk;
+  options.pipeline.parallel = !sequential;
   if (queryTile.getNumOccurrences())
     options.pipeline.queryTile = queryTile;
   if (keyTile.getNumOccurrences())

@@ -12,8 +12,8 @@ from lit.llvm import llvm_config
 config.name = "attn"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
-                   "check_mlir_blocks.py"]
+config.excludes = ["Inputs", "Package", "CMakeLists.txt", "lit.cfg.py",
+                   "lit.site.cfg.py", "check_mlir_blocks.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")
 

@@ -92,6 +92,7 @@ void attn::buildLowerToNVVMPipeline(OpPassManager &pm,
   // its series (no libdevice to link), other math through LLVM intrinsics, the
   // rest by the upstream lowerings.
   pm.addNestedPass<gpu::GPUModuleOp>(createAttnGPUOccupancyHintsPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createAttnGPULegalizeMathPass());
   pm.addNestedPass<gpu::GPUModuleOp>(createAttnApproximateExp2Pass(
       {/*includeExp=*/true, /*includeLog2=*/true}));
   pm.addPass(createLowerAffinePass());

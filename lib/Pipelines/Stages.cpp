@@ -7,6 +7,7 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
@@ -19,6 +20,9 @@ void attn::addFrontEndPasses(OpPassManager &pm, const std::string &strategy,
   pm.addNestedPass<func::FuncOp>(
       createAttnSelectStrategyPass({strategy, queryTile, keyTile, decode}));
   pm.addNestedPass<func::FuncOp>(createAttnLowerCombinePass());
+  // Ordinary tensor ops around the attention (a residual add, an
+  // activation) as linalg ops, which bufferize and lower like the rest.
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
 }
 
 void attn::addBufferizationPasses(OpPassManager &pm, bool deallocate) {

@@ -3,7 +3,16 @@
 #include "attn/Reference/Evaluate.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <algorithm>
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -73,6 +82,82 @@ static FailureOr<ref::Mask> toReference(Operation *op, Attribute mask) {
     return result;
   }
   return op->emitError() << "the reference does not know the mask " << mask;
+}
+
+/// The function of the elements of an elementwise op, or null: f(x) of
+/// unary ops (casts keep the value: the reference computes in f64) and
+/// f(x, y) of binary ones.
+using Unary = double (*)(double);
+using Binary = double (*)(double, double);
+
+static Unary unaryFunction(StringRef name) {
+  return llvm::StringSwitch<Unary>(name)
+      .Case("arith.negf", [](double x) { return -x; })
+      .Cases({"arith.extf", "arith.truncf"}, [](double x) { return x; })
+      .Case("math.exp", [](double x) { return std::exp(x); })
+      .Case("math.exp2", [](double x) { return std::exp2(x); })
+      .Case("math.log", [](double x) { return std::log(x); })
+      .Case("math.log2", [](double x) { return std::log2(x); })
+      .Case("math.tanh", [](double x) { return std::tanh(x); })
+      .Case("math.sqrt", [](double x) { return std::sqrt(x); })
+      .Case("math.rsqrt", [](double x) { return 1 / std::sqrt(x); })
+      .Case("math.absf", [](double x) { return std::fabs(x); })
+      .Case("math.erf", [](double x) { return std::erf(x); })
+      .Default(nullptr);
+}
+
+static Binary binaryFunction(StringRef name) {
+  return llvm::StringSwitch<Binary>(name)
+      .Case("arith.addf", [](double x, double y) { return x + y; })
+      .Case("arith.subf", [](double x, double y) { return x - y; })
+      .Case("arith.mulf", [](double x, double y) { return x * y; })
+      .Case("arith.divf", [](double x, double y) { return x / y; })
+      .Cases({"arith.maximumf", "arith.maxnumf"},
+             [](double x, double y) { return std::fmax(x, y); })
+      .Cases({"arith.minimumf", "arith.minnumf"},
+             [](double x, double y) { return std::fmin(x, y); })
+      .Case("math.powf", [](double x, double y) { return std::pow(x, y); })
+      .Default(nullptr);
+}
+
+/// arith.cmpf's predicate on two doubles.
+static bool compare(arith::CmpFPredicate predicate, double x, double y) {
+  bool unordered = std::isnan(x) || std::isnan(y);
+  switch (predicate) {
+  case arith::CmpFPredicate::AlwaysFalse:
+    return false;
+  case arith::CmpFPredicate::OEQ:
+    return !unordered && x == y;
+  case arith::CmpFPredicate::OGT:
+    return !unordered && x > y;
+  case arith::CmpFPredicate::OGE:
+    return !unordered && x >= y;
+  case arith::CmpFPredicate::OLT:
+    return !unordered && x < y;
+  case arith::CmpFPredicate::OLE:
+    return !unordered && x <= y;
+  case arith::CmpFPredicate::ONE:
+    return !unordered && x != y;
+  case arith::CmpFPredicate::ORD:
+    return !unordered;
+  case arith::CmpFPredicate::UEQ:
+    return unordered || x == y;
+  case arith::CmpFPredicate::UGT:
+    return unordered || x > y;
+  case arith::CmpFPredicate::UGE:
+    return unordered || x >= y;
+  case arith::CmpFPredicate::ULT:
+    return unordered || x < y;
+  case arith::CmpFPredicate::ULE:
+    return unordered || x <= y;
+  case arith::CmpFPredicate::UNE:
+    return unordered || x != y;
+  case arith::CmpFPredicate::UNO:
+    return unordered;
+  case arith::CmpFPredicate::AlwaysTrue:
+    return true;
+  }
+  return false;
 }
 
 namespace {
@@ -183,7 +268,332 @@ public:
     return success();
   }
 
+  /// The ops a function may hold around its attentions: elementwise arith
+  /// and math on tensors, matmuls, transposes, fills, reshapes and the
+  /// constants and sizes they take. A diagnostic names any other op.
+  LogicalResult evaluateOther(Operation *op) {
+    if (auto constant = dyn_cast<arith::ConstantOp>(op))
+      return evaluateConstant(constant);
+    if (auto dim = dyn_cast<tensor::DimOp>(op)) {
+      std::optional<int64_t> index = dim.getConstantIndex();
+      const ref::Tensor *source = lookup(dim.getSource());
+      if (!index || !source)
+        return unsupported(op);
+      scalars[dim.getResult()] = double(source->shape[*index]);
+      return success();
+    }
+    if (auto empty = dyn_cast<tensor::EmptyOp>(op)) {
+      FailureOr<std::vector<int64_t>> shape =
+          shapeOf(empty.getType(), empty.getMixedSizes());
+      if (failed(shape))
+        return unsupported(op);
+      bind(empty.getResult(), make(*shape));
+      return success();
+    }
+    if (auto fill = dyn_cast<linalg::FillOp>(op)) {
+      auto value = scalars.find(fill.getInputs().front());
+      const ref::Tensor *init = lookup(fill.getOutputs().front());
+      if (value == scalars.end() || !init)
+        return unsupported(op);
+      ref::Tensor filled = make(init->shape);
+      std::fill(filled.data.begin(), filled.data.end(), value->second);
+      bind(fill.getResult(0), std::move(filled));
+      return success();
+    }
+    if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op)) {
+      auto matmul = cast<linalg::LinalgOp>(op);
+      // Plain matmuls only: no transposed or broadcast operands.
+      bool userMaps = isa<linalg::MatmulOp>(op)
+                          ? cast<linalg::MatmulOp>(op).hasUserDefinedMaps()
+                          : cast<linalg::BatchMatmulOp>(op).hasUserDefinedMaps();
+      if (!matmul.hasPureTensorSemantics() || userMaps)
+        return unsupported(op);
+      const ref::Tensor *a = lookup(matmul.getDpsInputs()[0]),
+                        *b = lookup(matmul.getDpsInputs()[1]),
+                        *c = lookup(matmul.getDpsInits()[0]);
+      if (!a || !b || !c)
+        return unsupported(op);
+      if (computeValues) {
+        bind(op->getResult(0), ref::matmul(*a, *b, *c, cost));
+      } else {
+        size_t rank = a->shape.size();
+        double batches = 1;
+        for (size_t d = 0; d + 2 < rank; ++d)
+          batches *= double(c->shape[d]);
+        cost->flops += 2.0 * batches * double(a->shape[rank - 2]) *
+                       double(a->shape[rank - 1]) * double(b->shape[rank - 1]);
+        bind(op->getResult(0), shapeOnly(c->shape));
+      }
+      return success();
+    }
+    if (auto transpose = dyn_cast<linalg::TransposeOp>(op)) {
+      const ref::Tensor *input = lookup(transpose.getInput());
+      if (!input)
+        return unsupported(op);
+      std::vector<int64_t> permutation(transpose.getPermutation().begin(),
+                                       transpose.getPermutation().end());
+      if (computeValues) {
+        bind(transpose.getResult()[0], ref::transpose(*input, permutation));
+      } else {
+        std::vector<int64_t> shape;
+        for (int64_t d : permutation)
+          shape.push_back(input->shape[d]);
+        bind(transpose.getResult()[0], shapeOnly(shape));
+      }
+      return success();
+    }
+    // Reshapes keep the elements in their row-major order.
+    if (isa<tensor::CastOp, tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
+            op)) {
+      const ref::Tensor *source = lookup(op->getOperand(0));
+      if (!source)
+        return unsupported(op);
+      auto type = cast<RankedTensorType>(op->getResult(0).getType());
+      SmallVector<OpFoldResult> sizes;
+      if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op))
+        sizes = expand.getMixedOutputShape();
+      else if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op))
+        for (const ReassociationIndices &group :
+             collapse.getReassociationIndices()) {
+          int64_t size = 1;
+          for (int64_t d : group)
+            size *= source->shape[d];
+          sizes.push_back(Builder(op->getContext()).getIndexAttr(size));
+        }
+      else
+        for (int64_t size : source->shape)
+          sizes.push_back(Builder(op->getContext()).getIndexAttr(size));
+      FailureOr<std::vector<int64_t>> shape = shapeOf(type, sizes);
+      if (failed(shape))
+        return unsupported(op);
+      ref::Tensor reshaped = *source;
+      reshaped.shape = *shape;
+      bind(op->getResult(0), std::move(reshaped));
+      return success();
+    }
+    if (auto generic = dyn_cast<linalg::GenericOp>(op))
+      return evaluateGeneric(generic);
+    if (op->hasTrait<OpTrait::Elementwise>() && op->getNumResults() == 1)
+      return evaluateElementwise(op);
+    return unsupported(op);
+  }
+
 private:
+  LogicalResult unsupported(Operation *op) {
+    return op->emitError()
+           << "the float64 reference cannot evaluate '" << op->getName()
+           << "'; it knows attn ops, elementwise arith and math ops on "
+              "tensors (add, sub, mul, div, max, min, neg, exp, log, tanh, "
+              "sqrt, rsqrt, abs, erf, casts), linalg.generic of such ops, "
+              "comparisons and selects, linalg.matmul, batch_matmul, "
+              "transpose and fill, tensor.empty, dim, cast, expand_shape "
+              "and collapse_shape, and constants";
+  }
+
+  LogicalResult evaluateConstant(arith::ConstantOp constant) {
+    Attribute value = constant.getValue();
+    if (auto integer = dyn_cast<IntegerAttr>(value)) {
+      scalars[constant.getResult()] = double(integer.getInt());
+      return success();
+    }
+    if (auto number = dyn_cast<FloatAttr>(value)) {
+      scalars[constant.getResult()] = number.getValueAsDouble();
+      return success();
+    }
+    auto elements = dyn_cast<DenseElementsAttr>(value);
+    auto type = dyn_cast<RankedTensorType>(constant.getType());
+    if (!elements || !type || !type.hasStaticShape())
+      return unsupported(constant);
+    ref::Tensor tensor = make(std::vector<int64_t>(type.getShape().begin(),
+                                                   type.getShape().end()));
+    if (computeValues) {
+      if (isa<FloatType>(type.getElementType())) {
+        auto values = elements.getValues<APFloat>();
+        for (auto [e, element] : llvm::enumerate(values))
+          tensor.data[e] = element.convertToDouble();
+      } else if (type.getElementType().isInteger()) {
+        auto values = elements.getValues<APInt>();
+        for (auto [e, element] : llvm::enumerate(values))
+          tensor.data[e] = double(element.getSExtValue());
+      } else {
+        return unsupported(constant);
+      }
+    }
+    bind(constant.getResult(), std::move(tensor));
+    return success();
+  }
+
+  /// A linalg.generic of projected-permutation maps whose body holds
+  /// elementwise float ops, comparisons, selects, constants and
+  /// linalg.index: its loops run over every point, the body evaluated on
+  /// the elements its maps read, the yields stored into copies of the
+  /// inits (a reduction accumulates there).
+  LogicalResult evaluateGeneric(linalg::GenericOp op) {
+    if (!op.hasPureTensorSemantics())
+      return unsupported(op);
+    SmallVector<const ref::Tensor *> operands;
+    for (Value operand : op->getOperands())
+      operands.push_back(lookup(operand));
+    if (llvm::is_contained(operands, nullptr))
+      return unsupported(op);
+    // Each loop's extent is a dimension of an operand it indexes alone.
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    SmallVector<int64_t> extents(op.getNumLoops(), -1);
+    for (auto [operand, map] : llvm::zip(operands, maps)) {
+      if (!map.isProjectedPermutation())
+        return op.emitError() << "the float64 reference evaluates "
+                                 "linalg.generic ops whose indexing maps are "
+                                 "projected permutations, not "
+                              << AffineMapAttr::get(map);
+      for (auto [d, expr] : llvm::enumerate(map.getResults()))
+        extents[cast<AffineDimExpr>(expr).getPosition()] = operand->shape[d];
+    }
+    if (llvm::is_contained(extents, -1))
+      return unsupported(op);
+    SmallVector<ref::Tensor> results;
+    for (const ref::Tensor *init : ArrayRef(operands).take_back(
+             op.getNumDpsInits()))
+      results.push_back(computeValues ? *init : shapeOnly(init->shape));
+    if (computeValues) {
+      Block &body = op.getRegion().front();
+      SmallVector<int64_t> point(extents.size(), 0);
+      int64_t points = 1;
+      for (int64_t extent : extents)
+        points *= extent;
+      llvm::DenseMap<Value, double> elements;
+      for (int64_t n = 0; n < points; ++n) {
+        // The element of each operand at this point, then the body.
+        auto offsetOf = [&](size_t i) {
+          int64_t offset = 0;
+          for (auto [d, expr] : llvm::enumerate(maps[i].getResults()))
+            offset = offset * operands[i]->shape[d] +
+                     point[cast<AffineDimExpr>(expr).getPosition()];
+          return offset;
+        };
+        size_t numInputs = op.getNumDpsInputs();
+        for (size_t i = 0; i < operands.size(); ++i)
+          elements[body.getArgument(i)] =
+              i < numInputs ? operands[i]->data[offsetOf(i)]
+                            : results[i - numInputs].data[offsetOf(i)];
+        for (Operation &inner : body) {
+          if (auto yield = dyn_cast<linalg::YieldOp>(inner)) {
+            for (auto [i, value] : llvm::enumerate(yield.getValues()))
+              results[i].data[offsetOf(numInputs + i)] = elements[value];
+            break;
+          }
+          if (failed(evaluateScalar(inner, elements, point)))
+            return failure();
+        }
+        for (size_t d = point.size(); d-- > 0;) {
+          if (++point[d] < extents[d])
+            break;
+          point[d] = 0;
+        }
+      }
+    }
+    for (auto [result, value] : llvm::zip(op->getResults(), results))
+      bind(result, std::move(value));
+    return success();
+  }
+
+  /// One op of a linalg.generic's body, on the elements of this point.
+  LogicalResult evaluateScalar(Operation &op,
+                               llvm::DenseMap<Value, double> &elements,
+                               ArrayRef<int64_t> point) {
+    auto operand = [&](unsigned i) {
+      Value value = op.getOperand(i);
+      auto inside = elements.find(value);
+      if (inside != elements.end())
+        return inside->second;
+      return scalars.lookup(value); // a constant from outside the body
+    };
+    auto definedOutside = [&](Value value) {
+      return elements.count(value) || scalars.count(value);
+    };
+    if (!llvm::all_of(op.getOperands(), definedOutside))
+      return unsupported(&op);
+    StringRef name = op.getName().getStringRef();
+    double value;
+    if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
+      auto number = dyn_cast<FloatAttr>(constant.getValue());
+      auto integer = dyn_cast<IntegerAttr>(constant.getValue());
+      if (!number && !integer)
+        return unsupported(&op);
+      value = number ? number.getValueAsDouble() : double(integer.getInt());
+    } else if (auto index = dyn_cast<linalg::IndexOp>(op)) {
+      value = double(point[index.getDim()]);
+    } else if (auto cmp = dyn_cast<arith::CmpFOp>(op)) {
+      value = compare(cmp.getPredicate(), operand(0), operand(1));
+    } else if (isa<arith::SelectOp>(op)) {
+      value = operand(0) != 0 ? operand(1) : operand(2);
+    } else if (Unary f = unaryFunction(name); f && op.getNumOperands() == 1) {
+      value = f(operand(0));
+    } else if (Binary g = binaryFunction(name);
+               g && op.getNumOperands() == 2) {
+      value = g(operand(0), operand(1));
+    } else {
+      return unsupported(&op);
+    }
+    elements[op.getResult(0)] = value;
+    return success();
+  }
+
+  /// Elementwise ops on tensors, by their function of the elements.
+  LogicalResult evaluateElementwise(Operation *op) {
+    StringRef name = op->getName().getStringRef();
+    SmallVector<const ref::Tensor *> operands;
+    for (Value operand : op->getOperands())
+      operands.push_back(lookup(operand));
+    if (llvm::is_contained(operands, nullptr))
+      return unsupported(op);
+    ref::Tensor result = make(operands.front()->shape);
+    if (Unary f = unaryFunction(name); f && operands.size() == 1) {
+      if (computeValues)
+        std::transform(operands[0]->data.begin(), operands[0]->data.end(),
+                       result.data.begin(), f);
+    } else if (Binary g = binaryFunction(name); g && operands.size() == 2) {
+      if (computeValues)
+        std::transform(operands[0]->data.begin(), operands[0]->data.end(),
+                       operands[1]->data.begin(), result.data.begin(), g);
+    } else {
+      return unsupported(op);
+    }
+    bind(op->getResult(0), std::move(result));
+    return success();
+  }
+
+  /// The shape of `type` with its dynamic sizes from `sizes` (constants, or
+  /// scalars the evaluator knows).
+  FailureOr<std::vector<int64_t>> shapeOf(RankedTensorType type,
+                                          ArrayRef<OpFoldResult> sizes) {
+    std::vector<int64_t> shape;
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      if (!type.isDynamicDim(d)) {
+        shape.push_back(type.getDimSize(d));
+        continue;
+      }
+      OpFoldResult size = sizes.size() == size_t(type.getRank())
+                              ? sizes[d]
+                              : sizes[d - (type.getRank() - sizes.size())];
+      if (std::optional<int64_t> known = getConstantIntValue(size)) {
+        shape.push_back(*known);
+        continue;
+      }
+      auto scalar = scalars.find(dyn_cast<Value>(size));
+      if (scalar == scalars.end())
+        return failure();
+      shape.push_back(int64_t(scalar->second));
+    }
+    return shape;
+  }
+
+  /// A tensor of `shape`: zeros, or only the shape when values are not
+  /// computed.
+  ref::Tensor make(std::vector<int64_t> shape) {
+    return computeValues ? ref::Tensor(std::move(shape))
+                         : shapeOnly(std::move(shape));
+  }
+
   ref::Tensor attend(const ref::Tensor &q, const ref::Tensor &k,
                      const ref::Tensor &v, const ref::Tensor *keyLengths,
                      double scale, const ref::Mask &mask,
@@ -228,6 +638,8 @@ private:
   ref::Cost *cost;
   bool computeValues;
   llvm::DenseMap<Value, ref::Tensor> values;
+  /// Index and float scalars: the sizes and fill values of tensor ops.
+  llvm::DenseMap<Value, double> scalars;
 };
 
 } // namespace
@@ -255,11 +667,8 @@ mlir::attn::evaluateReference(func::FuncOp func,
                 results.push_back(*evaluator.lookup(operand));
               return success();
             })
-            .Default([&](Operation *other) {
-              return other->emitError()
-                     << "the float64 reference cannot evaluate this op; it "
-                        "knows attn ops and func.return";
-            });
+            .Default(
+                [&](Operation *other) { return evaluator.evaluateOther(other); });
     if (failed(status))
       return failure();
   }

@@ -297,6 +297,52 @@ Tensor attn::reference::project(const Tensor &x, const Tensor &w, Cost *cost) {
   return y;
 }
 
+Tensor attn::reference::matmul(const Tensor &a, const Tensor &b,
+                               const Tensor &c, Cost *cost) {
+  size_t rank = a.shape.size();
+  assert(rank >= 2 && b.shape.size() == rank && c.shape.size() == rank &&
+         "matmul of matrices or batches of them");
+  int64_t M = a.shape[rank - 2], K = a.shape[rank - 1], N = b.shape[rank - 1];
+  int64_t batches = 1;
+  for (size_t d = 0; d + 2 < rank; ++d)
+    batches *= c.shape[d];
+  Tensor y = c;
+  for (int64_t n = 0; n < batches; ++n)
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < N; ++j)
+          y.data[(n * M + i) * N + j] +=
+              a.data[(n * M + i) * K + k] * b.data[(n * K + k) * N + j];
+  if (cost)
+    cost->flops += 2.0 * static_cast<double>(batches * M) * K * N;
+  return y;
+}
+
+Tensor attn::reference::transpose(const Tensor &x,
+                                  const std::vector<int64_t> &permutation) {
+  size_t rank = x.shape.size();
+  std::vector<int64_t> shape(rank), strides(rank, 1);
+  for (size_t d = rank; d-- > 1;)
+    strides[d - 1] = strides[d] * x.shape[d];
+  for (size_t d = 0; d < rank; ++d)
+    shape[d] = x.shape[permutation[d]];
+  Tensor y(shape);
+  std::vector<int64_t> index(rank, 0);
+  for (int64_t e = 0; e < y.numElements(); ++e) {
+    // index: the result's position; read x where its dims say.
+    int64_t from = 0;
+    for (size_t d = 0; d < rank; ++d)
+      from += index[d] * strides[permutation[d]];
+    y.data[e] = x.data[from];
+    for (size_t d = rank; d-- > 0;) {
+      if (++index[d] < shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+  return y;
+}
+
 Tensor attn::reference::splitHeads(const Tensor &x, int64_t heads) {
   int64_t B = x.shape[0], T = x.shape[1], width = x.shape[2] / heads;
   Tensor y({B, heads, T, width});

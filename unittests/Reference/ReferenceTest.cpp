@@ -173,4 +173,31 @@ TEST(Reference, ProjectionAndHeadsRoundTrip) {
   EXPECT_EQ(mergeHeads(heads).data, t.data);
 }
 
+TEST(Reference, MatmulAccumulatesIntoItsInit) {
+  // [[1 2] [3 4]] [[1 0 1] [0 1 1]] + 10 = [[11 12 13] [13 14 17]]
+  Tensor a = make({2, 2}, {1, 2, 3, 4});
+  Tensor b = make({2, 3}, {1, 0, 1, 0, 1, 1});
+  Tensor c = make({2, 3}, {10, 10, 10, 10, 10, 10});
+  Cost cost;
+  EXPECT_EQ(matmul(a, b, c, &cost).data,
+            (std::vector<double>{11, 12, 13, 13, 14, 17}));
+  EXPECT_EQ(cost.flops, 2.0 * 2 * 2 * 3);
+  // Two batches, the second the first doubled.
+  Tensor a2 = make({2, 1, 2}, {1, 2, 2, 4});
+  Tensor b2 = make({2, 2, 1}, {3, 4, 3, 4});
+  Tensor c2 = make({2, 1, 1}, {0, 0});
+  EXPECT_EQ(matmul(a2, b2, c2).data, (std::vector<double>{11, 22}));
+}
+
+TEST(Reference, TransposePermutesTheDimensions) {
+  Tensor x = make({2, 3}, {0, 1, 2, 3, 4, 5});
+  Tensor t = transpose(x, {1, 0});
+  EXPECT_EQ(t.shape, (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(t.data, (std::vector<double>{0, 3, 1, 4, 2, 5}));
+  // (1, 2, 2, 1) -> (1, 2, 2, 1) swapping dimensions 1 and 2.
+  Tensor y = make({1, 2, 2, 1}, {0, 1, 2, 3});
+  EXPECT_EQ(transpose(y, {0, 2, 1, 3}).data,
+            (std::vector<double>{0, 2, 1, 3}));
+}
+
 } // namespace

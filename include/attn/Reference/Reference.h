@@ -115,6 +115,15 @@ Tensor linearAttention(const Tensor &q, const Tensor &k, const Tensor &v,
 /// (B, T, F) x (F, E) -> (B, T, E).
 Tensor project(const Tensor &x, const Tensor &w, Cost *cost = nullptr);
 
+/// C + A B for A (..., M, K), B (..., K, N) and C (..., M, N) with the same
+/// leading (batch) dimensions: linalg.matmul and batch_matmul.
+Tensor matmul(const Tensor &a, const Tensor &b, const Tensor &c,
+              Cost *cost = nullptr);
+
+/// `x` with its dimensions permuted: dimension i of the result is dimension
+/// permutation[i] of `x`.
+Tensor transpose(const Tensor &x, const std::vector<int64_t> &permutation);
+
 /// (B, T, h * w) -> (B, h, T, w) and back.
 Tensor splitHeads(const Tensor &x, int64_t heads);
 Tensor mergeHeads(const Tensor &x);

@@ -79,3 +79,48 @@ func.func @unknown_size(%a: tensor<2xf32>) -> tensor<?xf32> {
 func.func @scalar(%n: index) {
   return
 }
+
+// -----
+
+// Ordinary tensor ops around the attention tie their sizes by their own
+// semantics: an elementwise add keeps the shape, tensor.empty takes its
+// sizes from tensor.dim, a transpose permutes, a collapse keeps a dimension
+// that is alone in its group but for 1s, a matmul shares M and K.
+
+// CHECK: @attn_module_signature("attn-abi 1\0Ablock(q: f32[1,2,N,16], k: f32[1,2,S,16], v: f32[1,2,S,16], arg3: f32[32,24]) -> (out0: f32[N,24])\0A\00")
+func.func @block(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>,
+                 %v: tensor<1x2x?x16xf32>, %w: tensor<32x24xf32>)
+    -> tensor<?x24xf32> {
+  %o = attn.attention %q, %k, %v
+      : (tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>)
+        -> tensor<1x2x?x16xf32>
+  %r = arith.addf %o, %q : tensor<1x2x?x16xf32>
+  %c2 = arith.constant 2 : index
+  %n = tensor.dim %r, %c2 : tensor<1x2x?x16xf32>
+  %e = tensor.empty(%n) : tensor<1x?x2x16xf32>
+  %t = linalg.transpose ins(%r : tensor<1x2x?x16xf32>)
+      outs(%e : tensor<1x?x2x16xf32>) permutation = [0, 2, 1, 3]
+  %flat = tensor.collapse_shape %t [[0, 1], [2, 3]]
+      : tensor<1x?x2x16xf32> into tensor<?x32xf32>
+  %c0 = arith.constant 0 : index
+  %rows = tensor.dim %flat, %c0 : tensor<?x32xf32>
+  %init = tensor.empty(%rows) : tensor<?x24xf32>
+  %y = linalg.matmul ins(%flat, %w : tensor<?x32xf32>, tensor<32x24xf32>)
+      outs(%init : tensor<?x24xf32>) -> tensor<?x24xf32>
+  return %y : tensor<?x24xf32>
+}
+
+// -----
+
+// A collapse of two dynamic dimensions is their product, which no symbol
+// names: the diagnostic says which op it could not follow.
+
+// expected-error @+1 {{result #0 has a dynamic dimension 0 that no argument determines, so a caller could not allocate it (the sizes are followed through attn ops, elementwise ops, linalg ops, tensor.empty, cast, expand_shape and collapse_shape, not through tensor.collapse_shape merging dynamic dimensions (their product has no symbol))}}
+func.func @product(%q: tensor<?x1x?x8xf32>) -> tensor<?x8xf32> {
+  %o = attn.attention %q, %q, %q
+      : (tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>)
+        -> tensor<?x1x?x8xf32>
+  %flat = tensor.collapse_shape %o [[0, 1, 2], [3]]
+      : tensor<?x1x?x8xf32> into tensor<?x8xf32>
+  return %flat : tensor<?x8xf32>
+}

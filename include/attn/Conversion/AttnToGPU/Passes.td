@@ -132,4 +132,22 @@ def AttnGPUOccupancyHintsPass
   let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
 }
 
+def AttnGPULegalizeMathPass
+    : Pass<"attn-gpu-legalize-math", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "The kernels' math functions: expanded, or a diagnostic";
+  let description = [{
+    A math op in a kernel (an activation after the attention, say) reaches
+    PTX as attn's own polynomial (exp, exp2, log2: attn-approximate-exp2),
+    an intrinsic that NVPTX selects (fma, trunc) or a libdevice function
+    that gpu-module-to-binary links from the CUDA Toolkit (erf, tan, ...).
+    The hyperbolic functions would reach none (NVPTX's instruction selection
+    aborts on llvm.tanh): they are expanded through exp here. The ops that
+    the lowering to LLVM turns into intrinsics the NVVM lowering refuses
+    (sqrt, fabs, floor, ceil, log, sin, cos, pow, ...) get a diagnostic
+    naming the op.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 #endif // ATTN_CONVERSION_ATTNTOGPU_PASSES_TD

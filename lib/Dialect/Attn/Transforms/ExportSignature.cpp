@@ -9,14 +9,20 @@
 // Dimensions that the ops' shape contracts tie together share a symbol. They
 // are grouped with a union-find over (value, dimension) pairs: each op unites
 // the dimensions it names with the same symbol, and the classes that result
-// are printed as their static size or as a symbol.
+// are printed as their static size or as a symbol. Ordinary tensor ops
+// around the attention (a residual add, a projection by linalg.matmul, a
+// reshape) tie their dimensions by their own semantics (followShapes).
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 
 namespace mlir::attn {
@@ -45,6 +51,11 @@ public:
       if (!inserted)
         unite(id, it->second);
     }
+  }
+
+  /// Dimension `da` of `a` and `db` of `b` are equal.
+  void uniteDims(Value a, unsigned da, Value b, unsigned db) {
+    unite(idOf(a, da), idOf(b, db));
   }
 
   void addBound(Value value, StringRef symbol) override {
@@ -99,6 +110,118 @@ private:
   llvm::StringMap<unsigned> opSymbols;
 };
 
+static int64_t rankOf(Value value) {
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  return type ? type.getRank() : -1;
+}
+
+/// Unites the dimensions of the ranked tensors among `values` index by
+/// index, where their ranks agree.
+static void uniteIndexWise(DimClasses &classes, ValueRange values) {
+  Value first;
+  for (Value value : values) {
+    if (rankOf(value) < 0)
+      continue;
+    if (!first) {
+      first = value;
+      continue;
+    }
+    if (rankOf(value) == rankOf(first))
+      for (int64_t d = 0; d < rankOf(value); ++d)
+        classes.uniteDims(value, d, first, d);
+  }
+}
+
+/// The dimensions that an op outside attn keeps equal, united. Returns what
+/// it could not follow ("tensor.pad", say), if anything: the results'
+/// dynamic dimensions it leaves unknown unless something else ties them.
+static std::optional<std::string> followShapes(Operation *op,
+                                               DimClasses &classes) {
+  // One shape for every operand and result: elementwise ops, casts.
+  if (op->hasTrait<OpTrait::Elementwise>() ||
+      op->hasTrait<OpTrait::SameOperandsAndResultShape>() ||
+      isa<tensor::CastOp>(op)) {
+    SmallVector<Value> values(op->getOperands());
+    llvm::append_range(values, op->getResults());
+    uniteIndexWise(classes, values);
+    return std::nullopt;
+  }
+  // A linalg op: the dimensions a loop's index reads alone have the loop's
+  // extent (M, N and K of a matmul, say); its results are its inits'.
+  if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
+    llvm::DenseMap<unsigned, std::pair<Value, unsigned>> byLoop;
+    for (OpOperand &operand : op->getOpOperands()) {
+      if (rankOf(operand.get()) < 0)
+        continue;
+      AffineMap map = linalgOp.getMatchingIndexingMap(&operand);
+      for (auto [d, expr] : llvm::enumerate(map.getResults())) {
+        auto loop = dyn_cast<AffineDimExpr>(expr);
+        if (!loop)
+          continue;
+        auto [it, first] = byLoop.try_emplace(
+            loop.getPosition(), std::make_pair(operand.get(), unsigned(d)));
+        if (!first)
+          classes.uniteDims(operand.get(), d, it->second.first,
+                            it->second.second);
+      }
+    }
+    for (auto [result, init] :
+         llvm::zip(op->getResults(), linalgOp.getDpsInits()))
+      uniteIndexWise(classes, {result, init});
+    return std::nullopt;
+  }
+  // tensor.empty(%d) with %d = tensor.dim %x, c: the size of x's dim c.
+  if (auto empty = dyn_cast<tensor::EmptyOp>(op)) {
+    for (int64_t d = 0; d < empty.getType().getRank(); ++d) {
+      if (!empty.getType().isDynamicDim(d))
+        continue;
+      auto dim = empty.getDynamicSize(d).getDefiningOp<tensor::DimOp>();
+      std::optional<int64_t> index =
+          dim ? dim.getConstantIndex() : std::nullopt;
+      if (!index)
+        return "the sizes of tensor.empty that are not tensor.dim";
+      classes.uniteDims(empty.getResult(), d, dim.getSource(), *index);
+    }
+    return std::nullopt;
+  }
+  // A reshape keeps a dimension that is alone in its group but for 1s; a
+  // group of several others is their product, which no symbol names.
+  auto followGroups =
+      [&](Value collapsed, Value expanded,
+          ArrayRef<ReassociationIndices> groups) -> std::optional<std::string> {
+    auto type = cast<RankedTensorType>(expanded.getType());
+    std::optional<std::string> product;
+    for (auto [c, group] : llvm::enumerate(groups)) {
+      SmallVector<int64_t> kept;
+      for (int64_t e : group)
+        if (type.getDimSize(e) != 1)
+          kept.push_back(e);
+      if (kept.size() == 1)
+        classes.uniteDims(collapsed, c, expanded, kept.front());
+      else if (llvm::any_of(kept, [&](int64_t e) {
+                 return type.isDynamicDim(e);
+               }))
+        product = (op->getName().getStringRef() +
+                   " merging dynamic dimensions (their product has no "
+                   "symbol)")
+                      .str();
+    }
+    return product;
+  };
+  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op))
+    return followGroups(collapse.getResult(), collapse.getSrc(),
+                        collapse.getReassociationIndices());
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op))
+    return followGroups(expand.getSrc(), expand.getResult(),
+                        expand.getReassociationIndices());
+  // Ops of no tensor result change no shape.
+  if (isa<tensor::DimOp, arith::ConstantOp>(op) ||
+      llvm::none_of(op->getResultTypes(),
+                    [](Type type) { return isa<RankedTensorType>(type); }))
+    return std::nullopt;
+  return op->getName().getStringRef().str();
+}
+
 /// The runtime's name of an element type, or "" if it cannot pass one.
 static StringRef dtypeName(Type type) {
   if (type.isF32())
@@ -130,9 +253,14 @@ public:
   explicit SignatureWriter(func::FuncOp func) : func(func) {}
 
   FailureOr<std::string> describe() {
-    func.walk([&](ShapeContractOpInterface op) {
-      classes.beginOp();
-      op.describeShapeContract(classes);
+    func.walk([&](Operation *op) {
+      if (auto contract = dyn_cast<ShapeContractOpInterface>(op)) {
+        classes.beginOp();
+        contract.describeShapeContract(classes);
+      } else if (op != func) {
+        if (std::optional<std::string> missed = followShapes(op, classes))
+          unfollowed.insert(*missed);
+      }
     });
     auto returnOp =
         cast<func::ReturnOp>(func.getBody().front().getTerminator());
@@ -188,11 +316,19 @@ private:
     for (int64_t d = 0; d < type.getRank(); ++d) {
       unsigned cls = classes.find(classes.idOf(value, d));
       std::string dim = dimText(cls, type.getDimSize(d));
-      if (known && symbols.count(cls) && !known->contains(cls))
-        return func.emitError()
-               << what << " has a dynamic dimension " << d
-               << " that no argument determines, so a caller could not "
-                  "allocate it";
+      if (known && symbols.count(cls) && !known->contains(cls)) {
+        InFlightDiagnostic error =
+            func.emitError()
+            << what << " has a dynamic dimension " << d
+            << " that no argument determines, so a caller could not "
+               "allocate it";
+        if (!unfollowed.empty())
+          error << " (the sizes are followed through attn ops, elementwise "
+                   "ops, linalg ops, tensor.empty, cast, expand_shape and "
+                   "collapse_shape, not through "
+                << llvm::join(unfollowed.keys(), "; ") << ")";
+        return error;
+      }
       text += (d ? "," : "") + dim;
     }
     text += "]";
@@ -216,6 +352,8 @@ private:
 
   func::FuncOp func;
   DimClasses classes;
+  /// Ops whose result shapes followShapes does not follow, for a message.
+  llvm::StringSet<> unfollowed;
   llvm::StringSet<> usedValueNames, usedSymbols;
   llvm::DenseMap<unsigned, std::string> symbols;
   llvm::DenseMap<unsigned, int64_t> staticSizes;

@@ -394,7 +394,9 @@ public:
   /// at most half of a 32 KiB L1; in each chunk, column strips are outermost:
   /// the strip of B a block reads (chunk rows of two vectors) stays in L1
   /// while every row block of A's slice passes by. Only the first chunk
-  /// applies the prologue; the others continue from C.
+  /// applies the prologue; the others continue from C, in a loop over the
+  /// whole chunks and a last partial one: the code is three chunks' at most,
+  /// whatever the depth (a head width of 16384 is 256 chunks).
   void emit() {
     // Dynamic rows come from a caller that chose the depth for L1 already
     // (attn-tile-projections).
@@ -402,14 +404,23 @@ public:
     int64_t chunk = ShapedType::isDynamic(rows)
                         ? depth
                         : std::max<int64_t>(1, kL1HalfBytes / (rows * 4));
-    for (int64_t begin = 0; begin < depth; begin += chunk) {
-      int64_t end = std::min(depth, begin + chunk);
-      emitChunk(begin, end, /*first=*/begin == 0);
+    int64_t first = std::min(depth, chunk);
+    emitChunk(index(0), index(first), /*first=*/true);
+    int64_t wholeEnd = first + (depth - first) / chunk * chunk;
+    if (wholeEnd > first) {
+      auto chunks = scf::ForOp::create(b, loc, index(first), index(wholeEnd),
+                                       index(chunk));
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(chunks.getBody());
+      Value begin = chunks.getInductionVar();
+      emitChunk(begin, offset(begin, chunk), /*first=*/false);
     }
+    if (depth > wholeEnd)
+      emitChunk(index(wholeEnd), index(depth), /*first=*/false);
   }
 
 private:
-  void emitChunk(int64_t depthBegin, int64_t depthEnd, bool first) {
+  void emitChunk(Value depthBegin, Value depthEnd, bool first) {
     int64_t blockCols = vectorsPerBlock * width;
     auto columns =
         scf::ForOp::create(b, loc, index(0), index(cols), index(blockCols));
@@ -436,7 +447,7 @@ private:
 
   /// Rows known only at run time: whole blocks of blockRows rows, then the
   /// last rows one at a time. (B is then a packed strip, nothing to fetch.)
-  void emitDynamicRows(Value col, int64_t depthBegin, int64_t depthEnd,
+  void emitDynamicRows(Value col, Value depthBegin, Value depthEnd,
                        bool first) {
     Value numRows = memref::DimOp::create(b, loc, a, 0);
     Value step = index(blockRows);
@@ -459,8 +470,8 @@ private:
   /// acc = C[block] (or the prologue's start); for k in the chunk:
   /// acc += A[rows, k] * B[k, cols]; C[block] = acc.
   /// `fetchNext`: the block that prefetches the next strip (one per strip).
-  void emitBlock(Value row, int64_t blockRows, Value col, int64_t depthBegin,
-                 int64_t depthEnd, bool first, bool fetchNext) {
+  void emitBlock(Value row, int64_t blockRows, Value col, Value depthBegin,
+                 Value depthEnd, bool first, bool fetchNext) {
     Prologue::Kind start = first ? prologue.kind : Prologue::Kind::Load;
     auto vectorType = VectorType::get({width}, b.getF32Type());
     SmallVector<Value> rowIndex, colIndex;
@@ -495,7 +506,7 @@ private:
     if (fetchNext && inPlace && cols > vectorsPerBlock * width)
       nextStrip = min(offset(col, vectorsPerBlock * width), cols - width);
     auto loop = scf::ForOp::create(
-        b, loc, index(depthBegin), index(depthEnd), index(1), accumulators,
+        b, loc, depthBegin, depthEnd, index(1), accumulators,
         [&](OpBuilder &nb, Location l, Value k, ValueRange acc) {
           if (nextStrip)
             prefetch(nb, l, bMat, ValueRange{k, nextStrip});
@@ -739,6 +750,10 @@ private:
   std::optional<RowsAhead> nextTile; // B's next tile of rows in its buffer.
 };
 
+/// The most elements a row op handles as one vector (of that many lanes,
+/// which LLVM splits into registers: the code grows with it).
+static constexpr int64_t kMaxRowVector = 256;
+
 /// A linalg op (not a product) of one or two loops whose innermost loop has a
 /// static size, is the only one that may reduce, and walks every operand
 /// along its contiguous last dimension (or not at all, a broadcast): it
@@ -759,6 +774,13 @@ static bool vectorizesByRows(linalg::LinalgOp op) {
   for (unsigned d = 0; d < innermost; ++d)
     if (iterators[d] != utils::IteratorType::parallel)
       return false;
+  // A long row is one vector of kMaxRowVector lanes at a time (see
+  // rowChunk); a long reduction, or a long row of no such chunks, stays a
+  // loop.
+  if (ranges.back() > kMaxRowVector &&
+      (iterators[innermost] != utils::IteratorType::parallel ||
+       ranges.back() % kMaxRowVector != 0))
+    return false;
   for (OpOperand &operand : op->getOpOperands()) {
     AffineMap map = op.getMatchingIndexingMap(&operand);
     for (unsigned r = 0; r + 1 < map.getNumResults(); ++r)
@@ -820,7 +842,11 @@ static LogicalResult vectorizeByRows(RewriterBase &rewriter,
                                      linalg::LinalgOp op) {
   arith::FastMathFlags flags = reductionFlags(op);
   SmallVector<int64_t> tileSizes(op.getNumLoops(), 1);
-  tileSizes.back() = 0;
+  // A row of at most kMaxRowVector elements is one vector; a longer one
+  // (a head width in the thousands) a loop over vectors of that many, so
+  // that the code does not grow with the row.
+  int64_t row = op.getStaticLoopRanges().back();
+  tileSizes.back() = row > kMaxRowVector ? kMaxRowVector : 0;
   rewriter.setInsertionPoint(op);
   FailureOr<linalg::TiledLinalgOp> tiled = linalg::tileLinalgOp(
       rewriter, op, linalg::LinalgTilingOptions().setTileSizes(tileSizes));

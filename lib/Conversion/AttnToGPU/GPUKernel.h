@@ -40,6 +40,10 @@ namespace mlir::attn::gpu_kernel {
 /// Static shared memory a block may use without opting in (48 KiB).
 constexpr int64_t kStaticSharedMemoryBytes = 48 * 1024;
 
+/// The widest head (D or Dv) of the SIMT kernels, whose threads hold a row
+/// of q and of the output in registers (FlashAttention's limit too).
+constexpr int64_t kMaxHeadDim = 256;
+
 /// Decode blocks wanted per multiprocessor when choosing split-K's chunk
 /// count: a decode block has few busy rows and waits on memory most of the
 /// time, so several per multiprocessor overlap their loads. (Not tuned by

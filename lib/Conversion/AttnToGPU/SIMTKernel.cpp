@@ -70,13 +70,17 @@ public:
     int64_t headDim = qType.getDimSize(3), valueDim = vType.getDimSize(3);
     if (ShapedType::isDynamic(headDim) || ShapedType::isDynamic(valueDim))
       return op.emitOpError("the GPU kernel needs static head dimensions");
-    // The K and V tiles must fit the block's shared memory.
+    // Each thread holds its query row and its output row in registers, in
+    // loops unrolled over them: the kernel grows with D and Dv.
+    if (headDim > kMaxHeadDim || valueDim > kMaxHeadDim)
+      return op.emitOpError("the GPU kernels take head widths up to ")
+             << kMaxHeadDim << " (a thread holds a row of q and of the "
+             << "output in registers), not D = " << headDim << " and Dv = "
+             << valueDim << "; the CPU takes any width";
+    // The K and V tiles fit the block's shared memory (at least 24 keys of
+    // the widest heads).
     int64_t tile = std::min(
         keyTile, kStaticSharedMemoryBytes / (4 * (headDim + valueDim)));
-    if (tile < 1)
-      return op.emitOpError("head dimensions ")
-             << headDim << " and " << valueDim
-             << " leave no room for a key tile in shared memory";
 
     Location loc = op.getLoc();
     IndexBuilder ib(rewriter, loc);

@@ -175,21 +175,22 @@ func.func @split_lse(%q: tensor<1x4x12x8xf32>, %k: tensor<1x2x12x8xf32>)
 
 // A stride, dilation or block beyond the keys (S static), or beyond 2^16
 // classes (S dynamic), is not folded into the batch: each class would hold
-// at most one key, and the batch would grow by the parameter (2^32 here).
+// at most one key, and the batch would grow by the parameter (2^31 - 1
+// here, the largest a mask parameter may be).
 // The mask stays whole, for the flash tiles to mask element-wise.
 // CHECK-LABEL: func.func @huge_parameters
 // CHECK-NOT: scf.forall
-// CHECK: attn.attention {{.*}} mask(#attn.strided<stride = 4294967296>)
-// CHECK: attn.attention {{.*}} mask(#attn.window<left = 8589934592, right = 0, alignment = top_left, dilation = 4294967296>)
+// CHECK: attn.attention {{.*}} mask(#attn.strided<stride = 2147483647>)
+// CHECK: attn.attention {{.*}} mask(#attn.window<left = 2147483647, right = 0, alignment = top_left, dilation = 2147483647>)
 // CHECK: attn.attention {{.*}} mask(#attn.strided<stride = 65537>)
 // CHECK-NOT: scf.forall
 func.func @huge_parameters(%q: tensor<1x1x16x8xf32>, %d: tensor<1x1x?x8xf32>)
     -> (tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x?x8xf32>) {
-  %a = attn.attention %q, %q, %q mask(#attn.strided<stride = 4294967296>)
+  %a = attn.attention %q, %q, %q mask(#attn.strided<stride = 2147483647>)
       : (tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>)
         -> tensor<1x1x16x8xf32>
   %b = attn.attention %q, %q, %q
-      mask(#attn.window<left = 8589934592, right = 0, alignment = top_left, dilation = 4294967296>)
+      mask(#attn.window<left = 2147483647, right = 0, alignment = top_left, dilation = 2147483647>)
       : (tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>)
         -> tensor<1x1x16x8xf32>
   %c = attn.attention %d, %d, %d mask(#attn.strided<stride = 65537>)

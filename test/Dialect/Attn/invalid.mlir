@@ -564,3 +564,70 @@ func.func @feature_map_typo(%q: tensor<1x1x4x8xf32>) {
   %o = attn.linear_attention %q, %q, %q feature_map(rellu) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
+
+// -----
+
+func.func @stride_beyond_sizes(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{`stride = 2147483648` is beyond the largest size or position, 2147483647 (2^31 - 1)}}
+  %o = attn.attention %q, %q, %q mask(#attn.strided<stride = 2147483648>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @window_beyond_sizes(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{`left = 4611686018427387904` is beyond the largest size or position, 2147483647 (2^31 - 1)}}
+  %o = attn.attention %q, %q, %q mask(#attn.window<left = 4611686018427387904, right = 0, alignment = top_left>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @token_beyond_sizes(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{`tokens = 9223372036854775807` is beyond the largest size or position}}
+  %o = attn.attention %q, %q, %q mask(#attn.global<tokens = [0, 9223372036854775807]>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @blockwise_beyond_sizes(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{`key_block = 4294967296` is beyond the largest size or position}}
+  %o = attn.attention %q, %q, %q mask(#attn.blockwise<query_block = 4, key_block = 4294967296, relation = eq>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+// Static sizes: each at most 2^31 - 1, head widths at most 65536, and the
+// static part of a tensor at most 2^48 elements (its strides, and the
+// lowerings' products of sizes, stay within 64 bits).
+func.func @size_beyond(%q: tensor<1x2x4611686018427387904x8xf32>) {
+  // expected-error @+1 {{'attn.attention' op takes sizes up to 2147483647 (2^31 - 1), got 'tensor<1x2x4611686018427387904x8xf32>'}}
+  %o = attn.attention %q, %q, %q : (tensor<1x2x4611686018427387904x8xf32>, tensor<1x2x4611686018427387904x8xf32>, tensor<1x2x4611686018427387904x8xf32>) -> tensor<1x2x4611686018427387904x8xf32>
+  return
+}
+
+// -----
+
+func.func @elements_beyond(%q: tensor<65536x65536x65536x8xf32>) {
+  // expected-error @+1 {{'attn.attention' op takes tensors of at most 281474976710656 (2^48) elements in their static dimensions, got 'tensor<65536x65536x65536x8xf32>'}}
+  %o = attn.attention %q, %q, %q : (tensor<65536x65536x65536x8xf32>, tensor<65536x65536x65536x8xf32>, tensor<65536x65536x65536x8xf32>) -> tensor<65536x65536x65536x8xf32>
+  return
+}
+
+// -----
+
+func.func @head_beyond(%q: tensor<?x1x?x131072xf32>) {
+  // expected-error @+1 {{'attn.attention' op takes head widths up to 65536, got D = 131072 and Dv = 131072}}
+  %o = attn.attention %q, %q, %q : (tensor<?x1x?x131072xf32>, tensor<?x1x?x131072xf32>, tensor<?x1x?x131072xf32>) -> tensor<?x1x?x131072xf32>
+  return
+}
+
+// -----
+
+func.func @linear_size_beyond(%q: tensor<1x2x8x4611686018427387904xf32>) {
+  // expected-error @+1 {{'attn.linear_attention' op takes sizes up to 2147483647 (2^31 - 1)}}
+  %o = attn.linear_attention %q, %q, %q causal : (tensor<1x2x8x4611686018427387904xf32>, tensor<1x2x8x4611686018427387904xf32>, tensor<1x2x8x4611686018427387904xf32>) -> tensor<1x2x8x4611686018427387904xf32>
+  return
+}

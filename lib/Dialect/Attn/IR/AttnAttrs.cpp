@@ -81,6 +81,20 @@ bool mlir::attn::splitsHeads(Attribute mask) {
   return split;
 }
 
+/// Mask parameters are positions and lengths among at most kMaxSize keys;
+/// bounded, the lowerings' index arithmetic on them (pos - left, a block
+/// times a count) stays far inside 64 bits.
+static LogicalResult
+verifyParameters(function_ref<InFlightDiagnostic()> emitError,
+                 ArrayRef<std::pair<StringRef, int64_t>> parameters) {
+  for (auto [name, value] : parameters)
+    if (value > kMaxSize)
+      return emitError() << "`" << name << " = " << value
+                         << "` is beyond the largest size or position, "
+                         << kMaxSize << " (2^31 - 1)";
+  return success();
+}
+
 /// The Sparse Transformer's patterns use top-left positions.
 static constexpr Alignment kSparseAlignment = Alignment::TopLeft;
 
@@ -142,7 +156,9 @@ WindowMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (dilation < 1)
     return emitError() << "window dilation must be at least 1, got "
                        << dilation;
-  return success();
+  return verifyParameters(emitError, {{"left", left},
+                                      {"right", right},
+                                      {"dilation", dilation}});
 }
 
 Value WindowMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
@@ -198,10 +214,17 @@ GlobalMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        ArrayRef<int64_t> tokens) {
   if (tokens.empty())
     return emitError() << "a global mask needs at least one token";
-  for (int64_t token : tokens)
+  // Each token is a comparison in every visibility test.
+  if (tokens.size() > kMaxGlobalTokens)
+    return emitError() << "a global mask holds at most " << kMaxGlobalTokens
+                       << " tokens, got " << tokens.size();
+  for (int64_t token : tokens) {
     if (token < 0)
       return emitError() << "global token positions must be non-negative, got "
                          << token;
+    if (failed(verifyParameters(emitError, {{"tokens", token}})))
+      return failure();
+  }
   return success();
 }
 
@@ -413,7 +436,7 @@ StridedMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "the stride must be positive (or 0 for "
                           "ceil(sqrt(S))), got "
                        << stride;
-  return success();
+  return verifyParameters(emitError, {{"stride", stride}});
 }
 
 /// The stride of a resolved strided mask (lowerings resolve first).
@@ -508,7 +531,7 @@ FixedMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (summary < 1 || (block > 0 && summary > block))
     return emitError() << "the summary length must be in [1, block], got "
                        << summary << " with block = " << block;
-  return success();
+  return verifyParameters(emitError, {{"block", block}, {"summary", summary}});
 }
 
 Value FixedMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,
@@ -599,7 +622,8 @@ BlockwiseMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "blocks must hold at least one row and key, got "
                           "query_block = "
                        << queryBlock << " and key_block = " << keyBlock;
-  return success();
+  return verifyParameters(emitError, {{"query_block", queryBlock},
+                                      {"key_block", keyBlock}});
 }
 
 Value BlockwiseMaskAttr::buildIsVisible(OpBuilder &b, Location loc, Value row,

@@ -352,6 +352,35 @@ static LogicalResult verifyLogSumExp(Operation *op, StringRef what, Value lse,
 
 static int64_t dimOf(Value value, int64_t dim);
 
+/// The static sizes of every operand and result: each at most kMaxSize,
+/// and their product (the elements of the static part of a tensor) at most
+/// kMaxStaticElements, so that the lowerings' strides and offsets, and
+/// their products of sizes, cannot overflow 64 bits.
+static LogicalResult verifySizes(Operation *op) {
+  SmallVector<Value> values(op->getOperands());
+  llvm::append_range(values, op->getResults());
+  for (Value value : values) {
+    auto type = dyn_cast<RankedTensorType>(value.getType());
+    if (!type)
+      continue;
+    int64_t elements = 1;
+    for (int64_t size : type.getShape()) {
+      if (ShapedType::isDynamic(size))
+        continue;
+      if (size > kMaxSize)
+        return op->emitOpError()
+               << "takes sizes up to " << kMaxSize << " (2^31 - 1), got "
+               << type;
+      elements *= std::max<int64_t>(size, 1);
+      if (elements > kMaxStaticElements)
+        return op->emitOpError()
+               << "takes tensors of at most " << kMaxStaticElements
+               << " (2^48) elements in their static dimensions, got " << type;
+    }
+  }
+  return success();
+}
+
 /// What attention ops ask of their q (B, H, N, D), k (B, Hkv, S, D),
 /// v (B, Hkv, S, Dv) and result: rank 4, one float type, static heads and
 /// head widths, H a multiple of Hkv, and sizes that agree.
@@ -373,6 +402,10 @@ static LogicalResult verifyQueryKeyValue(Operation *op, Value q, Value k,
                               axis == "number of heads" ? 1 : 3, axis)))
         return failure();
   int64_t heads = dimOf(q, 1), kvHeads = dimOf(k, 1);
+  if (dimOf(q, 3) > kMaxHeadWidth || dimOf(v, 3) > kMaxHeadWidth)
+    return op->emitOpError()
+           << "takes head widths up to " << kMaxHeadWidth << ", got D = "
+           << dimOf(q, 3) << " and Dv = " << dimOf(v, 3);
   if (heads == 0 || dimOf(q, 3) == 0 || dimOf(v, 3) == 0)
     return op->emitOpError()
            << "needs at least one query head and positive head dimensions, "
@@ -425,6 +458,8 @@ double AttentionOp::getScaleOrDefault() {
 
 LogicalResult AttentionOp::verify() {
   Operation *op = getOperation();
+  if (failed(verifySizes(op)))
+    return failure();
   if (failed(verifyQueryKeyValue(op, getQuery(), getKey(), getValue(),
                                  getResult())))
     return failure();
@@ -481,6 +516,8 @@ int64_t LinearAttentionOp::getNumKVHeads() { return dimOf(getKey(), 1); }
 
 LogicalResult LinearAttentionOp::verify() {
   Operation *op = getOperation();
+  if (failed(verifySizes(op)))
+    return failure();
   if (failed(verifyQueryKeyValue(op, getQuery(), getKey(), getValue(),
                                  getResult())))
     return failure();
@@ -541,6 +578,8 @@ void LinearAttentionOp::describeShapeContract(ShapeContract &contract) {
 //===----------------------------------------------------------------------===//
 
 LogicalResult CombineOp::verify() {
+  if (failed(verifySizes(getOperation())))
+    return failure();
   if (getOutputs().empty())
     return emitOpError() << "needs at least one part";
   // The two lists share the operands evenly: an odd count cannot be split.
@@ -595,6 +634,8 @@ int64_t MultiHeadOp::getValueHeadDim() {
 
 LogicalResult MultiHeadOp::verify() {
   Operation *op = getOperation();
+  if (failed(verifySizes(op)))
+    return failure();
   Value x = getInput(), source = getKeyValueInput();
   if (failed(verifyRank(op, "input", x, 3, "batch, tokens, features")) ||
       (getSource() &&
@@ -631,6 +672,10 @@ LogicalResult MultiHeadOp::verify() {
                          << " output features, which do not split into "
                          << kvHeads << " key/value heads";
   int64_t headDim = getHeadDim(), valueHeadDim = getValueHeadDim();
+  if (headDim > kMaxHeadWidth || valueHeadDim > kMaxHeadWidth)
+    return emitOpError() << "takes head widths up to " << kMaxHeadWidth
+                         << ", got D = " << headDim << " and Dv = "
+                         << valueHeadDim;
   if (dimOf(wk, 1) != kvHeads * headDim)
     return emitOpError() << "wk must have num_kv_heads * head_dim = " << kvHeads
                          << " * " << headDim << " = " << kvHeads * headDim

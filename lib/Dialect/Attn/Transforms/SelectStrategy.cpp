@@ -80,9 +80,15 @@ struct AttnSelectStrategyPass
     auto keys = cast<RankedTensorType>(op.getKey().getType());
     int64_t b = queries.getDimSize(0), n = queries.getDimSize(2),
             s = keys.getDimSize(2);
+    // B H N S of sizes up to 2^31 each may overflow: checked, a product
+    // that overflows is no single tile.
+    int64_t scores = 0;
     bool oneTile = !ShapedType::isDynamic(b) && !ShapedType::isDynamic(n) &&
                    !ShapedType::isDynamic(s) &&
-                   b * op.getNumHeads() * n * s <= queryTile * keyTile;
+                   !__builtin_mul_overflow(b, op.getNumHeads(), &scores) &&
+                   !__builtin_mul_overflow(scores, n, &scores) &&
+                   !__builtin_mul_overflow(scores, s, &scores) &&
+                   scores <= queryTile * keyTile;
     if (oneTile)
       return kMaterializedStrategy;
     return decode && isDecodeShaped(op, queryTile) ? kDecodeStrategy

@@ -25,7 +25,15 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     Shapes: q (B, H, N, D), k (B, Hkv, S, D), v (B, Hkv, S, Dv) and the result
     (B, H, N, Dv). Heads and head widths are static; B, N and S may be dynamic.
     `key_lengths` (B, i32) says how many keys of each batch row are valid
-    (padding beyond). `scale` defaults to 1/sqrt(D).
+    (padding beyond). `scale` defaults to 1/sqrt(D). The clauses after the
+    operands may come in any order.
+
+    Bounds (every attn op; the verifier says which is broken): a static size
+    is at most 2^31 - 1, a head width (D, Dv) at most 65536, and the static
+    dimensions of a tensor hold at most 2^48 elements, so that the
+    lowerings' strides and products of sizes stay within 64 bits; a mask
+    parameter is at most 2^31 - 1, and a global mask lists at most 4096
+    tokens.
 
     ```mlir
     %o = attn.attention %q, %k, %v key_lengths(%len) mask(#attn.causal<bottom_right>)

@@ -2,12 +2,17 @@
 #   make test   set up, configure, build, and run every suite through ctest
 #   make demo   compile every example, run it on random inputs, check it
 #               against the float64 reference and print a table
+# and the long fuzzing campaign:
+#   make fuzz   10,000 IR mutants through the CPU and GPU compilers, then
+#               each libFuzzer target for FUZZ_SECONDS (default 120)
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -G Ninja -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22
 
-.PHONY: all setup build test demo clean
+FUZZ_SECONDS ?= 120
+
+.PHONY: all setup build test demo fuzz clean
 
 all: build
 
@@ -25,6 +30,14 @@ test: build
 
 demo: build
 	@python3 scripts/demo.py $(BUILD)
+
+fuzz: build
+	python3 scripts/fuzz-ir.py --bin $(BUILD)/bin --budget 10000 --seed 0 \
+	    --pipelines cpu,nvvm,translate --jobs $(JOBS) --out $(BUILD)/fuzz-findings
+	ATTN_FUZZ_SECONDS=$(FUZZ_SECONDS) cmake --build $(BUILD) --target fuzz-mask
+	cmake -S . -B $(BUILD)/sanitizers $(CMAKE_FLAGS) -DATTN_SANITIZER_BUILD=ON
+	ATTN_FUZZ_SECONDS=$(FUZZ_SECONDS) cmake --build $(BUILD)/sanitizers \
+	    --target fuzz-npy fuzz-signature
 
 clean:
 	rm -rf $(BUILD)

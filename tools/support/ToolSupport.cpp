@@ -107,6 +107,18 @@ InputModule::InputModule(mlir::MLIRContext &context)
   // A diagnostic points at its source line; the op's generic form after
   // it (a whole function, for a pass's error) would bury it.
   context.printOpOnDiagnostic(false);
+  // Registered last, this handler sees each diagnostic first: a repeat of
+  // the one before is consumed, anything else goes on to the printer.
+  repeats = std::make_unique<mlir::ScopedDiagnosticHandler>(
+      &context, [this](mlir::Diagnostic &diagnostic) {
+        std::string key;
+        llvm::raw_string_ostream(key)
+            << diagnostic.getLocation() << ": " << diagnostic;
+        if (key == last)
+          return mlir::success();
+        last = std::move(key);
+        return mlir::failure();
+      });
 }
 
 InputModule::~InputModule() = default;

@@ -28,6 +28,7 @@
 
 namespace mlir {
 class MLIRContext;
+class ScopedDiagnosticHandler;
 class SourceMgrDiagnosticHandler;
 } // namespace mlir
 
@@ -71,7 +72,9 @@ void checkTargetOptions(llvm::StringRef tool, llvm::StringRef cpu,
 /// A tool's input module. While it lives, every diagnostic of the context
 /// (parse errors, verifier errors, a pass's errors during a lowering) is
 /// printed as attn-opt prints it: file:line:column, the source line and a
-/// caret under the column.
+/// caret under the column; a diagnostic that repeats the one before it (the
+/// parser lexes a nested attribute once per level: an invalid character in
+/// a mask deep in a union is found again at each) is printed once.
 class InputModule {
 public:
   explicit InputModule(mlir::MLIRContext &context);
@@ -84,6 +87,8 @@ private:
   mlir::MLIRContext &context;
   llvm::SourceMgr sourceMgr;
   std::unique_ptr<mlir::SourceMgrDiagnosticHandler> handler;
+  std::unique_ptr<mlir::ScopedDiagnosticHandler> repeats;
+  std::string last;
 };
 
 } // namespace mlir::attn::tools

@@ -94,3 +94,20 @@ func.func @step(%q: tensor<?x4x1x16xf32>, %k: tensor<?x2x1x16xf32>,
          tensor<?x2x16x9xf32>) -> (tensor<?x4x1x8xf32>, tensor<?x2x16x9xf32>)
   return %o, %s : tensor<?x4x1x8xf32>, tensor<?x2x16x9xf32>
 }
+
+// -----
+
+// A group of 32 query heads per K/V head reads its query rows in a loop
+// over the heads, not in 32 copies: hundreds of copies made one-shot
+// bufferization take minutes (found by scripts/fuzz-ir.py). Up to 16 heads
+// are copied in straight-line code.
+// CHECK-LABEL: func.func @large_group
+// CHECK: %[[C32:.*]] = arith.constant 32 : index
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[C32]] step %{{.*}} iter_args
+func.func @large_group(%q: tensor<1x32x?x16xf32>, %k: tensor<1x1x?x16xf32>,
+                       %v: tensor<1x1x?x8xf32>) -> tensor<1x32x?x8xf32> {
+  %o = attn.linear_attention %q, %k, %v causal
+      : (tensor<1x32x?x16xf32>, tensor<1x1x?x16xf32>, tensor<1x1x?x8xf32>)
+        -> tensor<1x32x?x8xf32>
+  return %o : tensor<1x32x?x8xf32>
+}

@@ -55,6 +55,10 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
+/// The largest group of query heads whose rows a tile reads head by head in
+/// straight-line code; a larger group loops over its heads.
+static constexpr int64_t kUnrolledHeads = 16;
+
 LinearForm mlir::attn::chooseLinearForm(LinearAttentionOp op,
                                         StringRef requested,
                                         int64_t chunkSize) {
@@ -342,7 +346,7 @@ private:
   /// `feature`), written into `dest` from row `destRow`.
   Value readRows(OpBuilder &b, Location loc, const Task &task, Value source,
                  Value head, Value first, Value count, bool feature, Value dest,
-                 int64_t destRow) const {
+                 OpFoldResult destRow) const {
     GenericBuilder gb(b, loc);
     auto type = cast<RankedTensorType>(source.getType());
     int64_t width = type.getDimSize(3);
@@ -368,7 +372,7 @@ private:
         });
     return tensor::InsertSliceOp::create(
         b, loc, converted, dest,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(destRow), zero},
+        ArrayRef<OpFoldResult>{destRow, zero},
         ArrayRef<OpFoldResult>{count, b.getIndexAttr(width)},
         ArrayRef<OpFoldResult>{one, one});
   }
@@ -380,10 +384,12 @@ private:
                                   int64_t tile) const {
     Value phiK =
         readRows(b, loc, task, task.op.getKey(), task.kvHead, first, count,
-                 /*feature=*/true, zeros(b, loc, tile, task.headDim), 0);
+                 /*feature=*/true, zeros(b, loc, tile, task.headDim),
+                 b.getIndexAttr(0));
     Value values =
         readRows(b, loc, task, task.op.getValue(), task.kvHead, first, count,
-                 /*feature=*/false, zeros(b, loc, tile, task.width), 0);
+                 /*feature=*/false, zeros(b, loc, tile, task.width),
+                 b.getIndexAttr(0));
     // The ones column: the normalizer's share of [v, 1].
     OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
     Value ones =
@@ -420,12 +426,29 @@ private:
                   Value count, int64_t tile) const {
     IndexBuilder ib(b, loc);
     Value rows = zeros(b, loc, task.group * tile, task.headDim);
-    for (int64_t h = 0; h < task.group; ++h) {
-      Value head = ib.add(ib.mul(task.kvHead, ib.c(task.group)), ib.c(h));
-      rows = readRows(b, loc, task, task.op.getQuery(), head, first, count,
-                      /*feature=*/true, rows, h * tile);
+    // Head h's rows at h·tile.
+    auto readHead = [&](OpBuilder &nb, Location l, Value h, Value into) {
+      IndexBuilder nib(nb, l);
+      Value head = nib.add(nib.mul(task.kvHead, nib.c(task.group)), h);
+      return readRows(nb, l, task, task.op.getQuery(), head, first, count,
+                      /*feature=*/true, into, nib.mul(h, nib.c(tile)));
+    };
+    // A copy per head for the groups of real models (constant offsets: a
+    // loop's dynamic ones cost a third of the time at g = 4); a loop over
+    // the heads for a larger group (hundreds of heads), as one-shot
+    // bufferization of a chain of that many insertions takes time
+    // quadratic in it (a minute at g = 256).
+    if (task.group <= kUnrolledHeads) {
+      for (int64_t h = 0; h < task.group; ++h)
+        rows = readHead(b, loc, ib.c(h), rows);
+      return rows;
     }
-    return rows;
+    auto heads = scf::ForOp::create(
+        b, loc, ib.c(0), ib.c(task.group), ib.c(1), ValueRange{rows},
+        [&](OpBuilder &nb, Location l, Value h, ValueRange acc) {
+          scf::YieldOp::create(nb, l, readHead(nb, l, h, acc[0]));
+        });
+    return heads.getResult(0);
   }
 
   /// out rows = y[:, :Dv] / (y[:, Dv] + eps) for the rows of queries

@@ -149,6 +149,25 @@ FailureOr<TileSchedule> mlir::attn::evaluateSchedule(
     error = "tiles must be positive and sizes non-negative";
     return failure();
   }
+  // N and S as the ops bound them; the grid of cells is evaluated in
+  // memory, a byte a cell.
+  if (numQueries > kMaxSize || numKeys > kMaxSize) {
+    error = "N and S are at most " + std::to_string(kMaxSize) +
+            " (2^31 - 1), as in the ops; got N = " +
+            std::to_string(numQueries) + " and S = " + std::to_string(numKeys);
+    return failure();
+  }
+  int64_t tiles = ((numQueries + queryTile - 1) / queryTile) *
+                  ((numKeys + keyTile - 1) / keyTile);
+  if (tiles > kMaxScheduleCells) {
+    error = "the schedule of N = " + std::to_string(numQueries) +
+            " and S = " + std::to_string(numKeys) + " in tiles of " +
+            std::to_string(queryTile) + " x " + std::to_string(keyTile) +
+            " has " + std::to_string(tiles) + " tiles, more than the " +
+            std::to_string(kMaxScheduleCells) +
+            " (2^26) evaluated at once; take larger tiles";
+    return failure();
+  }
   TileSchedule schedule;
   schedule.numQueries = numQueries;
   schedule.numKeys = numKeys;

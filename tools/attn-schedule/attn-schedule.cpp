@@ -177,6 +177,10 @@ int main(int argc, char **argv) {
   if (!svgFile.empty()) {
     if (elements && (!haveElements || s.numQueries * s.numKeys > 65536))
       return fail("--elements draws at most N * S = 65536 pairs");
+    if (s.queryTiles * s.keyTiles > attn::kMaxDrawnCells)
+      return fail("--svg draws at most " + Twine(attn::kMaxDrawnCells) +
+                  " tiles (a rectangle each), not " +
+                  Twine(s.queryTiles * s.keyTiles) + "; take larger tiles");
     std::error_code ec;
     llvm::raw_fd_ostream out(svgFile, ec);
     if (ec)

@@ -21,6 +21,10 @@
 
 namespace mlir::attn {
 
+/// The most tiles a schedule evaluates (a byte each), and draws.
+inline constexpr int64_t kMaxScheduleCells = int64_t(1) << 26;
+inline constexpr int64_t kMaxDrawnCells = int64_t(1) << 16;
+
 /// One (batch row, head) of the schedule: a cell per (query tile, key tile).
 struct TileSchedule {
   enum Cell : uint8_t { Skipped = 0, Partial = 1, Full = 2 };

@@ -29,6 +29,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -52,8 +53,10 @@ using ::attn::HostTensor;
 
 static cl::OptionCategory runCategory("attn-run options");
 
+// Not cl::Required, so that --cpu=help needs no module (checkOptions asks
+// for one otherwise).
 static cl::opt<std::string> inputFile(cl::Positional, cl::cat(runCategory),
-                                      cl::desc("<module.mlir>"), cl::Required);
+                                      cl::desc("<module.mlir>"));
 static cl::opt<std::string>
     entryName("entry", cl::cat(runCategory),
               cl::desc("Function to run (default: the only one)"));
@@ -382,6 +385,17 @@ HostTensor parseValues(const std::string &spec, const std::string &name,
     double value;
     if (item.empty() || item.getAsDouble(value))
       fail("--values " + spec + ": '" + item.str() + "' is not a number");
+    // A finite number the element type rounds to infinity is a mistake (an
+    // infinity or a NaN written as such is taken).
+    double largest = dtype == ATTN_DTYPE_F16    ? 65504.0
+                     : dtype == ATTN_DTYPE_BF16 ? 3.3895313892515355e38
+                     : dtype == ATTN_DTYPE_F32
+                         ? double(std::numeric_limits<float>::max())
+                         : std::numeric_limits<double>::max();
+    if (std::isfinite(value) && std::fabs(value) > largest)
+      fail("--values " + spec + ": " + item.str() + " is beyond the largest " +
+           ::attn::dtypeName(dtype) + " ('" + name + "'), " +
+           llvm::formatv("{0:e}", largest).str());
     ref::storeElement(tensor, int64_t(e), value);
   }
   return tensor;
@@ -462,6 +476,8 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
     tensors[i] = parseValues(spec, name, text, args[i].dtype);
     symbols.bind(args[i], tensors[i].shape(), "--values " + spec);
   }
+  // Which option gives what first, then the sizes: an input given twice is
+  // reported as such, not as the size conflict it causes.
   for (const std::string &spec : shapeSpecs) {
     auto [name, text] = splitAssignment(spec, "shape");
     size_t i = argIndex(name, "shape");
@@ -472,7 +488,11 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
       fail("--shape " + spec + " gives '" + name + "' a shape again, after " +
            shapedBy[i]);
     shapedBy[i] = "--shape " + spec;
-    symbols.bind(args[i], parseShape(text, spec), "--shape " + spec);
+  }
+  for (const std::string &spec : shapeSpecs) {
+    auto [name, text] = splitAssignment(spec, "shape");
+    symbols.bind(args[argIndex(name, "shape")], parseShape(text, spec),
+                 "--shape " + spec);
   }
 
   for (size_t i = 0; i < args.size(); ++i) {
@@ -481,9 +501,10 @@ std::vector<HostTensor> prepareInputs(const ::attn::Function &function) {
     if (randomSeed.getNumOccurrences() == 0)
       fail("no value for input '" + args[i].name + "': give --input " +
            args[i].name + "=FILE.npy or --random SEED");
+    std::string origins = symbols.originsOf(args[i]);
     tensors[i] = allocate(args[i].dtype, symbols.shapeOf(args[i]),
-                          "input '" + args[i].name + "' (from " +
-                              symbols.originsOf(args[i]) + ")");
+                          "input '" + args[i].name + "'" +
+                              (origins.empty() ? "" : " (from " + origins + ")"));
     // One stream per input, so giving one input from a file leaves the
     // others as they were.
     int64_t bound = args[i].bound.empty() ? 8 : symbols.valueOf(args[i].bound);
@@ -861,6 +882,13 @@ std::string jsonNumber(double value) {
 
 /// The options' values that no parser checks.
 void checkOptions() {
+  if (inputFile.empty())
+    fail("which module? attn-run FILE.mlir [options] (--help lists them)");
+  // --save-reference compares as it saves.
+  if (!saveReferenceDir.empty())
+    check = true;
+  tools::checkChoice("attn-run", strategy, tools::kStrategies);
+  tools::checkChoice("attn-run", linearForm, tools::kLinearForms);
   if (repeat < 1)
     fail("--repeat=" + std::to_string(repeat) +
          ": the runs to time are at least 1");
@@ -871,6 +899,9 @@ void checkOptions() {
     fail("--tolerance=" + value +
          ": the largest accepted error is a positive number");
   }
+  if (tolerance.getNumOccurrences() && !check && decodeSteps == 0)
+    fail("--tolerance sets the largest error that --check accepts (or a "
+         "--decode-steps loop); give --check too");
   if (optLevel > 3)
     fail("-O" + std::to_string(optLevel) + ": LLVM's levels are 0 to 3");
   auto checkAtLeast = [](const cl::opt<int64_t> &option, int64_t least) {

@@ -113,6 +113,9 @@ int main(int argc, char **argv) {
   attn::AttentionOp op = attentions[attentionIndex];
   if (queries < 0 || keys < 0)
     return fail("--queries and --keys must be non-negative");
+  if (valid > keys)
+    return fail("--valid " + Twine(valid.getValue()) +
+                " is more than the keys, S = " + Twine(keys.getValue()));
   int64_t validKeys = valid < 0 ? keys : valid;
 
   MLIRContext *ctx = context.get();

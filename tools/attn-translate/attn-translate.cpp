@@ -11,7 +11,9 @@
 //   attn-translate sdpa.mlir --target cuda -o sdpa.cubin  # ... by ptxas
 //   attn-translate sdpa.mlir --target cuda -o sdpa.so     # host code + PTX
 //
-// The kind follows the output's extension unless --emit says otherwise.
+// The kind follows the output's name unless --emit says otherwise: its
+// extension (libsdpa.so.1 is a library), LLVM IR for standard output, an
+// error for another name.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +26,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -149,19 +152,23 @@ static llvm::cl::opt<unsigned> optLevel("O", llvm::cl::cat(translateCategory),
                                         llvm::cl::desc("LLVM opt level"),
                                         llvm::cl::Prefix, llvm::cl::init(3));
 
-static EmitKind kindFromExtension(StringRef path) {
-  StringRef ext = llvm::sys::path::extension(path);
-  if (ext == ".o")
-    return EmitKind::Object;
-  if (ext == ".so")
+/// What the name of the output says to write: LLVM IR to standard output,
+/// else by the extension (a versioned library, libsdpa.so.1, is a library);
+/// nothing for another name.
+static std::optional<EmitKind> kindFromExtension(StringRef path) {
+  if (path == "-")
+    return EmitKind::LLVMIR;
+  if (llvm::sys::path::filename(path).contains(".so."))
     return EmitKind::SharedLibrary;
-  if (ext == ".mlir")
-    return EmitKind::LLVMDialect;
-  if (ext == ".ptx")
-    return EmitKind::PTX;
-  if (ext == ".cubin")
-    return EmitKind::Cubin;
-  return EmitKind::LLVMIR;
+  return llvm::StringSwitch<std::optional<EmitKind>>(
+             llvm::sys::path::extension(path))
+      .Case(".o", EmitKind::Object)
+      .Case(".so", EmitKind::SharedLibrary)
+      .Case(".ll", EmitKind::LLVMIR)
+      .Case(".mlir", EmitKind::LLVMDialect)
+      .Case(".ptx", EmitKind::PTX)
+      .Case(".cubin", EmitKind::Cubin)
+      .Default(std::nullopt);
 }
 
 static int fail(const Twine &message) {
@@ -174,6 +181,8 @@ int main(int argc, char **argv) {
   tools::parseCommandLine(argc, argv, "attn code emitter\n",
                                 {&translateCategory});
   tools::checkTargetOptions("attn-translate", targetCPU, targetFeatures);
+  tools::checkChoice("attn-translate", strategy, tools::kStrategies);
+  tools::checkChoice("attn-translate", linearForm, tools::kLinearForms);
 
   std::unique_ptr<MLIRContext> context = mlir::attn::createCompilerContext();
   tools::InputModule input(*context);
@@ -181,8 +190,13 @@ int main(int argc, char **argv) {
   std::string error;
   if (!module)
     return tools::kError;
-  EmitKind kind = emitKind == EmitKind::Auto ? kindFromExtension(outputFile)
-                                             : emitKind.getValue();
+  std::optional<EmitKind> named = kindFromExtension(outputFile);
+  if (emitKind == EmitKind::Auto && !named)
+    return fail("cannot tell what to write to '" + outputFile +
+                "' from its name: end it in .so, .o, .ll, .mlir, .ptx or "
+                ".cubin, or choose with --emit");
+  EmitKind kind =
+      emitKind == EmitKind::Auto ? *named : emitKind.getValue();
   bool kernelsOnly = kind == EmitKind::PTX || kind == EmitKind::Cubin;
   if (kernelsOnly && target != Target::CUDA)
     return fail("--emit=ptx and --emit=cubin need --target cuda");

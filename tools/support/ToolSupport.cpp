@@ -2,8 +2,14 @@
 
 #include "ToolSupport.h"
 #include "attn/Conversion/AttnToCPU/CPUTarget.h"
+#include "attn/Support/DidYouMean.h"
 #include "attn/Version.h"
 
+#include "attn/Dialect/Attn/Transforms/Passes.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/AsmParser/AsmParserState.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -77,7 +83,9 @@ void parseCommandLine(int argc, char **argv, StringRef overview,
           return is_contained(categories, c);
         })) {
       errs() << sys::path::filename(argv[0]) << ": "
-             << (name.empty() ? "the input" : "--" + name.str())
+             << (name.empty()         ? "the input"
+                 : name.size() == 1 ? "-" + name.str()
+                                      : "--" + name.str())
              << " is given " << option->getNumOccurrences()
              << " times; give it once\n";
       std::exit(kError);
@@ -98,6 +106,20 @@ void checkTargetOptions(StringRef tool, StringRef cpu, StringRef features) {
     errs() << tool << ": --mattr=" << features << ": " << *wrong << "\n";
     std::exit(kError);
   }
+}
+
+void checkChoice(StringRef tool, const cl::opt<std::string> &option,
+                 ArrayRef<StringLiteral> choices) {
+  if (is_contained(choices, StringRef(option.getValue())))
+    return;
+  SmallVector<StringRef> names(choices.begin(), choices.end());
+  std::string list;
+  for (auto [i, name] : enumerate(names))
+    list += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + name.str();
+  errs() << tool << ": --" << option.ArgStr << "=" << option.getValue()
+         << ": it is " << list << didYouMean(option.getValue(), names)
+         << "\n";
+  std::exit(kError);
 }
 
 InputModule::InputModule(mlir::MLIRContext &context)
@@ -130,8 +152,41 @@ mlir::OwningOpRef<mlir::ModuleOp> InputModule::parse(StringRef path) {
     WithColor::error() << error << "\n";
     return nullptr;
   }
-  sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
-  return mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+  unsigned buffer = sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
+  mlir::Block parsed;
+  mlir::ParserConfig config(&context);
+  mlir::AsmParserState state;
+  if (failed(mlir::parseAsmSourceFile(sourceMgr, &parsed, config, &state)))
+    return nullptr;
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::detail::constructContainerOpForParserIfNecessary<mlir::ModuleOp>(
+          &parsed, &context,
+          mlir::FileLineColLoc::get(
+              &context, sourceMgr.getMemoryBuffer(buffer)->getBufferIdentifier(),
+              1, 1));
+  if (!module)
+    return nullptr;
+  // The names the arguments of each function had in the source (%x), which
+  // the signature gives an argument that plays no role in an attn op
+  // (attn-export-signature), instead of arg0.
+  module->walk([&](mlir::func::FuncOp func) {
+    if (func.isExternal())
+      return;
+    const mlir::AsmParserState::BlockDefinition *entry =
+        state.getBlockDef(&func.getBody().front());
+    if (!entry)
+      return;
+    for (auto [i, definition] : llvm::enumerate(entry->arguments)) {
+      StringRef name(definition.loc.Start.getPointer(),
+                     definition.loc.End.getPointer() -
+                         definition.loc.Start.getPointer());
+      if (name.consume_front("%") && !name.empty() &&
+          i < func.getNumArguments())
+        func.setArgAttr(i, mlir::attn::kSourceNameAttr,
+                        mlir::StringAttr::get(&context, name));
+    }
+  });
+  return module;
 }
 
 } // namespace mlir::attn::tools

@@ -69,6 +69,17 @@ void parseCommandLine(int argc, char **argv, llvm::StringRef overview,
 void checkTargetOptions(llvm::StringRef tool, llvm::StringRef cpu,
                         llvm::StringRef features);
 
+/// The values of the tools' --strategy and --linear-form.
+inline constexpr llvm::StringLiteral kStrategies[] = {"auto", "flash",
+                                                      "materialized", "decode"};
+inline constexpr llvm::StringLiteral kLinearForms[] = {"auto", "parallel",
+                                                       "chunked", "recurrent"};
+
+/// `option`'s value must be one of `choices`: otherwise exits with kError,
+/// naming them and the closest.
+void checkChoice(llvm::StringRef tool, const llvm::cl::opt<std::string> &option,
+                 llvm::ArrayRef<llvm::StringLiteral> choices);
+
 /// A tool's input module. While it lives, every diagnostic of the context
 /// (parse errors, verifier errors, a pass's errors during a lowering) is
 /// printed as attn-opt prints it: file:line:column, the source line and a

@@ -631,3 +631,35 @@ func.func @linear_size_beyond(%q: tensor<1x2x8x4611686018427387904xf32>) {
   %o = attn.linear_attention %q, %q, %q causal : (tensor<1x2x8x4611686018427387904xf32>, tensor<1x2x8x4611686018427387904xf32>, tensor<1x2x8x4611686018427387904xf32>) -> tensor<1x2x8x4611686018427387904xf32>
   return
 }
+
+// -----
+
+func.func @mask_without_parameters(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{#attn.causal takes its parameters in <...>: #attn.causal<top_left> or #attn.causal<bottom_right>}}
+  %o = attn.attention %q, %q, %q mask(#attn.causal) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @window_without_parameters(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{#attn.window takes its parameters in <name = value, ...> of left, right, alignment (top_left | bottom_right) and dilation = 1}}
+  %o = attn.attention %q, %q, %q mask(#attn.window) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @union_without_list(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{#attn.union takes its parameters in <[...]>, a list of masks: #attn.union<[#attn.causal<top_left>, ...]>}}
+  %o = attn.attention %q, %q, %q mask(#attn.union) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @mask_name_alone(%q: tensor<1x1x4x8xf32>) {
+  // expected-error @+1 {{custom op 'attn.attention' a mask is an attribute, #attn.causal<...>: #attn.causal<bottom_right>, say, not `causal`}}
+  %o = attn.attention %q, %q, %q mask(causal) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}

@@ -8,6 +8,11 @@
 // GENERIC: check out0 [1,2,9,16]: max error {{.*}} ok
 // RUN: attn-run %s --entry bf16_residual --random 4 --shape q=1x2x33x16 --shape k=1x2x40x16 --check | FileCheck %s --check-prefix=BF16
 // BF16: check out0 [1,2,33,16]: max error {{.*}} ok
+// An input that only an elementwise op reads is not written: the result
+// gets a buffer of its own (the check would see tanh(tanh(x)) otherwise,
+// the reference running on the inputs after the call).
+// RUN: attn-run %s --entry activation_of_input --random 5 --shape x=1x2x9x16 --shape q=1x2x9x16 --shape k=1x2x9x16 --check | FileCheck %s --check-prefix=READ-ONLY
+// READ-ONLY: check out0 [1,2,9,16]: max error {{.*}} ok
 //
 // An op the reference does not know: --check names it; a run without
 // --check still runs, its FLOPs unknown.
@@ -101,4 +106,17 @@ func.func @unknown_op(%q: tensor<1x2x9x16xf32>, %k: tensor<1x2x9x16xf32>,
     tensor.yield %zero : f32
   } : tensor<1x2x9x16xf32> to tensor<1x2x10x16xf32>
   return %p : tensor<1x2x10x16xf32>
+}
+
+// The activation reads an argument that nothing else reads.
+func.func @activation_of_input(%x: tensor<1x2x?x16xf32>,
+                               %q: tensor<1x2x?x16xf32>,
+                               %k: tensor<1x2x?x16xf32>)
+    -> tensor<1x2x?x16xf32> {
+  %o = attn.attention %q, %k, %k
+      : (tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>)
+        -> tensor<1x2x?x16xf32>
+  %t = math.tanh %x : tensor<1x2x?x16xf32>
+  %r = arith.addf %o, %t : tensor<1x2x?x16xf32>
+  return %r : tensor<1x2x?x16xf32>
 }

@@ -72,8 +72,26 @@ static ParseResult parseAttrClause(OpAsmParser &parser, AttrT &attr,
 
 static ParseResult parseMaskClause(OpAsmParser &parser,
                                    MaskAttrInterface &mask) {
-  return parseAttrClause(parser, mask,
-                         "a mask such as #attn.causal<bottom_right>");
+  // A mask's name alone (`mask(causal)`): say how it is written.
+  SMLoc loc;
+  StringRef word;
+  if (succeeded(parser.parseOptionalLParen())) {
+    loc = parser.getCurrentLocation();
+    if (succeeded(parser.parseOptionalKeyword(&word)))
+      return parser.emitError(loc)
+             << "a mask is an attribute, #attn." << word
+             << "<...>: #attn.causal<bottom_right>, say, not `" << word << "`";
+    Attribute parsed;
+    if (parser.parseAttribute(parsed) || parser.parseRParen())
+      return failure();
+    mask = dyn_cast<MaskAttrInterface>(parsed);
+    if (!mask)
+      return parser.emitError(loc)
+             << "expected a mask such as #attn.causal<bottom_right>, got "
+             << parsed;
+    return success();
+  }
+  return parser.emitError(parser.getCurrentLocation()) << "expected '('";
 }
 
 static ParseResult parseScaleClause(OpAsmParser &parser, FloatAttr &scale) {

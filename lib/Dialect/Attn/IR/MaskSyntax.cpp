@@ -58,6 +58,16 @@ void mlir::attn::emitUnknownAttribute(AsmParser &parser, SMLoc loc,
                                   " and ");
 }
 
+/// The `<` that opens a mask's parameters, or a diagnostic showing how
+/// the mask is written.
+static ParseResult parseOpening(AsmParser &parser, StringRef mask,
+                                StringRef written) {
+  if (succeeded(parser.parseOptionalLess()))
+    return success();
+  return parser.emitError(parser.getCurrentLocation())
+         << "#attn." << mask << " takes its parameters in " << written;
+}
+
 /// The keywords of an enum, in the order of its values.
 template <typename Enum, typename Stringify>
 static SmallVector<StringRef> enumKeywords(unsigned maxValue,
@@ -162,7 +172,8 @@ static ParseResult parseParams(AsmParser &parser, StringRef mask,
   SMLoc start = parser.getCurrentLocation();
   SmallVector<bool> given(params.size(), false);
   values.assign(params.size(), 0);
-  if (parser.parseLess())
+  if (parseOpening(parser, mask,
+                   "<name = value, ...> of " + describe(params)))
     return failure();
   if (failed(parser.parseOptionalGreater())) {
     SmallVector<StringRef> names;
@@ -255,7 +266,9 @@ static Attribute getVerified(AsmParser &parser, SMLoc start, Args... args) {
 //===----------------------------------------------------------------------===//
 
 Attribute CausalMaskAttr::parse(AsmParser &parser, Type) {
-  if (parser.parseLess())
+  if (parseOpening(parser, getMnemonic(),
+                   "<...>: #attn.causal<top_left> or "
+                   "#attn.causal<bottom_right>"))
     return {};
   FailureOr<int64_t> alignment =
       parseKeywordOf(parser, "the alignment", alignmentKeywords());
@@ -293,7 +306,8 @@ Attribute GlobalMaskAttr::parse(AsmParser &parser, Type) {
   SMLoc start = parser.getCurrentLocation();
   SmallVector<int64_t> tokens;
   auto parseToken = [&] { return parser.parseInteger(tokens.emplace_back()); };
-  if (parser.parseLess())
+  if (parseOpening(parser, getMnemonic(),
+                   "<...>: #attn.global<tokens = [0, 1]>"))
     return {};
   SMLoc nameLoc = parser.getCurrentLocation();
   StringRef name;
@@ -398,7 +412,11 @@ static ArrayAttr parseMaskList(AsmParser &parser, StringRef kind) {
   ++maskNesting;
   llvm::scope_exit leave([] { --maskNesting; });
   Attribute masks;
-  if (parser.parseLess() || parser.parseAttribute(masks))
+  if (parseOpening(parser, kind,
+                   ("<[...]>, a list of masks: #attn." + kind +
+                    "<[#attn.causal<top_left>, ...]>")
+                       .str()) ||
+      parser.parseAttribute(masks))
     return {}; // the member's own diagnostic says why
   auto list = dyn_cast<ArrayAttr>(masks);
   if (!list) {

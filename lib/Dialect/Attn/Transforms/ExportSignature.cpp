@@ -19,6 +19,7 @@
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -274,8 +275,12 @@ public:
 
     std::string text = func.getSymName().str() + "(";
     for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
-      auto name = func.getArgAttrOfType<StringAttr>(i, "attn.name");
+      // The name said, the role, the source's name, argN (kNameAttr).
+      auto name = func.getArgAttrOfType<StringAttr>(i, kNameAttr);
+      auto sourceName = func.getArgAttrOfType<StringAttr>(i, kSourceNameAttr);
       StringRef base = name ? name.getValue() : classes.roleOf(arg);
+      if (base.empty() && sourceName)
+        base = sourceName.getValue();
       std::string fallback = "arg" + std::to_string(i);
       FailureOr<std::string> entry =
           describeValue(arg, base.empty() ? StringRef(fallback) : base,
@@ -374,6 +379,21 @@ struct AttnExportSignaturePass
       text += *line + "\n";
       func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                     UnitAttr::get(ctx));
+      // Inputs are read-only to the code (the runtime's contract: a caller
+      // may pass const data, or one buffer as two inputs): bufferization
+      // copies an argument before it writes (an elementwise op on an
+      // argument would otherwise reuse its buffer for the result).
+      for (BlockArgument arg : func.getArguments()) {
+        unsigned i = arg.getArgNumber();
+        if (isa<TensorType>(arg.getType()))
+          func.setArgAttr(i,
+                          bufferization::BufferizationDialect::
+                              kWritableAttrName,
+                          BoolAttr::get(ctx, false));
+        // The names are in the signature now; LLVM has no use for them.
+        func.removeArgAttr(i, kNameAttr);
+        func.removeArgAttr(i, kSourceNameAttr);
+      }
     }
     if (auto old = module.lookupSymbol<LLVM::GlobalOp>(kSignatureSymbol))
       old.erase();

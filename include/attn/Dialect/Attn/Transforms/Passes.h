@@ -31,6 +31,13 @@ inline constexpr llvm::StringLiteral kTargetSymbol = "_attn_module_target";
 /// unknown instruction.
 inline constexpr llvm::StringLiteral kCPUFeaturesSymbol =
     "_attn_module_cpu_features";
+/// The names of a function's arguments in the runtime's signature (see
+/// attn-export-signature): `attn.name` says one, else the role the argument
+/// plays in an attn op (q, k, key_lengths, x, wq, ...), else the name it had
+/// in the source (`attn.source_name`, which the tools record as they parse
+/// a file: %x gives x), else argN.
+inline constexpr llvm::StringLiteral kNameAttr = "attn.name";
+inline constexpr llvm::StringLiteral kSourceNameAttr = "attn.source_name";
 /// Prefix of the packed entry point the runtime calls: void(void **args).
 inline constexpr llvm::StringLiteral kEntryPrefix = "_attn_entry_";
 /// The attribute by which attn-select-strategy tells the lowerings how to

@@ -20,9 +20,12 @@ def AttnExportSignaturePass : Pass<"attn-export-signature", "::mlir::ModuleOp"> 
 
     Fails when a result has a dynamic dimension that no argument determines
     (the caller could not allocate it). Marks the functions with
-    `llvm.emit_c_interface` so that their C entry points survive lowering.
+    `llvm.emit_c_interface` so that their C entry points survive lowering,
+    and their tensor arguments `bufferization.writable = false`: the code
+    never writes an input (bufferization copies one before an op would).
   }];
-  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
 }
 
 def AttnDecomposeLayersPass : Pass<"attn-decompose-layers", "::mlir::func::FuncOp"> {

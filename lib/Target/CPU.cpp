@@ -4,6 +4,8 @@
 #include "attn/Conversion/AttnToCPU/CPUTarget.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
+#include "JitEngine.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -201,8 +203,7 @@ LogicalResult mlir::attn::linkSharedLibrary(StringRef objectPath,
   return success();
 }
 
-JitModule::JitModule(std::unique_ptr<ExecutionEngine> engine)
-    : engine(std::move(engine)) {}
+JitModule::JitModule(std::unique_ptr<JitEngine> jit) : jit(std::move(jit)) {}
 
 JitModule::~JitModule() = default;
 
@@ -226,25 +227,24 @@ std::unique_ptr<JitModule> JitModule::create(ModuleOp module,
   StringRef libraries[] = {ATTN_OPENMP_LIBRARY};
   engineOptions.sharedLibPaths = libraries;
   engineOptions.jitCodeGenOptLevel = (*machine)->getOptLevel();
-  auto engine =
-      ExecutionEngine::create(module, engineOptions, std::move(*machine));
-  if (!engine) {
-    error = "JIT compilation failed: " + llvm::toString(engine.takeError());
+  auto jit = JitEngine::create(module, engineOptions, std::move(*machine));
+  if (!jit) {
+    error = "JIT compilation failed: " + llvm::toString(jit.takeError());
     return nullptr;
   }
-  (*engine)->initialize();
+  ExecutionEngine &engine = (*jit)->engine();
+  engine.initialize();
   // Looking a symbol up materializes the code: report what failed to link
   // (an undefined symbol, say) here rather than as a missing symbol later.
-  if (llvm::Expected<void *> probe = (*engine)->lookup(kSignatureSymbol);
-      !probe) {
+  if (llvm::Expected<void *> probe = engine.lookup(kSignatureSymbol); !probe) {
     error = "JIT linking failed: " + llvm::toString(probe.takeError());
     return nullptr;
   }
-  return std::unique_ptr<JitModule>(new JitModule(std::move(*engine)));
+  return std::unique_ptr<JitModule>(new JitModule(std::move(*jit)));
 }
 
 void *JitModule::lookup(StringRef symbol) {
-  llvm::Expected<void *> address = engine->lookup(symbol);
+  llvm::Expected<void *> address = jit->engine().lookup(symbol);
   if (!address) {
     llvm::consumeError(address.takeError());
     return nullptr;

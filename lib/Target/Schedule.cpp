@@ -15,6 +15,8 @@
 #include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/Transforms/SparseMasks.h"
 
+#include "JitEngine.h"
+
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -78,10 +80,10 @@ ExecutionEngine *compileGridFunction(MLIRContext *ctx, const GridKey &key,
   // down by static destructors after LLVM's own state fail at exit.
   static std::mutex mutex;
   static auto *compiled =
-      new std::map<GridKey, std::unique_ptr<ExecutionEngine>>();
+      new std::map<GridKey, std::unique_ptr<JitEngine>>();
   std::lock_guard<std::mutex> lock(mutex);
   if (auto it = compiled->find(key); it != compiled->end())
-    return it->second.get();
+    return &it->second->engine();
 
   OpBuilder b(ctx);
   Location loc = b.getUnknownLoc();
@@ -113,12 +115,12 @@ ExecutionEngine *compileGridFunction(MLIRContext *ctx, const GridKey &key,
   }
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
-  auto engine = ExecutionEngine::create(*module);
-  if (!engine) {
-    error = llvm::toString(engine.takeError());
+  auto jit = JitEngine::create(*module, ExecutionEngineOptions());
+  if (!jit) {
+    error = llvm::toString(jit.takeError());
     return nullptr;
   }
-  return ((*compiled)[key] = std::move(*engine)).get();
+  return &((*compiled)[key] = std::move(*jit))->engine();
 }
 
 /// Runs a compiled grid function on a zeroed rows x cols grid.

@@ -23,11 +23,9 @@
 #include <optional>
 #include <string>
 
-namespace mlir {
-class ExecutionEngine;
-} // namespace mlir
-
 namespace mlir::attn {
+
+class JitEngine;
 
 struct CPUTargetOptions {
   /// Target CPU, or "host" for the CPU this runs on (its features included).
@@ -90,8 +88,8 @@ public:
   void *lookup(StringRef symbol);
 
 private:
-  explicit JitModule(std::unique_ptr<ExecutionEngine> engine);
-  std::unique_ptr<ExecutionEngine> engine;
+  explicit JitModule(std::unique_ptr<JitEngine> jit);
+  std::unique_ptr<JitEngine> jit;
 };
 
 /// Compiles `module` (attn ops, or already the LLVM dialect) in-process and

@@ -62,8 +62,8 @@ class JitEngine {
 public:
   /// Compiles `module` (the LLVM dialect) as ExecutionEngine::create does,
   /// with the mapper of `options` replaced by the engine's own range and no
-  /// perf map written (perf's listener leaves a jitdump folder in ~/.debug
-  /// for every compilation).
+  /// perf map written (perf's listener leaves a jitdump folder under
+  /// .debug/jit for every compilation).
   static llvm::Expected<std::unique_ptr<JitEngine>>
   create(Operation *module, ExecutionEngineOptions options,
          std::unique_ptr<llvm::TargetMachine> machine = nullptr);

@@ -66,7 +66,10 @@ rejects a valid module (a broken build), else 0.
 
 The mutants depend only on --seed, the seed files and their number: the same
 seed and budget give the same mutants in the same order, whatever --jobs is,
-and the report lists them in that order (--dry-run prints them).
+and the report lists them in that order (--dry-run prints them). --first N
+starts at mutant N of that sequence, so a long campaign can run in parts:
+--budget 10000 interrupted after mutant M (Ctrl-C prints the summary so
+far), then --first M+1 --budget 10000.
 
 --log FILE appends a JSON line per compilation (for the slow but successful
 ones, say); --avoid REGEX makes no mutant with a mutation note that matches
@@ -74,7 +77,8 @@ ones, say); --avoid REGEX makes no mutant with a mutation note that matches
 (a shrunk reproducer) and prints each outcome and signature.
 
 Usage:
-  scripts/fuzz-ir.py [--bin DIR] [--seed N] [--budget N] [--time-budget S]
+  scripts/fuzz-ir.py [--bin DIR] [--seed N] [--budget N] [--first N]
+                     [--time-budget S]
                      [--timeout S] [--jobs J] [--pipelines cpu,nvvm,...]
                      [--target cpu|nvvm] [--tool opt|translate]
                      [--memory-limit MIB] [--out DIR] [--seeds-only]
@@ -579,10 +583,12 @@ def mutate(rng, seed, number):
     return Mutant(number, seed.origin, text, tuple(notes))
 
 
-def generate_mutants(seeds, seed, budget, avoid=None):
+def generate_mutants(seeds, seed, budget, avoid=None, first=1):
     """The mutants of --seed, numbered from 1, each new and none with a
     mutation that avoid (a regex) matches: they depend on the generator
-    alone, not on how many run at once or how long they take."""
+    alone, not on how many run at once or how long they take. Those before
+    number `first` are generated (the sequence stays the same) and not
+    yielded."""
     rng = random.Random(seed)
     seen = set()
     for number in range(1, budget + 1):
@@ -593,7 +599,8 @@ def generate_mutants(seeds, seed, budget, avoid=None):
             if mutant.notes and digest not in seen and not avoided:
                 break
         seen.add(digest)
-        yield mutant
+        if number >= first:
+            yield mutant
 
 
 def unmutated(seeds):
@@ -993,6 +1000,9 @@ def parse_arguments(argv):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--budget", type=int, default=200,
                         help="number of mutants (default 200)")
+    parser.add_argument("--first", type=int, default=1,
+                        help="start at this mutant of the sequence (to run a "
+                        "long campaign in parts)")
     parser.add_argument("--time-budget", type=float, default=None,
                         help="stop starting mutants after this many seconds")
     parser.add_argument("--timeout", type=float, default=20,
@@ -1142,7 +1152,7 @@ def main(argv):
               f"{arguments.budget}, timeout {arguments.timeout:g} s", flush=True)
     mutants = (unmutated(seeds) if arguments.seeds_only
                else generate_mutants(seeds, arguments.seed, arguments.budget,
-                                     arguments.avoid))
+                                     arguments.avoid, arguments.first))
     if arguments.dry_run:
         for mutant in mutants:
             print(f"// ----- mutant {mutant.number}, {mutant.origin}: "

@@ -100,6 +100,32 @@ static bool visible(const Mask &mask, const Tensor *keyLengths, int64_t b,
   return j < valid && mask.allows(i, j, numQueries, valid, h);
 }
 
+/// The unnormalized softmax weights of one query row q (D values) over the
+/// keys k (S x D) it sees: weights[j] = exp(scale q.k_j - max) where seen[j],
+/// else 0. Returns the maximum score and the sum of the weights (0 when no
+/// key is seen).
+static std::pair<double, double>
+softmaxWeights(const double *q, const double *k, int64_t S, int64_t D,
+               double scale, const std::vector<char> &seen,
+               std::vector<double> &weights) {
+  double rowMax = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < S; ++j) {
+    if (!seen[j])
+      continue;
+    double dot = 0;
+    for (int64_t d = 0; d < D; ++d)
+      dot += q[d] * k[j * D + d];
+    weights[j] = scale * dot;
+    rowMax = std::max(rowMax, weights[j]);
+  }
+  double sum = 0;
+  for (int64_t j = 0; j < S; ++j) {
+    weights[j] = seen[j] ? std::exp(weights[j] - rowMax) : 0.0;
+    sum += weights[j];
+  }
+  return {rowMax, sum};
+}
+
 Cost attn::reference::attentionCost(const std::vector<int64_t> &qShape,
                                     const std::vector<int64_t> &kShape,
                                     const std::vector<int64_t> &vShape,
@@ -137,27 +163,14 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
       const double *vh = &v.data[((b * Hkv + hk) * S) * Dv];
       double *oh = &out.data[((b * H + h) * N) * Dv];
       for (int64_t i = 0; i < N; ++i) {
-        // Scores of the visible keys, and their maximum.
-        double rowMax = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j < S; ++j) {
+        for (int64_t j = 0; j < S; ++j)
           seen[j] = visible(mask, keyLengths, b, h, i, j, N, S);
-          if (!seen[j])
-            continue;
-          double dot = 0;
-          for (int64_t d = 0; d < D; ++d)
-            dot += qh[i * D + d] * kh[j * D + d];
-          weights[j] = scale * dot;
-          rowMax = std::max(rowMax, weights[j]);
-        }
-        // softmax over the visible keys, then the weighted sum of values.
-        double sum = 0;
-        for (int64_t j = 0; j < S; ++j) {
-          weights[j] = seen[j] ? std::exp(weights[j] - rowMax) : 0.0;
-          sum += weights[j];
-          if (cost && seen[j]) {
-            cost->pairs += 1;
-            cost->flops += 2.0 * static_cast<double>(D + Dv);
-          }
+        auto [rowMax, sum] =
+            softmaxWeights(&qh[i * D], kh, S, D, scale, seen, weights);
+        if (cost) {
+          double pairs = std::count(seen.begin(), seen.end(), 1);
+          cost->pairs += pairs;
+          cost->flops += pairs * 2.0 * static_cast<double>(D + Dv);
         }
         if (lse)
           lse->data[(b * H + h) * N + i] =
@@ -176,6 +189,66 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
     }
   }
   return out;
+}
+
+AttentionGradients attn::reference::attentionGradients(
+    const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &dout,
+    const Tensor *keyLengths, double scale, const Mask &mask, Cost *cost) {
+  int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3];
+  int64_t Hkv = k.shape[1], S = k.shape[2], Dv = v.shape[3];
+  int64_t group = H / Hkv;
+  AttentionGradients grads{Tensor(q.shape), Tensor(k.shape), Tensor(v.shape)};
+  std::vector<double> p(S), dp(S);
+  std::vector<char> seen(S);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      int64_t hk = h / group;
+      int64_t qOffset = ((b * H + h) * N) * D, oOffset = ((b * H + h) * N) * Dv;
+      int64_t kOffset = ((b * Hkv + hk) * S) * D;
+      int64_t vOffset = ((b * Hkv + hk) * S) * Dv;
+      const double *qh = &q.data[qOffset], *kh = &k.data[kOffset];
+      const double *vh = &v.data[vOffset], *doh = &dout.data[oOffset];
+      double *dqh = &grads.dq.data[qOffset], *dkh = &grads.dk.data[kOffset];
+      double *dvh = &grads.dv.data[vOffset];
+      for (int64_t i = 0; i < N; ++i) {
+        // P: the softmax of the row's visible scores.
+        for (int64_t j = 0; j < S; ++j)
+          seen[j] = visible(mask, keyLengths, b, h, i, j, N, S);
+        double sum =
+            softmaxWeights(&qh[i * D], kh, S, D, scale, seen, p).second;
+        if (sum == 0)
+          continue; // No visible key: no gradient flows through the row.
+        // dP_ij = dout_i . v_j, and the softmax's Jacobian applied to it.
+        double weighted = 0;
+        for (int64_t j = 0; j < S; ++j) {
+          if (!seen[j])
+            continue;
+          p[j] /= sum;
+          double dot = 0;
+          for (int64_t e = 0; e < Dv; ++e)
+            dot += doh[i * Dv + e] * vh[j * Dv + e];
+          dp[j] = dot;
+          weighted += p[j] * dot;
+          if (cost) {
+            cost->pairs += 1;
+            cost->flops += 2.0 * static_cast<double>(2 * D + 2 * Dv);
+          }
+        }
+        for (int64_t j = 0; j < S; ++j) {
+          if (!seen[j])
+            continue;
+          double ds = p[j] * (dp[j] - weighted);
+          for (int64_t e = 0; e < Dv; ++e)
+            dvh[j * Dv + e] += p[j] * doh[i * Dv + e];
+          for (int64_t d = 0; d < D; ++d) {
+            dqh[i * D + d] += scale * ds * kh[j * D + d];
+            dkh[j * D + d] += scale * ds * qh[i * D + d];
+          }
+        }
+      }
+    }
+  }
+  return grads;
 }
 
 double attn::reference::applyFeatureMap(FeatureMap map, double x) {

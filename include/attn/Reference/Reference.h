@@ -80,6 +80,26 @@ Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v,
                  const Tensor *keyLengths, double scale, const Mask &mask,
                  Cost *cost = nullptr, Tensor *lse = nullptr);
 
+/// The gradients of `attention` (the same arguments) for the gradient
+/// `dout` (B, H, N, Dv) of its output, from the formulas: with P the softmax
+/// weights of a row over its visible keys,
+///   dv_j  = sum over the group's heads and rows i of P_ij dout_i
+///   dP_ij = dout_i . v_j
+///   dS_ij = P_ij (dP_ij - sum_j' P_ij' dP_ij')
+///   dq_i  = scale sum_j dS_ij k_j
+///   dk_j  = scale sum over the group's heads and rows i of dS_ij q_i
+/// A row that sees no key contributes nothing (its dq is 0). Shapes: dq like
+/// q, dk like k, dv like v. Adds the backward's work (per visible pair,
+/// 2 (2 D + 2 Dv) FLOPs: the recomputed score, dP, and the three products)
+/// to `cost` when given.
+struct AttentionGradients {
+  Tensor dq, dk, dv;
+};
+AttentionGradients attentionGradients(const Tensor &q, const Tensor &k,
+                                      const Tensor &v, const Tensor &dout,
+                                      const Tensor *keyLengths, double scale,
+                                      const Mask &mask, Cost *cost = nullptr);
+
 /// Attentions over disjoint key sets merged into the attention over their
 /// union, from their outputs (B, H, N, Dv) and log-sum-exps (B, H, N):
 /// out = sum_k exp(lse_k - lse) out_k with lse = log sum_k exp(lse_k).

@@ -205,6 +205,36 @@ public:
     return success();
   }
 
+  /// The gradients from the formulas (ref::attentionGradients), which
+  /// recompute the softmax: out and lse are not read, so a function whose
+  /// out or lse is not the forward's gets a reference that says so.
+  LogicalResult evaluate(AttentionGradOp op) {
+    const ref::Tensor &q = *lookup(op.getQuery()), &k = *lookup(op.getKey()),
+                      &v = *lookup(op.getValue());
+    FailureOr<ref::Mask> mask = maskFor(op, op.getMaskAttr(), k.shape[2]);
+    if (failed(mask))
+      return failure();
+    const ref::Tensor *keyLengths = lookup(op.getKeyLengths());
+    if (!computeValues) {
+      ref::Cost work =
+          ref::attentionCost(q.shape, k.shape, v.shape, keyLengths, *mask);
+      // Per pair: the recomputed score, dP and the three products.
+      cost->flops += work.pairs * 2.0 * double(2 * q.shape[3] + 2 * v.shape[3]);
+      cost->pairs += work.pairs;
+      bind(op.getQueryGrad(), shapeOnly(q.shape));
+      bind(op.getKeyGrad(), shapeOnly(k.shape));
+      bind(op.getValueGrad(), shapeOnly(v.shape));
+      return success();
+    }
+    ref::AttentionGradients grads = ref::attentionGradients(
+        q, k, v, *lookup(op.getOutputGrad()), keyLengths,
+        op.getScaleOrDefault(), *mask, cost);
+    bind(op.getQueryGrad(), std::move(grads.dq));
+    bind(op.getKeyGrad(), std::move(grads.dk));
+    bind(op.getValueGrad(), std::move(grads.dv));
+    return success();
+  }
+
   LogicalResult evaluate(LinearAttentionOp op) {
     const ref::Tensor &q = *lookup(op.getQuery()), &k = *lookup(op.getKey()),
                       &v = *lookup(op.getValue());
@@ -660,7 +690,8 @@ mlir::attn::evaluateReference(func::FuncOp func,
   for (Operation &op : func.getBody().front()) {
     LogicalResult status =
         llvm::TypeSwitch<Operation *, LogicalResult>(&op)
-            .Case<AttentionOp, MultiHeadOp, CombineOp, LinearAttentionOp>(
+            .Case<AttentionOp, AttentionGradOp, MultiHeadOp, CombineOp,
+                  LinearAttentionOp>(
                 [&](auto typed) { return evaluator.evaluate(typed); })
             .Case<func::ReturnOp>([&](func::ReturnOp ret) {
               for (Value operand : ret.getOperands())

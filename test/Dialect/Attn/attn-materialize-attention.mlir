@@ -163,3 +163,62 @@ func.func @with_lse(%q: tensor<1x2x5x8xf32>, %k: tensor<1x1x6x8xf32>)
         -> (tensor<1x2x5x8xf32>, tensor<1x2x5xf32>)
   return %o, %lse : tensor<1x2x5x8xf32>, tensor<1x2x5xf32>
 }
+
+// -----
+
+// The backward from the forward's lse and out: p = exp(x - lse) (0 where lse
+// is -inf), dd = rowsum(dout * out), dp = dout . v, ds = p (dp - dd) (0
+// where p is), then dv and dk summed over the two query heads of each K/V
+// head and its rows (two reductions), dq over the keys with the keys past the
+// key length read as 0; the scale applied once to dq and dk.
+
+// CHECK-DAG: #[[X5:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>
+// CHECK-DAG: #[[ROW5:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-DAG: #[[P_BY_KEY:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d4, d5, d2)>
+// CHECK-DAG: #[[ROW_BY_KEY:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d4, d5, d3)>
+// CHECK-DAG: #[[KV_OUT:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func.func @gradients
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<2x4x8x16xf32>, %[[KEY:[a-z0-9]+]]: tensor<2x2x10x16xf32>, %[[V:[a-z0-9]+]]: tensor<2x2x10x32xf32>, %[[O:[a-z0-9]+]]: tensor<2x4x8x32xf32>, %[[DO:[a-z0-9]+]]: tensor<2x4x8x32xf32>, %[[LSE:[a-z0-9]+]]: tensor<2x4x8xf32>, %[[LEN:[a-z0-9]+]]: tensor<2xi32>)
+// CHECK-DAG: %[[NEG_INF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-DAG: %[[SCALE:.*]] = arith.constant 2.500000e-01 : f32
+// CHECK-DAG: %[[Q5:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1, 2], [3], [4]] output_shape [2, 2, 2, 8, 16]
+// CHECK-DAG: %[[O5:.*]] = tensor.expand_shape %[[O]]
+// CHECK-DAG: %[[DO5:.*]] = tensor.expand_shape %[[DO]]
+// CHECK-DAG: %[[LSE4:.*]] = tensor.expand_shape %[[LSE]] {{\[}}[0], [1, 2], [3]] output_shape [2, 2, 2, 8]
+// CHECK: %[[LOGITS:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[LEN]] : tensor<2x2x2x8x10xf32>, tensor<2xi32>)
+// CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[X5]], #[[ROW5]], #[[X5]]]
+// CHECK-SAME: ins(%[[LOGITS]], %[[LSE4]] : tensor<2x2x2x8x10xf32>, tensor<2x2x2x8xf32>)
+// CHECK: %[[NO_KEY:.*]] = arith.cmpf oeq, %{{.*}}, %[[NEG_INF]] : f32
+// CHECK: math.exp
+// CHECK: arith.select %[[NO_KEY]], %[[ZERO]]
+// CHECK: %[[DD:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[DO5]], %[[O5]] :
+// CHECK: %[[DP:.*]] = linalg.generic {{.*}} ins(%[[DO5]], %[[V]] : tensor<2x2x2x8x32xf32>, tensor<2x2x10x32xf32>) outs(%{{.*}} : tensor<2x2x2x8x10xf32>)
+// CHECK: %[[DS:.*]] = linalg.generic {{.*}} ins(%[[P]], %[[DD]] : tensor<2x2x2x8x10xf32>, tensor<2x2x2x8xf32>) outs(%[[DP]] : tensor<2x2x2x8x10xf32>)
+// CHECK: %[[NO_WEIGHT:.*]] = arith.cmpf oeq, %{{.*}}, %[[ZERO]] : f32
+// CHECK: arith.select %[[NO_WEIGHT]], %[[ZERO]]
+// CHECK: %[[DV:.*]] = linalg.generic {indexing_maps = [#[[P_BY_KEY]], #[[ROW_BY_KEY]], #[[KV_OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[P]], %[[DO5]] :
+// CHECK: %[[DQ5:.*]] = linalg.generic {{.*}} ins(%[[DS]], %[[KEY]], %[[LEN]] : tensor<2x2x2x8x10xf32>, tensor<2x2x10x16xf32>, tensor<2xi32>) outs(%{{.*}} : tensor<2x2x2x8x16xf32>)
+// CHECK: arith.cmpi slt
+// CHECK: %[[DK:.*]] = linalg.generic {indexing_maps = [#[[P_BY_KEY]], #[[ROW_BY_KEY]], #[[KV_OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[DS]], %[[Q5]] :
+// CHECK: %[[DQ_SCALED:.*]] = linalg.generic {{.*}} ins(%[[DQ5]] :
+// CHECK: arith.mulf %{{.*}}, %[[SCALE]]
+// CHECK: %[[DQ:.*]] = tensor.collapse_shape %[[DQ_SCALED]] {{\[}}[0], [1, 2], [3], [4]] : tensor<2x2x2x8x16xf32> into tensor<2x4x8x16xf32>
+// CHECK: %[[DK_SCALED:.*]] = linalg.generic {{.*}} ins(%[[DK]] :
+// CHECK: arith.mulf %{{.*}}, %[[SCALE]]
+// CHECK: return %[[DQ]], %[[DK_SCALED]], %[[DV]]
+// CHECK-NOT: attn.attention_grad
+func.func @gradients(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x10x16xf32>,
+                     %v: tensor<2x2x10x32xf32>, %o: tensor<2x4x8x32xf32>,
+                     %do: tensor<2x4x8x32xf32>, %lse: tensor<2x4x8xf32>,
+                     %len: tensor<2xi32>)
+    -> (tensor<2x4x8x16xf32>, tensor<2x2x10x16xf32>, tensor<2x2x10x32xf32>) {
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse
+      key_lengths(%len)
+      : (tensor<2x4x8x16xf32>, tensor<2x2x10x16xf32>, tensor<2x2x10x32xf32>,
+         tensor<2x4x8x32xf32>, tensor<2x4x8x32xf32>, tensor<2x4x8xf32>,
+         tensor<2xi32>)
+        -> (tensor<2x4x8x16xf32>, tensor<2x2x10x16xf32>, tensor<2x2x10x32xf32>)
+  return %dq, %dk, %dv
+      : tensor<2x4x8x16xf32>, tensor<2x2x10x16xf32>, tensor<2x2x10x32xf32>
+}

@@ -663,3 +663,43 @@ func.func @mask_name_alone(%q: tensor<1x1x4x8xf32>) {
   %o = attn.attention %q, %q, %q mask(causal) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
+
+// -----
+
+func.func @grad_output_shape(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x9x16xf32>, %v: tensor<2x2x9x8xf32>, %o: tensor<2x4x8x16xf32>, %lse: tensor<2x4x8xf32>) {
+  // expected-error @+1 {{out must have the forward's output type, the shape (batch, heads, queries, value_dim) and the query's element type, got 'tensor<2x4x8x16xf32>'}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %o, %lse : (tensor<2x4x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8xf32>) -> (tensor<2x4x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>)
+  return
+}
+
+// -----
+
+func.func @grad_output_grad_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x9x16xf32>, %v: tensor<2x2x9x8xf32>, %o: tensor<2x4x8x8xf32>, %do: tensor<2x4x8x8xf16>, %lse: tensor<2x4x8xf32>) {
+  // expected-error @+1 {{dout must have the forward's output type, the shape (batch, heads, queries, value_dim) and the query's element type, got 'tensor<2x4x8x8xf16>'}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse : (tensor<2x4x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>, tensor<2x4x8x8xf32>, tensor<2x4x8x8xf16>, tensor<2x4x8xf32>) -> (tensor<2x4x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>)
+  return
+}
+
+// -----
+
+func.func @grad_lse(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x9x16xf32>, %v: tensor<2x2x9x8xf32>, %o: tensor<2x4x8x8xf32>, %lse: tensor<2x2x8xf32>) {
+  // expected-error @+1 {{lse must be a tensor<2x4x8xf32> (batch, heads, queries), got 'tensor<2x2x8xf32>'}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %o, %lse : (tensor<2x4x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>, tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32>, tensor<2x2x8xf32>) -> (tensor<2x4x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>)
+  return
+}
+
+// -----
+
+func.func @grad_key_grad_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x9x16xf32>, %v: tensor<2x2x9x8xf32>, %o: tensor<2x4x8x8xf32>, %lse: tensor<2x4x8xf32>) {
+  // expected-error @+1 {{the gradient of the key must have its type, 'tensor<2x2x9x16xf32>', got 'tensor<2x4x9x16xf32>'}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %o, %lse : (tensor<2x4x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>, tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32>, tensor<2x4x8xf32>) -> (tensor<2x4x8x16xf32>, tensor<2x4x9x16xf32>, tensor<2x2x9x8xf32>)
+  return
+}
+
+// -----
+
+func.func @grad_heads(%q: tensor<2x3x8x16xf32>, %k: tensor<2x2x9x16xf32>, %v: tensor<2x2x9x8xf32>, %o: tensor<2x3x8x8xf32>, %lse: tensor<2x3x8xf32>) {
+  // expected-error @+1 {{query has 3 heads, which is not a multiple of the 2 key/value heads}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %o, %lse : (tensor<2x3x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>, tensor<2x3x8x8xf32>, tensor<2x3x8x8xf32>, tensor<2x3x8xf32>) -> (tensor<2x3x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>)
+  return
+}

@@ -173,3 +173,22 @@ func.func @clauses_in_any_order(%q: tensor<1x2x8x16xf32>, %len: tensor<1xi32>,
          tensor<1xi32>) -> tensor<1x2x8x16xf32>
   return
 }
+
+// CHECK-LABEL: func.func @gradients
+// CHECK: attn.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} key_lengths(%{{.*}}) mask(#attn.causal<top_left>) scale(5.000000e-01)
+// CHECK-SAME: (tensor<?x4x?x16xbf16>, tensor<?x2x?x16xbf16>, tensor<?x2x?x8xbf16>, tensor<?x4x?x8xbf16>, tensor<?x4x?x8xbf16>, tensor<?x4x?xf32>, tensor<?xi32>) -> (tensor<?x4x?x16xbf16>, tensor<?x2x?x16xbf16>, tensor<?x2x?x8xbf16>)
+func.func @gradients(%q: tensor<?x4x?x16xbf16>, %k: tensor<?x2x?x16xbf16>,
+                     %v: tensor<?x2x?x8xbf16>, %o: tensor<?x4x?x8xbf16>,
+                     %do: tensor<?x4x?x8xbf16>, %lse: tensor<?x4x?xf32>,
+                     %len: tensor<?xi32>)
+    -> (tensor<?x4x?x16xbf16>, tensor<?x2x?x16xbf16>, tensor<?x2x?x8xbf16>) {
+  // The clauses in any order, as on attn.attention.
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse scale(0.5)
+      mask(#attn.causal<top_left>) key_lengths(%len)
+      : (tensor<?x4x?x16xbf16>, tensor<?x2x?x16xbf16>, tensor<?x2x?x8xbf16>,
+         tensor<?x4x?x8xbf16>, tensor<?x4x?x8xbf16>, tensor<?x4x?xf32>,
+         tensor<?xi32>)
+        -> (tensor<?x4x?x16xbf16>, tensor<?x2x?x16xbf16>, tensor<?x2x?x8xbf16>)
+  return %dq, %dk, %dv
+      : tensor<?x4x?x16xbf16>, tensor<?x2x?x16xbf16>, tensor<?x2x?x8xbf16>
+}

@@ -133,7 +133,7 @@ static ParseResult parseAttentionClauses(
       });
 }
 
-static void printAttentionClauses(OpAsmPrinter &printer, AttentionOp,
+static void printAttentionClauses(OpAsmPrinter &printer, Operation *,
                                   Value keyLengths, MaskAttrInterface mask,
                                   FloatAttr scale) {
   printOperandClause(printer, "key_lengths", keyLengths);
@@ -474,6 +474,37 @@ double AttentionOp::getScaleOrDefault() {
   return scaleOrDefault(getScaleAttr(), dimOf(getQuery(), 3));
 }
 
+/// The mask with its defaults resolved for the keys of `key`, or null.
+static MaskAttrInterface effectiveMask(MaskAttrInterface mask, Value key) {
+  if (!mask)
+    return {};
+  FailureOr<Attribute> resolved = mask.resolveFor(dimOf(key, 2));
+  if (failed(resolved))
+    return {};
+  return cast<MaskAttrInterface>(*resolved);
+}
+
+/// The clauses of attn.attention and attn.attention_grad: key lengths, the
+/// scale, and a mask that resolves for S.
+static LogicalResult verifyAttentionClauses(Operation *op, Value q, Value k,
+                                            Value keyLengths,
+                                            MaskAttrInterface mask,
+                                            FloatAttr scale) {
+  if (failed(verifyKeyLengths(op, keyLengths, dimOf(q, 0))) ||
+      failed(verifyScale(op, scale)))
+    return failure();
+  if (mask && !effectiveMask(mask, k))
+    return op->emitOpError()
+           << "the mask " << mask
+           << " leaves a length to ceil(sqrt(S)), which needs "
+              "a static number of keys (or its length does not "
+              "fit), got S = "
+           << (ShapedType::isDynamic(dimOf(k, 2))
+                   ? std::string("?")
+                   : std::to_string(dimOf(k, 2)));
+  return success();
+}
+
 LogicalResult AttentionOp::verify() {
   Operation *op = getOperation();
   if (failed(verifySizes(op)))
@@ -483,17 +514,9 @@ LogicalResult AttentionOp::verify() {
     return failure();
   Value q = getQuery(), k = getKey(), v = getValue();
   int64_t heads = dimOf(q, 1);
-  if (failed(verifyKeyLengths(op, getKeyLengths(), dimOf(q, 0))) ||
-      failed(verifyScale(op, getScaleAttr())))
+  if (failed(verifyAttentionClauses(op, q, k, getKeyLengths(), getMaskAttr(),
+                                    getScaleAttr())))
     return failure();
-  if (getMaskAttr() && !getEffectiveMask())
-    return emitOpError() << "the mask " << getMaskAttr()
-                         << " leaves a length to ceil(sqrt(S)), which needs "
-                            "a static number of keys (or its length does not "
-                            "fit), got S = "
-                         << (ShapedType::isDynamic(dimOf(k, 2))
-                                 ? std::string("?")
-                                 : std::to_string(dimOf(k, 2)));
   if (failed(verifyResultShape(op,
                                {dimOf(q, 0), heads, dimOf(q, 2), dimOf(v, 3)},
                                "batch, heads, queries, value_dim")))
@@ -503,13 +526,7 @@ LogicalResult AttentionOp::verify() {
 }
 
 MaskAttrInterface AttentionOp::getEffectiveMask() {
-  MaskAttrInterface mask = getMaskAttr();
-  if (!mask)
-    return {};
-  FailureOr<Attribute> resolved = mask.resolveFor(dimOf(getKey(), 2));
-  if (failed(resolved))
-    return {};
-  return cast<MaskAttrInterface>(*resolved);
+  return effectiveMask(getMaskAttr(), getKey());
 }
 
 void AttentionOp::describeShapeContract(ShapeContract &contract) {
@@ -523,6 +540,79 @@ void AttentionOp::describeShapeContract(ShapeContract &contract) {
   contract.addValue(getResult(), "out", {"B", "H", "N", "Dv"});
   if (Value lse = getLse())
     contract.addValue(lse, "lse", {"B", "H", "N"});
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionGradOp
+//===----------------------------------------------------------------------===//
+
+int64_t AttentionGradOp::getNumHeads() { return dimOf(getQuery(), 1); }
+int64_t AttentionGradOp::getNumKVHeads() { return dimOf(getKey(), 1); }
+
+double AttentionGradOp::getScaleOrDefault() {
+  return scaleOrDefault(getScaleAttr(), dimOf(getQuery(), 3));
+}
+
+MaskAttrInterface AttentionGradOp::getEffectiveMask() {
+  return effectiveMask(getMaskAttr(), getKey());
+}
+
+LogicalResult AttentionGradOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifySizes(op)))
+    return failure();
+  Value q = getQuery(), k = getKey(), v = getValue();
+  if (failed(verifyQueryKeyValue(op, q, k, v, getOutput())) ||
+      failed(verifyAttentionClauses(op, q, k, getKeyLengths(), getMaskAttr(),
+                                    getScaleAttr())))
+    return failure();
+  // out and dout: the forward's output and its gradient, (B, H, N, Dv).
+  SmallVector<int64_t> outShape = {dimOf(q, 0), dimOf(q, 1), dimOf(q, 2),
+                                   dimOf(v, 3)};
+  for (auto [value, name] : {std::pair(getOutput(), "out"),
+                             std::pair(getOutputGrad(), "dout")}) {
+    auto type = cast<RankedTensorType>(value.getType());
+    if (failed(verifyResultShapeOf(type, outShape)) ||
+        type.getElementType() != getElementTypeOrSelf(q.getType()))
+      return emitOpError()
+             << name << " must have the forward's output type, the shape "
+             << "(batch, heads, queries, value_dim) and the query's element "
+                "type, got "
+             << type;
+  }
+  if (failed(verifyLogSumExp(op, "lse", getLse(),
+                             {dimOf(q, 0), dimOf(q, 1), dimOf(q, 2)})))
+    return failure();
+  // Each gradient has its operand's type.
+  for (auto [grad, operand, name] :
+       {std::tuple(getQueryGrad(), q, "query"), std::tuple(getKeyGrad(), k, "key"),
+        std::tuple(getValueGrad(), v, "value")}) {
+    if (failed(verifyResultShapeOf(cast<RankedTensorType>(grad.getType()),
+                                   cast<RankedTensorType>(operand.getType())
+                                       .getShape())) ||
+        getElementTypeOrSelf(grad.getType()) !=
+            getElementTypeOrSelf(operand.getType()))
+      return emitOpError() << "the gradient of the " << name
+                           << " must have its type, " << operand.getType()
+                           << ", got " << grad.getType();
+  }
+  return success();
+}
+
+void AttentionGradOp::describeShapeContract(ShapeContract &contract) {
+  contract.addValue(getQuery(), "q", {"B", "H", "N", "D"});
+  contract.addValue(getKey(), "k", {"B", "Hkv", "S", "D"});
+  contract.addValue(getValue(), "v", {"B", "Hkv", "S", "Dv"});
+  contract.addValue(getOutput(), "out", {"B", "H", "N", "Dv"});
+  contract.addValue(getOutputGrad(), "dout", {"B", "H", "N", "Dv"});
+  contract.addValue(getLse(), "lse", {"B", "H", "N"});
+  if (Value keyLengths = getKeyLengths()) {
+    contract.addValue(keyLengths, "key_lengths", {"B"});
+    contract.addBound(keyLengths, "S");
+  }
+  contract.addValue(getQueryGrad(), "dq", {"B", "H", "N", "D"});
+  contract.addValue(getKeyGrad(), "dk", {"B", "Hkv", "S", "D"});
+  contract.addValue(getValueGrad(), "dv", {"B", "Hkv", "S", "Dv"});
 }
 
 //===----------------------------------------------------------------------===//

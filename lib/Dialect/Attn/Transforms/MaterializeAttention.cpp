@@ -13,6 +13,23 @@
 // head hk, so grouped heads share K and V without a copy. Subtracting the row
 // max keeps exp in range; a row that sees no key has m = -inf and yields 0.
 //
+// attn.attention_grad, the same way, from the forward's out and lse:
+//
+//   x, as above
+//   p[b,hk,g,i,j]  = lse == -inf ? 0 : exp(x - lse)
+//   dd[b,hk,g,i]   = sum_e dout * out                 (= sum_j p dP)
+//   dp[b,hk,g,i,j] = sum_e dout[i,e] * v[j,e]
+//   ds[b,hk,g,i,j] = p == 0 ? 0 : p * (dp - dd)
+//   dv[b,hk,j,e]   = sum_(g,i) p * dout[i,e]
+//   dq[b,hk,g,i,d] = scale * sum_j ds * k[j,d]
+//   dk[b,hk,j,d]   = scale * sum_(g,i) ds * q[i,d]
+//
+// The sums over (g, i) add the gradients of the query heads that share a
+// key/value head. A key past its row's key length has p = 0 and ds = 0
+// (selected, not multiplied: what padding holds may be NaN), and its k
+// enters dq as 0. This is the O(N S) memory strategy; the tiled backward
+// recomputes p per tile instead.
+//
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/Transforms/GenericBuilder.h"
@@ -36,6 +53,202 @@ using namespace mlir::attn;
 
 namespace {
 
+/// f32 of `x` (f16, bf16 or f32).
+Value toF32(OpBuilder &b, Location loc, Value x) {
+  Type f32 = b.getF32Type();
+  return x.getType() == f32 ? x : arith::ExtFOp::create(b, loc, f32, x);
+}
+
+constexpr auto kReassoc =
+    arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+
+/// The body of a product's reduction: acc + f32(a) * f32(b), reassociable
+/// so that LLVM can vectorize the sum.
+Value multiplyAdd(OpBuilder &b, Location l, ValueRange a) {
+  Value prod = arith::MulFOp::create(b, l, toF32(b, l, a[0]),
+                                     toF32(b, l, a[1]), kReassoc);
+  return arith::AddFOp::create(b, l, a.back(), prod, kReassoc);
+}
+
+/// rows[b,hk,g,i,:] . keys[b,hk,j,:] for every key j, over (b, hk, g, i, j,
+/// x): (B, Hkv, G, N, S) in f32. q k^T, and dout v^T.
+Value rowsTimesKeys(GenericBuilder &gb, Value rows, Value keys,
+                    ArrayRef<OpFoldResult> scoreSizes) {
+  return gb.generic({rows, keys},
+                    gb.tensor(scoreSizes, Float32Type::get(rows.getContext()),
+                              0.0),
+                    {gb.map(6, {0, 1, 2, 3, 5}), gb.map(6, {0, 1, 4, 5}),
+                     gb.map(6, {0, 1, 2, 3, 4})},
+                    {kPar, kPar, kPar, kPar, kPar, kRed}, multiplyAdd);
+}
+
+/// sum over (g, i) of weights[b,hk,g,i,j] rows[b,hk,g,i,:], over (b, hk, j,
+/// x, g, i): (B, Hkv, S, X) in f32, summing the query heads that share a
+/// key/value head. p^T dout, and ds^T q.
+Value weightsTimesRows(GenericBuilder &gb, Value weights, Value rows,
+                       ArrayRef<OpFoldResult> keySizes) {
+  return gb.generic({weights, rows},
+                    gb.tensor(keySizes, Float32Type::get(rows.getContext()),
+                              0.0),
+                    {gb.map(6, {0, 1, 4, 5, 2}), gb.map(6, {0, 1, 4, 5, 3}),
+                     gb.map(6, {0, 1, 2, 3})},
+                    {kPar, kPar, kPar, kPar, kRed, kRed}, multiplyAdd);
+}
+
+/// `x` at key index `keyDim` of the iteration where that key is one of its
+/// batch row's valid keys, else 0: keys past the key length may hold
+/// anything (NaN), and a weight of 0 times them must not count.
+Value zeroPastKeyLength(OpBuilder &b, Location l, Value x, Value length,
+                        unsigned keyDim, Value numKeys) {
+  if (!length)
+    return x;
+  Value key = linalg::IndexOp::create(b, l, keyDim);
+  Value valid = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, key,
+                                      buildValidKeys(b, l, length, numKeys));
+  return arith::SelectOp::create(
+      b, l, valid, x, arith::ConstantOp::create(b, l, b.getF32FloatAttr(0)));
+}
+
+/// sum over j of weights[b,hk,g,i,j] keys[b,hk,j,:], over (b, hk, g, i, j,
+/// x) with x innermost and contiguous: (B, Hkv, G, N, X) in f32. p v, and
+/// ds k. A key past its row's key length adds nothing: the weight is 0
+/// there, and 0 times what such a row holds, NaN or inf, must not count.
+Value weightsTimesKeys(GenericBuilder &gb, Value weights, Value keys,
+                       Value keyLengths, Value numKeys,
+                       ArrayRef<OpFoldResult> rowSizes) {
+  SmallVector<Value> inputs = {weights, keys};
+  SmallVector<AffineMap> maps = {gb.map(6, {0, 1, 2, 3, 4}),
+                                 gb.map(6, {0, 1, 4, 5})};
+  if (keyLengths) {
+    inputs.push_back(keyLengths);
+    maps.push_back(gb.map(6, {0}));
+  }
+  maps.push_back(gb.map(6, {0, 1, 2, 3, 5}));
+  return gb.generic(
+      inputs,
+      gb.tensor(rowSizes, Float32Type::get(keys.getContext()), 0.0), maps,
+      {kPar, kPar, kPar, kPar, kRed, kPar},
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value key = zeroPastKeyLength(b, l, toF32(b, l, a[1]),
+                                      keyLengths ? a[2] : Value(), 4, numKeys);
+        return multiplyAdd(b, l, {a[0], key, a.back()});
+      });
+}
+
+/// row == -inf ? 0 : exp(x - row) for the (B, Hkv, G, N, S) scores x, in
+/// their place: with the row max, the forward's unnormalized weights; with
+/// the log-sum-exp, the softmax itself. A row that sees no key (-inf) gets
+/// zeros, not the NaN of -inf - -inf.
+Value softmaxWeights(GenericBuilder &gb, Value logits, Value row) {
+  return gb.generic(
+      {logits, row}, logits,
+      {gb.map(5, {0, 1, 2, 3, 4}), gb.map(5, {0, 1, 2, 3}),
+       gb.map(5, {0, 1, 2, 3, 4})},
+      {kPar, kPar, kPar, kPar, kPar},
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value negInf = arith::ConstantOp::create(
+            b, l, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+        Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0));
+        Value empty = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ,
+                                            a[1], negInf);
+        Value e =
+            math::ExpOp::create(b, l, arith::SubFOp::create(b, l, a[0], a[1]));
+        return arith::SelectOp::create(b, l, empty, zero, e);
+      });
+}
+
+/// `x` (B, H, N, ...) viewed as (B, Hkv, G, N, ...): query head h = hk * G + g.
+Value splitQueryHeads(OpBuilder &b, Location loc, Value x, int64_t kvHeads,
+                      int64_t group) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> shape = {type.getDimSize(0), kvHeads, group};
+  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, x, 0),
+                                     b.getIndexAttr(kvHeads),
+                                     b.getIndexAttr(group)};
+  SmallVector<ReassociationIndices> reassociation = {{0}, {1, 2}};
+  for (int64_t dim = 2; dim < type.getRank(); ++dim) {
+    shape.push_back(type.getDimSize(dim));
+    sizes.push_back(tensor::getMixedSize(b, loc, x, dim));
+    reassociation.push_back({dim + 1});
+  }
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), x,
+      reassociation, sizes);
+}
+
+/// (B, Hkv, G, N, ...) back to (B, H, N, ...), cast to `type`.
+Value mergeQueryHeads(OpBuilder &b, Location loc, Value x, Type type) {
+  int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
+  SmallVector<ReassociationIndices> reassociation = {{0}, {1, 2}};
+  for (int64_t dim = 3; dim < rank; ++dim)
+    reassociation.push_back({dim});
+  Value merged = tensor::CollapseShapeOp::create(b, loc, x, reassociation);
+  if (merged.getType() != type)
+    merged = tensor::CastOp::create(b, loc, type, merged);
+  return merged;
+}
+
+/// The masked, scaled scores of the (B, Hkv, G, N, S) view, in f32:
+///   x[b,hk,g,i,j] = visible(i, j) ? scale * q5[b,hk,g,i] . k[b,hk,j] : -inf
+/// where visible applies the key length of b and the mask of head
+/// hk * G + g.
+Value buildMaskedScores(OpBuilder &rewriter, Location loc, GenericBuilder &gb,
+                        Value q5, Value k, Value keyLengths,
+                        MaskAttrInterface mask, double scale, int64_t group,
+                        ArrayRef<OpFoldResult> scoreSizes) {
+  // s = q . k over (b, hk, g, i, j, d).
+  Value scores = rowsTimesKeys(gb, q5, k, scoreSizes);
+
+  // x = visible ? scale * s : -inf, in place of s.
+  Value numQueries =
+      getValueOrCreateConstantIndexOp(rewriter, loc, scoreSizes[3]);
+  Value numKeys = getValueOrCreateConstantIndexOp(rewriter, loc, scoreSizes[4]);
+  SmallVector<Value> maskInputs = {scores};
+  SmallVector<AffineMap> maskMaps = {gb.map(5, {0, 1, 2, 3, 4})};
+  if (keyLengths) {
+    maskInputs.push_back(keyLengths);
+    maskMaps.push_back(gb.map(5, {0}));
+  }
+  maskMaps.push_back(gb.map(5, {0, 1, 2, 3, 4}));
+  return gb.generic(
+      maskInputs, scores, maskMaps, {kPar, kPar, kPar, kPar, kPar},
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value scaled = arith::MulFOp::create(
+            b, l, a[0],
+            arith::ConstantOp::create(b, l, b.getF32FloatAttr(scale)));
+        if (!keyLengths && !mask)
+          return scaled;
+        Value row = linalg::IndexOp::create(b, l, 3);
+        Value col = linalg::IndexOp::create(b, l, 4);
+        Value valid = numKeys;
+        Value visible;
+        if (keyLengths) {
+          // The valid keys of this batch row: clamp(len, 0, S).
+          valid = buildValidKeys(b, l, a[1], numKeys);
+          visible = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
+                                          col, valid);
+        }
+        if (mask) {
+          // Query head h = hk * G + g of the (B, Hkv, G, N, S) scores.
+          Value head = arith::AddIOp::create(
+              b, l,
+              arith::MulIOp::create(
+                  b, l, linalg::IndexOp::create(b, l, 1),
+                  arith::ConstantIndexOp::create(b, l, group)),
+              linalg::IndexOp::create(b, l, 2));
+          Value inMask =
+              mask.buildIsVisible(b, l, row, col, numQueries, valid, head);
+          visible =
+              visible ? arith::AndIOp::create(b, l, visible, inMask).getResult()
+                      : inMask;
+        }
+        Value negInf = arith::ConstantOp::create(
+            b, l, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+        return arith::SelectOp::create(b, l, visible, scaled, negInf);
+      });
+}
+
+
 struct MaterializeAttention : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -51,7 +264,7 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
     Type f32 = rewriter.getF32Type();
     int64_t kvHeads = op.getNumKVHeads();
     int64_t group = op.getNumHeads() / kvHeads;
-    int64_t headDim = qType.getDimSize(3), valueDim = vType.getDimSize(3);
+    int64_t valueDim = vType.getDimSize(3);
 
     OpFoldResult batch = tensor::getMixedSize(rewriter, loc, q, 0);
     OpFoldResult queries = tensor::getMixedSize(rewriter, loc, q, 2);
@@ -59,88 +272,15 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
     OpFoldResult hk = rewriter.getIndexAttr(kvHeads);
     OpFoldResult g = rewriter.getIndexAttr(group);
 
-    // View q (B, H, N, D) as (B, Hkv, G, N, D).
-    SmallVector<ReassociationIndices> splitHeads = {{0}, {1, 2}, {3}, {4}};
-    SmallVector<OpFoldResult> q5Sizes = {batch, hk, g, queries,
-                                         rewriter.getIndexAttr(headDim)};
-    auto q5Type = RankedTensorType::get(
-        {qType.getDimSize(0), kvHeads, group, qType.getDimSize(2), headDim},
-        elementType);
-    Value q5 = tensor::ExpandShapeOp::create(rewriter, loc, q5Type, q,
-                                             splitHeads, q5Sizes);
-
+    Value q5 = splitQueryHeads(rewriter, loc, q, kvHeads, group);
     GenericBuilder gb(rewriter, loc);
-    auto toF32 = [&](OpBuilder &b, Location l, Value x) -> Value {
-      return x.getType() == f32 ? x : arith::ExtFOp::create(b, l, f32, x);
-    };
     SmallVector<OpFoldResult> rowSizes = {batch, hk, g, queries};
     SmallVector<OpFoldResult> scoreSizes = {batch, hk, g, queries, keys};
-    auto reassocFlags =
-        arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-
-    // s = q . k over (b, hk, g, i, j, d); the f32 sum may be reassociated so
-    // that LLVM can vectorize it.
-    Value scores = gb.generic(
-        {q5, k}, gb.tensor(scoreSizes, f32, 0.0),
-        {gb.map(6, {0, 1, 2, 3, 5}), gb.map(6, {0, 1, 4, 5}),
-         gb.map(6, {0, 1, 2, 3, 4})},
-        {kPar, kPar, kPar, kPar, kPar, kRed},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value prod = arith::MulFOp::create(b, l, toF32(b, l, a[0]),
-                                             toF32(b, l, a[1]), reassocFlags);
-          return arith::AddFOp::create(b, l, a[2], prod, reassocFlags);
-        });
-
-    // x = visible ? scale * s : -inf, in place of s.
-    Value numQueries = getValueOrCreateConstantIndexOp(rewriter, loc, queries);
-    Value numKeys = getValueOrCreateConstantIndexOp(rewriter, loc, keys);
     Value keyLengths = op.getKeyLengths();
-    auto mask = op.getEffectiveMask();
-    SmallVector<Value> maskInputs = {scores};
-    SmallVector<AffineMap> maskMaps = {gb.map(5, {0, 1, 2, 3, 4})};
-    if (keyLengths) {
-      maskInputs.push_back(keyLengths);
-      maskMaps.push_back(gb.map(5, {0}));
-    }
-    maskMaps.push_back(gb.map(5, {0, 1, 2, 3, 4}));
-    double scale = op.getScaleOrDefault();
-    Value logits = gb.generic(
-        maskInputs, scores, maskMaps, {kPar, kPar, kPar, kPar, kPar},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value scaled = arith::MulFOp::create(
-              b, l, a[0],
-              arith::ConstantOp::create(b, l, b.getF32FloatAttr(scale)));
-          if (!keyLengths && !mask)
-            return scaled;
-          Value row = linalg::IndexOp::create(b, l, 3);
-          Value col = linalg::IndexOp::create(b, l, 4);
-          Value valid = numKeys;
-          Value visible;
-          if (keyLengths) {
-            // The valid keys of this batch row: clamp(len, 0, S).
-            valid = buildValidKeys(b, l, a[1], numKeys);
-            visible = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
-                                            col, valid);
-          }
-          if (mask) {
-            // Query head h = hk * G + g of the (B, Hkv, G, N, S) scores.
-            Value head = arith::AddIOp::create(
-                b, l,
-                arith::MulIOp::create(
-                    b, l, linalg::IndexOp::create(b, l, 1),
-                    arith::ConstantIndexOp::create(b, l, group)),
-                linalg::IndexOp::create(b, l, 2));
-            Value inMask =
-                mask.buildIsVisible(b, l, row, col, numQueries, valid, head);
-            visible =
-                visible
-                    ? arith::AndIOp::create(b, l, visible, inMask).getResult()
-                    : inMask;
-          }
-          Value negInf = arith::ConstantOp::create(
-              b, l, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-          return arith::SelectOp::create(b, l, visible, scaled, negInf);
-        });
+    Value numKeys = getValueOrCreateConstantIndexOp(rewriter, loc, keys);
+    Value logits = buildMaskedScores(rewriter, loc, gb, q5, k, keyLengths,
+                                     op.getEffectiveMask(),
+                                     op.getScaleOrDefault(), group, scoreSizes);
 
     // m = max_j x
     Value rowMax = gb.generic(
@@ -153,21 +293,7 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
         });
 
     // p = m == -inf ? 0 : exp(x - m), in place of x.
-    Value probs = gb.generic(
-        {logits, rowMax}, logits,
-        {gb.map(5, {0, 1, 2, 3, 4}), gb.map(5, {0, 1, 2, 3}),
-         gb.map(5, {0, 1, 2, 3, 4})},
-        {kPar, kPar, kPar, kPar, kPar},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value negInf = arith::ConstantOp::create(
-              b, l, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-          Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0));
-          Value empty = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ,
-                                              a[1], negInf);
-          Value e = math::ExpOp::create(
-              b, l, arith::SubFOp::create(b, l, a[0], a[1]));
-          return arith::SelectOp::create(b, l, empty, zero, e);
-        });
+    Value probs = softmaxWeights(gb, logits, rowMax);
 
     // l = sum_j p
     Value rowSum =
@@ -183,31 +309,7 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
     // times what such a row of v holds, NaN or inf, must not count).
     SmallVector<OpFoldResult> outSizes = {batch, hk, g, queries,
                                           rewriter.getIndexAttr(valueDim)};
-    SmallVector<Value> accInputs = {probs, v};
-    SmallVector<AffineMap> accMaps = {gb.map(6, {0, 1, 2, 3, 4}),
-                                      gb.map(6, {0, 1, 4, 5})};
-    if (keyLengths) {
-      accInputs.push_back(keyLengths);
-      accMaps.push_back(gb.map(6, {0}));
-    }
-    accMaps.push_back(gb.map(6, {0, 1, 2, 3, 5}));
-    Value acc = gb.generic(
-        accInputs, gb.tensor(outSizes, f32, 0.0), accMaps,
-        {kPar, kPar, kPar, kPar, kRed, kPar},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value value = toF32(b, l, a[1]);
-          if (keyLengths) {
-            Value key = linalg::IndexOp::create(b, l, 4);
-            Value attended = arith::CmpIOp::create(
-                b, l, arith::CmpIPredicate::slt, key,
-                buildValidKeys(b, l, a[2], numKeys));
-            value = arith::SelectOp::create(
-                b, l, attended, value,
-                arith::ConstantOp::create(b, l, b.getF32FloatAttr(0)));
-          }
-          Value prod = arith::MulFOp::create(b, l, a[0], value);
-          return arith::AddFOp::create(b, l, a.back(), prod);
-        });
+    Value acc = weightsTimesKeys(gb, probs, v, keyLengths, numKeys, outSizes);
 
     // o = l > 0 ? acc / l : 0, in the element type of the op.
     Value out5 = gb.generic(
@@ -229,10 +331,7 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
 
     // (B, Hkv, G, N, Dv) -> (B, H, N, Dv)
     Value out =
-        tensor::CollapseShapeOp::create(rewriter, loc, out5, splitHeads);
-    if (out.getType() != op.getResult().getType())
-      out =
-          tensor::CastOp::create(rewriter, loc, op.getResult().getType(), out);
+        mergeQueryHeads(rewriter, loc, out5, op.getResult().getType());
     if (!op.getLse()) {
       rewriter.replaceOp(op, out);
       return success();
@@ -249,12 +348,129 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
                          b, l, a[0], f32Constant(b, l, kLog2E));
                      return logSumExpOf(b, l, log2Max, a[1]);
                    });
-    Value lse = tensor::CollapseShapeOp::create(
-        rewriter, loc, lse5,
-        SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}});
-    if (lse.getType() != op.getLse().getType())
-      lse = tensor::CastOp::create(rewriter, loc, op.getLse().getType(), lse);
+    Value lse = mergeQueryHeads(rewriter, loc, lse5, op.getLse().getType());
     rewriter.replaceOp(op, {out, lse});
+    return success();
+  }
+};
+
+struct MaterializeAttentionGrad : OpRewritePattern<AttentionGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AttentionGradOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+    Type f32 = rewriter.getF32Type();
+    int64_t kvHeads = op.getNumKVHeads();
+    int64_t group = op.getNumHeads() / kvHeads;
+    int64_t headDim = cast<RankedTensorType>(q.getType()).getDimSize(3);
+    int64_t valueDim = cast<RankedTensorType>(v.getType()).getDimSize(3);
+    double scale = op.getScaleOrDefault();
+
+    OpFoldResult batch = tensor::getMixedSize(rewriter, loc, q, 0);
+    OpFoldResult queries = tensor::getMixedSize(rewriter, loc, q, 2);
+    OpFoldResult keys = tensor::getMixedSize(rewriter, loc, k, 2);
+    OpFoldResult hk = rewriter.getIndexAttr(kvHeads);
+    OpFoldResult g = rewriter.getIndexAttr(group);
+    OpFoldResult d = rewriter.getIndexAttr(headDim);
+    OpFoldResult dv = rewriter.getIndexAttr(valueDim);
+    SmallVector<OpFoldResult> rowSizes = {batch, hk, g, queries};
+    SmallVector<OpFoldResult> scoreSizes = {batch, hk, g, queries, keys};
+    Value numKeys = getValueOrCreateConstantIndexOp(rewriter, loc, keys);
+    Value keyLengths = op.getKeyLengths();
+
+    Value q5 = splitQueryHeads(rewriter, loc, q, kvHeads, group);
+    Value out5 = splitQueryHeads(rewriter, loc, op.getOutput(), kvHeads, group);
+    Value dout5 =
+        splitQueryHeads(rewriter, loc, op.getOutputGrad(), kvHeads, group);
+    Value lse4 = splitQueryHeads(rewriter, loc, op.getLse(), kvHeads, group);
+    GenericBuilder gb(rewriter, loc);
+    Value logits =
+        buildMaskedScores(rewriter, loc, gb, q5, k, keyLengths,
+                          op.getEffectiveMask(), scale, group, scoreSizes);
+    Value zero = arith::ConstantOp::create(rewriter, loc,
+                                           rewriter.getF32FloatAttr(0));
+    SmallVector<utils::IteratorType> par5(5, kPar);
+
+    // p = lse == -inf ? 0 : exp(x - lse), in place of x.
+    Value probs = softmaxWeights(gb, logits, lse4);
+
+    // dd = sum_e dout * out
+    Value rowDots = gb.generic(
+        {dout5, out5}, gb.tensor(rowSizes, f32, 0.0),
+        {gb.map(5, {0, 1, 2, 3, 4}), gb.map(5, {0, 1, 2, 3, 4}),
+         gb.map(5, {0, 1, 2, 3})},
+        {kPar, kPar, kPar, kPar, kRed}, multiplyAdd);
+
+    // dp = dout . v over (b, hk, g, i, j, e).
+    Value dp = rowsTimesKeys(gb, dout5, v, scoreSizes);
+
+    // ds = p == 0 ? 0 : p * (dp - dd), in place of dp.
+    Value ds = gb.generic(
+        {probs, rowDots}, dp,
+        {gb.map(5, {0, 1, 2, 3, 4}), gb.map(5, {0, 1, 2, 3}),
+         gb.map(5, {0, 1, 2, 3, 4})},
+        par5, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value none = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ,
+                                             a[0], zero);
+          Value grad = arith::MulFOp::create(
+              b, l, a[0], arith::SubFOp::create(b, l, a[2], a[1]));
+          return arith::SelectOp::create(b, l, none, zero, grad);
+        });
+
+    // dv = sum_(g,i) p * dout over (b, hk, j, e, g, i).
+    Value dvSum = weightsTimesRows(gb, probs, dout5, {batch, hk, keys, dv});
+
+    // dq = scale * sum_j ds * k over (b, hk, g, i, d, j); keys past the key
+    // length count as 0.
+    Value dqSum = weightsTimesKeys(gb, ds, k, keyLengths, numKeys,
+                                   {batch, hk, g, queries, d});
+
+    // dk = scale * sum_(g,i) ds * q over (b, hk, j, d, g, i).
+    Value dkSum = weightsTimesRows(gb, ds, q5, {batch, hk, keys, d});
+
+    // Each gradient scaled (dv by 1) and in its operand's element type.
+    auto finish = [&](Value sum, double factor, Type type) -> Value {
+      auto sumType = cast<RankedTensorType>(sum.getType());
+      Type elementType = getElementTypeOrSelf(type);
+      if (factor == 1.0 && elementType == f32)
+        return sum;
+      SmallVector<OpFoldResult> sizes =
+          tensor::getMixedSizes(rewriter, loc, sum);
+      unsigned rank = sumType.getRank();
+      SmallVector<unsigned> identity = llvm::to_vector(llvm::seq(rank));
+      return gb.generic(
+          {sum}, gb.tensor(sizes, elementType),
+          {gb.map(rank, identity), gb.map(rank, identity)},
+          SmallVector<utils::IteratorType>(rank, kPar),
+          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            Value x = factor == 1.0
+                          ? a[0]
+                          : arith::MulFOp::create(
+                                b, l, a[0],
+                                arith::ConstantOp::create(
+                                    b, l, b.getF32FloatAttr(factor)))
+                                .getResult();
+            return elementType == f32
+                       ? x
+                       : arith::TruncFOp::create(b, l, elementType, x)
+                             .getResult();
+          });
+    };
+    auto castTo = [&](Value x, Type type) -> Value {
+      return x.getType() == type
+                 ? x
+                 : tensor::CastOp::create(rewriter, loc, type, x).getResult();
+    };
+    Value dq = mergeQueryHeads(
+        rewriter, loc, finish(dqSum, scale, op.getQueryGrad().getType()),
+        op.getQueryGrad().getType());
+    Value dk = castTo(finish(dkSum, scale, op.getKeyGrad().getType()),
+                      op.getKeyGrad().getType());
+    Value dvOut = castTo(finish(dvSum, 1.0, op.getValueGrad().getType()),
+                         op.getValueGrad().getType());
+    rewriter.replaceOp(op, {dq, dk, dvOut});
     return success();
   }
 };
@@ -274,5 +490,6 @@ struct AttnMaterializeAttentionPass
 
 void mlir::attn::populateMaterializeAttentionPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<MaterializeAttention>(patterns.getContext());
+  patterns.add<MaterializeAttention, MaterializeAttentionGrad>(
+      patterns.getContext());
 }

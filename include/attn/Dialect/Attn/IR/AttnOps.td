@@ -79,6 +79,72 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
   }];
 }
 
+def Attn_AttentionGradOp : Attn_Op<"attention_grad", [Pure,
+    DeclareOpInterfaceMethods<Attn_ShapeContractOpInterface>]> {
+  let summary = "the gradients of attn.attention with respect to q, k and v";
+  let description = [{
+    The backward pass of `attn.attention`: given the forward's operands, its
+    output `out` and log-sum-exp `lse` (the forward's second result), and the
+    gradient `dout` of a loss with respect to `out`, the gradients of that
+    loss with respect to q, k and v. With P the softmax weights of each row
+    over the keys it may see (P_ij = exp(scale q_i . k_j - lse_i)):
+
+        dv_j  = sum over the query heads of j's group and rows i of P_ij dout_i
+        dS_ij = P_ij (dout_i . v_j - dout_i . out_i)
+        dq_i  = scale sum_j dS_ij k_j
+        dk_j  = scale sum over the query heads of j's group and rows i of dS_ij q_i
+
+    (dout_i . out_i = sum_j P_ij dout_i . v_j is the softmax's Jacobian
+    applied to dP = dout v^T.) `out` and `lse` must be what the forward
+    computed from the same q, k, v and clauses: the backward reads them
+    instead of recomputing them, as FlashAttention's does. A row that may see
+    no key (lse = -inf) passes no gradient; its dq is 0. The clauses mean
+    what they mean on `attn.attention`: key lengths, every mask family and
+    alignment, the scale (1/sqrt(D) by default), grouped and multi-query
+    heads (dk and dv sum over the query heads that share a key/value head),
+    cross attention (S != N), and f16, bf16 and f32 (the gradients have
+    their operand's element type).
+
+    ```mlir
+    %o, %lse = attn.attention %q, %k, %v mask(#attn.causal<top_left>)
+        : (tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>)
+          -> (tensor<?x8x?x64xf32>, tensor<?x8x?xf32>)
+    %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse
+        mask(#attn.causal<top_left>)
+        : (tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>,
+           tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?xf32>)
+          -> (tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>)
+    ```
+  }];
+  let arguments = (ins
+    AnyRankedTensor:$query,
+    AnyRankedTensor:$key,
+    AnyRankedTensor:$value,
+    AnyRankedTensor:$output,
+    AnyRankedTensor:$output_grad,
+    AnyRankedTensor:$lse,
+    Optional<AnyRankedTensor>:$key_lengths,
+    OptionalAttr<Attn_MaskAttrInterface>:$mask,
+    OptionalAttr<F64Attr>:$scale
+  );
+  let results = (outs AnyRankedTensor:$query_grad,
+                      AnyRankedTensor:$key_grad,
+                      AnyRankedTensor:$value_grad);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output `,` $output_grad `,` $lse ``
+    custom<AttentionClauses>($key_lengths, $mask, $scale)
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// As on attn.attention.
+    double getScaleOrDefault();
+    int64_t getNumHeads();
+    int64_t getNumKVHeads();
+    ::mlir::attn::MaskAttrInterface getEffectiveMask();
+  }];
+}
+
 def Attn_MultiHeadOp : Attn_Op<"multi_head", [Pure, AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<Attn_ShapeContractOpInterface>]> {
   let summary = "an attention layer with its projections (MHA, MQA, GQA, cross)";

@@ -147,7 +147,7 @@ def AttnLowerCombinePass : Pass<"attn-lower-combine", "::mlir::func::FuncOp"> {
 
 def AttnMaterializeAttentionPass
     : Pass<"attn-materialize-attention", "::mlir::func::FuncOp"> {
-  let summary = "Lower attn.attention to the materialized score matrix";
+  let summary = "Lower attn.attention and attn.attention_grad to the materialized score matrix";
   let description = [{
     The reference strategy: the (B, Hkv, G, N, S) score tensor is formed in
     f32, masked (-inf where a key is invisible), normalized by a two-pass
@@ -156,6 +156,12 @@ def AttnMaterializeAttentionPass
     a group of G heads reads its key/value head without copying it. A row
     with no visible key has max = -inf; its weights are set to 0 and its
     output, divided by a zero sum, to 0, not NaN. Memory: O(B H N S).
+
+    attn.attention_grad the same way, from the forward's lse and out:
+    p = exp(x - lse), dd = rowsum(dout * out), ds = p (dout v^T - dd), then
+    dv = p^T dout and dk = scale ds^T q summed over the G heads of a group,
+    and dq = scale ds k; keys past a row's key length enter as 0 (what
+    padding holds may be NaN).
   }];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",

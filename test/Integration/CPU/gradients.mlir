@@ -17,6 +17,13 @@
 // RUN: attn-run %s --entry half --random 8 --shape q=2x3x21x16 --shape k=2x1x33x16 --check
 // RUN: attn-run %s --entry bfloat --random 9 --shape q=1x2x19x16 --shape k=1x2x27x16 --check
 //
+// Deterministic: the gradients on one thread and on two are the same bits.
+// RUN: env OMP_NUM_THREADS=1 attn-run %s --entry causal_top_left --random 3 --shape q=2x6x29x8 --shape k=2x2x29x8 --values key_lengths=29,7 --output dq=%t.dq1.npy --output dk=%t.dk1.npy --output dv=%t.dv1.npy
+// RUN: env OMP_NUM_THREADS=2 attn-run %s --entry causal_top_left --random 3 --shape q=2x6x29x8 --shape k=2x2x29x8 --values key_lengths=29,7 --output dq=%t.dq2.npy --output dk=%t.dk2.npy --output dv=%t.dv2.npy
+// RUN: cmp %t.dq1.npy %t.dq2.npy
+// RUN: cmp %t.dk1.npy %t.dk2.npy
+// RUN: cmp %t.dv1.npy %t.dv2.npy
+//
 // The `// -----` lines mean nothing to attn-run; they make each function a
 // seed of its own for scripts/fuzz-ir.py (translating all of them at once
 // takes about 20 s).

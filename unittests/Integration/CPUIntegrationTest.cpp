@@ -184,6 +184,7 @@ constexpr const char *kLayers = "test/Integration/CPU/layers.mlir";
 constexpr const char *kMasks = "test/Integration/CPU/masks.mlir";
 constexpr const char *kDecode = "test/Integration/CPU/decode.mlir";
 constexpr const char *kLinear = "test/Integration/CPU/linear.mlir";
+constexpr const char *kGradients = "test/Integration/CPU/gradients.mlir";
 
 /// Every function of `file` under every configuration of `configs` (their
 /// file, function and draws are filled in).
@@ -265,6 +266,21 @@ INSTANTIATE_TEST_SUITE_P(
               {{nullptr, nullptr, 0},
                {nullptr, nullptr, 0, "auto", 64, 64, 0, "chunked", 8},
                {nullptr, nullptr, 0, "auto", 64, 64, 0, "recurrent"}})),
+    caseName);
+
+/// The backward pass after a forward by each strategy (the backward itself
+/// has one lowering, the score matrix): dq, dk and dv of random shapes,
+/// key lengths that may be 0, every mask family.
+INSTANTIATE_TEST_SUITE_P(
+    Gradients, CPUIntegration,
+    ::testing::ValuesIn(sweep(kGradients,
+                              {"plain", "causal_top_left",
+                               "causal_bottom_right", "window_global",
+                               "strided_split", "fixed_causal", "half",
+                               "bfloat"},
+                              4,
+                              {{nullptr, nullptr, 0, "flash", 8, 16},
+                               {nullptr, nullptr, 0, "materialized"}})),
     caseName);
 
 INSTANTIATE_TEST_SUITE_P(

@@ -31,6 +31,9 @@ config.substitutions.append(("%attn_src_root", config.attn_src_root))
 # used them would not load.
 mattr = lit_config.params.get("attn_mattr")
 if mattr:
+    # Its own %t files: ctest runs both variants of a test at once.
+    config.test_exec_root = os.path.join(
+        config.attn_obj_root, "test-mattr" + mattr.replace(",", "_"))
     config.substitutions.append(
         (r"(?<![\w/.-])attn-run(?![\w.-])", "attn-run --mattr=" + mattr))
     config.environment["ATTN_CPU_LACKS"] = ",".join(

@@ -58,6 +58,8 @@ void attn::buildLowerToLLVMCPUPipeline(OpPassManager &pm,
   // bf16 attention multiplies bf16 pairs where the target has vdpbf16ps.
   pm.addNestedPass<func::FuncOp>(createAttnTileOnlineSoftmaxPass(
       {config.queryTile, config.keyTile, unit.bf16Dot}));
+  pm.addNestedPass<func::FuncOp>(
+      createAttnTileAttentionGradPass({config.queryTile, config.keyTile}));
   pm.addNestedPass<func::FuncOp>(createAttnMaterializeAttentionPass());
   pm.addNestedPass<func::FuncOp>(createAttnLowerLinearAttentionPass(
       {config.linearForm, config.linearChunk, lanes}));

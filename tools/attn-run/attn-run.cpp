@@ -720,8 +720,8 @@ void writeOutputs(const ::attn::Function &function,
 
 /// The strategies attn-select-strategy picks for the attention ops of
 /// `module` with these options of a pipeline ("flash", "materialized",
-/// "decode", "materialized backward", several joined by "+", or "none"
-/// without attention).
+/// "decode", "flash backward", several joined by "+", or "none" without
+/// attention).
 std::string chosenStrategies(ModuleOp module, const std::string &strategy,
                              int64_t queryTile, int64_t keyTile) {
   OwningOpRef<ModuleOp> copy(module.clone());
@@ -736,9 +736,9 @@ std::string chosenStrategies(ModuleOp module, const std::string &strategy,
     if (auto mark = op->getAttrOfType<StringAttr>(mlir::attn::kStrategyAttr))
       names.insert(mark.getValue().str());
   });
-  // The backward has one lowering today, the score matrix.
-  copy->walk([&](mlir::attn::AttentionGradOp) {
-    names.insert("materialized backward");
+  copy->walk([&](mlir::attn::AttentionGradOp op) {
+    if (auto mark = op->getAttrOfType<StringAttr>(mlir::attn::kStrategyAttr))
+      names.insert(mark.getValue().str() + " backward");
   });
   copy->walk([&](mlir::attn::LinearAttentionOp op) {
     static const char *forms[] = {"parallel", "chunked", "recurrent"};

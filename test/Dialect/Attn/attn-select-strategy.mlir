@@ -97,3 +97,31 @@ func.func @split_heads(%q: tensor<?x4x1x8xf32>, %k: tensor<?x1x?x8xf32>,
         -> tensor<?x4x1x8xf32>
   return %o : tensor<?x4x1x8xf32>
 }
+
+// -----
+
+// The backward follows the same rule, without decode: flash (tiled) for
+// dynamic lengths, materialized when asked for or when its scores fit one
+// tile.
+// AUTO-LABEL: func.func @backward
+// AUTO: attn.attention_grad {{.*}} {attn.strategy = "flash"}
+// AUTO: attn.attention_grad {{.*}} {attn.strategy = "materialized"}
+// FORCED-LABEL: func.func @backward
+// FORCED: attn.attention_grad {{.*}} {attn.strategy = "materialized"}
+// FORCED: attn.attention_grad {{.*}} {attn.strategy = "materialized"}
+// SMALL-TILES-LABEL: func.func @backward
+// SMALL-TILES: attn.attention_grad {{.*}} {attn.strategy = "flash"}
+// SMALL-TILES: attn.attention_grad {{.*}} {attn.strategy = "flash"}
+func.func @backward(%q: tensor<?x1x?x8xf32>, %o: tensor<?x1x?x8xf32>,
+                    %lse: tensor<?x1x?xf32>, %sq: tensor<2x1x10x8xf32>,
+                    %so: tensor<2x1x10x8xf32>, %slse: tensor<2x1x10xf32>) {
+  %dq, %dk, %dv = attn.attention_grad %q, %q, %q, %o, %o, %lse
+      : (tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>,
+         tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?xf32>)
+        -> (tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>)
+  %sdq, %sdk, %sdv = attn.attention_grad %sq, %sq, %sq, %so, %so, %slse
+      : (tensor<2x1x10x8xf32>, tensor<2x1x10x8xf32>, tensor<2x1x10x8xf32>,
+         tensor<2x1x10x8xf32>, tensor<2x1x10x8xf32>, tensor<2x1x10xf32>)
+        -> (tensor<2x1x10x8xf32>, tensor<2x1x10x8xf32>, tensor<2x1x10x8xf32>)
+  return
+}

@@ -11,6 +11,36 @@
 
 include "mlir/Pass/PassBase.td"
 
+def AttnTileAttentionGradPass
+    : Pass<"attn-tile-attention-grad", "::mlir::func::FuncOp"> {
+  let summary = "Lower attn.attention_grad to tiles (the flash backward)";
+  let description = [{
+    The backward of FlashAttention-2 (Dao 2023, Algorithm 2) for
+    attn.attention_grad ops marked `flash` (or not marked): the row dots
+    dd = rowsum(dout * out) once, then in parallel over (batch row, K/V head,
+    key tile) dk and dv of the tile, summed over the query heads of the
+    group and the query tiles whose key range meets it, and in parallel over
+    (batch row, query head, query tile) dq over the key tiles its rows may
+    see. Each pair of tiles recomputes s = q k^T and p = exp(scale s - lse)
+    from the forward's lse, then dp = dout v^T and ds = p (dp - dd). Every
+    sum runs in a fixed order (no atomics): the results do not depend on
+    the threads. No buffer is larger than a tile pair; memory is O(N D).
+  }];
+  let options = [
+    Option<"queryTile", "query-tile", "int64_t", /*default=*/"64",
+           "Query rows per tile">,
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
+           "Keys per tile">
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect"
+  ];
+}
+
 def AttnTileOnlineSoftmaxPass
     : Pass<"attn-tile-online-softmax", "::mlir::func::FuncOp"> {
   let summary = "Lower attn.attention to tiles with an online softmax (flash)";

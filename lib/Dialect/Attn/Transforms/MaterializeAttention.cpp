@@ -53,23 +53,6 @@ using namespace mlir::attn;
 
 namespace {
 
-/// f32 of `x` (f16, bf16 or f32).
-Value toF32(OpBuilder &b, Location loc, Value x) {
-  Type f32 = b.getF32Type();
-  return x.getType() == f32 ? x : arith::ExtFOp::create(b, loc, f32, x);
-}
-
-constexpr auto kReassoc =
-    arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-
-/// The body of a product's reduction: acc + f32(a) * f32(b), reassociable
-/// so that LLVM can vectorize the sum.
-Value multiplyAdd(OpBuilder &b, Location l, ValueRange a) {
-  Value prod = arith::MulFOp::create(b, l, toF32(b, l, a[0]),
-                                     toF32(b, l, a[1]), kReassoc);
-  return arith::AddFOp::create(b, l, a.back(), prod, kReassoc);
-}
-
 /// rows[b,hk,g,i,:] . keys[b,hk,j,:] for every key j, over (b, hk, g, i, j,
 /// x): (B, Hkv, G, N, S) in f32. q k^T, and dout v^T.
 Value rowsTimesKeys(GenericBuilder &gb, Value rows, Value keys,

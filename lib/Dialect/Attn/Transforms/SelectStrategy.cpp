@@ -64,7 +64,37 @@ struct AttnSelectStrategyPass
       return WalkResult::advance();
     });
     if (result.wasInterrupted())
-      signalPassFailure();
+      return signalPassFailure();
+    // The backward: materialized when asked for or when all its scores fit
+    // in one tile, as the forward; flash (tiled) otherwise, decode included
+    // (a backward has no cache to stream).
+    getOperation().walk([&](AttentionGradOp op) {
+      bool materialized =
+          strategy == kMaterializedStrategy ||
+          (strategy == "auto" && fitsOneTile(op.getQuery(), op.getKey(),
+                                             op.getNumHeads()));
+      op->setAttr(kStrategyAttr,
+                  StringAttr::get(&getContext(),
+                                  materialized ? kMaterializedStrategy
+                                               : kFlashStrategy));
+    });
+  }
+
+  /// Whether B, N and S are static and all B·H·N·S scores fit one tile.
+  bool fitsOneTile(Value q, Value k, int64_t heads) {
+    auto queries = cast<RankedTensorType>(q.getType());
+    auto keys = cast<RankedTensorType>(k.getType());
+    int64_t b = queries.getDimSize(0), n = queries.getDimSize(2),
+            s = keys.getDimSize(2);
+    // B H N S of sizes up to 2^31 each may overflow: checked, a product
+    // that overflows is no single tile.
+    int64_t scores = 0;
+    return !ShapedType::isDynamic(b) && !ShapedType::isDynamic(n) &&
+           !ShapedType::isDynamic(s) &&
+           !__builtin_mul_overflow(b, heads, &scores) &&
+           !__builtin_mul_overflow(scores, n, &scores) &&
+           !__builtin_mul_overflow(scores, s, &scores) &&
+           scores <= queryTile * keyTile;
   }
 
   /// The documented rule: materialized only when all the scores of the op
@@ -76,20 +106,7 @@ struct AttnSelectStrategyPass
   StringRef choose(AttentionOp op) {
     if (strategy != "auto")
       return strategy;
-    auto queries = cast<RankedTensorType>(op.getQuery().getType());
-    auto keys = cast<RankedTensorType>(op.getKey().getType());
-    int64_t b = queries.getDimSize(0), n = queries.getDimSize(2),
-            s = keys.getDimSize(2);
-    // B H N S of sizes up to 2^31 each may overflow: checked, a product
-    // that overflows is no single tile.
-    int64_t scores = 0;
-    bool oneTile = !ShapedType::isDynamic(b) && !ShapedType::isDynamic(n) &&
-                   !ShapedType::isDynamic(s) &&
-                   !__builtin_mul_overflow(b, op.getNumHeads(), &scores) &&
-                   !__builtin_mul_overflow(scores, n, &scores) &&
-                   !__builtin_mul_overflow(scores, s, &scores) &&
-                   scores <= queryTile * keyTile;
-    if (oneTile)
+    if (fitsOneTile(op.getQuery(), op.getKey(), op.getNumHeads()))
       return kMaterializedStrategy;
     return decode && isDecodeShaped(op, queryTile) ? kDecodeStrategy
                                                    : kFlashStrategy;

@@ -95,6 +95,21 @@ inline Value convertElements(OpBuilder &builder, Location loc, Value tensor,
           .tensor(tensor::getMixedSizes(builder, loc, tensor), elementType));
 }
 
+/// f32 of a scalar `x` (f16, bf16 or f32).
+inline Value toF32(OpBuilder &b, Location loc, Value x) {
+  Type f32 = b.getF32Type();
+  return x.getType() == f32 ? x : arith::ExtFOp::create(b, loc, f32, x);
+}
+
+/// The body of a product's reduction, (a, b, acc) -> acc + f32(a) f32(b),
+/// reassociable so that LLVM can vectorize the sum.
+inline Value multiplyAdd(OpBuilder &b, Location loc, ValueRange args) {
+  auto flags = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  Value prod = arith::MulFOp::create(b, loc, toF32(b, loc, args[0]),
+                                     toF32(b, loc, args[1]), flags);
+  return arith::AddFOp::create(b, loc, args.back(), prod, flags);
+}
+
 } // namespace mlir::attn
 
 #endif // ATTN_DIALECT_ATTN_TRANSFORMS_GENERICBUILDER_H

@@ -3,21 +3,8 @@
 #
 #   cmake -DBUILD=<attn build> -DWORK=<scratch folder> -DAPP=<app source>
 #         -DGENERATOR=... -DCXX=... -P RunPackageTest.cmake
-foreach(variable BUILD WORK APP GENERATOR CXX)
-  if(NOT DEFINED ${variable})
-    message(FATAL_ERROR "RunPackageTest.cmake needs -D${variable}=...")
-  endif()
-endforeach()
-
-function(run what)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE status
-                  OUTPUT_VARIABLE output ERROR_VARIABLE output)
-  if(NOT status EQUAL 0)
-    message(FATAL_ERROR "${what} failed (${status}):\n${output}")
-  endif()
-  message(STATUS "${what}: ok")
-  set(last_output "${output}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../../cmake/ScriptSupport.cmake)
+attn_require_variables(RunPackageTest.cmake BUILD WORK APP GENERATOR CXX)
 
 file(REMOVE_RECURSE ${WORK})
 run("installing attn" ${CMAKE_COMMAND} --install ${BUILD}

@@ -4,21 +4,8 @@
 #
 #   cmake -DSOURCE=<attn> -DBUILD=<folder> -DGENERATOR=... -DCC=... -DCXX=...
 #         -DJOBS=N -P RunSanitizerBuild.cmake
-foreach(variable SOURCE BUILD GENERATOR CC CXX JOBS)
-  if(NOT DEFINED ${variable})
-    message(FATAL_ERROR "RunSanitizerBuild.cmake needs -D${variable}=...")
-  endif()
-endforeach()
-
-function(run what)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE status
-                  OUTPUT_VARIABLE output ERROR_VARIABLE output)
-  if(NOT status EQUAL 0)
-    message(FATAL_ERROR "${what} failed (${status}):\n${output}")
-  endif()
-  message(STATUS "${what}: ok")
-  set(last_output "${output}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../../cmake/ScriptSupport.cmake)
+attn_require_variables(RunSanitizerBuild.cmake SOURCE BUILD GENERATOR CC CXX JOBS)
 
 run("configuring the sanitizer build" ${CMAKE_COMMAND} -S ${SOURCE} -B ${BUILD}
     -G ${GENERATOR} -DCMAKE_C_COMPILER=${CC} -DCMAKE_CXX_COMPILER=${CXX}

@@ -215,26 +215,6 @@ private:
     return {probs, grads};
   }
 
-  /// (rows x X) f32 `acc` scaled by `factor` in `elementType`.
-  static Value finish(OpBuilder &b, Location loc, Value acc, double factor,
-                      Type elementType) {
-    GenericBuilder gb(b, loc);
-    return gb.generic(
-        {acc}, gb.tensor(tensor::getMixedSizes(b, loc, acc), elementType),
-        {gb.map(2, {0, 1}), gb.map(2, {0, 1})}, {kPar, kPar},
-        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value x = factor == 1.0
-                        ? a[0]
-                        : arith::MulFOp::create(nb, l, a[0],
-                                                f32Constant(nb, l, factor))
-                              .getResult();
-          return elementType.isF32()
-                     ? x
-                     : arith::TruncFOp::create(nb, l, elementType, x)
-                           .getResult();
-        });
-  }
-
   std::pair<Value, Value> buildKeyTasks(PatternRewriter &rewriter,
                                         Location loc, AttentionGradOp op,
                                         Value rowDots, Value numKeyTiles,
@@ -333,12 +313,11 @@ private:
           scf::YieldOp::create(b, l, tiles.getResults());
         });
 
-    Value dkTile =
-        finish(rewriter, loc, heads.getResult(0), op.getScaleOrDefault(),
-               cast<RankedTensorType>(inits[0].getType()).getElementType());
-    Value dvTile =
-        finish(rewriter, loc, heads.getResult(1), 1.0,
-               cast<RankedTensorType>(inits[1].getType()).getElementType());
+    Value dkTile = scaleElements(rewriter, loc, heads.getResult(0),
+                                 op.getScaleOrDefault(),
+                                 getElementTypeOrSelf(inits[0].getType()));
+    Value dvTile = scaleElements(rewriter, loc, heads.getResult(1), 1.0,
+                                 getElementTypeOrSelf(inits[1].getType()));
     rewriter.setInsertionPointToStart(forall.getTerminator().getBody());
     OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
     for (auto [tileValue, dest, width] :
@@ -443,8 +422,8 @@ private:
           scf::YieldOp::create(tb, tl, ifOp.getResults());
         });
 
-    Value dqTile = finish(rewriter, loc, tiles.getResult(0),
-                          op.getScaleOrDefault(), dqElement);
+    Value dqTile = scaleElements(rewriter, loc, tiles.getResult(0),
+                                 op.getScaleOrDefault(), dqElement);
     rewriter.setInsertionPointToStart(forall.getTerminator().getBody());
     OpFoldResult one = rewriter.getIndexAttr(1), zero = rewriter.getIndexAttr(0);
     tensor::ParallelInsertSliceOp::create(

@@ -414,32 +414,9 @@ struct MaterializeAttentionGrad : OpRewritePattern<AttentionGradOp> {
     Value dkSum = weightsTimesRows(gb, ds, q5, {batch, hk, keys, d});
 
     // Each gradient scaled (dv by 1) and in its operand's element type.
-    auto finish = [&](Value sum, double factor, Type type) -> Value {
-      auto sumType = cast<RankedTensorType>(sum.getType());
-      Type elementType = getElementTypeOrSelf(type);
-      if (factor == 1.0 && elementType == f32)
-        return sum;
-      SmallVector<OpFoldResult> sizes =
-          tensor::getMixedSizes(rewriter, loc, sum);
-      unsigned rank = sumType.getRank();
-      SmallVector<unsigned> identity = llvm::to_vector(llvm::seq(rank));
-      return gb.generic(
-          {sum}, gb.tensor(sizes, elementType),
-          {gb.map(rank, identity), gb.map(rank, identity)},
-          SmallVector<utils::IteratorType>(rank, kPar),
-          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-            Value x = factor == 1.0
-                          ? a[0]
-                          : arith::MulFOp::create(
-                                b, l, a[0],
-                                arith::ConstantOp::create(
-                                    b, l, b.getF32FloatAttr(factor)))
-                                .getResult();
-            return elementType == f32
-                       ? x
-                       : arith::TruncFOp::create(b, l, elementType, x)
-                             .getResult();
-          });
+    auto finish = [&](Value sum, double factor, Type type) {
+      return scaleElements(rewriter, loc, sum, factor,
+                           getElementTypeOrSelf(type));
     };
     auto castTo = [&](Value x, Type type) -> Value {
       return x.getType() == type

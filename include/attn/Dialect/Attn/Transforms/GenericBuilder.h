@@ -95,6 +95,30 @@ inline Value convertElements(OpBuilder &builder, Location loc, Value tensor,
           .tensor(tensor::getMixedSizes(builder, loc, tensor), elementType));
 }
 
+/// An f32 `tensor` times `factor`, converted to `elementType`, in one pass
+/// (no pass at all for a factor of 1 in f32).
+inline Value scaleElements(OpBuilder &builder, Location loc, Value tensor,
+                           double factor, Type elementType) {
+  if (factor == 1.0)
+    return convertElements(builder, loc, tensor, elementType);
+  GenericBuilder gb(builder, loc);
+  unsigned rank = cast<RankedTensorType>(tensor.getType()).getRank();
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(rank, builder.getContext());
+  return gb.generic(
+      {tensor},
+      gb.tensor(tensor::getMixedSizes(builder, loc, tensor), elementType),
+      {identity, identity}, SmallVector<utils::IteratorType>(rank, kPar),
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = arith::MulFOp::create(
+            b, l, a[0],
+            arith::ConstantOp::create(b, l, b.getF32FloatAttr(factor)));
+        return elementType.isF32()
+                   ? x
+                   : arith::TruncFOp::create(b, l, elementType, x).getResult();
+      });
+}
+
 /// f32 of a scalar `x` (f16, bf16 or f32).
 inline Value toF32(OpBuilder &b, Location loc, Value x) {
   Type f32 = b.getF32Type();

@@ -95,6 +95,14 @@ static cl::opt<bool> bf16(
              "(B = 1, H = 8, no mask) against f32 in the same run, and, "
              "where the CPU has AVX512-BF16, against bf16 compiled without "
              "it (widened to f32 products)"));
+static cl::opt<bool> backward(
+    "backward", cl::cat(benchCategory),
+    cl::desc("Time the backward instead: attn.attention_grad (flash) against "
+             "the forward it follows and an unfused OpenBLAS backward (from "
+             "the P of every head an unfused forward keeps, products by "
+             "sgemm; up to --baseline-max-n), "
+             "B = 1, H = 8, D = 64 and 128, no mask, causal and a causal "
+             "window of 256 keys"));
 static cl::opt<double> decodeMaxGiB(
     "decode-max-gib", cl::cat(benchCategory),
     cl::desc("--decode: largest K/V cache to allocate, in GiB (larger "
@@ -307,7 +315,8 @@ std::string moduleText(int64_t h, int64_t d, bool causal,
 ::attn::Function compile(mlir::MLIRContext &context, ::attn::Module &keep,
                          const std::string &text, const std::string &strategy,
                          const std::string &linearForm = "auto",
-                         const std::string &features = "") {
+                         const std::string &features = "",
+                         const std::string &entry = "attention") {
   auto module = mlir::parseSourceString<mlir::ModuleOp>(text, &context);
   mlir::attn::CPUTargetOptions options;
   options.features = features;
@@ -319,7 +328,7 @@ std::string moduleText(int64_t h, int64_t d, bool causal,
     std::exit(1);
   }
   keep = *compiled;
-  return *keep.lookup("attention");
+  return *keep.lookup(entry);
 }
 
 /// Runs f, exiting on an error; returns the peak bytes it allocated.
@@ -525,6 +534,329 @@ int runMaskBenchmark(double peak, llvm::raw_fd_ostream *json) {
         *json << "{\"mask\": \"" << c.name
               << "\", \"fitted_exponent\": " << llvm::format("%.3f", exponent)
               << "}\n";
+    }
+  }
+  return 0;
+}
+
+/// The keys [first, last) that query row i of an N x N attention sees.
+using RowKeys = std::function<std::pair<int64_t, int64_t>(int64_t i)>;
+
+/// The probabilities an unfused forward keeps for its backward: P of every
+/// head (H x N x N), P = exp2(scale log2(e) Q K^T - lse log2(e)) by sgemm
+/// and rows on all cores, 0 for the keys a row does not see.
+std::vector<float> unfusedProbs(const HostTensor &q, const HostTensor &k,
+                                const HostTensor &lse, const RowKeys &keys) {
+  int64_t h = q.shape()[1], n = q.shape()[2], d = q.shape()[3];
+  std::vector<float> probs(size_t(h) * n * n);
+  float log2e = 1.4426950408889634f;
+  for (int64_t head = 0; head < h; ++head) {
+    size_t at = size_t(head) * n * d;
+    float *p = probs.data() + size_t(head) * n * n;
+    const float *lh = lse.data<float>() + size_t(head) * n;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d,
+                float(1.0 / std::sqrt(double(d))) * log2e,
+                q.data<float>() + at, d, k.data<float>() + at, d, 0.f, p, n);
+    parallelFor(n, [&](int64_t i) {
+      auto [first, last] = keys(i);
+      float *row = p + i * n;
+      for (int64_t j = 0; j < n; ++j)
+        row[j] = j >= first && j < last ? std::exp2(row[j] - lh[i] * log2e)
+                                        : 0.f;
+    });
+  }
+  return probs;
+}
+
+/// The unfused backward, head by head, from the P the forward kept
+/// (`probs`, all heads): dP = dO V^T by sgemm, dS = P (dP - rowsum(dO O))
+/// on all cores in dP's buffer, then dV = P^T dO, dQ = scale dS K and
+/// dK = scale dS^T Q by sgemm. Returns the bytes it holds: P and one N x N
+/// buffer.
+size_t baselineBackward(const std::vector<const HostTensor *> &in,
+                        const std::vector<float> &probs,
+                        std::vector<HostTensor> &grads) {
+  const HostTensor &k = *in[1], &v = *in[2], &out = *in[3], &dout = *in[4],
+                   &q = *in[0];
+  int64_t h = q.shape()[1], n = q.shape()[2], d = q.shape()[3];
+  std::vector<float> work(size_t(n) * n);
+  float scale = float(1.0 / std::sqrt(double(d)));
+  for (int64_t head = 0; head < h; ++head) {
+    size_t at = size_t(head) * n * d;
+    const float *qh = q.data<float>() + at, *kh = k.data<float>() + at,
+                *vh = v.data<float>() + at, *oh = out.data<float>() + at,
+                *doh = dout.data<float>() + at,
+                *ph = probs.data() + size_t(head) * n * n;
+    float *dq = grads[0].data<float>() + at, *dk = grads[1].data<float>() + at,
+          *dv = grads[2].data<float>() + at;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, 1.f, doh, d,
+                vh, d, 0.f, work.data(), n);
+    parallelFor(n, [&](int64_t i) {
+      const float *p = ph + i * n;
+      float *ds = work.data() + i * n;
+      float dot = 0;
+      for (int64_t e = 0; e < d; ++e)
+        dot += doh[i * d + e] * oh[i * d + e];
+      __m256 dd = _mm256_set1_ps(dot);
+      int64_t j = 0;
+      for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(
+            ds + j, _mm256_mul_ps(_mm256_loadu_ps(p + j),
+                                  _mm256_sub_ps(_mm256_loadu_ps(ds + j), dd)));
+      for (; j < n; ++j)
+        ds[j] = p[j] * (ds[j] - dot);
+    });
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, d, n, 1.f, ph, n,
+                doh, d, 0.f, dv, d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, scale,
+                work.data(), n, kh, d, 0.f, dq, d);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, d, n, scale,
+                work.data(), n, qh, d, 0.f, dk, d);
+  }
+  return (probs.size() + work.size()) * sizeof(float);
+}
+
+/// The unfused backward that keeps no P: per head, S by sgemm into one
+/// N x N buffer and dP into another, P = exp2(S - lse log2 e) and
+/// dS = P (dP - rowsum(dO O)) on all cores, then dV, dQ and dK by sgemm:
+/// one sgemm more than from a kept P, and two N x N buffers in all.
+size_t baselineBackwardRecomputing(const std::vector<const HostTensor *> &in,
+                                   std::vector<HostTensor> &grads,
+                                   const RowKeys &keys) {
+  const HostTensor &q = *in[0], &k = *in[1], &v = *in[2], &out = *in[3],
+                   &dout = *in[4], &lse = *in[5];
+  int64_t h = q.shape()[1], n = q.shape()[2], d = q.shape()[3];
+  std::vector<float> probs(size_t(n) * n), work(size_t(n) * n);
+  float scale = float(1.0 / std::sqrt(double(d)));
+  float log2e = 1.4426950408889634f;
+  for (int64_t head = 0; head < h; ++head) {
+    size_t at = size_t(head) * n * d;
+    const float *qh = q.data<float>() + at, *kh = k.data<float>() + at,
+                *vh = v.data<float>() + at, *oh = out.data<float>() + at,
+                *doh = dout.data<float>() + at,
+                *lh = lse.data<float>() + size_t(head) * n;
+    float *dq = grads[0].data<float>() + at, *dk = grads[1].data<float>() + at,
+          *dv = grads[2].data<float>() + at;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d,
+                scale * log2e, qh, d, kh, d, 0.f, probs.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, 1.f, doh, d,
+                vh, d, 0.f, work.data(), n);
+    parallelFor(n, [&](int64_t i) {
+      auto [first, last] = keys(i);
+      float *p = probs.data() + i * n, *ds = work.data() + i * n;
+      float offset = lh[i] * log2e, dot = 0;
+      for (int64_t e = 0; e < d; ++e)
+        dot += doh[i * d + e] * oh[i * d + e];
+      int64_t j = 0;
+      for (; j < first; ++j)
+        p[j] = ds[j] = 0;
+      __m256 off = _mm256_set1_ps(offset), dd = _mm256_set1_ps(dot);
+      for (; j + 8 <= last; j += 8) {
+        __m256 pv = exp2Vector(_mm256_sub_ps(_mm256_loadu_ps(p + j), off));
+        _mm256_storeu_ps(p + j, pv);
+        _mm256_storeu_ps(
+            ds + j, _mm256_mul_ps(pv, _mm256_sub_ps(_mm256_loadu_ps(ds + j),
+                                                    dd)));
+      }
+      for (; j < last; ++j) {
+        p[j] = std::exp2(p[j] - offset);
+        ds[j] = p[j] * (ds[j] - dot);
+      }
+      for (; j < n; ++j)
+        p[j] = ds[j] = 0;
+    });
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, d, n, 1.f,
+                probs.data(), n, doh, d, 0.f, dv, d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, scale,
+                work.data(), n, kh, d, 0.f, dq, d);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, d, n, scale,
+                work.data(), n, qh, d, 0.f, dk, d);
+  }
+  return (probs.size() + work.size()) * sizeof(float);
+}
+
+/// --backward: attn.attention_grad against its forward and the unfused
+/// backward, in one run.
+int runBackwardBenchmark(double peak, llvm::raw_fd_ostream *json) {
+  std::vector<int64_t> ns(lengths.begin(), lengths.end());
+  if (ns.empty())
+    ns = {1024, 2048, 4096, 8192, 16384};
+  std::vector<int64_t> ds(headDims.begin(), headDims.end());
+  if (ds.empty())
+    ds = {64, 128};
+  struct MaskCase {
+    std::string name, attribute;
+    std::function<std::pair<int64_t, int64_t>(int64_t i, int64_t n)> keys;
+  };
+  std::vector<MaskCase> cases = {
+      {"none", "", [](int64_t, int64_t n) { return std::pair<int64_t, int64_t>(0, n); }},
+      {"causal", "#attn.causal<top_left>",
+       [](int64_t i, int64_t) { return std::pair<int64_t, int64_t>(0, i + 1); }},
+      {"window 256",
+       "#attn.window<left = 255, right = 0, alignment = top_left>",
+       [](int64_t i, int64_t) {
+         return std::pair<int64_t, int64_t>(std::max<int64_t>(0, i - 255),
+                                            i + 1);
+       }}};
+  llvm::outs() << "| D | mask | N | forward ms | backward ms | backward / "
+                  "forward | backward GFLOP/s | % of peak | forward MiB | "
+                  "backward MiB | unfused ms | vs unfused | unfused MiB | "
+                  "unfused recomputing ms | vs it | its MiB |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+                  "---|---|\n";
+  auto context = mlir::attn::createCompilerContext();
+  for (int64_t d : ds) {
+    for (const MaskCase &c : cases) {
+      if ((c.name != "none" && dense) || (c.name == "none" && causalOnly))
+        continue;
+      std::string t = "tensor<1x" + std::to_string(heads) + "x?x" +
+                      std::to_string(d) + "xf32>";
+      std::string l = "tensor<1x" + std::to_string(heads) + "x?xf32>";
+      std::string mask = c.attribute.empty() ? "" : " mask(" + c.attribute + ")";
+      std::string text =
+          "func.func @forward(%q: " + t + ", %k: " + t + ", %v: " + t +
+          ") -> (" + t + ", " + l + ") {\n  %o, %lse = attn.attention %q, %k, "
+          "%v" + mask + " : (" + t + ", " + t + ", " + t + ") -> (" + t +
+          ", " + l + ")\n  return %o, %lse : " + t + ", " + l +
+          "\n}\nfunc.func @backward(%q: " + t + ", %k: " + t + ", %v: " + t +
+          ", %o: " + t + ", %do: " + t + ", %lse: " + l + ") -> (" + t +
+          ", " + t + ", " + t + ") {\n  %dq, %dk, %dv = attn.attention_grad "
+          "%q, %k, %v, %o, %do, %lse" + mask + " : (" + t + ", " + t + ", " +
+          t + ", " + t + ", " + t + ", " + l + ") -> (" + t + ", " + t +
+          ", " + t + ")\n  return %dq, %dk, %dv : " + t + ", " + t + ", " + t +
+          "\n}\n";
+      ::attn::Module module;
+      compile(*context, module, text, "flash", "auto", "", "forward");
+      ::attn::Function forward = *module.lookup("forward");
+      ::attn::Function gradient = *module.lookup("backward");
+      std::vector<std::pair<int64_t, double>> points;
+      for (int64_t n : ns) {
+        std::vector<int64_t> shape = {1, heads, n, d}, rows = {1, heads, n};
+        HostTensor q(ATTN_DTYPE_F32, shape), k(ATTN_DTYPE_F32, shape),
+            v(ATTN_DTYPE_F32, shape), out(ATTN_DTYPE_F32, shape),
+            dout(ATTN_DTYPE_F32, shape), lse(ATTN_DTYPE_F32, rows);
+        ::attn::reference::fillRandom(q, 1, 0);
+        ::attn::reference::fillRandom(k, 2, 0);
+        ::attn::reference::fillRandom(v, 3, 0);
+        ::attn::reference::fillRandom(dout, 4, 0);
+        std::vector<HostTensor> grads, expected;
+        for (int i = 0; i < 3; ++i) {
+          grads.emplace_back(ATTN_DTYPE_F32, shape);
+          expected.emplace_back(ATTN_DTYPE_F32, shape);
+        }
+        std::vector<attn_tensor_t> forwardIn = {q.view(), k.view(), v.view()};
+        std::vector<attn_tensor_t> forwardOut = {out.view(), lse.view()};
+        std::vector<attn_tensor_t> backwardIn = {q.view(),   k.view(),
+                                                 v.view(),   out.view(),
+                                                 dout.view(), lse.view()};
+        std::vector<attn_tensor_t> backwardOut = {
+            grads[0].view(), grads[1].view(), grads[2].view()};
+        Measurement fwd =
+            timeMedian([&] { return invoke(forward, forwardIn, forwardOut); });
+        Measurement bwd = timeMedian(
+            [&] { return invoke(gradient, backwardIn, backwardOut); });
+        Measurement base, recomputing;
+        std::vector<const HostTensor *> in = {&q, &k, &v, &out, &dout, &lse};
+        RowKeys keys = [&](int64_t i) { return c.keys(i, n); };
+        // attn's gradients against a baseline's: a sanity check, not the
+        // test.
+        auto compare = [&]() -> bool {
+          for (int i = 0; i < 3; ++i) {
+            double worst = 0, largest = 1e-6;
+            for (int64_t e = 0; e < grads[i].numElements(); ++e) {
+              float x = grads[i].data<float>()[e],
+                    y = expected[i].data<float>()[e];
+              worst = std::max(worst, double(std::abs(x - y)));
+              largest = std::max(largest, double(std::abs(y)));
+            }
+            if (!(worst <= 1e-3 * largest)) {
+              llvm::errs() << "gradient " << i << " and the baseline's differ "
+                           << "by " << worst << " (largest " << largest
+                           << ")\n";
+              return false;
+            }
+          }
+          return true;
+        };
+        if (n <= baselineMaxN) {
+          recomputing = timeMedian([&] {
+            return uint64_t(baselineBackwardRecomputing(in, expected, keys));
+          });
+          if (!compare())
+            return 1;
+          std::vector<float> probs = unfusedProbs(q, k, lse, keys);
+          base = timeMedian(
+              [&] { return uint64_t(baselineBackward(in, probs, expected)); });
+          if (!compare())
+            return 1;
+        }
+        double pairs = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          auto [first, last] = c.keys(i, n);
+          pairs += double(last - first);
+        }
+        pairs *= double(heads);
+        // FlashAttention-2's count: five products of 2 D FLOPs per pair.
+        double gflops = pairs * 10.0 * d / bwd.seconds * 1e-9;
+        points.push_back({n, bwd.seconds});
+        auto mib = [](uint64_t bytes) {
+          return llvm::format("%.2f", bytes / 1048576.0);
+        };
+        llvm::outs() << "| " << d << " | " << c.name << " | " << n << " | "
+                     << llvm::format("%.2f", fwd.seconds * 1e3) << " | "
+                     << llvm::format("%.2f", bwd.seconds * 1e3) << " | "
+                     << llvm::format("%.2f", bwd.seconds / fwd.seconds)
+                     << " | " << llvm::format("%.1f", gflops) << " | "
+                     << llvm::format("%.0f%%", 100 * gflops / peak) << " | "
+                     << mib(fwd.peakBytes) << " | " << mib(bwd.peakBytes)
+                     << " | ";
+        for (const Measurement *m : {&base, &recomputing}) {
+          if (std::isnan(m->seconds))
+            llvm::outs() << "- | - | - |";
+          else
+            llvm::outs() << llvm::format("%.2f", m->seconds * 1e3) << " | "
+                         << llvm::format("%.2fx", m->seconds / bwd.seconds)
+                         << " | " << mib(m->peakBytes) << " |";
+          llvm::outs() << (m == &base ? " " : "\n");
+        }
+        llvm::outs().flush();
+        if (json) {
+          *json << "{\"d\": " << d << ", \"mask\": \"" << c.name
+                << "\", \"n\": " << n << ", \"h\": " << heads
+                << ", \"forward_ms\": "
+                << llvm::format("%.3f", fwd.seconds * 1e3)
+                << ", \"backward_ms\": "
+                << llvm::format("%.3f", bwd.seconds * 1e3)
+                << ", \"backward_over_forward\": "
+                << llvm::format("%.3f", bwd.seconds / fwd.seconds)
+                << ", \"backward_gflops\": " << llvm::format("%.2f", gflops)
+                << ", \"peak_fraction\": "
+                << llvm::format("%.3f", gflops / peak)
+                << ", \"forward_peak_bytes\": " << fwd.peakBytes
+                << ", \"backward_peak_bytes\": " << bwd.peakBytes;
+          for (auto [name, m] : {std::pair("unfused", &base),
+                                 std::pair("unfused_recomputing",
+                                           &recomputing)})
+            if (!std::isnan(m->seconds))
+              *json << ", \"" << name << "_ms\": "
+                    << llvm::format("%.3f", m->seconds * 1e3)
+                    << ", \"speedup_vs_" << name << "\": "
+                    << llvm::format("%.3f", m->seconds / bwd.seconds)
+                    << ", \"" << name << "_peak_bytes\": " << m->peakBytes;
+          *json << "}\n";
+        }
+      }
+      if (points.size() > 1) {
+        double exponent = fittedExponent(points);
+        llvm::outs() << "| " << d << " | " << c.name
+                     << " | fitted exponent of backward time in N: "
+                     << llvm::format("%.2f", exponent)
+                     << " | | | | | | | | | | | | | |\n";
+        if (json)
+          *json << "{\"d\": " << d << ", \"mask\": \"" << c.name
+                << "\", \"backward_fitted_exponent\": "
+                << llvm::format("%.3f", exponent) << "}\n";
+      }
     }
   }
   return 0;
@@ -1219,6 +1551,8 @@ int main(int argc, char **argv) {
     return runLayerBenchmark(peak, json.get());
   if (bf16)
     return runBf16Benchmark(peak, json.get());
+  if (backward)
+    return runBackwardBenchmark(peak, json.get());
 
   llvm::outs() << "| D | mask | N | strategy | time ms | GFLOP/s | % of peak | "
                   "peak MiB | vs baseline |\n|---|---|---|---|---|---|---|---|"

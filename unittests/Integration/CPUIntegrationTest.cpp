@@ -268,16 +268,17 @@ INSTANTIATE_TEST_SUITE_P(
                {nullptr, nullptr, 0, "auto", 64, 64, 0, "recurrent"}})),
     caseName);
 
-/// The backward pass after a forward by each strategy (the backward itself
-/// has one lowering, the score matrix): dq, dk and dv of random shapes,
-/// key lengths that may be 0, every mask family.
+/// The backward pass by each strategy (the forward before it by the same):
+/// dq, dk and dv of random shapes, key lengths that may be 0, every mask
+/// family, the decomposed sparse masks' pieces.
 INSTANTIATE_TEST_SUITE_P(
     Gradients, CPUIntegration,
     ::testing::ValuesIn(sweep(kGradients,
                               {"plain", "causal_top_left",
                                "causal_bottom_right", "window_global",
-                               "strided_split", "fixed_causal", "half",
-                               "bfloat"},
+                               "strided_split", "fixed_causal", "dilated",
+                               "strided_bidirectional", "fixed_bidirectional",
+                               "half", "bfloat"},
                               4,
                               {{nullptr, nullptr, 0, "flash", 8, 16},
                                {nullptr, nullptr, 0, "materialized"}})),
@@ -602,6 +603,121 @@ TEST(LinearContinuation, RecurrentStepsContinueAChunkedPrefill) {
 } // namespace
 
 namespace {
+
+/// attn-generate-gradients derives the backward right: for random inputs
+/// x, output gradients dy and a random direction u, the gradients g that
+/// @f_backward returns satisfy sum_i <g_i, u_i> = d/dh sum <dy, f(x + h u)>
+/// at h = 0, the derivative taken by central differences of the float64
+/// reference's forward (the backward is evaluated by the same reference, so
+/// this checks the derivation, not a lowering).
+TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
+  const char *text = R"mlir(
+    func.func @layer_gqa_causal(%x: tensor<2x7x12xf32>, %wq: tensor<12x12xf32>,
+                                %wk: tensor<12x6xf32>, %wv: tensor<12x6xf32>,
+                                %wo: tensor<12x10xf32>) -> tensor<2x7x10xf32> {
+      %y = attn.multi_head %x, %wq, %wk, %wv, %wo heads(4) kv_heads(2)
+          mask(#attn.causal<top_left>)
+          : (tensor<2x7x12xf32>, tensor<12x12xf32>, tensor<12x6xf32>,
+             tensor<12x6xf32>, tensor<12x10xf32>) -> tensor<2x7x10xf32>
+      return %y : tensor<2x7x10xf32>
+    }
+    func.func @layer_cross_padded(%x: tensor<2x5x12xf32>, %wq: tensor<12x8xf32>,
+                                  %wk: tensor<8x8xf32>, %wv: tensor<8x6xf32>,
+                                  %wo: tensor<6x12xf32>, %c: tensor<2x9x8xf32>,
+                                  %len: tensor<2xi32>) -> tensor<2x5x12xf32> {
+      %y = attn.multi_head %x, %wq, %wk, %wv, %wo source(%c) key_lengths(%len)
+          heads(2) kv_heads(2)
+          : (tensor<2x5x12xf32>, tensor<12x8xf32>, tensor<8x8xf32>,
+             tensor<8x6xf32>, tensor<6x12xf32>, tensor<2x9x8xf32>,
+             tensor<2xi32>) -> tensor<2x5x12xf32>
+      return %y : tensor<2x5x12xf32>
+    }
+    func.func @self_window(%x: tensor<1x3x11x4xf32>) -> tensor<1x3x11x4xf32> {
+      %o = attn.attention %x, %x, %x
+          mask(#attn.window<left = 3, right = 2, alignment = top_left, dilation = 2>)
+          scale(0.7)
+          : (tensor<1x3x11x4xf32>, tensor<1x3x11x4xf32>, tensor<1x3x11x4xf32>)
+            -> tensor<1x3x11x4xf32>
+      return %o : tensor<1x3x11x4xf32>
+    })mlir";
+  std::unique_ptr<mlir::MLIRContext> context =
+      mlir::attn::createCompilerContext();
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(text, context.get());
+  ASSERT_TRUE(module);
+  mlir::PassManager pm(context.get());
+  pm.addPass(mlir::attn::createAttnGenerateGradientsPass());
+  ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
+
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<double> uniform(-1, 1);
+  auto randomLike = [&](mlir::Type type) {
+    auto tensor = mlir::cast<mlir::RankedTensorType>(type);
+    ref::Tensor t(std::vector<int64_t>(tensor.getShape()));
+    for (double &x : t.data)
+      x = uniform(rng);
+    return t;
+  };
+  for (const char *name :
+       {"layer_gqa_causal", "layer_cross_padded", "self_window"}) {
+    SCOPED_TRACE(name);
+    auto forward = module->lookupSymbol<mlir::func::FuncOp>(name);
+    auto backward = module->lookupSymbol<mlir::func::FuncOp>(
+        std::string(name) + "_backward");
+    ASSERT_TRUE(forward && backward);
+    std::vector<ref::Tensor> inputs, direction;
+    for (mlir::Type type : forward.getArgumentTypes()) {
+      auto tensor = mlir::cast<mlir::RankedTensorType>(type);
+      if (tensor.getElementType().isInteger(32)) {
+        ref::Tensor lengths({tensor.getDimSize(0)});
+        lengths.data = {9, 4}; // a full row and a padded one
+        inputs.push_back(lengths);
+        direction.push_back(ref::Tensor());
+        continue;
+      }
+      inputs.push_back(randomLike(type));
+      direction.push_back(randomLike(type));
+    }
+    std::vector<ref::Tensor> outputGrads;
+    for (mlir::Type type : forward.getResultTypes())
+      outputGrads.push_back(randomLike(type));
+
+    // sum <dy, f(x + h u)>
+    auto loss = [&](double h) {
+      std::vector<ref::Tensor> moved = inputs;
+      for (size_t i = 0; i < moved.size(); ++i)
+        for (size_t e = 0; e < direction[i].data.size(); ++e)
+          moved[i].data[e] += h * direction[i].data[e];
+      auto results = mlir::attn::evaluateReference(forward, moved, nullptr);
+      EXPECT_TRUE(mlir::succeeded(results));
+      double sum = 0;
+      for (size_t r = 0; r < outputGrads.size(); ++r)
+        for (size_t e = 0; e < outputGrads[r].data.size(); ++e)
+          sum += outputGrads[r].data[e] * (*results)[r].data[e];
+      return sum;
+    };
+    double h = 1e-4;
+    double numeric = (loss(h) - loss(-h)) / (2 * h);
+
+    std::vector<ref::Tensor> backwardInputs = inputs;
+    backwardInputs.insert(backwardInputs.end(), outputGrads.begin(),
+                          outputGrads.end());
+    auto grads = mlir::attn::evaluateReference(backward, backwardInputs,
+                                               nullptr);
+    ASSERT_TRUE(mlir::succeeded(grads));
+    double analytic = 0;
+    size_t g = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (direction[i].data.empty())
+        continue;
+      ASSERT_LT(g, grads->size());
+      for (size_t e = 0; e < direction[i].data.size(); ++e)
+        analytic += (*grads)[g].data[e] * direction[i].data[e];
+      ++g;
+    }
+    EXPECT_EQ(g, grads->size());
+    EXPECT_NEAR(analytic, numeric, 1e-6 * std::max(1.0, std::abs(numeric)));
+  }
+}
 
 /// attn-pool-kv-heads, run before the CPU pipeline on a multi-head layer
 /// (8 heads of 4 over 2 groups), computes what the grouped-query layer with

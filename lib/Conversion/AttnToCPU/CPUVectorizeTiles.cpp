@@ -12,7 +12,10 @@
 //   a broadcast: 6 x 2 of AVX2's 16 registers, 6 x 4 of AVX-512's 32 (so
 //   each step does 24 FMAs for 10 loads).
 //   A zero fill of C or a rescaling of its rows just before the product is
-//   folded into the loading of the accumulators.
+//   folded into the loading of the accumulators. The backward's products
+//   with a transposed tile, C[m, n] += sum_k A[k, m] B[k, n] (dv += p^T dout,
+//   dk += ds^T q), are blocked the same way: only the broadcast element of A
+//   is read at [k, m].
 //
 // * Dot products C[r, t] += sum_d A[r, d] B[t, d] (the decode strategy's
 //   scores, B the cache's key rows read in place): blocks of up to 4 rows of
@@ -285,6 +288,53 @@ static Prologue findPrologue(linalg::LinalgOp op) {
   return {Prologue::Kind::ScaleRows, scale.getDpsInputs()[0], scale};
 }
 
+/// Whether `op` is a product over loops (i, j, k), k reduced, whose operands
+/// are indexed by `aDims`, `bDims` and (i, j) and whose body is
+/// out + a * b, or out + a * extf(b) for rows of B in f16 or bf16 (read in
+/// place: widened in registers, never into an f32 copy).
+static bool isProductWithMaps(linalg::GenericOp op, ArrayRef<unsigned> aDims,
+                              ArrayRef<unsigned> bDims) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumLoops() != 3)
+    return false;
+  MLIRContext *ctx = op.getContext();
+  auto map = [&](ArrayRef<unsigned> dims) {
+    return AffineMap::getMultiDimMapWithTargets(3, dims, ctx);
+  };
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps[0] != map(aDims) || maps[1] != map(bDims) ||
+      maps[2] != map({0, 1}) ||
+      op.getIteratorTypesArray() !=
+          ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                        utils::IteratorType::parallel,
+                                        utils::IteratorType::reduction})
+    return false;
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  Value x = body.getArgument(0), y = body.getArgument(1);
+  if (!x.getType().isF32())
+    return false;
+  bool halfRows = !y.getType().isF32();
+  if (!add || body.getOperations().size() != (halfRows ? 4u : 3u))
+    return false;
+  if (halfRows) {
+    auto widened = y.hasOneUse()
+                       ? dyn_cast<arith::ExtFOp>(*y.getUsers().begin())
+                       : nullptr;
+    if (!widened)
+      return false;
+    y = widened; // f16 or bf16: the callers check B's type.
+  }
+  Value out = body.getArgument(2);
+  Value product = add.getLhs() == out ? add.getRhs() : add.getLhs();
+  auto mul = product.getDefiningOp<arith::MulFOp>();
+  if (!mul || (add.getLhs() != out && add.getRhs() != out))
+    return false;
+  return (mul.getLhs() == x && mul.getRhs() == y) ||
+         (mul.getLhs() == y && mul.getRhs() == x);
+}
+
 /// What the product emitters share: where they build, the vector width and
 /// index constants.
 class TileEmitter {
@@ -332,12 +382,13 @@ public:
   MatmulEmitter(RewriterBase &rewriter, linalg::LinalgOp op, VectorUnit unit)
       : TileEmitter(rewriter, op.getLoc(),
                     widthDividing(columnsOf(op), unit.width)),
-        pairs(isPairProduct(op)), a(op.getDpsInputs()[0]),
-        bMat(op.getDpsInputs()[1]), c(op.getDpsInits()[0]),
-        prologue(findPrologue(op)) {
+        pairs(isPairProduct(op)), aTransposed(isTransposedProduct(op)),
+        a(op.getDpsInputs()[0]), bMat(op.getDpsInputs()[1]),
+        c(op.getDpsInits()[0]), prologue(findPrologue(op)) {
     auto aType = cast<MemRefType>(a.getType());
-    rows = aType.getDimSize(0);
-    depth = aType.getDimSize(1); // pairs of A's columns for a pair product
+    rows = aType.getDimSize(aTransposed ? 1 : 0);
+    // Pairs of A's columns for a pair product.
+    depth = aType.getDimSize(aTransposed ? 0 : 1);
     cols = columnsOf(op);
     if (pairs) {
       // A row's pairs, and a row of B's pairs, as runs of bf16.
@@ -366,9 +417,26 @@ public:
     return cast<MemRefType>(op.getDpsInits()[0].getType()).getDimSize(1);
   }
 
+  /// C[m, n] += sum_k A[k, m] B[k, n]: the backward's products with a
+  /// transposed tile of probabilities or score gradients (dv += p^T dout,
+  /// dk += ds^T q), all of static shape.
+  static bool isTransposedProduct(linalg::LinalgOp linalgOp) {
+    auto op = dyn_cast<linalg::GenericOp>(linalgOp.getOperation());
+    return op && isProductWithMaps(op, {2, 0}, {2, 1});
+  }
+
   static bool applies(linalg::LinalgOp linalgOp, VectorUnit unit) {
     if (isPairProduct(linalgOp))
       return unit.bf16Dot && widthDividing(columnsOf(linalgOp), unit.width);
+    if (isTransposedProduct(linalgOp)) {
+      auto aType = dyn_cast<MemRefType>(linalgOp.getDpsInputs()[0].getType());
+      auto cType = dyn_cast<MemRefType>(linalgOp.getDpsInits()[0].getType());
+      return aType && aType.hasStaticShape() &&
+             isStaticRowMajorFloat(linalgOp.getDpsInputs()[1].getType()) &&
+             cType && cType.hasStaticShape() &&
+             cType.getElementType().isF32() && hasUnitLastStride(cType) &&
+             widthDividing(columnsOf(linalgOp), unit.width) != 0;
+    }
     auto op = dyn_cast<linalg::MatmulOp>(linalgOp.getOperation());
     if (!op || !op.hasPureBufferSemantics() || op.hasUserDefinedMaps())
       return false;
@@ -543,9 +611,11 @@ private:
                                 c, ValueRange{rIndex, cIndex});
   }
 
-  /// A[row, k] widened to f32, in every lane.
+  /// A[row, k] (A[k, row] when A is transposed) widened to f32, in every
+  /// lane.
   Value broadcastElement(OpBuilder &nb, Location l, Value row, Value k) {
-    Value element = memref::LoadOp::create(nb, l, a, ValueRange{row, k});
+    Value element = memref::LoadOp::create(
+        nb, l, a, aTransposed ? ValueRange{k, row} : ValueRange{row, k});
     if (!element.getType().isF32())
       element = arith::ExtFOp::create(nb, l, nb.getF32Type(), element);
     return vector::BroadcastOp::create(
@@ -583,6 +653,7 @@ public:
 
 private:
   bool pairs;   // a product of bf16 pairs, not a linalg.matmul
+  bool aTransposed; // A is indexed [k, m] (see isTransposedProduct)
   bool inPlace; // B is read in place from a larger buffer
   Value a, bMat, c;
   int64_t rows, depth, cols, vectorsPerBlock, blockRows;
@@ -617,46 +688,7 @@ public:
   }
 
   static bool applies(linalg::GenericOp op, VectorUnit unit) {
-    if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-        op.getNumDpsInits() != 1 || op.getNumLoops() != 3)
-      return false;
-    MLIRContext *ctx = op.getContext();
-    auto map = [&](ArrayRef<unsigned> dims) {
-      return AffineMap::getMultiDimMapWithTargets(3, dims, ctx);
-    };
-    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-    if (maps[0] != map({0, 2}) || maps[1] != map({1, 2}) ||
-        maps[2] != map({0, 1}) ||
-        op.getIteratorTypesArray() !=
-            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                          utils::IteratorType::parallel,
-                                          utils::IteratorType::reduction})
-      return false;
-    // The body must be out + a * b, or out + a * extf(b) for rows of B in
-    // f16 or bf16 (a half-precision K/V cache read in place: widened in
-    // registers, never into an f32 copy).
-    Block &body = op.getRegion().front();
-    auto yield = cast<linalg::YieldOp>(body.getTerminator());
-    auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-    Value x = body.getArgument(0), y = body.getArgument(1);
-    bool halfRows = !y.getType().isF32();
-    if (!add || body.getOperations().size() != (halfRows ? 4u : 3u))
-      return false;
-    if (halfRows) {
-      auto widened = y.hasOneUse()
-                         ? dyn_cast<arith::ExtFOp>(*y.getUsers().begin())
-                         : nullptr;
-      if (!widened)
-        return false;
-      y = widened; // f16 or bf16: isStaticRowMajorFloat checks B below.
-    }
-    Value out = body.getArgument(2);
-    Value product = add.getLhs() == out ? add.getRhs() : add.getLhs();
-    auto mul = product.getDefiningOp<arith::MulFOp>();
-    if (!mul || (add.getLhs() != out && add.getRhs() != out))
-      return false;
-    if (!((mul.getLhs() == x && mul.getRhs() == y) ||
-          (mul.getLhs() == y && mul.getRhs() == x)))
+    if (!isProductWithMaps(op, {0, 2}, {1, 2}))
       return false;
     if (!isStaticRowMajorF32(op.getDpsInputs()[0].getType()) ||
         !isStaticRowMajorFloat(op.getDpsInputs()[1].getType()))

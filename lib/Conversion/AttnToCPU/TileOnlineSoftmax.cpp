@@ -56,14 +56,14 @@ public:
 
     bool pairs = multipliesPairs(op);
     // f32 values are read in place, tile by tile, except the one tile per
-    // row that the valid keys cut (see packValueTails).
+    // row that the valid keys cut (see packTailTiles).
     bool valuesInPlace =
         !pairs &&
         cast<RankedTensorType>(v.getType()).getElementType().isF32();
     auto [keysT, values] = packKeyValueTiles(
         rewriter, loc, k, v, op.getKeyLengths(), pairs, !valuesInPlace);
     if (valuesInPlace)
-      values = packValueTails(rewriter, loc, v, op.getKeyLengths());
+      values = packTailTiles(rewriter, loc, v, keyTile, op.getKeyLengths());
 
     // One task per (batch row, query head, query tile).
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
@@ -269,27 +269,6 @@ private:
     Value valueSlot =
         packValues ? slot(forall.getRegionIterArgs()[1], valueTileSizes)
                    : Value();
-    // Converts `source` rows into the leading part of `tile`, zeroed first.
-    auto intoTile = [&](Value source, Value tile,
-                        SmallVector<OpFoldResult> validSizes) -> Value {
-      Value zeroF = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
-      Value tileInit =
-          linalg::FillOp::create(b, loc, ValueRange{zeroF}, ValueRange{tile})
-              .getResult(0);
-      SmallVector<OpFoldResult> offsets = {zero, zero}, strides = {one, one};
-      Value valid = tensor::ExtractSliceOp::create(b, loc, tileInit, offsets,
-                                                   validSizes, strides);
-      Value converted = gb.generic(
-          {source}, valid,
-          {gb.map(2, {0, 1}), gb.map(2, {0, 1})}, {kPar, kPar},
-          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-            return a[0].getType() == f32
-                       ? a[0]
-                       : arith::ExtFOp::create(nb, l, f32, a[0]).getResult();
-          });
-      return tensor::InsertSliceOp::create(b, loc, converted, tileInit, offsets,
-                                           validSizes, strides);
-    };
     // `source` rows (keys x w, bf16) padded with zero keys to a whole tile,
     // then rearranged into pairs: `pairMap` maps an element (j, ., i) of the
     // packed tile to the (key, column) it copies.
@@ -315,19 +294,11 @@ private:
           intoPairTile(keyRows(v, valueDim, valueRows), valueDim, valueSlot,
                        AffineMap::get(3, 0, {j * 2 + i, x}, ctx));
     } else {
-      // K: its rows padded to a whole tile first (a row copy, widened),
-      // then transposed as one static tile, which attn-cpu-vectorize-tiles
-      // transposes in registers block by block.
-      Value padded = intoTile(keyRows(k, headDim, rows),
-                              gb.tensor(sizes({keyTile, headDim}), f32),
-                              {rows, b.getIndexAttr(headDim)});
-      keyTileValue = gb.generic(
-          {padded}, keySlot, {gb.map(2, {1, 0}), gb.map(2, {0, 1})},
-          {kPar, kPar},
-          [](OpBuilder &, Location, ValueRange a) -> Value { return a[0]; });
+      keyTileValue = packTransposedTile(b, loc, keyRows(k, headDim, rows),
+                                        keyTile, keySlot);
       if (packValues)
-        valueTileValue = intoTile(keyRows(v, valueDim, valueRows), valueSlot,
-                                  {valueRows, b.getIndexAttr(valueDim)});
+        valueTileValue =
+            padRowsAsF32(b, loc, keyRows(v, valueDim, valueRows), valueSlot);
     }
 
     b.setInsertionPointToStart(forall.getTerminator().getBody());
@@ -346,58 +317,6 @@ private:
       return {forall.getResult(0), Value()};
     store(valueTileValue, forall.getRegionIterArgs()[1], valueTileSizes);
     return {forall.getResult(0), forall.getResult(1)};
-  }
-
-  /// For values read in place: per (batch row, K/V head), the one key tile
-  /// that the row's valid keys cut (tile validKeys / keyTile), its valid
-  /// rows copied and the rest zero, as (B, Hkv, keyTile, Dv). Every other
-  /// tile a row visits lies wholly inside V and its valid keys, and the
-  /// products read it from V itself: no copy of V, and no row past the key
-  /// length in a product (its weight is 0, but 0 times the NaN or inf such a
-  /// row may hold would not be).
-  Value packValueTails(OpBuilder &b, Location loc, Value v,
-                       Value keyLengths) const {
-    IndexBuilder ib(b, loc);
-    GenericBuilder gb(b, loc);
-    auto vType = cast<RankedTensorType>(v.getType());
-    int64_t kvHeads = vType.getDimSize(1), valueDim = vType.getDimSize(3);
-    OpFoldResult batch = tensor::getMixedSize(b, loc, v, 0);
-    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-    OpFoldResult tile = b.getIndexAttr(keyTile), width = b.getIndexAttr(valueDim);
-    Value numKeys = ib.dim(v, 2);
-    auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(kvHeads)},
-        ValueRange{gb.tensor({batch, b.getIndexAttr(kvHeads), tile, width},
-                             vType.getElementType())},
-        std::nullopt);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(forall.getTerminator());
-    Value row = forall.getInductionVar(0), head = forall.getInductionVar(1);
-    Value validKeys = numKeys;
-    if (keyLengths)
-      validKeys = buildValidKeys(
-          b, loc, tensor::ExtractOp::create(b, loc, keyLengths, row), numKeys);
-    Value tailBegin = ib.mul(ib.div(validKeys, ib.c(keyTile)), ib.c(keyTile));
-    Value count = ib.sub(validKeys, tailBegin);
-    SmallVector<OpFoldResult> at = {row, head, zero, zero},
-                              tileSizes = {one, one, tile, width},
-                              strides = {one, one, one, one};
-    auto tileType = RankedTensorType::get({keyTile, valueDim},
-                                          vType.getElementType());
-    Value slot = tensor::ExtractSliceOp::create(
-        b, loc, tileType, forall.getRegionIterArgs()[0], at, tileSizes,
-        strides);
-    Value rows = tensor::ExtractSliceOp::create(
-        b, loc,
-        RankedTensorType::get({ShapedType::kDynamic, valueDim},
-                              vType.getElementType()),
-        v, ArrayRef<OpFoldResult>{row, head, tailBegin, zero},
-        ArrayRef<OpFoldResult>{one, one, count, width}, strides);
-    Value tail = padWithZeros(b, loc, rows, slot);
-    b.setInsertionPointToStart(forall.getTerminator().getBody());
-    tensor::ParallelInsertSliceOp::create(
-        b, loc, tail, forall.getRegionIterArgs()[0], at, tileSizes, strides);
-    return forall.getResult(0);
   }
 
   /// The output rows of one task (its rows of the result, normalized in
@@ -549,33 +468,10 @@ private:
     } else {
       // A tile wholly inside the valid keys is a view of V; the one they
       // cut is the row's tail.
-      int64_t valueDim =
-          cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
-      auto tileType = RankedTensorType::get({keyTile, valueDim}, f32);
       Value whole = ib.le(ib.add(colBegin, ib.c(keyTile)), step.validKeys);
-      auto pick = scf::IfOp::create(b, loc, TypeRange{tileType}, whole,
-                                    /*withElseRegion=*/true);
-      OpBuilder::InsertionGuard guard(b);
-      SmallVector<OpFoldResult> sizes = {one, one, b.getIndexAttr(keyTile),
-                                         b.getIndexAttr(valueDim)},
-                                strides = {one, one, one, one};
-      b.setInsertionPointToStart(pick.thenBlock());
-      scf::YieldOp::create(
-          b, loc,
-          ValueRange{tensor::ExtractSliceOp::create(
-              b, loc, tileType, op.getValue(),
-              ArrayRef<OpFoldResult>{step.task.batch, step.task.kvHead,
-                                     colBegin, zero},
-              sizes, strides)});
-      b.setInsertionPointToStart(pick.elseBlock());
-      scf::YieldOp::create(
-          b, loc,
-          ValueRange{tensor::ExtractSliceOp::create(
-              b, loc, tileType, step.task.values,
-              ArrayRef<OpFoldResult>{step.task.batch, step.task.kvHead, zero,
-                                     zero},
-              sizes, strides)});
-      values = pick.getResult(0);
+      values = wholeOrTailTile(b, loc, op.getValue(), step.task.values,
+                               step.task.batch, step.task.kvHead, colBegin,
+                               whole);
     }
 
     // s = q k^T in the log2 domain: q came scaled, or (pairs) the f32

@@ -28,6 +28,36 @@ func.func @product(%a: memref<14x16xf32>, %b: memref<16x128xf32>,
   return
 }
 
+// A product with a transposed left operand, C[m, n] += sum_k A[k, m] B[k, n]
+// (the backward's dv += p^T dout, here with dout in f16): blocked like a
+// matmul, each step broadcasting A[k, m] of its 6 rows, B widened as it is
+// loaded.
+// CHECK-LABEL: func.func @transposed_product
+// CHECK: scf.for %[[COL:.*]] = %c0 to %c64 step %c64 {
+// CHECK:   scf.for %[[ROW:.*]] = %c0 to %c12 step %c6 {
+// CHECK:     %{{.*}}:24 = scf.for %[[K:.*]] = %c0 to %c8 step %c1 iter_args(
+// CHECK-COUNT-4: vector.load %{{.*}}[%[[K]], %{{.*}}] : memref<8x64xf16>, vector<16xf16>
+// CHECK:       memref.load %{{.*}}[%[[K]], %[[ROW]]] : memref<8x14xf32>
+// CHECK-COUNT-24: vector.fma {{.*}} : vector<16xf32>
+// CHECK-NOT: linalg.generic
+#pa = affine_map<(m, n, k) -> (k, m)>
+#pb = affine_map<(m, n, k) -> (k, n)>
+#pc = affine_map<(m, n, k) -> (m, n)>
+func.func @transposed_product(%a: memref<8x14xf32>, %b: memref<8x64xf16>,
+                              %c: memref<14x64xf32>) {
+  linalg.generic {indexing_maps = [#pa, #pb, #pc],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<8x14xf32>, memref<8x64xf16>)
+      outs(%c : memref<14x64xf32>) {
+  ^bb0(%x: f32, %y: f16, %acc: f32):
+    %w = arith.extf %y : f16 to f32
+    %p = arith.mulf %x, %w : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
 // Dot products: blocks of 4 rows by 6 keys (24 accumulators, 31 registers
 // with the 6 key vectors and 1 row vector), steps of 16 along d.
 // CHECK-LABEL: func.func @dot_rows

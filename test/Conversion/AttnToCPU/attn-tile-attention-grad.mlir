@@ -1,36 +1,59 @@
 // RUN: attn-opt %s --attn-tile-attention-grad | FileCheck %s --implicit-check-not=200x200
 
-// The flash backward: the row dots dd once; then in parallel over (batch
-// row, K/V head, key tile) dk and dv of the tile, over the group's query
-// heads and the query tiles that meet it (a causal mask skips the others);
-// then in parallel over (batch row, query head, query tile) dq. Every
-// buffer is a tile: nothing of 200 x 200.
+// The flash backward on static tiles: the tail tiles of k (cut by the valid
+// keys), q and dout (cut by N); per query tile the lse in the log2 domain
+// and the row dots dd. Then in parallel over (batch row, query head), over
+// the key tiles, each packed once as K^T and V^T, and for each over the
+// query tiles whose block schedule visits it (a causal mask skips the
+// others): dk and dv of the key tile, dq of the query tile. Every product is
+// of 64 x 64 tiles (what attn-cpu-vectorize-tiles blocks), q, dout and k
+// read in place where a tile is whole. Every buffer is a tile or O(N D):
+// nothing of 200 x 200.
 
+// The products with a transposed tile (dk += ds^T q, dv += p^T dout).
+// CHECK-DAG: #[[TA:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d2, d0)>
+// CHECK-DAG: #[[TB:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
 // CHECK-LABEL: func.func @gradients
 // CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<1x4x200x16xf32>, %[[KEY:[a-z0-9]+]]: tensor<1x2x200x16xf32>, %[[V:[a-z0-9]+]]: tensor<1x2x200x8xf32>, %[[O:[a-z0-9]+]]: tensor<1x4x200x8xf32>, %[[DO:[a-z0-9]+]]: tensor<1x4x200x8xf32>, %[[LSE:[a-z0-9]+]]: tensor<1x4x200xf32>)
-// CHECK: %[[DD:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[DO]], %[[O]] :
-// CHECK: %[[KV:.*]]:2 = scf.forall (%[[B:.*]], %[[HK:.*]], %[[KT:.*]]) in (1, 2, %{{.*}}) shared_outs(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<1x2x200x16xf32>, tensor<1x2x200x8xf32>)
-// CHECK: %[[KEYS:.*]] = tensor.extract_slice %[[KEY]][%[[B]], %[[HK]], %{{.*}}, 0] [1, 1, %{{.*}}, 16]
-// CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1
-// CHECK: scf.for
-// CHECK: scf.if
-// CHECK: %[[S:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[KEYS]] : tensor<?x16xf32>, tensor<?x16xf32>) outs(%{{.*}} : tensor<?x?xf32>)
-// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[S]], %{{.*}} : tensor<?x?xf32>, tensor<?xf32>)
-// CHECK: math.exp
-// CHECK: %[[DP:.*]] = linalg.generic
-// CHECK: %[[DS:.*]] = linalg.generic {{.*}} ins(%[[P]], %{{.*}} : tensor<?x?xf32>, tensor<?xf32>) outs(%[[DP]] : tensor<?x?xf32>)
-// CHECK: %[[DV_NEXT:.*]] = linalg.generic {{.*}} ins(%[[P]], %{{.*}} : tensor<?x?xf32>, tensor<?x8xf32>) outs(%{{.*}} : tensor<?x8xf32>)
-// CHECK: %[[DK_NEXT:.*]] = linalg.generic {{.*}} ins(%[[DS]], %{{.*}} : tensor<?x?xf32>, tensor<?x16xf32>) outs(%{{.*}} : tensor<?x16xf32>)
-// CHECK: scf.yield %[[DK_NEXT]], %[[DV_NEXT]]
+// CHECK: %[[KEY_TAILS:.*]] = scf.forall ({{.*}}) in (1, 2) {{.*}} -> (tensor<1x2x64x16xf32>)
+// CHECK: %[[Q_TAILS:.*]] = scf.forall ({{.*}}) in (1, 4) {{.*}} -> (tensor<1x4x64x16xf32>)
+// CHECK: %[[DO_TAILS:.*]] = scf.forall ({{.*}}) in (1, 4) {{.*}} -> (tensor<1x4x64x8xf32>)
+// CHECK: %[[ROWS:.*]]:2 = scf.forall ({{.*}}) in (1, 4, %{{.*}}) {{.*}} -> (tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<?x8xf32>) outs(%{{.*}} : tensor<?xf32>)
+
+// One task per (batch row, query head); over the key tiles, each packed
+// once (K^T, V^T), then over the query tiles whose schedule visits it.
+// CHECK: %[[TASKS:.*]]:3 = scf.forall (%{{.*}}, %{{.*}}) in (1, 4) shared_outs({{.*}}) -> (tensor<1x4x200x16xf32>, tensor<1x4x200x16xf32>, tensor<1x4x200x8xf32>)
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1 iter_args({{.*}}) -> (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x8xf32>)
+// CHECK: %[[KEYS_T:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<64x16xf32>) outs(%{{.*}} : tensor<16x64xf32>)
+// CHECK: %[[VALUES_T:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<64x8xf32>) outs(%{{.*}} : tensor<8x64xf32>)
+// CHECK: %[[KTILE:.*]] = scf.if %{{.*}} -> (tensor<64x16xf32>)
+// CHECK: tensor.extract_slice %[[KEY]]
+// CHECK: tensor.extract_slice %[[KEY_TAILS]]
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1 iter_args(%[[DQ_ACC:.*]] = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<?x16xf32>, tensor<64x16xf32>, tensor<64x8xf32>)
+// CHECK: scf.if %{{.*}} -> (tensor<?x16xf32>, tensor<64x16xf32>, tensor<64x8xf32>)
+// CHECK: %[[QT:.*]] = scf.if %[[WHOLE:.*]] -> (tensor<64x16xf32>)
+// CHECK: tensor.extract_slice %[[Q]]
+// CHECK: tensor.extract_slice %[[Q_TAILS]]
+// CHECK: %[[DOT:.*]] = scf.if %[[WHOLE]] -> (tensor<64x8xf32>)
+// CHECK: %[[S:.*]] = linalg.matmul ins(%[[QT]], %[[KEYS_T]] : tensor<64x16xf32>, tensor<16x64xf32>) outs(%{{.*}} : tensor<64x64xf32>)
+// CHECK: linalg.generic {{.*}} outs(%[[S]] : tensor<64x64xf32>)
+// CHECK: math.exp2
+// CHECK: %[[P:.*]] = scf.if %{{.*}} -> (tensor<64x64xf32>)
+// CHECK: %[[DP:.*]] = linalg.matmul ins(%[[DOT]], %[[VALUES_T]] : tensor<64x8xf32>, tensor<8x64xf32>) outs(%{{.*}} : tensor<64x64xf32>)
+// CHECK: %[[DS:.*]] = linalg.generic {{.*}} ins(%[[P]], %{{.*}} : tensor<64x64xf32>, tensor<64xf32>) outs(%[[DP]] : tensor<64x64xf32>)
+// CHECK: %[[DQ_TILE:.*]] = tensor.extract_slice %[[DQ_ACC]]
+// CHECK: linalg.matmul ins(%[[DS]], %[[KTILE]] : tensor<64x64xf32>, tensor<64x16xf32>) outs(%[[DQ_TILE]] : tensor<64x16xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[TA]], #[[TB]], #{{map[0-9]*}}], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[DS]], %[[QT]] : tensor<64x64xf32>, tensor<64x16xf32>) outs(%{{.*}} : tensor<64x16xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[TA]], #[[TB]], #{{map[0-9]*}}], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[P]], %[[DOT]] : tensor<64x64xf32>, tensor<64x8xf32>) outs(%{{.*}} : tensor<64x8xf32>)
 // CHECK: scf.forall.in_parallel
-// CHECK: tensor.parallel_insert_slice
-// CHECK: tensor.parallel_insert_slice
-// CHECK: %[[DQ:.*]] = scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 4, %{{.*}}) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<1x4x200x16xf32>)
-// CHECK: scf.for
-// CHECK: scf.if
-// CHECK: arith.cmpi slt
-// CHECK: tensor.parallel_insert_slice
-// CHECK: return %[[DQ]], %[[KV]]#0, %[[KV]]#1
+// CHECK-COUNT-3: tensor.parallel_insert_slice
+
+// The group's shares of dk and dv summed in the order of its heads.
+// CHECK: %[[DK_SHARES:.*]] = tensor.expand_shape %[[TASKS]]#1 {{\[}}[0], [1, 2], [3], [4]] output_shape [1, 2, 2, 200, 16]
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[DK_SHARES]] : tensor<1x2x2x200x16xf32>)
+// CHECK: tensor.expand_shape %[[TASKS]]#2
+// CHECK: return %[[TASKS]]#0, %{{.*}}, %{{.*}} : tensor<1x4x200x16xf32>, tensor<1x2x200x16xf32>, tensor<1x2x200x8xf32>
 // CHECK-NOT: attn.attention_grad
 func.func @gradients(%q: tensor<1x4x200x16xf32>, %k: tensor<1x2x200x16xf32>,
                      %v: tensor<1x2x200x8xf32>, %o: tensor<1x4x200x8xf32>,
@@ -43,4 +66,21 @@ func.func @gradients(%q: tensor<1x4x200x16xf32>, %k: tensor<1x2x200x16xf32>,
         -> (tensor<1x4x200x16xf32>, tensor<1x2x200x16xf32>, tensor<1x2x200x8xf32>)
   return %dq, %dk, %dv
       : tensor<1x4x200x16xf32>, tensor<1x2x200x16xf32>, tensor<1x2x200x8xf32>
+}
+
+// One query head per K/V head: the tasks write dk and dv themselves.
+// CHECK-LABEL: func.func @one_head_per_group
+// CHECK: %[[TASKS:.*]]:3 = scf.forall (%{{.*}}, %{{.*}}) in (2, 3) shared_outs({{.*}}) -> (tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>)
+// CHECK-NOT: tensor.expand_shape
+// CHECK: return %[[TASKS]]#0, %[[TASKS]]#1, %[[TASKS]]#2
+func.func @one_head_per_group(%q: tensor<2x3x?x32xbf16>, %k: tensor<2x3x?x32xbf16>,
+                              %v: tensor<2x3x?x32xbf16>, %o: tensor<2x3x?x32xbf16>,
+                              %do: tensor<2x3x?x32xbf16>, %lse: tensor<2x3x?xf32>)
+    -> (tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>) {
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse
+      : (tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>,
+         tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>, tensor<2x3x?xf32>)
+        -> (tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>)
+  return %dq, %dk, %dv
+      : tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>
 }

@@ -198,3 +198,59 @@ func.func @huge_parameters(%q: tensor<1x1x16x8xf32>, %d: tensor<1x1x?x8xf32>)
         -> tensor<1x1x?x8xf32>
   return %a, %b, %c : tensor<1x1x16x8xf32>, tensor<1x1x16x8xf32>, tensor<1x1x?x8xf32>
 }
+
+// -----
+
+// The backward of strided (l = 4, causal): each piece's attention_grad in
+// its layout, fed the whole attention's out, dout and lse (folded like the
+// queries): the band in the original order, the residue classes from row 4
+// on. dq sums the pieces' rows; dk and dv the pieces' keys, the classes'
+// unfolded back first. The sums are f32 (a half-precision gradient is
+// rounded once).
+// CHECK-LABEL: func.func @strided_grad
+// CHECK: %[[BAND_DQ:[a-z_0-9]+]], %[[BAND_DK:[a-z_0-9]+]], %[[BAND_DV:[a-z_0-9]+]] = attn.attention_grad %arg0, %arg1, %arg2, %arg3, %arg4, %arg5 mask(#attn.window<left = 3, right = 0, alignment = top_left>) : (tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>, tensor<1x2x16xf32>)
+// CHECK: attn.attention_grad {{.*}} key_lengths(%{{.*}}) mask(#attn.causal<top_left>) : (tensor<4x2x3x8xbf16>, tensor<4x2x4x8xbf16>, tensor<4x2x4x8xbf16>, tensor<4x2x3x8xbf16>, tensor<4x2x3x8xbf16>, tensor<4x2x3xf32>, tensor<4xi32>)
+// CHECK: %[[DQ:.*]] = scf.forall {{.*}} -> (tensor<1x2x16x8xbf16>)
+// CHECK: %[[DK:.*]] = scf.forall {{.*}} -> (tensor<1x2x16x8xbf16>)
+// CHECK: %[[DV:.*]] = scf.forall {{.*}} -> (tensor<1x2x16x8xbf16>)
+// CHECK: %[[DQ_SUM:.*]] = linalg.generic {{.*}} ins(%[[BAND_DQ]], %[[DQ]] : tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>)
+// CHECK: arith.extf
+// CHECK: arith.addf
+// CHECK: arith.truncf
+// CHECK: %[[DK_SUM:.*]] = linalg.generic {{.*}} ins(%[[BAND_DK]], %[[DK]] :
+// CHECK: %[[DV_SUM:.*]] = linalg.generic {{.*}} ins(%[[BAND_DV]], %[[DV]] :
+// CHECK: return %[[DQ_SUM]], %[[DK_SUM]], %[[DV_SUM]]
+func.func @strided_grad(%q: tensor<1x2x16x8xbf16>, %k: tensor<1x2x16x8xbf16>,
+                        %v: tensor<1x2x16x8xbf16>, %o: tensor<1x2x16x8xbf16>,
+                        %do: tensor<1x2x16x8xbf16>, %lse: tensor<1x2x16xf32>)
+    -> (tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>) {
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse
+      mask(#attn.strided<stride = 4>)
+      : (tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>,
+         tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>, tensor<1x2x16xf32>)
+        -> (tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>)
+  return %dq, %dk, %dv
+      : tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>, tensor<1x2x16x8xbf16>
+}
+
+// -----
+
+// The backward of fixed (l = 8, c = 2): the summary keys' gradients go back
+// to the last 2 keys of every block of 8 (the others zero).
+// CHECK-LABEL: func.func @fixed_grad
+// CHECK: attn.attention_grad %arg0, %arg0, %arg0, %arg1, %arg2, %arg3 mask(#attn.intersection
+// CHECK: %{{.*}}, %[[SUMMARY_DK:[a-z_0-9]+]], %{{.*}} = attn.attention_grad {{.*}} mask(#attn.blockwise<query_block = 8, key_block = 2, relation = lt>) : (tensor<1x1x24x8xf32>, tensor<1x1x6x8xf32>
+// CHECK: tensor.expand_shape %[[SUMMARY_DK]] {{\[}}[0], [1], [2, 3], [4]] output_shape [1, 1, 3, 2, 8]
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 6, 0] [1, 1, 3, 2, 8] [1, 1, 1, 1, 1] : tensor<1x1x3x2x8xf32> into tensor<1x1x3x8x8xf32>
+// CHECK: tensor.collapse_shape %{{.*}} : tensor<1x1x3x8x8xf32> into tensor<1x1x24x8xf32>
+func.func @fixed_grad(%q: tensor<1x1x24x8xf32>, %o: tensor<1x1x24x8xf32>,
+                      %do: tensor<1x1x24x8xf32>, %lse: tensor<1x1x24xf32>)
+    -> (tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>) {
+  %dq, %dk, %dv = attn.attention_grad %q, %q, %q, %o, %do, %lse
+      mask(#attn.fixed<block = 8, summary = 2>)
+      : (tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>,
+         tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>, tensor<1x1x24xf32>)
+        -> (tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>)
+  return %dq, %dk, %dv
+      : tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>, tensor<1x1x24x8xf32>
+}

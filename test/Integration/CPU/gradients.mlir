@@ -14,6 +14,9 @@
 // RUN: attn-run %s --entry window_global --random 5 --shape q=1x2x57x8 --shape k=1x2x57x8 --values key_lengths=50 --check
 // RUN: attn-run %s --entry strided_split --random 6 --shape q=1x4x50x8 --shape k=1x2x43x8 --check
 // RUN: attn-run %s --entry fixed_causal --random 7 --shape q=2x4x70x8 --shape k=2x4x70x8 --values key_lengths=70,33 --check
+// RUN: attn-run %s --entry dilated --random 10 --shape q=2x3x61x8 --shape k=2x3x61x8 --values key_lengths=61,26 --check
+// RUN: attn-run %s --entry strided_bidirectional --random 11 --shape q=1x4x47x8 --shape k=1x2x47x8 --check
+// RUN: attn-run %s --entry fixed_bidirectional --random 12 --shape q=2x2x40x8 --shape k=2x1x40x8 --values key_lengths=40,22 --check
 // RUN: attn-run %s --entry half --random 8 --shape q=2x3x21x16 --shape k=2x1x33x16 --check
 // RUN: attn-run %s --entry bfloat --random 9 --shape q=1x2x19x16 --shape k=1x2x27x16 --check
 //
@@ -147,6 +150,61 @@ func.func @fixed_causal(%q: tensor<?x4x?x8xf32>, %k: tensor<?x4x?x8xf32>,
         -> (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>)
   return %dq, %dk, %dv
       : tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>
+}
+
+// -----
+
+// A dilated window alone: residue classes of the rows and keys.
+func.func @dilated(%q: tensor<?x3x?x8xf32>, %k: tensor<?x3x?x8xf32>,
+    %v: tensor<?x3x?x8xf32>, %dout: tensor<?x3x?x8xf32>, %key_lengths: tensor<?xi32>)
+    -> (tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>) {
+  %o, %lse = attn.attention %q, %k, %v key_lengths(%key_lengths) mask(#attn.window<left = 12, right = 0, alignment = top_left, dilation = 4>)
+      : (tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>, tensor<?xi32>)
+        -> (tensor<?x3x?x8xf32>, tensor<?x3x?xf32>)
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %dout, %lse
+      key_lengths(%key_lengths) mask(#attn.window<left = 12, right = 0, alignment = top_left, dilation = 4>)
+      : (tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>,
+         tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>, tensor<?x3x?xf32>,
+         tensor<?xi32>)
+        -> (tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>)
+  return %dq, %dk, %dv : tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>, tensor<?x3x?x8xf32>
+}
+
+// -----
+
+// The strided pattern in both directions, every part in every head: a band
+// and two residue-class pieces, whose gradients add up per key.
+func.func @strided_bidirectional(%q: tensor<?x4x?x8xf32>, %k: tensor<?x2x?x8xf32>,
+    %v: tensor<?x2x?x8xf32>, %dout: tensor<?x4x?x8xf32>)
+    -> (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>) {
+  %o, %lse = attn.attention %q, %k, %v mask(#attn.strided<stride = 6, bidirectional = true>)
+      : (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>)
+        -> (tensor<?x4x?x8xf32>, tensor<?x4x?xf32>)
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %dout, %lse
+      mask(#attn.strided<stride = 6, bidirectional = true>)
+      : (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>,
+         tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>, tensor<?x4x?xf32>)
+        -> (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>)
+  return %dq, %dk, %dv : tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>
+}
+
+// -----
+
+// The fixed pattern in both directions: the own block and the gathered
+// summary keys of the other blocks, scattered back.
+func.func @fixed_bidirectional(%q: tensor<?x2x?x8xf32>, %k: tensor<?x1x?x8xf32>,
+    %v: tensor<?x1x?x8xf32>, %dout: tensor<?x2x?x8xf32>, %key_lengths: tensor<?xi32>)
+    -> (tensor<?x2x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>) {
+  %o, %lse = attn.attention %q, %k, %v key_lengths(%key_lengths) mask(#attn.fixed<block = 9, summary = 3, bidirectional = true>)
+      : (tensor<?x2x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?xi32>)
+        -> (tensor<?x2x?x8xf32>, tensor<?x2x?xf32>)
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %dout, %lse
+      key_lengths(%key_lengths) mask(#attn.fixed<block = 9, summary = 3, bidirectional = true>)
+      : (tensor<?x2x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>,
+         tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?xf32>,
+         tensor<?xi32>)
+        -> (tensor<?x2x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>)
+  return %dq, %dk, %dv : tensor<?x2x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>
 }
 
 // -----

@@ -16,15 +16,20 @@ def AttnTileAttentionGradPass
   let summary = "Lower attn.attention_grad to tiles (the flash backward)";
   let description = [{
     The backward of FlashAttention-2 (Dao 2023, Algorithm 2) for
-    attn.attention_grad ops marked `flash` (or not marked): the row dots
-    dd = rowsum(dout * out) once, then in parallel over (batch row, K/V head,
-    key tile) dk and dv of the tile, summed over the query heads of the
-    group and the query tiles whose key range meets it, and in parallel over
-    (batch row, query head, query tile) dq over the key tiles its rows may
-    see. Each pair of tiles recomputes s = q k^T and p = exp(scale s - lse)
-    from the forward's lse, then dp = dout v^T and ds = p (dp - dd). Every
-    sum runs in a fixed order (no atomics): the results do not depend on
-    the threads. No buffer is larger than a tile pair; memory is O(N D).
+    attn.attention_grad ops marked `flash` (or not marked), on static
+    query-tile x key-tile tiles that attn-cpu-vectorize-tiles turns into
+    register-blocked vector code. Prepared once: the tail tiles of q, dout
+    and k, and per query tile the lse and the row dots dd = rowsum(dout *
+    out). Then one task per (batch row, query head): over its key tiles in
+    order, each packed once as K^T and V^T, and for each over the query
+    tiles whose block schedule (the forward's) visits it, in order,
+    p = exp(scale q k^T - lse) recomputed, dp = dout v^T, ds = p (dp - dd),
+    and dk += ds^T q, dv += p^T dout, dq += ds k: five products per pair of
+    tiles. dk and dv accumulate in tiles, dq in the task's f32 rows; with
+    several query heads per K/V head each task keeps its head's share of dk
+    and dv and the group's shares are summed in the order of its heads
+    afterwards. Every sum runs in a fixed order (no atomics): the results do
+    not depend on the threads. Memory is O(N D).
   }];
   let options = [
     Option<"queryTile", "query-tile", "int64_t", /*default=*/"64",

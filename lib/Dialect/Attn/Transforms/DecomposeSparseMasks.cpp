@@ -32,6 +32,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
+#include "attn/Dialect/Attn/Transforms/GenericBuilder.h"
 #include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Dialect/Attn/Transforms/SparseMasks.h"
@@ -397,16 +398,198 @@ private:
   }
 };
 
+/// Query heads of one parity: x[:, parity::2] of a (B, H, T[, W]) tensor.
+/// K/V heads are sliced alike only when every query head has its own.
+static Value heads(ShapeBuilder &sb, Value x, Heads which) {
+  if (which == Heads::All)
+    return x;
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t count = type.getDimSize(1);
+  int64_t parity = which == Heads::Odd;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(sb.b, sb.loc, x);
+  sizes[1] = sb.index((count - parity + 1) / 2);
+  SmallVector<OpFoldResult> offsets(type.getRank(), sb.index(0)),
+      strides(type.getRank(), sb.index(1));
+  offsets[1] = sb.index(parity);
+  strides[1] = sb.index(2);
+  return sb.slice(x, offsets, sizes, strides);
+}
+
+/// The last c keys of every block of l: (B, Hkv, ceil(S / l) c, W).
+static Value gatherSummary(ShapeBuilder &sb, Value x,
+                           const MaskPiece &piece) {
+  int64_t l = piece.modulus, c = piece.summary;
+  OpFoldResult keys = tensor::getMixedSize(sb.b, sb.loc, x, 2);
+  OpFoldResult blocks = sb.ceilDiv(keys, l);
+  Value padded = sb.padRows(x, sb.mul(blocks, l));
+  SmallVector<OpFoldResult> sizes =
+      tensor::getMixedSizes(sb.b, sb.loc, padded);
+  Value blocked =
+      sb.expand(padded, {{0}, {1}, {2, 3}, {4}},
+                {sizes[0], sizes[1], blocks, sb.index(l), sizes[3]});
+  Value summary = sb.slice(
+      blocked,
+      {sb.index(0), sb.index(0), sb.index(0), sb.index(l - c), sb.index(0)},
+      {sizes[0], sizes[1], blocks, sb.index(c), sizes[3]},
+      {sb.index(1), sb.index(1), sb.index(1), sb.index(1), sb.index(1)});
+  // A copy: the slice is not contiguous.
+  Value init = tensor::EmptyOp::create(
+      sb.b, sb.loc, {sizes[0], sizes[1], blocks, sb.index(c), sizes[3]},
+      ShapeBuilder::elementOf(x));
+  Value copied =
+      linalg::CopyOp::create(sb.b, sb.loc, summary, init).getResult(0);
+  return sb.collapse(copied, {{0}, {1}, {2, 3}, {4}});
+}
+/// A tensor whose rows are queries ((B, H, N[, W]): q, out, dout, lse) in
+/// a piece's layout: its heads, its residue classes.
+static Value toPieceRows(ShapeBuilder &sb, Value x, const MaskPiece &piece) {
+  x = heads(sb, x, piece.heads);
+  if (piece.layout != Layout::ResidueClasses)
+    return x;
+  return ResidueFold{sb, piece.modulus}.fold(x, piece.rowOffset);
+}
+
+/// A tensor whose rows are keys ((B, Hkv, S, W): k, v) in a piece's layout:
+/// its heads when every query head has its own K/V head, its residue
+/// classes or its gathered summary keys.
+static Value toPieceKeys(ShapeBuilder &sb, Value x, const MaskPiece &piece,
+                         bool ownKV) {
+  if (ownKV)
+    x = heads(sb, x, piece.heads);
+  if (piece.layout == Layout::ResidueClasses)
+    return ResidueFold{sb, piece.modulus}.fold(x, piece.keyOffset);
+  if (piece.layout == Layout::SummaryKeys)
+    return gatherSummary(sb, x, piece);
+  return x;
+}
+
+/// A piece's query rows back in the op's `numQueries` rows (of the piece's
+/// heads); the rows before the offset hold `before`.
+static Value fromPieceRows(ShapeBuilder &sb, Value x, const MaskPiece &piece,
+                           OpFoldResult numQueries, double before) {
+  if (piece.layout != Layout::ResidueClasses)
+    return x;
+  return ResidueFold{sb, piece.modulus}.unfold(
+      x, sb.rest(numQueries, piece.rowOffset), piece.rowOffset, numQueries,
+      before);
+}
+
+/// A piece's key rows (their gradients) back in the op's `numKeys` keys,
+/// zero for the keys not in the piece.
+static Value fromPieceKeys(ShapeBuilder &sb, Value x, const MaskPiece &piece,
+                           OpFoldResult numKeys) {
+  if (piece.layout == Layout::ResidueClasses)
+    return ResidueFold{sb, piece.modulus}.unfold(
+        x, sb.rest(numKeys, piece.keyOffset), piece.keyOffset, numKeys, 0.0);
+  if (piece.layout != Layout::SummaryKeys)
+    return x;
+  // The gathered keys back to the last c of every block of l, the other
+  // keys zero, the padding past S dropped.
+  int64_t l = piece.modulus, c = piece.summary;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(sb.b, sb.loc, x);
+  OpFoldResult blocks = sb.ceilDiv(numKeys, l);
+  Value gathered =
+      sb.expand(x, {{0}, {1}, {2, 3}, {4}},
+                {sizes[0], sizes[1], blocks, sb.index(c), sizes[3]});
+  SmallVector<OpFoldResult> blockSizes = {sizes[0], sizes[1], blocks,
+                                          sb.index(l), sizes[3]};
+  Type element = ShapeBuilder::elementOf(x);
+  Value zeros =
+      linalg::FillOp::create(
+          sb.b, sb.loc,
+          arith::ConstantOp::create(sb.b, sb.loc, sb.b.getZeroAttr(element))
+              .getResult(),
+          tensor::EmptyOp::create(sb.b, sb.loc, blockSizes, element)
+              .getResult())
+          .getResult(0);
+  SmallVector<OpFoldResult> ones(5, sb.index(1));
+  Value blocked = tensor::InsertSliceOp::create(
+      sb.b, sb.loc, gathered, zeros,
+      {sb.index(0), sb.index(0), sb.index(0), sb.index(l - c), sb.index(0)},
+      {sizes[0], sizes[1], blocks, sb.index(c), sizes[3]}, ones);
+  Value keys = sb.collapse(blocked, {{0}, {1}, {2, 3}, {4}});
+  return sb.slice(keys, {sb.index(0), sb.index(0), sb.index(0), sb.index(0)},
+                  {sizes[0], sizes[1], numKeys, sizes[3]},
+                  SmallVector<OpFoldResult>(4, sb.index(1)));
+}
+
+/// The key lengths of a piece's attention: the op's own (`keyLengths`, null
+/// for none) for the original layout; per class, ceil((valid - keyOffset -
+/// r) / l), of residue classes (B l rows); the gathered summary keys below
+/// the valid ones, a prefix of them.
+static Value pieceKeyLengths(ShapeBuilder &sb, Value key, Value keyLengths,
+                             OpFoldResult batch, const MaskPiece &piece) {
+  OpBuilder &rewriter = sb.b;
+  Location loc = sb.loc;
+  // The valid keys of a batch row, as an index in a tensor.generate.
+  auto validOf = [&](OpBuilder &b, Location l, Value row) -> Value {
+    IndexBuilder nib(b, l);
+    Value keys = nib.dim(key, 2);
+    if (!keyLengths)
+      return keys;
+    Value len = tensor::ExtractOp::create(b, l, keyLengths, row);
+    return buildValidKeys(b, l, len, keys);
+  };
+  auto lengths = [&](OpFoldResult count,
+                     function_ref<Value(OpBuilder &, Location, Value)> body) {
+    auto type = ShapeBuilder::typeOf({count}, rewriter.getI32Type());
+    SmallVector<Value> dynamic;
+    if (type.isDynamicDim(0))
+      dynamic.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, count));
+    return tensor::GenerateOp::create(
+        rewriter, loc, type, dynamic,
+        [&](OpBuilder &b, Location l, ValueRange index) {
+          Value n = body(b, l, index[0]);
+          tensor::YieldOp::create(
+              b, l, arith::IndexCastOp::create(b, l, b.getI32Type(), n));
+        });
+  };
+  switch (piece.layout) {
+  case Layout::Original:
+    return keyLengths;
+  case Layout::ResidueClasses:
+    // Class r of batch row b: ceil((valid - keyOffset - r) / l) keys.
+    return lengths(sb.mul(batch, piece.modulus),
+                   [&](OpBuilder &b, Location l, Value index) {
+                     IndexBuilder nib(b, l);
+                     Value l_ = nib.c(piece.modulus);
+                     Value valid = validOf(b, l, nib.div(index, l_));
+                     Value rest =
+                         nib.sub(nib.sub(valid, nib.c(piece.keyOffset)),
+                                 nib.rem(index, l_));
+                     return nib.ceilDiv(nib.max(rest, nib.c(0)), l_);
+                   });
+  case Layout::SummaryKeys:
+    return lengths(batch, [&](OpBuilder &b, Location l, Value index) {
+      // Keys j < valid with j mod l >= l - c: a prefix of the gathered keys.
+      IndexBuilder nib(b, l);
+      Value valid = validOf(b, l, index);
+      Value l_ = nib.c(piece.modulus);
+      Value partial = nib.max(
+          nib.sub(nib.rem(valid, l_), nib.c(piece.modulus - piece.summary)),
+          nib.c(0));
+      return nib.add(nib.mul(nib.div(valid, l_), nib.c(piece.summary)),
+                     partial);
+    });
+  }
+  llvm_unreachable("every layout is handled");
+}
+
+/// The pieces of the mask of `op` (an attn.attention or attn.attention_grad;
+/// none when it is not cut).
+template <typename OpTy> static SmallVector<MaskPiece> piecesOf(OpTy op) {
+  int64_t numKeys = cast<RankedTensorType>(op.getKey().getType()).getDimSize(2);
+  return decomposeSparseMask(op.getEffectiveMask(), op.getNumHeads(),
+                             op.getNumKVHeads(),
+                             ShapedType::isDynamic(numKeys) ? 0 : numKeys);
+}
+
 struct DecomposeSparseMasks : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    int64_t numKeys =
-        cast<RankedTensorType>(op.getKey().getType()).getDimSize(2);
-    SmallVector<MaskPiece> pieces = decomposeSparseMask(
-        op.getEffectiveMask(), op.getNumHeads(), op.getNumKVHeads(),
-        ShapedType::isDynamic(numKeys) ? 0 : numKeys);
+    SmallVector<MaskPiece> pieces = piecesOf(op);
     if (pieces.empty())
       return rewriter.notifyMatchFailure(op, "no sparse decomposition");
     Location loc = op.getLoc();
@@ -442,7 +625,6 @@ struct DecomposeSparseMasks : OpRewritePattern<AttentionOp> {
     return success();
   }
 
-private:
   /// `parts` as one tensor shaped like `result`: the only part, or the even
   /// and odd heads' parts inserted at heads 0, 2, ... and 1, 3, ....
   static Value placeByParity(ShapeBuilder &sb, Value query,
@@ -471,6 +653,7 @@ private:
     return whole;
   }
 
+private:
   static SmallVector<Value> castTo(OpBuilder &b, Location loc,
                                    SmallVector<Value> values, AttentionOp op) {
     for (auto [value, result] : llvm::zip(values, op->getResults()))
@@ -479,97 +662,21 @@ private:
     return values;
   }
 
-  /// Query heads of one parity: x[:, parity::2]. K/V heads are sliced alike
-  /// only when every query head has its own.
-  static Value heads(ShapeBuilder &sb, Value x, Heads which) {
-    if (which == Heads::All)
-      return x;
-    int64_t count = cast<RankedTensorType>(x.getType()).getDimSize(1);
-    int64_t parity = which == Heads::Odd;
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(sb.b, sb.loc, x);
-    sizes[1] = sb.index((count - parity + 1) / 2);
-    return sb.slice(
-        x, {sb.index(0), sb.index(parity), sb.index(0), sb.index(0)}, sizes,
-        {sb.index(1), sb.index(2), sb.index(1), sb.index(1)});
-  }
-
   /// The piece's attention; returns its (B, H', N, Dv) output and its
   /// (B, H', N) log-sum-exp in the op's rows.
   std::pair<Value, Value> buildPiece(PatternRewriter &rewriter,
                                      ShapeBuilder &sb, AttentionOp op,
                                      const MaskPiece &piece) const {
     Location loc = op.getLoc();
-    Value q = heads(sb, op.getQuery(), piece.heads);
     bool ownKV = op.getNumHeads() == op.getNumKVHeads();
-    Value k = ownKV ? heads(sb, op.getKey(), piece.heads) : op.getKey();
-    Value v = ownKV ? heads(sb, op.getValue(), piece.heads) : op.getValue();
-    // The valid keys of every batch row, as index values in a tensor.generate.
-    auto validOf = [&](OpBuilder &b, Location l, Value batch) -> Value {
-      IndexBuilder nib(b, l);
-      Value keys = nib.dim(op.getKey(), 2);
-      Value keyLengths = op.getKeyLengths();
-      if (!keyLengths)
-        return keys;
-      Value len = tensor::ExtractOp::create(b, l, keyLengths, batch);
-      return buildValidKeys(b, l, len, keys);
-    };
-    auto lengths = [&](OpFoldResult count,
-                       function_ref<Value(OpBuilder &, Location, Value)> body) {
-      auto type = ShapeBuilder::typeOf({count}, rewriter.getI32Type());
-      SmallVector<Value> dynamic;
-      if (type.isDynamicDim(0))
-        dynamic.push_back(
-            getValueOrCreateConstantIndexOp(rewriter, loc, count));
-      return tensor::GenerateOp::create(
-          rewriter, loc, type, dynamic,
-          [&](OpBuilder &b, Location l, ValueRange index) {
-            Value n = body(b, l, index[0]);
-            tensor::YieldOp::create(
-                b, l, arith::IndexCastOp::create(b, l, b.getI32Type(), n));
-          });
-    };
-
-    OpFoldResult batch = tensor::getMixedSize(rewriter, loc, q, 0);
-    OpFoldResult numQueries = tensor::getMixedSize(rewriter, loc, q, 2);
-    Value keyLengths = op.getKeyLengths();
-    ResidueFold classes{sb, piece.modulus};
-    switch (piece.layout) {
-    case Layout::Original:
-      break;
-    case Layout::ResidueClasses: {
-      q = classes.fold(q, piece.rowOffset);
-      k = classes.fold(k, piece.keyOffset);
-      v = classes.fold(v, piece.keyOffset);
-      // Class r of batch row b: ceil((valid - keyOffset - r) / l) keys.
-      keyLengths = lengths(sb.mul(batch, piece.modulus),
-                           [&](OpBuilder &b, Location l, Value index) {
-                             IndexBuilder nib(b, l);
-                             Value l_ = nib.c(piece.modulus);
-                             Value valid = validOf(b, l, nib.div(index, l_));
-                             Value rest =
-                                 nib.sub(nib.sub(valid, nib.c(piece.keyOffset)),
-                                         nib.rem(index, l_));
-                             return nib.ceilDiv(nib.max(rest, nib.c(0)), l_);
-                           });
-      break;
-    }
-    case Layout::SummaryKeys: {
-      k = gatherSummary(sb, k, piece);
-      v = gatherSummary(sb, v, piece);
-      keyLengths = lengths(batch, [&](OpBuilder &b, Location l, Value index) {
-        // Keys j < valid with j mod l >= l - c: a prefix of the gathered keys.
-        IndexBuilder nib(b, l);
-        Value valid = validOf(b, l, index);
-        Value l_ = nib.c(piece.modulus);
-        Value partial = nib.max(
-            nib.sub(nib.rem(valid, l_), nib.c(piece.modulus - piece.summary)),
-            nib.c(0));
-        return nib.add(nib.mul(nib.div(valid, l_), nib.c(piece.summary)),
-                       partial);
-      });
-      break;
-    }
-    }
+    OpFoldResult batch = tensor::getMixedSize(rewriter, loc, op.getQuery(), 0);
+    OpFoldResult numQueries =
+        tensor::getMixedSize(rewriter, loc, op.getQuery(), 2);
+    Value q = toPieceRows(sb, op.getQuery(), piece);
+    Value k = toPieceKeys(sb, op.getKey(), piece, ownKV);
+    Value v = toPieceKeys(sb, op.getValue(), piece, ownKV);
+    Value keyLengths =
+        pieceKeyLengths(sb, op.getKey(), op.getKeyLengths(), batch, piece);
 
     auto qType = cast<RankedTensorType>(q.getType());
     auto outType = RankedTensorType::get(
@@ -583,41 +690,86 @@ private:
                             keyLengths, piece.mask, op.getScaleAttr());
     if (Attribute strategy = op->getAttr(kStrategyAttr))
       attention->setAttr(kStrategyAttr, strategy);
-    Value out = attention.getResult(), lse = attention.getLse();
-    if (piece.layout != Layout::ResidueClasses)
-      return {out, lse};
-
     // Back to the op's rows; the rows before the offset see none of the
     // piece's keys: output 0, lse -inf.
-    OpFoldResult rows = sb.rest(numQueries, piece.rowOffset);
-    return {classes.unfold(out, rows, piece.rowOffset, numQueries, 0.0),
-            classes.unfold(lse, rows, piece.rowOffset, numQueries, kNegInf)};
+    return {fromPieceRows(sb, attention.getResult(), piece, numQueries, 0.0),
+            fromPieceRows(sb, attention.getLse(), piece, numQueries,
+                          kNegInf)};
   }
+};
 
-  /// The last c keys of every block of l: (B, Hkv, ceil(S / l) c, W).
-  static Value gatherSummary(ShapeBuilder &sb, Value x,
-                             const MaskPiece &piece) {
-    int64_t l = piece.modulus, c = piece.summary;
-    OpFoldResult keys = tensor::getMixedSize(sb.b, sb.loc, x, 2);
-    OpFoldResult blocks = sb.ceilDiv(keys, l);
-    Value padded = sb.padRows(x, sb.mul(blocks, l));
-    SmallVector<OpFoldResult> sizes =
-        tensor::getMixedSizes(sb.b, sb.loc, padded);
-    Value blocked =
-        sb.expand(padded, {{0}, {1}, {2, 3}, {4}},
-                  {sizes[0], sizes[1], blocks, sb.index(l), sizes[3]});
-    Value summary = sb.slice(
-        blocked,
-        {sb.index(0), sb.index(0), sb.index(0), sb.index(l - c), sb.index(0)},
-        {sizes[0], sizes[1], blocks, sb.index(c), sizes[3]},
-        {sb.index(1), sb.index(1), sb.index(1), sb.index(1), sb.index(1)});
-    // A copy: the slice is not contiguous.
-    Value init = tensor::EmptyOp::create(
-        sb.b, sb.loc, {sizes[0], sizes[1], blocks, sb.index(c), sizes[3]},
-        ShapeBuilder::elementOf(x));
-    Value copied =
-        linalg::CopyOp::create(sb.b, sb.loc, summary, init).getResult(0);
-    return sb.collapse(copied, {{0}, {1}, {2, 3}, {4}});
+/// The backward of a decomposed mask: each piece's attn.attention_grad in
+/// the piece's layout, fed the whole attention's out, dout and lse (folded
+/// like the queries). That is the piece's exact share: every piece's
+/// probabilities are exp(scale q.k - lse) with the whole row's lse, and the
+/// softmax's Jacobian subtracts the whole row's dout . out. A row's dq sums
+/// over the pieces; a key's dk and dv over the pieces that read it,
+/// scattered back to the op's keys (zero where a piece does not read a
+/// key). With split heads each parity's gradients are placed at its heads
+/// (and K/V heads when each query head has its own; shared K/V heads sum
+/// the parities).
+struct DecomposeSparseMaskGrads : OpRewritePattern<AttentionGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AttentionGradOp op,
+                                PatternRewriter &rewriter) const override {
+    SmallVector<MaskPiece> pieces = piecesOf(op);
+    if (pieces.empty())
+      return rewriter.notifyMatchFailure(op, "no sparse decomposition");
+    Location loc = op.getLoc();
+    ShapeBuilder sb(rewriter, loc);
+    bool ownKV = op.getNumHeads() == op.getNumKVHeads();
+    OpFoldResult batch = tensor::getMixedSize(rewriter, loc, op.getQuery(), 0);
+    OpFoldResult queries =
+        tensor::getMixedSize(rewriter, loc, op.getQuery(), 2);
+    OpFoldResult keys = tensor::getMixedSize(rewriter, loc, op.getKey(), 2);
+
+    // Per parity of heads (all, even, odd): the pieces' sums.
+    SmallVector<Value> dqs, dks, dvs;
+    for (Heads which : {Heads::All, Heads::Even, Heads::Odd}) {
+      SmallVector<Value> dq, dk, dv;
+      for (const MaskPiece &piece : pieces) {
+        if (piece.heads != which)
+          continue;
+        Value q = toPieceRows(sb, op.getQuery(), piece);
+        Value k = toPieceKeys(sb, op.getKey(), piece, ownKV);
+        Value v = toPieceKeys(sb, op.getValue(), piece, ownKV);
+        auto grad = AttentionGradOp::create(
+            rewriter, loc, q.getType(), k.getType(), v.getType(), q, k, v,
+            toPieceRows(sb, op.getOutput(), piece),
+            toPieceRows(sb, op.getOutputGrad(), piece),
+            toPieceRows(sb, op.getLse(), piece),
+            pieceKeyLengths(sb, op.getKey(), op.getKeyLengths(), batch, piece),
+            piece.mask, op.getScaleAttr());
+        if (Attribute strategy = op->getAttr(kStrategyAttr))
+          grad->setAttr(kStrategyAttr, strategy);
+        dq.push_back(
+            fromPieceRows(sb, grad.getQueryGrad(), piece, queries, 0.0));
+        dk.push_back(fromPieceKeys(sb, grad.getKeyGrad(), piece, keys));
+        dv.push_back(fromPieceKeys(sb, grad.getValueGrad(), piece, keys));
+      }
+      if (dq.empty())
+        continue;
+      dqs.push_back(sumElements(sb.b, sb.loc, dq));
+      dks.push_back(sumElements(sb.b, sb.loc, dk));
+      dvs.push_back(sumElements(sb.b, sb.loc, dv));
+    }
+    auto place = [&](ArrayRef<Value> parts, Value like, Value result,
+                     bool byParity) -> Value {
+      Value whole = byParity ? DecomposeSparseMasks::placeByParity(
+                                   sb, like, parts, result)
+                             : sumElements(sb.b, sb.loc, parts);
+      return whole.getType() == result.getType()
+                 ? whole
+                 : tensor::CastOp::create(rewriter, loc, result.getType(),
+                                          whole)
+                       .getResult();
+    };
+    rewriter.replaceOp(
+        op, {place(dqs, op.getQuery(), op.getQueryGrad(), true),
+             place(dks, op.getKey(), op.getKeyGrad(), ownKV),
+             place(dvs, op.getValue(), op.getValueGrad(), ownKV)});
+    return success();
   }
 };
 
@@ -626,7 +778,8 @@ struct AttnDecomposeSparseMasksPass
           AttnDecomposeSparseMasksPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeSparseMasks>(&getContext());
+    patterns.add<DecomposeSparseMasks, DecomposeSparseMaskGrads>(
+        &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

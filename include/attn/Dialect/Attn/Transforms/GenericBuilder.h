@@ -95,20 +95,18 @@ inline Value convertElements(OpBuilder &builder, Location loc, Value tensor,
           .tensor(tensor::getMixedSizes(builder, loc, tensor), elementType));
 }
 
-/// An f32 `tensor` times `factor`, converted to `elementType`, in one pass
-/// (no pass at all for a factor of 1 in f32).
-inline Value scaleElements(OpBuilder &builder, Location loc, Value tensor,
-                           double factor, Type elementType) {
-  if (factor == 1.0)
-    return convertElements(builder, loc, tensor, elementType);
+/// An f32 `tensor` times `factor`, converted to the element type of `init`
+/// (same shape) and written into it, in one pass.
+inline Value scaleElementsInto(OpBuilder &builder, Location loc, Value tensor,
+                               double factor, Value init) {
   GenericBuilder gb(builder, loc);
+  Type elementType = getElementTypeOrSelf(init.getType());
   unsigned rank = cast<RankedTensorType>(tensor.getType()).getRank();
   AffineMap identity =
       AffineMap::getMultiDimIdentityMap(rank, builder.getContext());
   return gb.generic(
-      {tensor},
-      gb.tensor(tensor::getMixedSizes(builder, loc, tensor), elementType),
-      {identity, identity}, SmallVector<utils::IteratorType>(rank, kPar),
+      {tensor}, init, {identity, identity},
+      SmallVector<utils::IteratorType>(rank, kPar),
       [&](OpBuilder &b, Location l, ValueRange a) -> Value {
         Value x = arith::MulFOp::create(
             b, l, a[0],
@@ -117,6 +115,52 @@ inline Value scaleElements(OpBuilder &builder, Location loc, Value tensor,
                    ? x
                    : arith::TruncFOp::create(b, l, elementType, x).getResult();
       });
+}
+
+/// An f32 `tensor` times `factor`, converted to `elementType`, in one pass
+/// (no pass at all for a factor of 1 in f32).
+inline Value scaleElements(OpBuilder &builder, Location loc, Value tensor,
+                           double factor, Type elementType) {
+  if (factor == 1.0)
+    return convertElements(builder, loc, tensor, elementType);
+  return scaleElementsInto(
+      builder, loc, tensor, factor,
+      GenericBuilder(builder, loc)
+          .tensor(tensor::getMixedSizes(builder, loc, tensor), elementType));
+}
+
+/// The sum of `parts` (tensors of one type), added in f32 and converted
+/// back to their element type: a half-precision sum is rounded once.
+inline Value sumElements(OpBuilder &builder, Location loc,
+                         ArrayRef<Value> parts) {
+  if (parts.size() == 1)
+    return parts.front();
+  auto type = cast<RankedTensorType>(parts.front().getType());
+  Type element = type.getElementType();
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(type.getRank(), builder.getContext());
+  SmallVector<AffineMap> maps(parts.size() + 1, identity);
+  Value init = tensor::EmptyOp::create(
+      builder, loc, tensor::getMixedSizes(builder, loc, parts.front()),
+      element);
+  auto sum = linalg::GenericOp::create(
+      builder, loc, TypeRange{init.getType()}, parts, ValueRange{init}, maps,
+      SmallVector<utils::IteratorType>(type.getRank(), kPar),
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        Type f32 = b.getF32Type();
+        auto widen = [&](Value x) -> Value {
+          return x.getType() == f32 ? x
+                                    : arith::ExtFOp::create(b, l, f32, x)
+                                          .getResult();
+        };
+        Value total = widen(args[0]);
+        for (Value x : args.drop_front().drop_back())
+          total = arith::AddFOp::create(b, l, total, widen(x));
+        if (element != f32)
+          total = arith::TruncFOp::create(b, l, element, total);
+        linalg::YieldOp::create(b, l, total);
+      });
+  return sum.getResult(0);
 }
 
 /// f32 of a scalar `x` (f16, bf16 or f32).

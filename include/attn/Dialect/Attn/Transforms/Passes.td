@@ -43,6 +43,30 @@ def AttnDecomposeLayersPass : Pass<"attn-decompose-layers", "::mlir::func::FuncO
   ];
 }
 
+def AttnGenerateGradientsPass
+    : Pass<"attn-generate-gradients", "::mlir::ModuleOp"> {
+  let summary = "Emit the backward function of each function of attention ops";
+  let description = [{
+    For every public function @f with `attn.attention` or `attn.multi_head`
+    ops, adds @f_backward: f's arguments, then a gradient for each of f's
+    results; it returns the gradients of sum_r <d_r, f_r> with respect to
+    f's floating-point tensor arguments (inputs and weights; key lengths get
+    none). It recomputes the forward (layers decomposed as
+    attn-decompose-layers does, attentions with their lse) and
+    differentiates it in reverse: `attn.attention_grad` for an attention,
+    products for the projections (dX and dW of Q = X W, dO and dW of
+    Y = O W), the layout ops reversed, gradients of a value read twice
+    summed in f32. Other ops, and gradients through a log-sum-exp result,
+    are reported as errors on the op.
+  }];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect"
+  ];
+}
+
 def AttnPoolKVHeadsPass : Pass<"attn-pool-kv-heads", "::mlir::func::FuncOp"> {
   let summary = "Make multi-head layers grouped-query by mean-pooling K/V heads";
   let description = [{
@@ -87,6 +111,10 @@ def AttnDecomposeSparseMasksPass
     - the rest (a band, the own block) in the original order;
     merged by `attn.combine` where one row's keys are split between pieces,
     and placed by head parity when the pattern is split over heads. Exact.
+    An `attn.attention_grad` with such a mask becomes the pieces' own
+    backwards, each fed the whole attention's out, dout and lse in the
+    piece's layout (its exact share of the gradients); dq sums the pieces'
+    rows, dk and dv the pieces' keys scattered back (in f32, rounded once).
     Other masks (and bottom-right windows, whose residue classes depend on
     each batch row's key length) are left alone.
   }];

@@ -35,6 +35,125 @@ inline Value padWithZeros(OpBuilder &b, Location loc, Value rows, Value tile) {
       tensor::getMixedSizes(b, loc, rows), ArrayRef<OpFoldResult>{one, one});
 }
 
+/// `rows` (count x w, f32, f16 or bf16; count <= T) widened to f32 as the
+/// leading rows of `tile` (T x w, f32), whose other rows are zero.
+inline Value padRowsAsF32(OpBuilder &b, Location loc, Value rows, Value tile) {
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  Value zeros =
+      linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{tile})
+          .getResult(0);
+  SmallVector<OpFoldResult> origin(2, b.getIndexAttr(0)),
+      ones(2, b.getIndexAttr(1)),
+      sizes = tensor::getMixedSizes(b, loc, rows);
+  Value leading =
+      tensor::ExtractSliceOp::create(b, loc, zeros, origin, sizes, ones);
+  return tensor::InsertSliceOp::create(
+      b, loc, convertElementsInto(b, loc, rows, leading), zeros, origin, sizes,
+      ones);
+}
+
+/// `rows` (count x w, count <= `tileRows`) as a transposed f32 tile
+/// (w x tileRows) written into `slot`, zero past count: a packed key tile
+/// whose product q k^T (or dout v^T) reads rows of keys. The rows are padded
+/// first (a row copy, widened), then transposed as one static tile, which
+/// attn-cpu-vectorize-tiles transposes in registers block by block.
+inline Value packTransposedTile(OpBuilder &b, Location loc, Value rows,
+                                int64_t tileRows, Value slot) {
+  GenericBuilder gb(b, loc);
+  int64_t width = cast<RankedTensorType>(rows.getType()).getDimSize(1);
+  Value padded = padRowsAsF32(
+      b, loc, rows,
+      gb.tensor({b.getIndexAttr(tileRows), b.getIndexAttr(width)},
+                b.getF32Type()));
+  return gb.generic(
+      {padded}, slot, {gb.map(2, {1, 0}), gb.map(2, {0, 1})}, {kPar, kPar},
+      [](OpBuilder &, Location, ValueRange a) -> Value { return a[0]; });
+}
+
+/// For rows read in place, tile by tile, from a (B, H, L, W) tensor `x`:
+/// per (batch row, head), the one tile of `tile` rows that the row's limit
+/// cuts, [floor(limit / tile) tile, limit), its rows copied and the rest
+/// zero, as (B, H, tile, W) in x's element type. The limit is
+/// clamp(keyLengths[b], 0, L) with key lengths, L without. Every other tile
+/// below the limit lies wholly inside x and is read from it (see
+/// wholeOrTailTile): no copy of x, and no row past the limit in a product
+/// (0 times the NaN or inf such a row may hold would not be 0).
+inline Value packTailTiles(OpBuilder &b, Location loc, Value x, int64_t tile,
+                           Value keyLengths) {
+  IndexBuilder ib(b, loc);
+  GenericBuilder gb(b, loc);
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t heads = type.getDimSize(1), width = type.getDimSize(3);
+  OpFoldResult batch = tensor::getMixedSize(b, loc, x, 0);
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  OpFoldResult tileSize = b.getIndexAttr(tile),
+               widthSize = b.getIndexAttr(width);
+  Value length = ib.dim(x, 2);
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{batch, b.getIndexAttr(heads)},
+      ValueRange{gb.tensor({batch, b.getIndexAttr(heads), tileSize, widthSize},
+                           type.getElementType())},
+      std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(forall.getTerminator());
+  Value row = forall.getInductionVar(0), head = forall.getInductionVar(1);
+  Value limit = length;
+  if (keyLengths)
+    limit = buildValidKeys(
+        b, loc, tensor::ExtractOp::create(b, loc, keyLengths, row), length);
+  Value tailBegin = ib.mul(ib.div(limit, ib.c(tile)), ib.c(tile));
+  Value count = ib.sub(limit, tailBegin);
+  SmallVector<OpFoldResult> at = {row, head, zero, zero},
+                            tileSizes = {one, one, tileSize, widthSize},
+                            strides = {one, one, one, one};
+  Value slot = tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get({tile, width}, type.getElementType()),
+      forall.getRegionIterArgs()[0], at, tileSizes, strides);
+  Value rows = tensor::ExtractSliceOp::create(
+      b, loc,
+      RankedTensorType::get({ShapedType::kDynamic, width},
+                            type.getElementType()),
+      x, ArrayRef<OpFoldResult>{row, head, tailBegin, zero},
+      ArrayRef<OpFoldResult>{one, one, count, widthSize}, strides);
+  Value tail = padWithZeros(b, loc, rows, slot);
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(
+      b, loc, tail, forall.getRegionIterArgs()[0], at, tileSizes, strides);
+  return forall.getResult(0);
+}
+
+/// Rows [begin, begin + T) of head `head` of batch row `batch` of `x`
+/// (B, H, L, W), T the tile of `tails` (from packTailTiles): a view of x
+/// when `whole` says the tile lies inside x and its limit, the tail tile
+/// otherwise.
+inline Value wholeOrTailTile(OpBuilder &b, Location loc, Value x, Value tails,
+                             Value batch, Value head, Value begin,
+                             Value whole) {
+  auto tailsType = cast<RankedTensorType>(tails.getType());
+  int64_t tile = tailsType.getDimSize(2), width = tailsType.getDimSize(3);
+  auto tileType =
+      RankedTensorType::get({tile, width}, tailsType.getElementType());
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> sizes = {one, one, b.getIndexAttr(tile),
+                                     b.getIndexAttr(width)},
+                            strides = {one, one, one, one};
+  auto pick = scf::IfOp::create(b, loc, TypeRange{tileType}, whole,
+                                /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  // Yields the tile of `from` whose first row is `row`.
+  auto yieldTile = [&](Block *block, Value from, OpFoldResult row) {
+    b.setInsertionPointToStart(block);
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{tensor::ExtractSliceOp::create(
+            b, loc, tileType, from,
+            ArrayRef<OpFoldResult>{batch, head, row, zero}, sizes, strides)});
+  };
+  yieldTile(pick.thenBlock(), x, begin);
+  yieldTile(pick.elseBlock(), tails, zero);
+  return pick.getResult(0);
+}
+
 /// `queries` in f32 times scale * log2(e), written into `init` (same shape):
 /// the query tile in the log2 domain, so that exp(x) = exp2(x) afterwards.
 inline Value scaleIntoLog2Domain(OpBuilder &b, Location loc, Value queries,
@@ -55,13 +174,15 @@ inline Value scaleIntoLog2Domain(OpBuilder &b, Location loc, Value queries,
       });
 }
 
-/// `scores` (rows x keys, f32) with the keys a row does not see at -inf,
-/// unless `full` says the tile hides nothing: then it passes unchanged and
-/// no element is tested. `visible(row, col)` answers for one element from
-/// its indices in the tile.
+/// `scores` (rows x keys, f32) with the keys a row does not see at
+/// `hidden` (-inf for scores; 0 for probabilities), unless `full` says the
+/// tile hides nothing: then it passes unchanged and no element is tested.
+/// `visible(row, col)` answers for one element from its indices in the
+/// tile.
 inline Value maskScoresUnlessFull(
     OpBuilder &b, Location loc, Value scores, Value full,
-    function_ref<Value(OpBuilder &, Location, Value, Value)> visible) {
+    function_ref<Value(OpBuilder &, Location, Value, Value)> visible,
+    double hidden = kNegInf) {
   GenericBuilder gb(b, loc);
   auto ifOp = scf::IfOp::create(b, loc, TypeRange{scores.getType()}, full,
                                 /*withElseRegion=*/true);
@@ -75,7 +196,7 @@ inline Value maskScoresUnlessFull(
         Value row = linalg::IndexOp::create(nb, l, 0);
         Value col = linalg::IndexOp::create(nb, l, 1);
         return arith::SelectOp::create(nb, l, visible(nb, l, row, col), a[0],
-                                       f32Constant(nb, l, kNegInf));
+                                       f32Constant(nb, l, hidden));
       });
   scf::YieldOp::create(b, loc, masked);
   return ifOp.getResult(0);

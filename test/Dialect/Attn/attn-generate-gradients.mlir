@@ -1,0 +1,90 @@
+// RUN: attn-opt %s --attn-generate-gradients --split-input-file --verify-diagnostics | FileCheck %s
+
+// An attention: the backward recomputes it with its lse, then
+// attn.attention_grad; key lengths get no gradient.
+// CHECK-LABEL: func.func @attention(
+// CHECK-LABEL: func.func @attention_backward
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x4x9x8xf32>, %[[K:.*]]: tensor<2x2x11x8xf32>, %[[V:.*]]: tensor<2x2x11x8xf32>, %[[LEN:.*]]: tensor<2xi32>, %[[DOUT:.*]]: tensor<2x4x9x8xf32> {attn.source_name = "dout"})
+// CHECK-SAME: -> (tensor<2x4x9x8xf32>, tensor<2x2x11x8xf32>, tensor<2x2x11x8xf32>)
+// CHECK: %[[O:.*]], %[[LSE:.*]] = attn.attention %[[Q]], %[[K]], %[[V]] key_lengths(%[[LEN]]) mask(#attn.causal<bottom_right>) scale(2.500000e-01)
+// CHECK: %[[DQ:.*]], %[[DK:.*]], %[[DV:.*]] = attn.attention_grad %[[Q]], %[[K]], %[[V]], %[[O]], %[[DOUT]], %[[LSE]] key_lengths(%[[LEN]]) mask(#attn.causal<bottom_right>) scale(2.500000e-01)
+// CHECK: return %[[DQ]], %[[DK]], %[[DV]]
+func.func @attention(%q: tensor<2x4x9x8xf32>, %k: tensor<2x2x11x8xf32>,
+                     %v: tensor<2x2x11x8xf32>, %len: tensor<2xi32>)
+    -> tensor<2x4x9x8xf32> {
+  %o = attn.attention %q, %k, %v key_lengths(%len)
+      mask(#attn.causal<bottom_right>) scale(0.25)
+      : (tensor<2x4x9x8xf32>, tensor<2x2x11x8xf32>, tensor<2x2x11x8xf32>,
+         tensor<2xi32>) -> tensor<2x4x9x8xf32>
+  return %o : tensor<2x4x9x8xf32>
+}
+
+// -----
+
+// Self-attention on one tensor: its gradient is the sum of the three it
+// receives (as q, k and v), added in f32 and rounded once to bf16.
+// CHECK-LABEL: func.func @self_backward
+// CHECK: %[[DQ:[a-z_0-9]+]], %[[DK:[a-z_0-9]+]], %[[DV:[a-z_0-9]+]] = attn.attention_grad
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[DQ]], %[[DK]], %[[DV]] : tensor<1x2x5x8xbf16>, tensor<1x2x5x8xbf16>, tensor<1x2x5x8xbf16>)
+// CHECK: arith.extf
+// CHECK: arith.extf
+// CHECK: arith.addf
+// CHECK: arith.extf
+// CHECK: arith.addf
+// CHECK: arith.truncf
+// CHECK: return %[[SUM]]
+func.func @self(%x: tensor<1x2x5x8xbf16>) -> tensor<1x2x5x8xbf16> {
+  %o = attn.attention %x, %x, %x
+      : (tensor<1x2x5x8xbf16>, tensor<1x2x5x8xbf16>, tensor<1x2x5x8xbf16>)
+        -> tensor<1x2x5x8xbf16>
+  return %o : tensor<1x2x5x8xbf16>
+}
+
+// -----
+
+// A grouped-query layer: the forward decomposed (projections into heads,
+// the attention with its lse, the projection from heads), then in reverse
+// dO and dWo from dy, attn.attention_grad, and dX and dW of each projection
+// into heads; x's three gradients (from Q, K and V) summed.
+// CHECK-LABEL: func.func @layer_backward
+// CHECK-SAME: (%[[X:.*]]: tensor<2x6x16xf32>, %[[WQ:.*]]: tensor<16x16xf32>, %[[WK:.*]]: tensor<16x8xf32>, %[[WV:.*]]: tensor<16x8xf32>, %[[WO:.*]]: tensor<16x16xf32>, %[[DY:.*]]: tensor<2x6x16xf32> {attn.source_name = "dout"})
+// CHECK: %[[O:.*]], %[[LSE:.*]] = attn.attention
+// dO[b,h,t,d] = sum_e dY[b,t,e] Wo[h,d,e]; dWo[h,d,e] = sum_{b,t} O dY.
+// CHECK: %[[DO:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[DY]], %{{.*}} : tensor<2x6x16xf32>, tensor<4x4x16xf32>)
+// CHECK: %[[DWO:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[O]], %[[DY]] : tensor<2x4x6x4xf32>, tensor<2x6x16xf32>) outs(%{{.*}} : tensor<4x4x16xf32>)
+// CHECK: attn.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[O]], %[[DO]], %[[LSE]] mask(#attn.causal<top_left>)
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<16x2x4xf32> into tensor<16x8xf32>
+// CHECK: %[[DX:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<2x6x16xf32>, tensor<2x6x16xf32>, tensor<2x6x16xf32>)
+// CHECK: return %[[DX]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x6x16xf32>, tensor<16x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<16x16xf32>
+func.func @layer(%x: tensor<2x6x16xf32>, %wq: tensor<16x16xf32>,
+                 %wk: tensor<16x8xf32>, %wv: tensor<16x8xf32>,
+                 %wo: tensor<16x16xf32>) -> tensor<2x6x16xf32> {
+  %y = attn.multi_head %x, %wq, %wk, %wv, %wo heads(4) kv_heads(2)
+      mask(#attn.causal<top_left>)
+      : (tensor<2x6x16xf32>, tensor<16x16xf32>, tensor<16x8xf32>,
+         tensor<16x8xf32>, tensor<16x16xf32>) -> tensor<2x6x16xf32>
+  return %y : tensor<2x6x16xf32>
+}
+
+// -----
+
+// What it cannot differentiate is named, and no backward is emitted.
+func.func @through_lse(%q: tensor<1x1x4x8xf32>)
+    -> (tensor<1x1x4x8xf32>, tensor<1x1x4xf32>) {
+  // expected-error @+1 {{the gradient through a log-sum-exp is not supported}}
+  %o, %lse = attn.attention %q, %q, %q
+      : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>)
+        -> (tensor<1x1x4x8xf32>, tensor<1x1x4xf32>)
+  return %o, %lse : tensor<1x1x4x8xf32>, tensor<1x1x4xf32>
+}
+
+// -----
+
+func.func @other_ops(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  %o = attn.attention %q, %q, %q
+      : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>)
+        -> tensor<1x1x4x8xf32>
+  // expected-error @+1 {{attn-generate-gradients cannot differentiate 'math.tanh'}}
+  %t = math.tanh %o : tensor<1x1x4x8xf32>
+  return %t : tensor<1x1x4x8xf32>
+}

@@ -1,11 +1,13 @@
 // RUN: attn-opt %s --attn-generate-gradients --split-input-file --verify-diagnostics | FileCheck %s
 
 // An attention: the backward recomputes it with its lse, then
-// attn.attention_grad; key lengths get no gradient.
+// attn.attention_grad; key lengths get no gradient. The arguments keep the
+// names the runtime gives them (their roles), and each gradient is named
+// after its argument.
 // CHECK-LABEL: func.func @attention(
 // CHECK-LABEL: func.func @attention_backward
-// CHECK-SAME: (%[[Q:.*]]: tensor<2x4x9x8xf32>, %[[K:.*]]: tensor<2x2x11x8xf32>, %[[V:.*]]: tensor<2x2x11x8xf32>, %[[LEN:.*]]: tensor<2xi32>, %[[DOUT:.*]]: tensor<2x4x9x8xf32> {attn.source_name = "dout"})
-// CHECK-SAME: -> (tensor<2x4x9x8xf32>, tensor<2x2x11x8xf32>, tensor<2x2x11x8xf32>)
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<2x4x9x8xf32> {attn.name = "q"}, %[[K:[a-z0-9]+]]: tensor<2x2x11x8xf32> {attn.name = "k"}, %[[V:[a-z0-9]+]]: tensor<2x2x11x8xf32> {attn.name = "v"}, %[[LEN:[a-z0-9]+]]: tensor<2xi32> {attn.name = "key_lengths"}, %[[DOUT:[a-z0-9]+]]: tensor<2x4x9x8xf32> {attn.name = "dout"})
+// CHECK-SAME: -> (tensor<2x4x9x8xf32> {attn.name = "dq"}, tensor<2x2x11x8xf32> {attn.name = "dk"}, tensor<2x2x11x8xf32> {attn.name = "dv"})
 // CHECK: %[[O:.*]], %[[LSE:.*]] = attn.attention %[[Q]], %[[K]], %[[V]] key_lengths(%[[LEN]]) mask(#attn.causal<bottom_right>) scale(2.500000e-01)
 // CHECK: %[[DQ:.*]], %[[DK:.*]], %[[DV:.*]] = attn.attention_grad %[[Q]], %[[K]], %[[V]], %[[O]], %[[DOUT]], %[[LSE]] key_lengths(%[[LEN]]) mask(#attn.causal<bottom_right>) scale(2.500000e-01)
 // CHECK: return %[[DQ]], %[[DK]], %[[DV]]
@@ -46,13 +48,27 @@ func.func @self(%x: tensor<1x2x5x8xbf16>) -> tensor<1x2x5x8xbf16> {
 // the attention with its lse, the projection from heads), then in reverse
 // dO and dWo from dy, attn.attention_grad, and dX and dW of each projection
 // into heads; x's three gradients (from Q, K and V) summed.
+// CHECK-DAG: #[[INTO_X:map[0-9]*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d2, d4)>
+// CHECK-DAG: #[[INTO_W:map[0-9]*]] = affine_map<(d0, d1, d2, d3, d4) -> (d4, d1, d3)>
+// CHECK-DAG: #[[INTO_Q:map[0-9]*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-DAG: #[[FROM_O:map[0-9]*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d4)>
+// CHECK-DAG: #[[FROM_W:map[0-9]*]] = affine_map<(d0, d1, d2, d3, d4) -> (d3, d4, d2)>
+// CHECK-DAG: #[[FROM_Y:map[0-9]*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2)>
 // CHECK-LABEL: func.func @layer_backward
-// CHECK-SAME: (%[[X:.*]]: tensor<2x6x16xf32>, %[[WQ:.*]]: tensor<16x16xf32>, %[[WK:.*]]: tensor<16x8xf32>, %[[WV:.*]]: tensor<16x8xf32>, %[[WO:.*]]: tensor<16x16xf32>, %[[DY:.*]]: tensor<2x6x16xf32> {attn.source_name = "dout"})
+// CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<2x6x16xf32> {attn.name = "x"}, %[[WQ:[a-z0-9]+]]: tensor<16x16xf32> {attn.name = "wq"}, %[[WK:[a-z0-9]+]]: tensor<16x8xf32> {attn.name = "wk"}, %[[WV:[a-z0-9]+]]: tensor<16x8xf32> {attn.name = "wv"}, %[[WO:[a-z0-9]+]]: tensor<16x16xf32> {attn.name = "wo"}, %[[DY:[a-z0-9]+]]: tensor<2x6x16xf32> {attn.name = "dout"})
 // CHECK: %[[O:.*]], %[[LSE:.*]] = attn.attention
-// dO[b,h,t,d] = sum_e dY[b,t,e] Wo[h,d,e]; dWo[h,d,e] = sum_{b,t} O dY.
-// CHECK: %[[DO:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[DY]], %{{.*}} : tensor<2x6x16xf32>, tensor<4x4x16xf32>)
+// dO[b,h,t,d] = sum_e dY[b,t,e] Wo^T[e,h,d], a projection into heads
+// (the forward's maps) with Wo transposed and viewed per head as the
+// forward views its weights; dWo[h,d,e] = sum_{b,t} O dY.
+// CHECK: %[[WO_T:.*]] = linalg.transpose ins(%[[WO]] : tensor<16x16xf32>) outs(%{{.*}} : tensor<16x16xf32>) permutation = [1, 0]
+// CHECK: %[[WOT:.*]] = tensor.expand_shape %[[WO_T]] {{\[}}[0], [1, 2]] output_shape [16, 4, 4]
+// CHECK: %[[DO:.*]] = linalg.generic {indexing_maps = [#[[INTO_X]], #[[INTO_W]], #[[INTO_Q]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[DY]], %[[WOT]] : tensor<2x6x16xf32>, tensor<16x4x4xf32>)
 // CHECK: %[[DWO:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[O]], %[[DY]] : tensor<2x4x6x4xf32>, tensor<2x6x16xf32>) outs(%{{.*}} : tensor<4x4x16xf32>)
 // CHECK: attn.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[O]], %[[DO]], %[[LSE]] mask(#attn.causal<top_left>)
+// dV's share of dx: a projection from heads with Wv transposed.
+// CHECK: %[[WV_T:.*]] = linalg.transpose ins(%[[WV]] : tensor<16x8xf32>) outs(%{{.*}} : tensor<8x16xf32>) permutation = [1, 0]
+// CHECK: tensor.expand_shape %[[WV_T]] {{\[}}[0, 1], [2]] output_shape [2, 4, 16]
+// CHECK: linalg.generic {indexing_maps = [#[[FROM_O]], #[[FROM_W]], #[[FROM_Y]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<2x2x6x4xf32>, tensor<2x4x16xf32>) outs(%{{.*}} : tensor<2x6x16xf32>)
 // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<16x2x4xf32> into tensor<16x8xf32>
 // CHECK: %[[DX:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<2x6x16xf32>, tensor<2x6x16xf32>, tensor<2x6x16xf32>)
 // CHECK: return %[[DX]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x6x16xf32>, tensor<16x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<16x16xf32>

@@ -4,12 +4,19 @@
 // pipeline and match the float64 reference on random inputs: a grouped-query
 // causal layer (the gradients of x and of the four weights), a bf16
 // cross-attention layer with padded keys (x, the source and the weights),
-// and self-attention on one tensor.
+// self-attention on one tensor, and a layer of dynamic sizes.
 //
 // RUN: attn-opt %s --attn-generate-gradients -o %t.mlir
 // RUN: attn-run %t.mlir --entry layer_backward --random 1 --check
 // RUN: attn-run %t.mlir --entry cross_backward --random 2 --values key_lengths=13,6 --check
 // RUN: attn-run %t.mlir --entry self_backward --random 3 --check
+// RUN: attn-run %t.mlir --entry dynamic_layer_backward --random 4 --shape x=3x41x32 --check | FileCheck %s
+//
+// The gradients are named after what they differentiate (the runtime's
+// signature: d + the argument's name or role).
+// CHECK: check dx [3,41,32]
+// CHECK: check dwq [32,32]
+// CHECK: check dwo [32,24]
 
 func.func @layer(%x: tensor<2x37x20xf32>, %wq: tensor<20x20xf32>,
                  %wk: tensor<20x10xf32>, %wv: tensor<20x10xf32>,
@@ -38,4 +45,14 @@ func.func @self(%x: tensor<1x3x29x8xf32>) -> tensor<1x3x29x8xf32> {
       : (tensor<1x3x29x8xf32>, tensor<1x3x29x8xf32>, tensor<1x3x29x8xf32>)
         -> tensor<1x3x29x8xf32>
   return %o : tensor<1x3x29x8xf32>
+}
+
+func.func @dynamic_layer(%x: tensor<?x?x32xf32>, %wq: tensor<32x32xf32>,
+                         %wk: tensor<32x16xf32>, %wv: tensor<32x16xf32>,
+                         %wo: tensor<32x24xf32>) -> tensor<?x?x24xf32> {
+  %y = attn.multi_head %x, %wq, %wk, %wv, %wo heads(4) kv_heads(2)
+      mask(#attn.window<left = 6, right = 0, alignment = top_left>)
+      : (tensor<?x?x32xf32>, tensor<32x32xf32>, tensor<32x16xf32>,
+         tensor<32x16xf32>, tensor<32x24xf32>) -> tensor<?x?x24xf32>
+  return %y : tensor<?x?x24xf32>
 }

@@ -291,7 +291,9 @@ public:
     }
     text += ") -> (";
     for (auto [i, result] : llvm::enumerate(returnOp.getOperands())) {
-      StringRef role = classes.roleOf(result);
+      // The name said (kNameAttr on the result), else the role, else outN.
+      auto name = func.getResultAttrOfType<StringAttr>(i, kNameAttr);
+      StringRef role = name ? name.getValue() : classes.roleOf(result);
       std::string fallback = "out" + std::to_string(i);
       FailureOr<std::string> entry =
           describeValue(result, role.empty() ? StringRef(fallback) : role,
@@ -394,6 +396,8 @@ struct AttnExportSignaturePass
         func.removeArgAttr(i, kNameAttr);
         func.removeArgAttr(i, kSourceNameAttr);
       }
+      for (unsigned i = 0; i < func.getNumResults(); ++i)
+        func.removeResultAttr(i, StringAttr::get(ctx, kNameAttr));
     }
     if (auto old = module.lookupSymbol<LLVM::GlobalOp>(kSignatureSymbol))
       old.erase();

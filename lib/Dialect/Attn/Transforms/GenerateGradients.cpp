@@ -16,6 +16,10 @@
 //                          dW[f,h,d] = sum_{b,t} X[b,t,f] dQ[b,h,t,d]
 //   from heads (Y = O W)   dO[b,h,t,d] = sum_e dY[b,t,e] W[h,d,e]
 //                          dW[h,d,e] = sum_{b,t} O[b,h,t,d] dY[b,t,e]
+//
+// dX and dO are projections of the other form with the weight transposed
+// (so the CPU's projection tiles compute them); the weights' gradients,
+// which sum over (b, t), are plain products.
 //   conversions, casts     the gradient converted or cast back
 //   expand/collapse_shape  the gradient collapsed/expanded back
 //
@@ -143,36 +147,83 @@ private:
                           "linalg.generic (only the layers' projections and "
                           "conversions)");
     Value activations = op.getDpsInputs()[0], weights = op.getDpsInputs()[1];
+    // A weight's gradient: a sum over (b, t), the last two of five loops,
+    // into the weight's three dimensions.
     auto product = [&](Value lhs, Value rhs, ArrayRef<unsigned> lhsDims,
-                       ArrayRef<unsigned> rhsDims, ArrayRef<unsigned> outDims,
-                       Value like, ArrayRef<OpFoldResult> sizes) {
+                       ArrayRef<unsigned> rhsDims, Value like,
+                       ArrayRef<OpFoldResult> sizes) {
       SmallVector<utils::IteratorType> iterators(5, kPar);
       iterators[3] = iterators[4] = kRed;
       Value sum = gb.generic(
           {lhs, rhs}, gb.tensor(sizes, b.getF32Type(), 0.0),
-          {gb.map(5, lhsDims), gb.map(5, rhsDims), gb.map(5, outDims)},
+          {gb.map(5, lhsDims), gb.map(5, rhsDims), gb.map(5, {0, 1, 2})},
           iterators, multiplyAdd);
       add(like, sum);
     };
     auto sizesOf = [&](Value x) { return tensor::getMixedSizes(b, loc, x); };
+    // The gradient of the activations is a projection of the other form,
+    // with the weight transposed (a copy of a weight, small) and viewed
+    // per head as the forward views its weights (an expand_shape of a 2-D
+    // weight): the CPU tiles it as it tiles the forward's.
+    auto view = weights.getDefiningOp<tensor::ExpandShapeOp>();
+    if (!view || view.getSrcType().getRank() != 2)
+      return op.emitError("attn-generate-gradients expects the weights of a "
+                          "projection as a view of a 2-D weight");
+    auto transposedView = [&](int64_t heads, int64_t width) -> Value {
+      Value weight = view.getSrc();
+      auto type = cast<RankedTensorType>(weight.getType());
+      Type element = type.getElementType();
+      Value flipped =
+          linalg::TransposeOp::create(
+              b, loc, weight,
+              gb.tensor({b.getIndexAttr(type.getDimSize(1)),
+                         b.getIndexAttr(type.getDimSize(0))},
+                        element),
+              ArrayRef<int64_t>{1, 0})
+              .getResult()[0];
+      // (heads * width, K) as (heads, width, K) into heads' gradient, or
+      // (K, heads * width) as (K, heads, width) from heads'.
+      bool headsFirst = *form == ProjectionForm::IntoHeads;
+      int64_t other = type.getDimSize(headsFirst ? 0 : 1);
+      SmallVector<int64_t> shape =
+          headsFirst ? SmallVector<int64_t>{heads, width, other}
+                     : SmallVector<int64_t>{other, heads, width};
+      SmallVector<ReassociationIndices> groups =
+          headsFirst ? SmallVector<ReassociationIndices>{{0, 1}, {2}}
+                     : SmallVector<ReassociationIndices>{{0}, {1, 2}};
+      return tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get(shape, element), flipped, groups);
+    };
+    auto project = [&](ProjectionForm form, Value lhs, Value rhs,
+                       ArrayRef<OpFoldResult> sizes) {
+      return gb.generic({lhs, rhs}, gb.tensor(sizes, b.getF32Type(), 0.0),
+                        getProjectionMaps(b.getContext(), form),
+                        getProjectionIterators(form),
+                        [](OpBuilder &nb, Location l, ValueRange a) {
+                          return buildProjectionBody(nb, l, a);
+                        });
+    };
     if (*form == ProjectionForm::IntoHeads) {
-      // Q[b,h,t,d] = sum_f X[b,t,f] W[f,h,d].
-      // dX: loops (b, t, f, h, d); dW: loops (f, h, d, b, t).
-      product(grad, weights, {0, 3, 1, 4}, {2, 3, 4}, {0, 1, 2}, activations,
-              sizesOf(activations));
-      product(activations, grad, {3, 4, 0}, {3, 1, 4, 2}, {0, 1, 2}, weights,
+      // Q[b,h,t,d] = sum_f X[b,t,f] W[f,h,d]:
+      // dX[b,t,f] = sum_{h,d} dQ[b,h,t,d] W^T[h,d,f], from heads;
+      // dW[f,h,d] = sum_{b,t} X[b,t,f] dQ[b,h,t,d], loops (f, h, d, b, t).
+      auto w = cast<RankedTensorType>(weights.getType()); // (F, H, D)
+      add(activations,
+          project(ProjectionForm::FromHeads, grad,
+                  transposedView(w.getDimSize(1), w.getDimSize(2)),
+                  sizesOf(activations)));
+      product(activations, grad, {3, 4, 0}, {3, 1, 4, 2}, weights,
               sizesOf(weights));
     } else {
-      // Y[b,t,e] = sum_{h,d} O[b,h,t,d] W[h,d,e].
-      // dO: loops (b, h, t, d, e), e alone reduced.
+      // Y[b,t,e] = sum_{h,d} O[b,h,t,d] W[h,d,e]:
+      // dO[b,h,t,d] = sum_e dY[b,t,e] W^T[e,h,d], into heads;
+      // dW[h,d,e] = sum_{b,t} O[b,h,t,d] dY[b,t,e], loops (h, d, e, b, t).
+      auto w = cast<RankedTensorType>(weights.getType()); // (H, D, E)
       add(activations,
-          gb.generic({grad, weights},
-                     gb.tensor(sizesOf(activations), b.getF32Type(), 0.0),
-                     {gb.map(5, {0, 2, 4}), gb.map(5, {1, 3, 4}),
-                      gb.map(5, {0, 1, 2, 3})},
-                     {kPar, kPar, kPar, kPar, kRed}, multiplyAdd));
-      // dW: loops (h, d, e, b, t).
-      product(activations, grad, {3, 0, 4, 1}, {3, 4, 2}, {0, 1, 2}, weights,
+          project(ProjectionForm::IntoHeads, grad,
+                  transposedView(w.getDimSize(0), w.getDimSize(1)),
+                  sizesOf(activations)));
+      product(activations, grad, {3, 0, 4, 1}, {3, 4, 2}, weights,
               sizesOf(weights));
     }
     return success();
@@ -200,6 +251,40 @@ private:
   GenericBuilder gb;
   DenseMap<Value, SmallVector<Value>> contributions;
 };
+
+/// Records the roles f's arguments play in its attn ops.
+class ArgumentRoles : public ShapeContract {
+public:
+  explicit ArgumentRoles(func::FuncOp func)
+      : func(func), names(func.getNumArguments()) {}
+
+  void addValue(Value value, StringRef role, ArrayRef<StringRef>) override {
+    auto arg = dyn_cast<BlockArgument>(value);
+    if (arg && arg.getOwner()->getParentOp() == func.getOperation() &&
+        names[arg.getArgNumber()].empty())
+      names[arg.getArgNumber()] = role.str();
+  }
+  void addBound(Value, StringRef) override {}
+
+  func::FuncOp func;
+  SmallVector<std::string> names;
+};
+
+/// f's argument names: the attn.name or attn.source_name it has, else its
+/// role in an attn op, else empty.
+static SmallVector<std::string> argumentNames(func::FuncOp func) {
+  ArgumentRoles roles(func);
+  func.walk([&](ShapeContractOpInterface op) {
+    op.describeShapeContract(roles);
+  });
+  for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    for (StringRef attr : {kNameAttr, kSourceNameAttr})
+      if (auto name = func.getArgAttrOfType<StringAttr>(i, attr)) {
+        roles.names[i] = name.getValue().str();
+        break;
+      }
+  return roles.names;
+}
 
 struct AttnGenerateGradientsPass
     : attn::impl::AttnGenerateGradientsPassBase<AttnGenerateGradientsPass> {
@@ -246,13 +331,25 @@ struct AttnGenerateGradientsPass
     b.setInsertionPointAfter(forward);
     auto backward = func::FuncOp::create(
         b, loc, name, FunctionType::get(b.getContext(), inputs, outputs));
-    // The runtime's names of the arguments: f's own, then dout (dout0,
-    // dout1, ... for several results).
-    for (unsigned i = 0; i < type.getNumInputs(); ++i)
+    // The runtime's names: f's arguments keep theirs (their attributes, or
+    // the role they play in f's attn ops: x, wq, q, ...), then dout (dout0,
+    // dout1, ... for several results); each gradient is d + its argument's
+    // name (dx, dwq, dq, ...).
+    SmallVector<std::string> names = argumentNames(forward);
+    for (unsigned i = 0; i < type.getNumInputs(); ++i) {
       backward.setArgAttrs(i, forward.getArgAttrDict(i));
+      // attn.name: a tool that reads the printed function records the
+      // %argN names as source names, which this outranks.
+      if (!names[i].empty())
+        backward.setArgAttr(i, kNameAttr, b.getStringAttr(names[i]));
+    }
+    for (auto [r, i] : llvm::enumerate(differentiated))
+      if (!names[i].empty())
+        backward.setResultAttr(r, kNameAttr,
+                               b.getStringAttr("d" + names[i]));
     for (unsigned r = 0; r < type.getNumResults(); ++r)
       backward.setArgAttr(
-          type.getNumInputs() + r, kSourceNameAttr,
+          type.getNumInputs() + r, kNameAttr,
           b.getStringAttr(type.getNumResults() == 1
                               ? std::string("dout")
                               : "dout" + std::to_string(r)));

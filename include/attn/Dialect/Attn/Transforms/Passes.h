@@ -35,7 +35,8 @@ inline constexpr llvm::StringLiteral kCPUFeaturesSymbol =
 /// attn-export-signature): `attn.name` says one, else the role the argument
 /// plays in an attn op (q, k, key_lengths, x, wq, ...), else the name it had
 /// in the source (`attn.source_name`, which the tools record as they parse
-/// a file: %x gives x), else argN.
+/// a file: %x gives x), else argN. On a result, `attn.name` names it too
+/// (else its role, else outN).
 inline constexpr llvm::StringLiteral kNameAttr = "attn.name";
 inline constexpr llvm::StringLiteral kSourceNameAttr = "attn.source_name";
 /// Prefix of the packed entry point the runtime calls: void(void **args).

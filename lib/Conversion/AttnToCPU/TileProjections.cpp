@@ -27,6 +27,13 @@
 //   task's rows of x come from memory once and stay in cache for all of
 //   them (one pass over x).
 //
+// * The gradients of the weights (attn-generate-gradients) sum over the
+//   tokens instead: dW[m, n] = sum_{b,t} A[b, t, m] B[b, t, n]. Tasks run
+//   over (block of rows, strip of nc columns) of dW; each sums the batch
+//   rows and chunks of depth-tile tokens in order (the same bits on any
+//   number of threads), C += A_chunk^T B_chunk, the chunks packed into
+//   zero-padded f32 tiles (1 / nc and 1 / fb of the product's work).
+//
 // Projections whose widths do not split into vectors stay linalg.generic
 // ops (loops).
 //
@@ -37,6 +44,7 @@
 #include "attn/Dialect/Attn/IR/IndexBuilder.h"
 #include "attn/Dialect/Attn/Transforms/GenericBuilder.h"
 #include "attn/Dialect/Attn/Transforms/Projections.h"
+#include "attn/Dialect/Attn/Transforms/SoftmaxTile.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Dominance.h"
@@ -346,6 +354,180 @@ private:
   int64_t rowTile, depthTile;
 };
 
+/// The gradient of a projection's weights (attn-generate-gradients), a sum
+/// over the tokens of products of two activations:
+///   into heads'   dW[f, h, d] = sum_{b,t} X[b, t, f] dQ[b, h, t, d]
+///   from heads'   dW[h, d, e] = sum_{b,t} O[b, h, t, d] dY[b, t, e]
+/// in 2-D terms dW[m, n] += sum_k A[k, m] B[k, n] over the rows k of one
+/// batch row, A's columns m the rows of dW (f; or d within head h), B's
+/// columns n its columns (d within head h; or e).
+struct WeightGradient {
+  mutable linalg::GenericOp op; // ops' accessors are not const
+  bool intoHeads;        // which of the two
+  Value a, bRows;        // X or O; dQ or dY
+  int64_t rowBlock;      // fb: rows of dW per task
+  int64_t stripWidth;    // nc: columns of dW per task
+  bool zeroInit;
+};
+
+/// `op` as a weight gradient with the static widths a tile needs.
+static std::optional<WeightGradient>
+planWeightGradient(linalg::GenericOp op, int64_t lanes, int64_t registers) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 5 || !op.hasPureTensorSemantics())
+    return std::nullopt;
+  MLIRContext *ctx = op.getContext();
+  auto map = [&](ArrayRef<unsigned> dims) {
+    return AffineMap::getMultiDimMapWithTargets(5, dims, ctx);
+  };
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  bool intoHeads = maps == SmallVector<AffineMap>{map({3, 4, 0}),
+                                                  map({3, 1, 4, 2}),
+                                                  map({0, 1, 2})};
+  bool fromHeads = maps == SmallVector<AffineMap>{map({3, 0, 4, 1}),
+                                                  map({3, 4, 2}),
+                                                  map({0, 1, 2})};
+  auto result = cast<RankedTensorType>(op.getResultTypes()[0]);
+  Value a = op.getDpsInputs()[0], bRows = op.getDpsInputs()[1];
+  if ((!intoHeads && !fromHeads) || !result.hasStaticShape() ||
+      !result.getElementType().isF32() ||
+      !getElementTypeOrSelf(bRows.getType()).isF32() ||
+      op.getIteratorTypesArray() !=
+          ArrayRef<utils::IteratorType>{kPar, kPar, kPar, kRed, kRed})
+    return std::nullopt;
+  // The body: out + a * b (a possibly widened).
+  Block &body = op.getRegion().front();
+  auto add = cast<linalg::YieldOp>(body.getTerminator())
+                 .getValues()[0]
+                 .getDefiningOp<arith::AddFOp>();
+  auto mul = add ? add.getRhs().getDefiningOp<arith::MulFOp>() : nullptr;
+  if (!mul || add.getLhs() != body.getArgument(2))
+    return std::nullopt;
+  // Rows of dW per task: the largest divisor of their extent up to 64.
+  int64_t rows = result.getDimSize(intoHeads ? 0 : 1);
+  int64_t rowBlock = std::min<int64_t>(rows, 64);
+  while (rows % rowBlock != 0)
+    --rowBlock;
+  int64_t stripWidth =
+      stripWidthFor(result.getDimSize(2), lanes, registers);
+  if (stripWidth == 0)
+    return std::nullopt;
+  return WeightGradient{op,       intoHeads,  a, bRows,
+                        rowBlock, stripWidth, isZeroFill(op.getDpsInits()[0])};
+}
+
+/// One task per (block of fb rows, strip of nc columns) of dW, in parallel;
+/// each sums over the batch rows and, in chunks of `depthTile` tokens, over
+/// their tokens, in order (the same bits on any number of threads):
+///   C (fb x nc) += A_chunk^T B_chunk,
+/// the product attn-cpu-vectorize-tiles blocks (a transposed left
+/// operand), on chunks packed into contiguous f32 tiles (zero past a batch
+/// row's tokens).
+static Value tileWeightGradient(OpBuilder &b, Location loc,
+                                const WeightGradient &g, int64_t depthTile) {
+  IndexBuilder ib(b, loc);
+  GenericBuilder gb(b, loc);
+  Type f32 = b.getF32Type();
+  auto result = cast<RankedTensorType>(g.op.getResultTypes()[0]);
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  int64_t fb = g.rowBlock, nc = g.stripWidth;
+  // Grid: into heads' (F / fb, H, D / nc); from heads' (H, D / fb, E / nc).
+  SmallVector<int64_t> grid =
+      g.intoHeads ? SmallVector<int64_t>{result.getDimSize(0) / fb,
+                                         result.getDimSize(1),
+                                         result.getDimSize(2) / nc}
+                  : SmallVector<int64_t>{result.getDimSize(0),
+                                         result.getDimSize(1) / fb,
+                                         result.getDimSize(2) / nc};
+  Value init = g.zeroInit ? tensor::EmptyOp::create(b, loc, result.getShape(),
+                                                    f32)
+                                .getResult()
+                          : g.op.getDpsInits()[0];
+  auto forall = scf::ForallOp::create(
+      b, loc, getAsIndexOpFoldResult(b.getContext(), grid), ValueRange{init},
+      std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(forall.getTerminator());
+  Value i0 = forall.getInductionVar(0), i1 = forall.getInductionVar(1),
+        i2 = forall.getInductionVar(2);
+  // The task's tile of dW and where its A and B columns start.
+  SmallVector<OpFoldResult> at =
+      g.intoHeads
+          ? SmallVector<OpFoldResult>{ib.mul(i0, ib.c(fb)), i1,
+                                      ib.mul(i2, ib.c(nc))}
+          : SmallVector<OpFoldResult>{i0, ib.mul(i1, ib.c(fb)),
+                                      ib.mul(i2, ib.c(nc))};
+  SmallVector<OpFoldResult> tileSizes =
+      g.intoHeads ? SmallVector<OpFoldResult>{b.getIndexAttr(fb), one,
+                                              b.getIndexAttr(nc)}
+                  : SmallVector<OpFoldResult>{one, b.getIndexAttr(fb),
+                                              b.getIndexAttr(nc)};
+  SmallVector<unsigned> tileDims =
+      g.intoHeads ? SmallVector<unsigned>{0, 2} : SmallVector<unsigned>{1, 2};
+  Value c = slice(b, loc, forall.getRegionIterArgs()[0], at, tileSizes,
+                  tileDims);
+  if (g.zeroInit)
+    c = linalg::FillOp::create(b, loc, ValueRange{f32Constant(b, loc, 0)},
+                               ValueRange{c})
+            .getResult(0);
+  Value head = g.intoHeads ? i1 : i0;
+  Value rowBegin = g.intoHeads ? ib.mul(i0, ib.c(fb)) : ib.mul(i1, ib.c(fb));
+  Value colBegin = ib.mul(i2, ib.c(nc));
+  Value tokens = ib.dim(g.bRows, g.intoHeads ? 2 : 1);
+  int64_t kc = depthTile;
+
+  // Rows [t0, t0 + count) of batch row `batch` of A (or B), columns
+  // [col, col + width): a (count x width) view.
+  auto rowsOf = [&](OpBuilder &nb, Location l, Value x, bool isA, Value batch,
+                    Value t0, OpFoldResult count, Value col, int64_t width) {
+    bool perHead = isA != g.intoHeads; // O and dQ are (B, H, T, W)
+    OpFoldResult w = nb.getIndexAttr(width);
+    if (perHead)
+      return slice(nb, l, x, {batch, head, t0, col}, {one, one, count, w},
+                   {2, 3});
+    return slice(nb, l, x, {batch, t0, col}, {one, count, w}, {1, 2});
+  };
+  // The (kc x width) chunk at t0, copied into a contiguous f32 tile (zero
+  // past the batch row's tokens): a packed operand, as a BLAS packs its
+  // panels (the copy is 1 / fb or 1 / nc of the product's work).
+  auto chunkOf = [&](OpBuilder &nb, Location l, Value x, bool isA,
+                     Value batch, Value t0, Value col,
+                     int64_t width) -> Value {
+    IndexBuilder nib(nb, l);
+    Value count = nib.min(nib.c(kc), nib.sub(tokens, t0));
+    return padRowsAsF32(
+        nb, l, rowsOf(nb, l, x, isA, batch, t0, count, col, width),
+        GenericBuilder(nb, l).tensor(
+            {nb.getIndexAttr(kc), nb.getIndexAttr(width)}, f32));
+  };
+
+  auto batches = scf::ForOp::create(
+      b, loc, ib.c(0), ib.dim(g.a, 0), ib.c(1), ValueRange{c},
+      [&](OpBuilder &nb, Location l, Value batch, ValueRange acc) {
+        IndexBuilder nib(nb, l);
+        auto chunks = scf::ForOp::create(
+            nb, l, nib.c(0), tokens, nib.c(kc), acc,
+            [&](OpBuilder &cb, Location cl, Value t0, ValueRange acc) {
+              Value a = chunkOf(cb, cl, g.a, true, batch, t0, rowBegin, fb);
+              Value rhs =
+                  chunkOf(cb, cl, g.bRows, false, batch, t0, colBegin, nc);
+              GenericBuilder cgb(cb, cl);
+              scf::YieldOp::create(
+                  cb, cl,
+                  cgb.generic({a, rhs}, acc[0],
+                              {cgb.map(3, {2, 0}), cgb.map(3, {2, 1}),
+                               cgb.map(3, {0, 1})},
+                              {kPar, kPar, kRed}, multiplyAdd));
+            });
+        scf::YieldOp::create(nb, l, chunks.getResults());
+      });
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(
+      b, loc, batches.getResult(0), forall.getRegionIterArgs()[0], at,
+      tileSizes, SmallVector<OpFoldResult>(3, one));
+  return forall.getResult(0);
+}
+
 struct AttnTileProjectionsPass
     : attn::impl::AttnTileProjectionsPassBase<AttnTileProjectionsPass> {
   using Base::Base;
@@ -386,6 +568,16 @@ struct AttnTileProjectionsPass
         groups.push_back({p});
     }
     IRRewriter rewriter(&getContext());
+    SmallVector<WeightGradient> weightGradients;
+    func.walk([&](linalg::GenericOp op) {
+      if (auto g = planWeightGradient(op, vectorWidth, vectorRegisters))
+        weightGradients.push_back(*g);
+    });
+    for (const WeightGradient &g : weightGradients) {
+      rewriter.setInsertionPoint(g.op);
+      rewriter.replaceOp(
+          g.op, tileWeightGradient(rewriter, g.op.getLoc(), g, depthTile));
+    }
     for (ArrayRef<Projection> group : groups) {
       rewriter.setInsertionPoint(group.front().op);
       ProjectionTiler tiler(rewriter, group.front().op.getLoc(), rowTile,

@@ -11,6 +11,8 @@
 // RUN: attn-run %t.mlir --entry cross_backward --random 2 --values key_lengths=13,6 --check
 // RUN: attn-run %t.mlir --entry self_backward --random 3 --check
 // RUN: attn-run %t.mlir --entry dynamic_layer_backward --random 4 --shape x=3x41x32 --check | FileCheck %s
+// Weight gradients over more tokens than one chunk (128) and a partial one:
+// RUN: attn-run %t.mlir --entry dynamic_layer_backward --random 5 --shape x=2x300x32 --check
 //
 // The gradients are named after what they differentiate (the runtime's
 // signature: d + the argument's name or role).

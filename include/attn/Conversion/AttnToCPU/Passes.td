@@ -161,6 +161,12 @@ def AttnTileProjectionsPass
     are offsets of those views, never copies. The projections of the same
     activations (q, k, v of self-attention) share the task loop, so each
     task reads its rows of x once for all of them.
+    The gradients of the weights that attn-generate-gradients writes
+    (dW[f, h, d] = sum_{b,t} x[b, t, f] dq[b, h, t, d], and
+    dW[h, d, e] = sum_{b,t} O[b, h, t, d] dy[b, t, e]) become tasks over
+    (block of rows, strip of columns) of dW, each summing over the batch
+    rows and `depth-tile` chunks of tokens, in order, C += A^T B on the
+    chunks packed into f32 tiles.
     Projections whose widths no vector divides are left as they are.
   }];
   let options = [

@@ -106,6 +106,47 @@ static Unary unaryFunction(StringRef name) {
       .Default(nullptr);
 }
 
+/// The signed integer and index ops of an index-dependent body (integers
+/// are held exactly in a double up to 2^53), and i1's and/or.
+using IntegerBinary = int64_t (*)(int64_t, int64_t);
+static IntegerBinary integerFunction(StringRef name) {
+  return llvm::StringSwitch<IntegerBinary>(name)
+      .Case("arith.addi", [](int64_t x, int64_t y) { return x + y; })
+      .Case("arith.subi", [](int64_t x, int64_t y) { return x - y; })
+      .Case("arith.muli", [](int64_t x, int64_t y) { return x * y; })
+      .Case("arith.minsi",
+            [](int64_t x, int64_t y) { return std::min(x, y); })
+      .Case("arith.maxsi",
+            [](int64_t x, int64_t y) { return std::max(x, y); })
+      .Case("arith.andi", [](int64_t x, int64_t y) { return x & y; })
+      .Case("arith.ori", [](int64_t x, int64_t y) { return x | y; })
+      .Default(nullptr);
+}
+
+static double compareIntegers(arith::CmpIPredicate predicate, int64_t x,
+                              int64_t y) {
+  using P = arith::CmpIPredicate;
+  switch (predicate) {
+  case P::eq:
+    return x == y;
+  case P::ne:
+    return x != y;
+  case P::slt:
+  case P::ult:
+    return x < y;
+  case P::sle:
+  case P::ule:
+    return x <= y;
+  case P::sgt:
+  case P::ugt:
+    return x > y;
+  case P::sge:
+  case P::uge:
+    return x >= y;
+  }
+  return 0;
+}
+
 static Binary binaryFunction(StringRef name) {
   return llvm::StringSwitch<Binary>(name)
       .Case("arith.addf", [](double x, double y) { return x + y; })
@@ -415,7 +456,8 @@ private:
            << "'; it knows attn ops, elementwise arith and math ops on "
               "tensors (add, sub, mul, div, max, min, neg, exp, log, tanh, "
               "sqrt, rsqrt, abs, erf, casts), linalg.generic of such ops, "
-              "comparisons and selects, linalg.matmul, batch_matmul, "
+              "comparisons and selects (and of linalg.index, integer "
+              "arithmetic and tensor.extract), linalg.matmul, batch_matmul, "
               "transpose and fill, tensor.empty, dim, cast, expand_shape "
               "and collapse_shape, and constants";
   }
@@ -540,6 +582,24 @@ private:
     auto definedOutside = [&](Value value) {
       return elements.count(value) || scalars.count(value);
     };
+    // An element of a tensor from outside the body, at indices computed in
+    // it (an index-dependent body: a padded column, a per-row bound).
+    if (auto extract = dyn_cast<tensor::ExtractOp>(op)) {
+      const ref::Tensor *source = lookup(extract.getTensor());
+      if (!source ||
+          !llvm::all_of(extract.getIndices(), definedOutside))
+        return unsupported(&op);
+      int64_t offset = 0;
+      for (auto [d, index] : llvm::enumerate(extract.getIndices())) {
+        auto i = int64_t(operand(1 + d));
+        if (i < 0 || i >= source->shape[d])
+          return op.emitError("the float64 reference: tensor.extract out of "
+                              "bounds");
+        offset = offset * source->shape[d] + i;
+      }
+      elements[extract.getResult()] = source->data[offset];
+      return success();
+    }
     if (!llvm::all_of(op.getOperands(), definedOutside))
       return unsupported(&op);
     StringRef name = op.getName().getStringRef();
@@ -554,6 +614,15 @@ private:
       value = double(point[index.getDim()]);
     } else if (auto cmp = dyn_cast<arith::CmpFOp>(op)) {
       value = compare(cmp.getPredicate(), operand(0), operand(1));
+    } else if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
+      value = compareIntegers(cmp.getPredicate(), int64_t(operand(0)),
+                              int64_t(operand(1)));
+    } else if (IntegerBinary h = integerFunction(name);
+               h && op.getNumOperands() == 2) {
+      value = double(h(int64_t(operand(0)), int64_t(operand(1))));
+    } else if (isa<arith::IndexCastOp, arith::ExtSIOp, arith::TruncIOp,
+                   arith::SIToFPOp>(op)) {
+      value = operand(0); // integers are held exactly
     } else if (isa<arith::SelectOp>(op)) {
       value = operand(0) != 0 ? operand(1) : operand(2);
     } else if (Unary f = unaryFunction(name); f && op.getNumOperands() == 1) {

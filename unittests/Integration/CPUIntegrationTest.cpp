@@ -609,7 +609,8 @@ namespace {
 /// @f_backward returns satisfy sum_i <g_i, u_i> = d/dh sum <dy, f(x + h u)>
 /// at h = 0, the derivative taken by central differences of the float64
 /// reference's forward (the backward is evaluated by the same reference, so
-/// this checks the derivation, not a lowering).
+/// this checks the derivation, not a lowering): layers, softmax and linear
+/// attention.
 TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
   const char *text = R"mlir(
     func.func @layer_gqa_causal(%x: tensor<2x7x12xf32>, %wq: tensor<12x12xf32>,
@@ -639,6 +640,21 @@ TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
           : (tensor<1x3x11x4xf32>, tensor<1x3x11x4xf32>, tensor<1x3x11x4xf32>)
             -> tensor<1x3x11x4xf32>
       return %o : tensor<1x3x11x4xf32>
+    }
+    func.func @linear_gqa_state(%q: tensor<2x4x9x8xf32>, %k: tensor<2x2x11x8xf32>,
+                                %v: tensor<2x2x11x6xf32>, %len: tensor<2xi32>,
+                                %s0: tensor<2x2x8x7xf32>) -> tensor<2x4x9x6xf32> {
+      %o = attn.linear_attention %q, %k, %v key_lengths(%len) state(%s0)
+          : (tensor<2x4x9x8xf32>, tensor<2x2x11x8xf32>, tensor<2x2x11x6xf32>,
+             tensor<2xi32>, tensor<2x2x8x7xf32>) -> tensor<2x4x9x6xf32>
+      return %o : tensor<2x4x9x6xf32>
+    }
+    func.func @linear_relu(%q: tensor<1x2x5x4xf32>, %k: tensor<1x2x7x4xf32>,
+                           %v: tensor<1x2x7x3xf32>) -> tensor<1x2x5x3xf32> {
+      %o = attn.linear_attention %q, %k, %v feature_map(relu)
+          : (tensor<1x2x5x4xf32>, tensor<1x2x7x4xf32>, tensor<1x2x7x3xf32>)
+            -> tensor<1x2x5x3xf32>
+      return %o : tensor<1x2x5x3xf32>
     })mlir";
   std::unique_ptr<mlir::MLIRContext> context =
       mlir::attn::createCompilerContext();
@@ -657,8 +673,8 @@ TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
       x = uniform(rng);
     return t;
   };
-  for (const char *name :
-       {"layer_gqa_causal", "layer_cross_padded", "self_window"}) {
+  for (const char *name : {"layer_gqa_causal", "layer_cross_padded",
+                           "self_window", "linear_gqa_state", "linear_relu"}) {
     SCOPED_TRACE(name);
     auto forward = module->lookupSymbol<mlir::func::FuncOp>(name);
     auto backward = module->lookupSymbol<mlir::func::FuncOp>(
@@ -676,6 +692,13 @@ TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
       }
       inputs.push_back(randomLike(type));
       direction.push_back(randomLike(type));
+      // A linear attention's state: a normalizer column that keeps the
+      // denominators away from 0 (a positive feature map's states have
+      // one).
+      if (tensor.getRank() == 4 && tensor.getDimSize(2) == 8 &&
+          tensor.getDimSize(3) == 7)
+        for (size_t e = 6; e < inputs.back().data.size(); e += 7)
+          inputs.back().data[e] = 2 + std::abs(inputs.back().data[e]);
     }
     std::vector<ref::Tensor> outputGrads;
     for (mlir::Type type : forward.getResultTypes())

@@ -104,3 +104,36 @@ func.func @other_ops(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
   %t = math.tanh %o : tensor<1x1x4x8xf32>
   return %t : tensor<1x1x4x8xf32>
 }
+
+// -----
+
+// Linear attention (not causal): the state S = S0 + phi(k)^T [v, 1] and
+// nd = phi(q) S recomputed, g = [dout / den, -(dout . num) / den^2], then
+// dq = (g S^T) phi'(q), G = phi(q)^T g summed over the group's heads (the
+// initial state's gradient), dk = ([v, 1] G^T) phi'(k), dv = phi(k) G.
+// CHECK-LABEL: func.func @linear_backward
+// CHECK-SAME: -> (tensor<2x4x9x8xf32> {attn.name = "dq"}, tensor<2x2x11x8xf32> {attn.name = "dk"}, tensor<2x2x11x6xf32> {attn.name = "dv"}, tensor<2x2x8x7xf32> {attn.name = "dstate"})
+// CHECK: %[[STATE:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<2x2x8x7xf32>)
+// CHECK: %[[ND:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[STATE]] : tensor<2x2x2x9x8xf32>, tensor<2x2x8x7xf32>) outs(%{{.*}} : tensor<2x2x2x9x7xf32>)
+// CHECK: %[[G:.*]] = linalg.generic {{.*}} ins(%[[ND]], %{{.*}} : tensor<2x2x2x9x7xf32>, tensor<2x2x2x9xf32>)
+// CHECK: math.exp2
+// CHECK: %[[BIG_G:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%{{.*}}, %[[G]] : tensor<2x2x2x9x8xf32>, tensor<2x2x2x9x7xf32>) outs(%{{.*}} : tensor<2x2x8x7xf32>)
+// CHECK: return %{{.*}}, %{{.*}}, %{{.*}}, %[[BIG_G]]
+func.func @linear(%q: tensor<2x4x9x8xf32>, %k: tensor<2x2x11x8xf32>,
+                  %v: tensor<2x2x11x6xf32>, %len: tensor<2xi32>,
+                  %s0: tensor<2x2x8x7xf32>) -> tensor<2x4x9x6xf32> {
+  %o = attn.linear_attention %q, %k, %v key_lengths(%len) state(%s0)
+      : (tensor<2x4x9x8xf32>, tensor<2x2x11x8xf32>, tensor<2x2x11x6xf32>,
+         tensor<2xi32>, tensor<2x2x8x7xf32>) -> tensor<2x4x9x6xf32>
+  return %o : tensor<2x4x9x6xf32>
+}
+
+// -----
+
+func.func @causal_linear(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{the backward of causal linear attention (a reverse scan of its state) is not supported yet}}
+  %o = attn.linear_attention %q, %q, %q causal
+      : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>)
+        -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}

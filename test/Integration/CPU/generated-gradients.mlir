@@ -4,13 +4,16 @@
 // pipeline and match the float64 reference on random inputs: a grouped-query
 // causal layer (the gradients of x and of the four weights), a bf16
 // cross-attention layer with padded keys (x, the source and the weights),
-// self-attention on one tensor, and a layer of dynamic sizes.
+// self-attention on one tensor, a layer of dynamic sizes, and linear
+// attention (grouped heads, padded keys, an initial state; bf16 with relu).
 //
 // RUN: attn-opt %s --attn-generate-gradients -o %t.mlir
 // RUN: attn-run %t.mlir --entry layer_backward --random 1 --check
 // RUN: attn-run %t.mlir --entry cross_backward --random 2 --values key_lengths=13,6 --check
 // RUN: attn-run %t.mlir --entry self_backward --random 3 --check
 // RUN: attn-run %t.mlir --entry dynamic_layer_backward --random 4 --shape x=3x41x32 --check | FileCheck %s
+// RUN: attn-run %t.mlir --entry linear_backward --random 6 --shape q=2x4x37x8 --shape k=2x2x45x8 --shape dout=2x4x37x6 --values key_lengths=45,17 --check
+// RUN: attn-run %t.mlir --entry linear_bf16_backward --random 7 --check
 // Weight gradients over more tokens than one chunk (128) and a partial one:
 // RUN: attn-run %t.mlir --entry dynamic_layer_backward --random 5 --shape x=2x300x32 --check
 //
@@ -57,4 +60,21 @@ func.func @dynamic_layer(%x: tensor<?x?x32xf32>, %wq: tensor<32x32xf32>,
       : (tensor<?x?x32xf32>, tensor<32x32xf32>, tensor<32x16xf32>,
          tensor<32x16xf32>, tensor<32x24xf32>) -> tensor<?x?x24xf32>
   return %y : tensor<?x?x24xf32>
+}
+
+func.func @linear(%q: tensor<?x4x?x8xf32>, %k: tensor<?x2x?x8xf32>,
+                  %v: tensor<?x2x?x6xf32>, %key_lengths: tensor<?xi32>,
+                  %state: tensor<?x2x8x7xf32>) -> tensor<?x4x?x6xf32> {
+  %o = attn.linear_attention %q, %k, %v key_lengths(%key_lengths) state(%state)
+      : (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x6xf32>,
+         tensor<?xi32>, tensor<?x2x8x7xf32>) -> tensor<?x4x?x6xf32>
+  return %o : tensor<?x4x?x6xf32>
+}
+
+func.func @linear_bf16(%q: tensor<2x2x19x8xbf16>, %k: tensor<2x2x23x8xbf16>,
+                       %v: tensor<2x2x23x8xbf16>) -> tensor<2x2x19x8xbf16> {
+  %o = attn.linear_attention %q, %k, %v feature_map(relu)
+      : (tensor<2x2x19x8xbf16>, tensor<2x2x23x8xbf16>, tensor<2x2x23x8xbf16>)
+        -> tensor<2x2x19x8xbf16>
+  return %o : tensor<2x2x19x8xbf16>
 }

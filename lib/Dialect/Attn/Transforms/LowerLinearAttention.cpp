@@ -40,6 +40,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Dialect/Attn/Transforms/FeatureMaps.h"
 #include "attn/Dialect/Attn/Transforms/GenericBuilder.h"
 #include "attn/Dialect/Attn/IR/AttnOps.h"
 #include "attn/Dialect/Attn/Transforms/OnlineSoftmax.h"
@@ -81,27 +82,6 @@ LinearForm mlir::attn::chooseLinearForm(LinearAttentionOp op,
 }
 
 namespace {
-
-/// phi(x) for an f32 x: elu(x) + 1 = x + 1 for x > 0, exp(x) otherwise (as
-/// exp2(x log2 e), the exponential the lowerings approximate); relu; x.
-static Value applyFeature(OpBuilder &b, Location loc, FeatureMap map, Value x) {
-  Value zero = f32Constant(b, loc, 0);
-  switch (map) {
-  case FeatureMap::EluPlusOne: {
-    Value positive =
-        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
-    Value plusOne = arith::AddFOp::create(b, loc, x, f32Constant(b, loc, 1));
-    Value exp = math::Exp2Op::create(
-        b, loc, arith::MulFOp::create(b, loc, x, f32Constant(b, loc, kLog2E)));
-    return arith::SelectOp::create(b, loc, positive, plusOne, exp);
-  }
-  case FeatureMap::Relu:
-    return arith::MaximumFOp::create(b, loc, x, zero);
-  case FeatureMap::Identity:
-    return x;
-  }
-  return x;
-}
 
 class LowerLinearAttention : public OpRewritePattern<LinearAttentionOp> {
 public:

@@ -47,8 +47,8 @@ def AttnGenerateGradientsPass
     : Pass<"attn-generate-gradients", "::mlir::ModuleOp"> {
   let summary = "Emit the backward function of each function of attention ops";
   let description = [{
-    For every public function @f with `attn.attention` or `attn.multi_head`
-    ops, adds @f_backward: f's arguments, then a gradient for each of f's
+    For every public function @f with `attn.attention`, `attn.multi_head`
+    or (non-causal) `attn.linear_attention` ops, adds @f_backward: f's arguments, then a gradient for each of f's
     results; it returns the gradients of sum_r <d_r, f_r> with respect to
     f's floating-point tensor arguments (inputs and weights; key lengths get
     none). It recomputes the forward (layers decomposed as

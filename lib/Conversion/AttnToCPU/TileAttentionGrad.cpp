@@ -1,27 +1,23 @@
 //===- TileAttentionGrad.cpp - the tiled backward (FlashAttention-2) ------===//
 //
 // attn.attention_grad without an N x S buffer, as FlashAttention-2's
-// Algorithm 2 computes it, in two passes whose every sum has a fixed order
-// (no atomics; the same bits on any number of threads). Prepared once:
-// K^T and V^T as packed key tiles, and per query tile the forward's lse in
-// the log2 domain and the row dots dd_i = dout_i . out_i. Then, with
-// c = scale log2(e):
-//
-//   pass 1, one task per (batch row, K/V head, key tile) owning dk and dv of
-//   its keys: over the query heads h of the group, and over the query tiles
-//   whose block schedule visits the tile,
-//     s  = q k^T,  p = visible ? exp2(c s - lse log2 e) : 0
-//     dv += p^T dout
-//     dp = dout v^T,  ds = p (dp - dd)
-//     dk += ds^T q
-//   pass 2, one task per (batch row, query head, query tile) owning dq of its
-//   rows: over the key tiles the forward visits for them, p and ds again, and
-//     dq += ds k
-//   then dq and dk are scaled once.
+// Algorithm 2 computes it, with every sum in a fixed order (no atomics; the
+// same bits on any number of threads). Prepared once: the tail tiles of q,
+// dout and k, and per query tile the forward's lse in the log2 domain and
+// the row dots dd_i = dout_i . out_i. Then, with c = scale log2(e), one task
+// per (batch row, query head) owning dq of its rows and its head's share of
+// dk and dv: over the key tiles j in order (K_j^T and V_j^T packed once),
+// and for each over the query tiles i whose block schedule visits j,
+//     s  = q_i k_j^T,  p = visible ? exp2(c s - lse log2 e) : 0
+//     dp = dout_i v_j^T,  ds = p (dp - dd)
+//     dk_j += ds^T q_i,  dv_j += p^T dout_i,  dq_i += ds k_j
+// five products per pair; dq and dk are scaled once. With one query head per
+// K/V head the shares are dk and dv; otherwise the group's shares are summed
+// afterwards in the order of its heads.
 //
 // p recomputed from lse is exactly the forward's softmax: exp(x - lse) =
-// exp(x - m) / l. Each pair of tiles is the forward's block schedule: a pair
-// the forward skips is skipped here, in both passes.
+// exp(x - m) / l. The pairs are the forward's block schedule: a pair the
+// forward skips is skipped here.
 //
 // Every tile is of static shape (queryTile x keyTile), so that
 // attn-cpu-vectorize-tiles turns its products into register-blocked vector
@@ -610,14 +606,8 @@ struct AttnTileAttentionGradPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (queryTile < 1 || queryTile > kMaxCPUTile || keyTile < 1 ||
-        keyTile > kMaxCPUTile) {
-      getOperation().emitError()
-          << "query-tile and key-tile must be in [1, " << kMaxCPUTile
-          << "], not " << queryTile.getValue() << " and "
-          << keyTile.getValue();
+    if (failed(verifyCPUTiles(getOperation(), queryTile, keyTile)))
       return signalPassFailure();
-    }
     RewritePatternSet patterns(&getContext());
     patterns.add<TileAttentionGrad>(&getContext(), queryTile, keyTile);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

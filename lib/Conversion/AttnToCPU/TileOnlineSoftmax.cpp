@@ -532,14 +532,8 @@ struct AttnTileOnlineSoftmaxPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (queryTile < 1 || queryTile > kMaxCPUTile || keyTile < 1 ||
-        keyTile > kMaxCPUTile) {
-      getOperation().emitError()
-          << "query-tile and key-tile must be in [1, " << kMaxCPUTile
-          << "], not " << queryTile.getValue() << " and "
-          << keyTile.getValue();
+    if (failed(verifyCPUTiles(getOperation(), queryTile, keyTile)))
       return signalPassFailure();
-    }
     RewritePatternSet patterns(&getContext());
     populateTileOnlineSoftmaxPatterns(patterns, queryTile, keyTile, bf16Pairs);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

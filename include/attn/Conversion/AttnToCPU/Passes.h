@@ -16,6 +16,18 @@ namespace mlir::attn {
 /// tiles of 256 compile in under a second, of 1024 in over a minute).
 inline constexpr int64_t kMaxCPUTile = 256;
 
+/// Whether the query and key tiles of a tiling pass are in [1,
+/// kMaxCPUTile]; an error on `op` when not.
+inline LogicalResult verifyCPUTiles(Operation *op, int64_t queryTile,
+                                    int64_t keyTile) {
+  if (queryTile >= 1 && queryTile <= kMaxCPUTile && keyTile >= 1 &&
+      keyTile <= kMaxCPUTile)
+    return success();
+  return op->emitError() << "query-tile and key-tile must be in [1, "
+                         << kMaxCPUTile << "], not " << queryTile << " and "
+                         << keyTile;
+}
+
 void populateTileOnlineSoftmaxPatterns(RewritePatternSet &patterns,
                                        int64_t queryTile, int64_t keyTile,
                                        bool bf16Pairs = false);

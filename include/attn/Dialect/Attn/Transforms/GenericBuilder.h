@@ -60,28 +60,40 @@ private:
   MLIRContext *ctx;
 };
 
+/// `fn` of each element of `tensor`, written into `init` (same shape).
+inline Value mapElementsInto(
+    OpBuilder &builder, Location loc, Value tensor, Value init,
+    function_ref<Value(OpBuilder &, Location, Value)> fn) {
+  unsigned rank = cast<RankedTensorType>(tensor.getType()).getRank();
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(rank, builder.getContext());
+  return GenericBuilder(builder, loc)
+      .generic({tensor}, init, {identity, identity},
+               SmallVector<utils::IteratorType>(rank, kPar),
+               [&](OpBuilder &b, Location l, ValueRange a) {
+                 return fn(b, l, a[0]);
+               });
+}
+
+/// A float `x` as `type`: itself, truncated or extended.
+inline Value convertFloat(OpBuilder &b, Location loc, Value x, Type type) {
+  Type from = x.getType();
+  if (from == type)
+    return x;
+  if (type.getIntOrFloatBitWidth() < from.getIntOrFloatBitWidth())
+    return arith::TruncFOp::create(b, loc, type, x);
+  return arith::ExtFOp::create(b, loc, type, x);
+}
+
 /// `tensor` converted elementwise to the element type of `init` (same
 /// shape), written into `init`.
 inline Value convertElementsInto(OpBuilder &builder, Location loc,
                                  Value tensor, Value init) {
-  auto type = cast<RankedTensorType>(tensor.getType());
   Type elementType = getElementTypeOrSelf(init.getType());
-  GenericBuilder gb(builder, loc);
-  unsigned rank = type.getRank();
-  AffineMap identity =
-      AffineMap::getMultiDimIdentityMap(rank, builder.getContext());
-  return gb.generic(
-      {tensor}, init, {identity, identity},
-      SmallVector<utils::IteratorType>(rank, kPar),
-      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        Type from = a[0].getType();
-        if (from == elementType)
-          return a[0];
-        if (elementType.getIntOrFloatBitWidth() <
-            from.getIntOrFloatBitWidth())
-          return arith::TruncFOp::create(b, l, elementType, a[0]);
-        return arith::ExtFOp::create(b, l, elementType, a[0]);
-      });
+  return mapElementsInto(builder, loc, tensor, init,
+                         [&](OpBuilder &b, Location l, Value x) {
+                           return convertFloat(b, l, x, elementType);
+                         });
 }
 
 /// Converts a float tensor to `elementType` elementwise (no-op if equal).
@@ -99,21 +111,12 @@ inline Value convertElements(OpBuilder &builder, Location loc, Value tensor,
 /// (same shape) and written into it, in one pass.
 inline Value scaleElementsInto(OpBuilder &builder, Location loc, Value tensor,
                                double factor, Value init) {
-  GenericBuilder gb(builder, loc);
   Type elementType = getElementTypeOrSelf(init.getType());
-  unsigned rank = cast<RankedTensorType>(tensor.getType()).getRank();
-  AffineMap identity =
-      AffineMap::getMultiDimIdentityMap(rank, builder.getContext());
-  return gb.generic(
-      {tensor}, init, {identity, identity},
-      SmallVector<utils::IteratorType>(rank, kPar),
-      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        Value x = arith::MulFOp::create(
-            b, l, a[0],
-            arith::ConstantOp::create(b, l, b.getF32FloatAttr(factor)));
-        return elementType.isF32()
-                   ? x
-                   : arith::TruncFOp::create(b, l, elementType, x).getResult();
+  return mapElementsInto(
+      builder, loc, tensor, init, [&](OpBuilder &b, Location l, Value x) {
+        Value scaled = arith::MulFOp::create(
+            b, l, x, arith::ConstantOp::create(b, l, b.getF32FloatAttr(factor)));
+        return convertFloat(b, l, scaled, elementType);
       });
 }
 

@@ -24,8 +24,8 @@ static MemRefType operandBufferType(RankedTensorType type,
                          stridedLayout);
 }
 
-static Value toBuffer(OpBuilder &b, Location loc, Value tensor,
-                      OperandLayout layout) {
+Value gpu_kernel::operandBuffer(OpBuilder &b, Location loc, Value tensor,
+                               OperandLayout layout) {
   return bufferization::ToBufferOp::create(
       b, loc,
       operandBufferType(cast<RankedTensorType>(tensor.getType()), layout),
@@ -91,12 +91,12 @@ KernelFrame gpu_kernel::buildKernelFrame(PatternRewriter &rewriter,
   frame.valueDim =
       cast<RankedTensorType>(op.getValue().getType()).getDimSize(3);
   frame.pack = packedHeads(op);
-  frame.q = toBuffer(rewriter, loc, op.getQuery(), layout);
-  frame.k = toBuffer(rewriter, loc, op.getKey(), layout);
-  frame.v = toBuffer(rewriter, loc, op.getValue(), layout);
+  frame.q = operandBuffer(rewriter, loc, op.getQuery(), layout);
+  frame.k = operandBuffer(rewriter, loc, op.getKey(), layout);
+  frame.v = operandBuffer(rewriter, loc, op.getValue(), layout);
   if (Value keyLengths = op.getKeyLengths())
     frame.keyLengths =
-        toBuffer(rewriter, loc, keyLengths, OperandLayout::AnyStrides);
+        operandBuffer(rewriter, loc, keyLengths, OperandLayout::AnyStrides);
   frame.batch = ib.dim(frame.q, 0);
   frame.numQueries = ib.dim(frame.q, 2);
   if (frame.decode) {
@@ -244,4 +244,37 @@ void gpu_kernel::ifThen(OpBuilder &b, Location loc, Value condition,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifOp.thenBlock());
   body(b, loc);
+}
+
+void gpu_kernel::stageRows(OpBuilder &b, Location loc, Value source,
+                           Value batch, Value head, Value first, Value limit,
+                           Value tile, Value thread, int64_t threads,
+                           std::optional<double> factor) {
+  IndexBuilder ib(b, loc);
+  ArrayRef<int64_t> shape = cast<MemRefType>(tile.getType()).getShape();
+  int64_t width = shape[1];
+  forEach(b, loc, thread, ib.c(shape[0] * width), ib.c(threads),
+          [&](OpBuilder &nb, Location l, Value e) {
+            IndexBuilder nib(nb, l);
+            Value r = nib.div(e, nib.c(width)), d = nib.rem(e, nib.c(width));
+            Value row = nib.add(first, r);
+            auto inside = scf::IfOp::create(nb, l, TypeRange{nb.getF32Type()},
+                                            nib.lt(row, limit),
+                                            /*withElse=*/true);
+            {
+              OpBuilder::InsertionGuard guard(nb);
+              nb.setInsertionPointToStart(inside.thenBlock());
+              Value x = toF32(nb, l,
+                              memref::LoadOp::create(
+                                  nb, l, source, ValueRange{batch, head, row, d}));
+              if (factor)
+                x = arith::MulFOp::create(nb, l, x,
+                                          f32Constant(nb, l, *factor));
+              scf::YieldOp::create(nb, l, x);
+              nb.setInsertionPointToStart(inside.elseBlock());
+              scf::YieldOp::create(nb, l, f32Constant(nb, l, 0));
+            }
+            memref::StoreOp::create(nb, l, inside.getResult(0), tile,
+                                    ValueRange{r, d});
+          });
 }

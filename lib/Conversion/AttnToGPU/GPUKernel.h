@@ -131,6 +131,20 @@ Value groupRowIndex(OpBuilder &b, Location loc, const BlockRows &rows,
 /// x in f32 (extended from f16/bf16).
 Value toF32(OpBuilder &b, Location loc, Value x);
 
+/// `tensor` as a read-only buffer of `layout` (to_buffer), for a kernel that
+/// reads it in place.
+Value operandBuffer(OpBuilder &b, Location loc, Value tensor,
+                    OperandLayout layout);
+
+/// The block's `threads` threads (this one is `thread`) copy rows
+/// [first, first + R) of one head of `source` (B, H, L, W) into `tile`
+/// (R x W, f32, shared memory), times `factor`; rows at or past `limit` are
+/// 0, never read. Consecutive threads read consecutive elements of a row
+/// (coalesced). No barriers: the caller places them around the tile's uses.
+void stageRows(OpBuilder &b, Location loc, Value source, Value batch,
+               Value head, Value first, Value limit, Value tile, Value thread,
+               int64_t threads, std::optional<double> factor = std::nullopt);
+
 /// scf.for from `lb` to `ub` by `step` whose body needs no results.
 scf::ForOp forEach(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
                    function_ref<void(OpBuilder &, Location, Value)> body);

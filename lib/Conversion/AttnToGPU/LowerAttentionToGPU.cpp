@@ -4,7 +4,8 @@
 // tensor cores (TensorCoreKernel.cpp) when asked for and the op is one it
 // takes (f16/bf16 operands, head dimensions it tiles), on the FP32 cores
 // (SIMTKernel.cpp) otherwise. Both run the grid and block schedule of
-// GPUKernel.h.
+// GPUKernel.h. Each flash-marked attn.attention_grad becomes two launches
+// on the FP32 cores (SIMTGradientKernels.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,12 +59,15 @@ struct AttnLowerAttentionToGPUPass
                                        multiprocessors);
     populateSIMTKernelPatterns(patterns, queryTile, keyTile, splitK,
                                multiprocessors);
+    populateSIMTGradientKernelPatterns(patterns, queryTile, keyTile);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // An attention no kernel could take (the pattern said why) is an error,
     // not a silent fallback.
-    WalkResult unlowered = getOperation().walk([](AttentionOp op) {
-      return isMarkedFor(op, kFlashStrategy) || isMarkedFor(op, kDecodeStrategy)
+    WalkResult unlowered = getOperation().walk([](Operation *op) {
+      return isa<AttentionOp, AttentionGradOp>(op) &&
+                     (isMarkedFor(op, kFlashStrategy) ||
+                      isMarkedFor(op, kDecodeStrategy))
                  ? WalkResult::interrupt()
                  : WalkResult::advance();
     });

@@ -246,35 +246,11 @@ private:
   void loadKeyValueTiles(OpBuilder &b, Location loc, const Kernel &kn,
                          const BlockRows &rows, Value colStart,
                          Value thread) const {
-    IndexBuilder ib(b, loc);
     gpu::BarrierOp::create(b, loc);
-    auto load = [&](Value source, Value into, int64_t width) {
-      Value count = ib.c(kn.tile * width);
-      forEach(b, loc, thread, count, ib.c(queryTile),
-              [&](OpBuilder &nb, Location l, Value e) {
-                IndexBuilder nib(nb, l);
-                Value r = nib.div(e, nib.c(width)),
-                      d = nib.rem(e, nib.c(width));
-                Value key = nib.add(colStart, r);
-                auto inside = scf::IfOp::create(
-                    nb, l, TypeRange{nb.getF32Type()},
-                    nib.lt(key, rows.numKeys),
-                    /*withElse=*/true);
-                {
-                  OpBuilder::InsertionGuard guard(nb);
-                  nb.setInsertionPointToStart(inside.thenBlock());
-                  Value x = memref::LoadOp::create(
-                      nb, l, source, ValueRange{rows.batch, rows.kvHead, key, d});
-                  scf::YieldOp::create(nb, l, toF32(nb, l, x));
-                  nb.setInsertionPointToStart(inside.elseBlock());
-                  scf::YieldOp::create(nb, l, f32Constant(nb, l, 0));
-                }
-                memref::StoreOp::create(nb, l, inside.getResult(0), into,
-                                        ValueRange{r, d});
-              });
-    };
-    load(kn.frame.k, kn.keyTile, kn.frame.headDim);
-    load(kn.frame.v, kn.valueTile, kn.frame.valueDim);
+    for (auto [source, tile] : {std::pair{kn.frame.k, kn.keyTile},
+                                std::pair{kn.frame.v, kn.valueTile}})
+      stageRows(b, loc, source, rows.batch, rows.kvHead, colStart,
+                rows.numKeys, tile, thread, queryTile);
     gpu::BarrierOp::create(b, loc);
   }
 

@@ -1,5 +1,5 @@
-// The backward pass (attn.attention_grad, lowered by the score-matrix
-// strategy) checked against the float64 reference's gradients, which are
+// The backward pass (attn.attention_grad, by the flash strategy: the sizes
+// are dynamic) checked against the float64 reference's gradients, which are
 // written from the formulas and held to central differences
 // (unittests/Reference/GradientTest.cpp). Each function computes the forward
 // (out and lse, by the strategy chosen for it) and then the gradients of

@@ -20,6 +20,13 @@ void populateSIMTKernelPatterns(RewritePatternSet &patterns, int64_t queryTile,
                                 int64_t keyTile, int64_t chunks,
                                 int64_t multiprocessors);
 
+/// The flash backward on the FP32 cores (SIMTGradientKernels.cpp): every
+/// flash-marked attn.attention_grad with static head dimensions as two
+/// kernels of `threads` threads per block (dk and dv a thread per key, dq a
+/// thread per query row) staging tiles of up to `tile` rows.
+void populateSIMTGradientKernelPatterns(RewritePatternSet &patterns,
+                                        int64_t threads, int64_t tile);
+
 /// The attention kernel on the tensor cores, warp-level mma.sync
 /// (TensorCoreKernel.cpp): the f16/bf16 attentions it can take, before the
 /// SIMT kernel gets the rest.

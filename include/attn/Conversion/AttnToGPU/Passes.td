@@ -13,7 +13,7 @@ include "mlir/Pass/PassBase.td"
 
 def AttnLowerAttentionToGPUPass
     : Pass<"attn-lower-attention-to-gpu", "::mlir::func::FuncOp"> {
-  let summary = "Lower attn.attention (flash, decode) to a GPU kernel (gpu.launch)";
+  let summary = "Lower attn.attention (flash, decode) and attn.attention_grad (flash) to GPU kernels (gpu.launch)";
   let description = [{
     The flash strategy for GPUs, with FlashAttention-2's work split: one
     thread block per (query tile, K/V head, batch row), the query heads of a
@@ -43,6 +43,13 @@ def AttnLowerAttentionToGPUPass
     The decode strategy runs either kernel with split-K: block x is a chunk
     of the key tiles, blocks write their rows' (m, l, acc), and the exact
     merge of attn-tile-decode follows as linalg ops.
+
+    A flash-marked attn.attention_grad becomes two SIMT kernels after its
+    row dots (rowsum(dout * out), a linalg op): dk and dv with a thread per
+    key (`query-tile` keys per block, `key-tile` staged query rows), dq
+    with a thread per query row (as the forward kernel's geometry). No
+    atomics: each gradient element is summed by one thread in a fixed
+    order.
   }];
   let options = [
     Option<"queryTile", "query-tile", "int64_t", /*default=*/"128",

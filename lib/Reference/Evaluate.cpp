@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 
@@ -118,6 +119,16 @@ static IntegerBinary integerFunction(StringRef name) {
             [](int64_t x, int64_t y) { return std::min(x, y); })
       .Case("arith.maxsi",
             [](int64_t x, int64_t y) { return std::max(x, y); })
+      .Case("arith.divsi", [](int64_t x, int64_t y) { return x / y; })
+      .Case("arith.remsi", [](int64_t x, int64_t y) { return x % y; })
+      .Case("arith.ceildivsi",
+            [](int64_t x, int64_t y) {
+              return x / y + (x % y != 0 && (x % y < 0) == (y < 0));
+            })
+      .Case("arith.floordivsi",
+            [](int64_t x, int64_t y) {
+              return x / y - (x % y != 0 && (x % y < 0) != (y < 0));
+            })
       .Case("arith.andi", [](int64_t x, int64_t y) { return x & y; })
       .Case("arith.ori", [](int64_t x, int64_t y) { return x | y; })
       .Default(nullptr);
@@ -444,9 +455,40 @@ public:
     }
     if (auto generic = dyn_cast<linalg::GenericOp>(op))
       return evaluateGeneric(generic);
+    if (auto loop = dyn_cast<scf::ForOp>(op))
+      return evaluateLoop(loop);
+    if (auto extract = dyn_cast<tensor::ExtractSliceOp>(op))
+      return evaluateSlice(extract, extract.getSource(), Value(),
+                           extract.getMixedOffsets(), extract.getMixedSizes(),
+                           extract.getMixedStrides());
+    if (auto insert = dyn_cast<tensor::InsertSliceOp>(op))
+      return evaluateSlice(insert, insert.getSource(), insert.getDest(),
+                           insert.getMixedOffsets(), insert.getMixedSizes(),
+                           insert.getMixedStrides());
+    // Index arithmetic on sizes (a chunk count, say).
+    if (IntegerBinary h = integerFunction(op->getName().getStringRef());
+        h && op->getNumOperands() == 2 &&
+        op->getResult(0).getType().isIntOrIndex()) {
+      auto x = scalars.find(op->getOperand(0)),
+           y = scalars.find(op->getOperand(1));
+      if (x == scalars.end() || y == scalars.end())
+        return unsupported(op);
+      scalars[op->getResult(0)] =
+          double(h(int64_t(x->second), int64_t(y->second)));
+      return success();
+    }
     if (op->hasTrait<OpTrait::Elementwise>() && op->getNumResults() == 1)
       return evaluateElementwise(op);
     return unsupported(op);
+  }
+
+  /// Any op of a function's body or of a loop's.
+  LogicalResult evaluateAny(Operation *op) {
+    return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+        .Case<AttentionOp, AttentionGradOp, MultiHeadOp, CombineOp,
+              LinearAttentionOp>(
+            [&](auto typed) { return evaluate(typed); })
+        .Default([&](Operation *other) { return evaluateOther(other); });
   }
 
 private:
@@ -458,8 +500,9 @@ private:
               "sqrt, rsqrt, abs, erf, casts), linalg.generic of such ops, "
               "comparisons and selects (and of linalg.index, integer "
               "arithmetic and tensor.extract), linalg.matmul, batch_matmul, "
-              "transpose and fill, tensor.empty, dim, cast, expand_shape "
-              "and collapse_shape, and constants";
+              "transpose and fill, tensor.empty, dim, cast, expand_shape, "
+              "collapse_shape, extract_slice and insert_slice (unit "
+              "strides), scf.for, index arithmetic, and constants";
   }
 
   LogicalResult evaluateConstant(arith::ConstantOp constant) {
@@ -492,6 +535,141 @@ private:
       }
     }
     bind(constant.getResult(), std::move(tensor));
+    return success();
+  }
+
+  /// The value of a size, offset or bound: a constant or a known scalar.
+  std::optional<int64_t> integerOf(OpFoldResult value) {
+    if (std::optional<int64_t> known = getConstantIntValue(value))
+      return known;
+    auto scalar = scalars.find(dyn_cast<Value>(value));
+    if (scalar == scalars.end())
+      return std::nullopt;
+    return int64_t(scalar->second);
+  }
+
+  /// scf.for over index bounds the evaluator knows, carrying tensors or
+  /// scalars: its body evaluated once per iteration, in order.
+  LogicalResult evaluateLoop(scf::ForOp loop) {
+    std::optional<int64_t> lb = integerOf(loop.getLowerBound()),
+                           ub = integerOf(loop.getUpperBound()),
+                           step = integerOf(loop.getStep());
+    if (!lb || !ub || !step || *step <= 0)
+      return unsupported(loop);
+    auto carry = [&](Value from, Value to) -> LogicalResult {
+      if (const ref::Tensor *tensor = lookup(from)) {
+        bind(to, *tensor);
+        return success();
+      }
+      auto scalar = scalars.find(from);
+      if (scalar == scalars.end())
+        return failure();
+      scalars[to] = scalar->second;
+      return success();
+    };
+    for (auto [init, arg] :
+         llvm::zip(loop.getInitArgs(), loop.getRegionIterArgs()))
+      if (failed(carry(init, arg)))
+        return unsupported(loop);
+    Block &body = *loop.getBody();
+    for (int64_t i = *lb; i < *ub; i += *step) {
+      scalars[loop.getInductionVar()] = double(i);
+      for (Operation &inner : body.without_terminator())
+        if (failed(evaluateAny(&inner)))
+          return failure();
+      auto yield = cast<scf::YieldOp>(body.getTerminator());
+      // Through copies: a yielded value may be an iter arg itself.
+      SmallVector<ref::Tensor> tensors;
+      SmallVector<std::optional<double>> numbers;
+      for (Value yielded : yield.getOperands()) {
+        const ref::Tensor *tensor = lookup(yielded);
+        tensors.push_back(tensor ? *tensor : ref::Tensor());
+        auto scalar = scalars.find(yielded);
+        numbers.push_back(scalar == scalars.end()
+                              ? std::nullopt
+                              : std::optional(scalar->second));
+      }
+      for (auto [arg, tensor, number] :
+           llvm::zip(loop.getRegionIterArgs(), tensors, numbers)) {
+        if (isa<RankedTensorType>(arg.getType()))
+          bind(arg, std::move(tensor));
+        else if (number)
+          scalars[arg] = *number;
+        else
+          return unsupported(loop);
+      }
+    }
+    for (auto [arg, result] :
+         llvm::zip(loop.getRegionIterArgs(), loop.getResults()))
+      if (failed(carry(arg, result)))
+        return unsupported(loop);
+    return success();
+  }
+
+  /// tensor.extract_slice (no `dest`) or tensor.insert_slice of unit
+  /// strides, possibly rank-reducing: the slice of `sizes` at `offsets`.
+  LogicalResult evaluateSlice(Operation *op, Value source, Value dest,
+                              ArrayRef<OpFoldResult> offsets,
+                              ArrayRef<OpFoldResult> sizes,
+                              ArrayRef<OpFoldResult> strides) {
+    const ref::Tensor *from = lookup(source);
+    const ref::Tensor *into = dest ? lookup(dest) : nullptr;
+    const ref::Tensor *full = dest ? into : from; // the unsliced tensor
+    if (!from || (dest && !into))
+      return unsupported(op);
+    std::vector<int64_t> at, extent;
+    for (auto [offset, size, stride] : llvm::zip(offsets, sizes, strides)) {
+      std::optional<int64_t> o = integerOf(offset), n = integerOf(size),
+                             s = integerOf(stride);
+      if (!o || !n || !s || *s != 1)
+        return unsupported(op);
+      at.push_back(*o);
+      extent.push_back(*n);
+    }
+    for (size_t d = 0; d < at.size(); ++d)
+      if (at[d] < 0 || at[d] + extent[d] > full->shape[d])
+        return op->emitError("the float64 reference: slice out of bounds");
+    // The slice's own shape drops the unit dimensions the slice's type
+    // does not have.
+    auto sliceType = cast<RankedTensorType>(
+        (dest ? source : op->getResult(0)).getType());
+    std::vector<int64_t> sliceShape;
+    if (sliceType.getRank() == int64_t(extent.size())) {
+      sliceShape = extent;
+    } else {
+      for (int64_t n : extent)
+        if (n != 1 || int64_t(sliceShape.size()) < sliceType.getRank())
+          sliceShape.push_back(n);
+      while (int64_t(sliceShape.size()) > sliceType.getRank()) {
+        auto unit = std::find(sliceShape.begin(), sliceShape.end(), 1);
+        if (unit == sliceShape.end())
+          return unsupported(op);
+        sliceShape.erase(unit);
+      }
+    }
+    ref::Tensor result = dest ? (computeValues ? *into : shapeOnly(into->shape))
+                              : make(sliceShape);
+    if (computeValues) {
+      int64_t count = 1;
+      for (int64_t n : extent)
+        count *= n;
+      std::vector<int64_t> point(extent.size(), 0);
+      for (int64_t e = 0; e < count; ++e) {
+        int64_t offset = 0;
+        for (size_t d = 0; d < point.size(); ++d)
+          offset = offset * full->shape[d] + at[d] + point[d];
+        if (dest)
+          result.data[offset] = from->data[e];
+        else
+          result.data[e] = from->data[offset];
+        for (size_t d = point.size(); d-- > 0;) {
+          if (++point[d] < extent[d])
+            break;
+          point[d] = 0;
+        }
+      }
+    }
+    bind(op->getResult(0), std::move(result));
     return success();
   }
 
@@ -757,19 +935,12 @@ mlir::attn::evaluateReference(func::FuncOp func,
 
   std::vector<ref::Tensor> results;
   for (Operation &op : func.getBody().front()) {
-    LogicalResult status =
-        llvm::TypeSwitch<Operation *, LogicalResult>(&op)
-            .Case<AttentionOp, AttentionGradOp, MultiHeadOp, CombineOp,
-                  LinearAttentionOp>(
-                [&](auto typed) { return evaluator.evaluate(typed); })
-            .Case<func::ReturnOp>([&](func::ReturnOp ret) {
-              for (Value operand : ret.getOperands())
-                results.push_back(*evaluator.lookup(operand));
-              return success();
-            })
-            .Default(
-                [&](Operation *other) { return evaluator.evaluateOther(other); });
-    if (failed(status))
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (Value operand : ret.getOperands())
+        results.push_back(*evaluator.lookup(operand));
+      break;
+    }
+    if (failed(evaluator.evaluateAny(&op)))
       return failure();
   }
   return results;

@@ -610,7 +610,7 @@ namespace {
 /// at h = 0, the derivative taken by central differences of the float64
 /// reference's forward (the backward is evaluated by the same reference, so
 /// this checks the derivation, not a lowering): layers, softmax and linear
-/// attention.
+/// attention (causal too: the reverse scan over two chunks of 64).
 TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
   const char *text = R"mlir(
     func.func @layer_gqa_causal(%x: tensor<2x7x12xf32>, %wq: tensor<12x12xf32>,
@@ -655,6 +655,27 @@ TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
           : (tensor<1x2x5x4xf32>, tensor<1x2x7x4xf32>, tensor<1x2x7x3xf32>)
             -> tensor<1x2x5x3xf32>
       return %o : tensor<1x2x5x3xf32>
+    }
+    func.func @causal_linear_chunks(%q: tensor<1x2x70x8xf32>,
+                                    %k: tensor<1x1x70x8xf32>,
+                                    %v: tensor<1x1x70x6xf32>,
+                                    %s0: tensor<1x1x8x7xf32>)
+        -> tensor<1x2x70x6xf32> {
+      %o = attn.linear_attention %q, %k, %v state(%s0) causal
+          : (tensor<1x2x70x8xf32>, tensor<1x1x70x8xf32>, tensor<1x1x70x6xf32>,
+             tensor<1x1x8x7xf32>) -> tensor<1x2x70x6xf32>
+      return %o : tensor<1x2x70x6xf32>
+    }
+    func.func @causal_linear_padded(%q: tensor<2x1x12x4xf32>,
+                                    %k: tensor<2x1x12x4xf32>,
+                                    %v: tensor<2x1x12x3xf32>,
+                                    %len: tensor<2xi32>)
+        -> tensor<2x1x12x3xf32> {
+      %o = attn.linear_attention %q, %k, %v key_lengths(%len)
+          feature_map(relu) causal
+          : (tensor<2x1x12x4xf32>, tensor<2x1x12x4xf32>, tensor<2x1x12x3xf32>,
+             tensor<2xi32>) -> tensor<2x1x12x3xf32>
+      return %o : tensor<2x1x12x3xf32>
     })mlir";
   std::unique_ptr<mlir::MLIRContext> context =
       mlir::attn::createCompilerContext();
@@ -673,8 +694,10 @@ TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
       x = uniform(rng);
     return t;
   };
-  for (const char *name : {"layer_gqa_causal", "layer_cross_padded",
-                           "self_window", "linear_gqa_state", "linear_relu"}) {
+  for (const char *name :
+       {"layer_gqa_causal", "layer_cross_padded", "self_window",
+        "linear_gqa_state", "linear_relu", "causal_linear_chunks",
+        "causal_linear_padded"}) {
     SCOPED_TRACE(name);
     auto forward = module->lookupSymbol<mlir::func::FuncOp>(name);
     auto backward = module->lookupSymbol<mlir::func::FuncOp>(

@@ -115,7 +115,7 @@ func.func @other_ops(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
 // CHECK-SAME: -> (tensor<2x4x9x8xf32> {attn.name = "dq"}, tensor<2x2x11x8xf32> {attn.name = "dk"}, tensor<2x2x11x6xf32> {attn.name = "dv"}, tensor<2x2x8x7xf32> {attn.name = "dstate"})
 // CHECK: %[[STATE:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<2x2x8x7xf32>)
 // CHECK: %[[ND:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[STATE]] : tensor<2x2x2x9x8xf32>, tensor<2x2x8x7xf32>) outs(%{{.*}} : tensor<2x2x2x9x7xf32>)
-// CHECK: %[[G:.*]] = linalg.generic {{.*}} ins(%[[ND]], %{{.*}} : tensor<2x2x2x9x7xf32>, tensor<2x2x2x9xf32>)
+// CHECK: %[[G:.*]] = linalg.generic {{.*}} ins(%[[ND]], %{{.*}}, %{{.*}} : tensor<2x2x2x9x7xf32>, tensor<2x2x2x9x7xf32>, tensor<2x2x2x9xf32>)
 // CHECK: math.exp2
 // CHECK: %[[BIG_G:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%{{.*}}, %[[G]] : tensor<2x2x2x9x8xf32>, tensor<2x2x2x9x7xf32>) outs(%{{.*}} : tensor<2x2x8x7xf32>)
 // CHECK: return %{{.*}}, %{{.*}}, %{{.*}}, %[[BIG_G]]
@@ -130,10 +130,39 @@ func.func @linear(%q: tensor<2x4x9x8xf32>, %k: tensor<2x2x11x8xf32>,
 
 // -----
 
-func.func @causal_linear(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
-  // expected-error @+1 {{the backward of causal linear attention (a reverse scan of its state) is not supported yet}}
-  %o = attn.linear_attention %q, %q, %q causal
+// Causal linear attention: in chunks of 64 tokens (130 = 3 chunks, the last
+// padded). The states before each chunk by a scan from the initial state;
+// the chunks' masked quadratic forms (64 x 64: A = tril(phi(q) phi(k)^T),
+// and tril(g [v, 1]^T)); the state's gradient by a reverse scan of the
+// chunks' phi(q)^T g; dstate their sum. Nothing of N x N.
+// CHECK-LABEL: func.func @causal_linear_backward
+// CHECK-SAME: %[[S0:[a-z0-9]+]]: tensor<2x2x8x7xf32> {attn.name = "state"}
+// CHECK-NOT: tensor<2x2x2x130x130xf32>
+// CHECK: %[[PHI_Q:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<2x2x2x3x64x8xf32>)
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %[[S0]])
+// CHECK: tensor.insert_slice
+// CHECK: %[[A:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<2x2x2x3x64x64xf32>)
+// CHECK: arith.cmpi sle
+// CHECK: %[[G:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<2x2x2x3x64x7xf32>, tensor<2x2x2x3x64x7xf32>, tensor<2x2x2x3x64xf32>)
+// CHECK: %[[CHUNK_GRADS:.*]] = linalg.generic {{.*}} ins(%[[PHI_Q]], %[[G]] : tensor<2x2x2x3x64x8xf32>, tensor<2x2x2x3x64x7xf32>) outs(%{{.*}} : tensor<2x2x3x8x7xf32>)
+// CHECK: scf.for
+// CHECK: %[[DSTATE:.*]] = linalg.generic {{.*}} ins(%[[PHI_Q]], %[[G]] : tensor<2x2x2x3x64x8xf32>, tensor<2x2x2x3x64x7xf32>) outs(%{{.*}} : tensor<2x2x8x7xf32>)
+// CHECK: return %{{.*}}, %{{.*}}, %{{.*}}, %[[DSTATE]] : tensor<2x4x130x8xf32>, tensor<2x2x130x8xf32>, tensor<2x2x130x6xf32>, tensor<2x2x8x7xf32>
+func.func @causal_linear(%q: tensor<2x4x130x8xf32>, %k: tensor<2x2x130x8xf32>,
+                         %v: tensor<2x2x130x6xf32>, %s0: tensor<2x2x8x7xf32>)
+    -> tensor<2x4x130x6xf32> {
+  %o = attn.linear_attention %q, %k, %v state(%s0) causal
+      : (tensor<2x4x130x8xf32>, tensor<2x2x130x8xf32>, tensor<2x2x130x6xf32>,
+         tensor<2x2x8x7xf32>) -> tensor<2x4x130x6xf32>
+  return %o : tensor<2x4x130x6xf32>
+}
+
+// -----
+
+func.func @final_state(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x8x9xf32> {
+  // expected-error @+1 {{the gradient through a linear attention's final state is not supported}}
+  %o, %s = attn.linear_attention %q, %q, %q causal
       : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>)
-        -> tensor<1x1x4x8xf32>
-  return %o : tensor<1x1x4x8xf32>
+        -> (tensor<1x1x4x8xf32>, tensor<1x1x8x9xf32>)
+  return %s : tensor<1x1x8x9xf32>
 }

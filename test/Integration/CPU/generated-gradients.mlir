@@ -5,7 +5,8 @@
 // causal layer (the gradients of x and of the four weights), a bf16
 // cross-attention layer with padded keys (x, the source and the weights),
 // self-attention on one tensor, a layer of dynamic sizes, and linear
-// attention (grouped heads, padded keys, an initial state; bf16 with relu).
+// attention (grouped heads, padded keys, an initial state; bf16 with relu;
+// causal, f32 and f16).
 //
 // RUN: attn-opt %s --attn-generate-gradients -o %t.mlir
 // RUN: attn-run %t.mlir --entry layer_backward --random 1 --check
@@ -14,6 +15,11 @@
 // RUN: attn-run %t.mlir --entry dynamic_layer_backward --random 4 --shape x=3x41x32 --check | FileCheck %s
 // RUN: attn-run %t.mlir --entry linear_backward --random 6 --shape q=2x4x37x8 --shape k=2x2x45x8 --shape dout=2x4x37x6 --values key_lengths=45,17 --check
 // RUN: attn-run %t.mlir --entry linear_bf16_backward --random 7 --check
+// Causal linear attention (the reverse scan, chunks of 64): one chunk and a
+// partial one, a key length of 0, grouped heads, an initial state; f16.
+// RUN: attn-run %t.mlir --entry causal_linear_backward --random 8 --shape q=2x4x150x8 --shape dout=2x4x150x6 --values key_lengths=150,0 --check
+// RUN: attn-run %t.mlir --entry causal_linear_backward --random 9 --shape q=1x4x1x8 --shape dout=1x4x1x6 --values key_lengths=1 --check
+// RUN: attn-run %t.mlir --entry causal_linear_f16_backward --random 10 --check
 // Weight gradients over more tokens than one chunk (128) and a partial one:
 // RUN: attn-run %t.mlir --entry dynamic_layer_backward --random 5 --shape x=2x300x32 --check
 //
@@ -77,4 +83,22 @@ func.func @linear_bf16(%q: tensor<2x2x19x8xbf16>, %k: tensor<2x2x23x8xbf16>,
       : (tensor<2x2x19x8xbf16>, tensor<2x2x23x8xbf16>, tensor<2x2x23x8xbf16>)
         -> tensor<2x2x19x8xbf16>
   return %o : tensor<2x2x19x8xbf16>
+}
+
+func.func @causal_linear(%q: tensor<?x4x?x8xf32>, %k: tensor<?x2x?x8xf32>,
+                         %v: tensor<?x2x?x6xf32>, %key_lengths: tensor<?xi32>,
+                         %state: tensor<?x2x8x7xf32>) -> tensor<?x4x?x6xf32> {
+  %o = attn.linear_attention %q, %k, %v key_lengths(%key_lengths) state(%state)
+      causal
+      : (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x6xf32>,
+         tensor<?xi32>, tensor<?x2x8x7xf32>) -> tensor<?x4x?x6xf32>
+  return %o : tensor<?x4x?x6xf32>
+}
+
+func.func @causal_linear_f16(%q: tensor<2x1x70x8xf16>, %k: tensor<2x1x70x8xf16>,
+                             %v: tensor<2x1x70x4xf16>) -> tensor<2x1x70x4xf16> {
+  %o = attn.linear_attention %q, %k, %v causal
+      : (tensor<2x1x70x8xf16>, tensor<2x1x70x8xf16>, tensor<2x1x70x4xf16>)
+        -> tensor<2x1x70x4xf16>
+  return %o : tensor<2x1x70x4xf16>
 }

@@ -1,7 +1,7 @@
 //===- GenerateGradients.cpp - the backward function of a forward ---------===//
 //
 // For a public function @f of attention ops (attn.attention, attn.multi_head,
-// attn.linear_attention without causal)
+// attn.linear_attention)
 // emits @f_backward: its arguments are f's, then one gradient per result of
 // f (d_result, shaped like the result); its results are the gradients of
 // sum_r <d_result_r, f_r> with respect to each of f's floating-point
@@ -13,8 +13,9 @@
 // differentiation), each op's gradients from its result's:
 //
 //   attn.attention         attn.attention_grad with the forward's out, lse
-//   attn.linear_attention  its state and g = d(num / den), in closed form
-//                          (see visitLinearAttention)
+//   attn.linear_attention  its state and g = d(num / den), in closed form;
+//                          causal by a reverse scan of the state's
+//                          gradient (LinearAttentionGradient.cpp)
 //   into heads (Q = X W)   dX[b,t,f] = sum_{h,d} dQ[b,h,t,d] W[f,h,d]
 //                          dW[f,h,d] = sum_{b,t} X[b,t,f] dQ[b,h,t,d]
 //   from heads (Y = O W)   dO[b,h,t,d] = sum_e dY[b,t,e] W[h,d,e]
@@ -33,8 +34,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/IR/AttnOps.h"
-#include "attn/Dialect/Attn/Transforms/FeatureMaps.h"
 #include "attn/Dialect/Attn/Transforms/GenericBuilder.h"
+#include "attn/Dialect/Attn/Transforms/LinearAttentionGradient.h"
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 #include "attn/Dialect/Attn/Transforms/Projections.h"
 
@@ -138,218 +139,13 @@ private:
     return success();
   }
 
-  /// Linear attention without `causal` (its causal form needs the reverse
-  /// scan of the state: not yet). With phi(q) = Fq, phi(k) = Fk (0 past a
-  /// key length), [v, 1] = Va (0 there too), the state S = S0 + Fk^T Va
-  /// (D x Dv+1) and nd = Fq S (num, den - eps):
-  ///   g     = [dout / den, -(dout . num) / den^2]   (Dv + 1 per row)
-  ///   dFq   = g S^T                  dq = dFq phi'(q)
-  ///   G     = sum over the group's heads and rows of Fq^T g  (= dS0)
-  ///   dFk   = Va G^T                 dk = dFk phi'(k)
-  ///   dv    = Fk G[:, :Dv]
-  /// all in f32, O((N + S) D Dv) like the forward.
+  /// Linear attention, causal or not (LinearAttentionGradient.cpp).
   LogicalResult visitLinearAttention(LinearAttentionOp op) {
-    if (op.getCausal())
-      return op.emitError("attn-generate-gradients: the backward of causal "
-                          "linear attention (a reverse scan of its state) "
-                          "is not supported yet");
     if (op.getFinalState() && contributions.count(op.getFinalState()))
       return op.emitError("attn-generate-gradients: the gradient through a "
                           "linear attention's final state is not supported");
-    Type f32 = b.getF32Type();
-    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
-    auto qType = cast<RankedTensorType>(q.getType());
-    int64_t heads = qType.getDimSize(1);
-    int64_t kvHeads = cast<RankedTensorType>(k.getType()).getDimSize(1);
-    int64_t group = heads / kvHeads;
-    int64_t headDim = qType.getDimSize(3);
-    int64_t valueDim = cast<RankedTensorType>(v.getType()).getDimSize(3);
-    FeatureMap map = op.getFeatureMap();
-    Value dout = gradientOf(op.getResult());
-    auto sizes = [&](Value x) { return tensor::getMixedSizes(b, loc, x); };
-    auto with = [&](SmallVector<OpFoldResult> s, unsigned d, int64_t size) {
-      s[d] = b.getIndexAttr(size);
-      return s;
-    };
-    AffineMap id4 = AffineMap::getMultiDimIdentityMap(4, b.getContext());
-    AffineMap id5 = AffineMap::getMultiDimIdentityMap(5, b.getContext());
-    SmallVector<utils::IteratorType> par4(4, kPar);
-    Value numKeys = IndexBuilder(b, loc).dim(k, 2);
-    // Whether key j of batch row b is valid, in a body over (b, ., j, .).
-    auto validKey = [&](OpBuilder &nb, Location l) -> Value {
-      IndexBuilder nib(nb, l);
-      if (!op.getKeyLengths())
-        return nib.truth(true);
-      Value length = tensor::ExtractOp::create(
-          nb, l, op.getKeyLengths(),
-          ValueRange{linalg::IndexOp::create(nb, l, 0)});
-      return nib.lt(linalg::IndexOp::create(nb, l, 2),
-                    buildValidKeys(nb, l, length, numKeys));
-    };
-    auto featureOf = [&](Value x, bool keys) {
-      return gb.generic(
-          {x}, gb.tensor(sizes(x), f32), {id4, id4}, par4,
-          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-            Value phi = applyFeature(nb, l, map, toF32(nb, l, a[0]));
-            if (!keys)
-              return phi;
-            return arith::SelectOp::create(nb, l, validKey(nb, l), phi,
-                                           f32Constant(nb, l, 0));
-          });
-    };
-    Value fq = featureOf(q, false), fk = featureOf(k, true);
-    // [v, 1], 0 for the invalid keys (their v may hold NaN).
-    Value va = gb.generic(
-        {}, gb.tensor(with(sizes(v), 3, valueDim + 1), f32), {id4}, par4,
-        [&](OpBuilder &nb, Location l, ValueRange) -> Value {
-          IndexBuilder nib(nb, l);
-          Value e = linalg::IndexOp::create(nb, l, 3);
-          Value element = tensor::ExtractOp::create(
-              nb, l, v,
-              ValueRange{linalg::IndexOp::create(nb, l, 0),
-                         linalg::IndexOp::create(nb, l, 1),
-                         linalg::IndexOp::create(nb, l, 2),
-                         nib.min(e, nib.c(valueDim - 1))});
-          Value x = arith::SelectOp::create(nb, l, nib.lt(e, nib.c(valueDim)),
-                                            toF32(nb, l, element),
-                                            f32Constant(nb, l, 1));
-          return arith::SelectOp::create(nb, l, validKey(nb, l), x,
-                                         f32Constant(nb, l, 0));
-        });
-    // S[b, g, d, e] = S0 + sum_j Fk[b, g, j, d] Va[b, g, j, e].
-    SmallVector<OpFoldResult> stateSizes = {
-        sizes(k)[0], b.getIndexAttr(kvHeads), b.getIndexAttr(headDim),
-        b.getIndexAttr(valueDim + 1)};
-    Value stateInit = op.getInitialState()
-                          ? op.getInitialState()
-                          : gb.tensor(stateSizes, f32, 0.0);
-    Value state = gb.generic(
-        {fk, va}, stateInit,
-        {gb.map(5, {0, 1, 4, 2}), gb.map(5, {0, 1, 4, 3}),
-         gb.map(5, {0, 1, 2, 3})},
-        {kPar, kPar, kPar, kPar, kRed}, multiplyAdd);
-    // The query side per K/V head and group member: (B, Hkv, G, N, W).
-    auto grouped = [&](Value x) -> Value {
-      auto type = cast<RankedTensorType>(x.getType());
-      SmallVector<int64_t> shape(type.getShape());
-      shape[1] = kvHeads;
-      shape.insert(shape.begin() + 2, group);
-      SmallVector<OpFoldResult> s = sizes(x);
-      s[1] = b.getIndexAttr(kvHeads);
-      s.insert(s.begin() + 2, b.getIndexAttr(group));
-      return tensor::ExpandShapeOp::create(
-          b, loc, RankedTensorType::get(shape, type.getElementType()), x,
-          ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}, {4}}, s);
-    };
-    Value fqG = grouped(fq);
-    // nd[b, g, m, i, e] = sum_d Fq[b, g, m, i, d] S[b, g, d, e].
-    SmallVector<OpFoldResult> ndSizes = sizes(fqG);
-    ndSizes[4] = b.getIndexAttr(valueDim + 1);
-    Value nd = gb.generic(
-        {fqG, state}, gb.tensor(ndSizes, f32, 0.0),
-        {gb.map(6, {0, 1, 2, 3, 5}), gb.map(6, {0, 1, 5, 4}),
-         gb.map(6, {0, 1, 2, 3, 4})},
-        {kPar, kPar, kPar, kPar, kPar, kRed}, multiplyAdd);
-    // g = [dout / den, -(dout . num) / den^2], the row dots first (dout
-    // padded with a 0 column, so that dout . num = [dout, 0] . nd).
-    Value doutG = grouped(convertElements(b, loc, dout, f32));
-    Value doutPadded = gb.generic(
-        {}, gb.tensor(ndSizes, f32), {id5},
-        SmallVector<utils::IteratorType>(5, kPar),
-        [&](OpBuilder &nb, Location l, ValueRange) -> Value {
-          IndexBuilder nib(nb, l);
-          SmallVector<Value> at;
-          for (unsigned d = 0; d < 5; ++d)
-            at.push_back(linalg::IndexOp::create(nb, l, d));
-          Value e = at.back();
-          at.back() = nib.min(e, nib.c(valueDim - 1));
-          return arith::SelectOp::create(
-              nb, l, nib.lt(e, nib.c(valueDim)),
-              tensor::ExtractOp::create(nb, l, doutG, at),
-              f32Constant(nb, l, 0));
-        });
-    Value rowDots = gb.generic(
-        {doutPadded, nd}, gb.tensor(ArrayRef(ndSizes).drop_back(), f32, 0.0),
-        {id5, id5, gb.map(5, {0, 1, 2, 3})}, {kPar, kPar, kPar, kPar, kRed},
-        multiplyAdd);
-    Value g = gb.generic(
-        {nd, rowDots}, gb.tensor(ndSizes, f32),
-        {id5, gb.map(5, {0, 1, 2, 3}), id5},
-        SmallVector<utils::IteratorType>(5, kPar),
-        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          IndexBuilder nib(nb, l);
-          SmallVector<Value> row;
-          for (unsigned d = 0; d < 4; ++d)
-            row.push_back(linalg::IndexOp::create(nb, l, d));
-          Value e = linalg::IndexOp::create(nb, l, 4);
-          // den: column Dv of this row of nd, plus eps.
-          SmallVector<Value> at(row);
-          at.push_back(nib.c(valueDim));
-          Value den = arith::AddFOp::create(
-              nb, l, tensor::ExtractOp::create(nb, l, nd, at),
-              f32Constant(nb, l, LinearAttentionOp::kEpsilon));
-          at.back() = nib.min(e, nib.c(valueDim - 1));
-          Value numPart = arith::DivFOp::create(
-              nb, l, tensor::ExtractOp::create(nb, l, doutG, at), den);
-          Value denPart = arith::NegFOp::create(
-              nb, l,
-              arith::DivFOp::create(nb, l, a[1],
-                                    arith::MulFOp::create(nb, l, den, den)));
-          return arith::SelectOp::create(nb, l, nib.lt(e, nib.c(valueDim)),
-                                         numPart, denPart);
-        });
-    // dq = (g S^T) phi'(q).
-    Value dfq = gb.generic(
-        {g, state}, gb.tensor(sizes(fqG), f32, 0.0),
-        {gb.map(6, {0, 1, 2, 3, 5}), gb.map(6, {0, 1, 4, 5}),
-         gb.map(6, {0, 1, 2, 3, 4})},
-        {kPar, kPar, kPar, kPar, kPar, kRed}, multiplyAdd);
-    auto chain = [&](Value dphi, Value x) {
-      return gb.generic(
-          {dphi, x}, gb.tensor(sizes(x), f32), {id4, id4, id4}, par4,
-          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-            return arith::MulFOp::create(
-                nb, l, a[0],
-                applyFeatureDerivative(nb, l, map, toF32(nb, l, a[1])));
-          });
-    };
-    add(q, chain(tensor::CollapseShapeOp::create(
-                     b, loc, dfq,
-                     ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}, {4}}),
-                 q));
-    // G[b, g, d, e] = sum over the group's heads m and rows i of
-    // Fq[b, g, m, i, d] g[b, g, m, i, e].
-    Value bigG = gb.generic(
-        {fqG, g}, gb.tensor(stateSizes, f32, 0.0),
-        {gb.map(6, {0, 1, 4, 5, 2}), gb.map(6, {0, 1, 4, 5, 3}),
-         gb.map(6, {0, 1, 2, 3})},
-        {kPar, kPar, kPar, kPar, kRed, kRed}, multiplyAdd);
-    if (op.getInitialState())
-      add(op.getInitialState(), bigG);
-    // dk = (Va G^T) phi'(k), dv = Fk G[:, :Dv] (0 past a key length: Va and
-    // Fk are).
-    Value dfk = gb.generic(
-        {va, bigG}, gb.tensor(sizes(k), f32, 0.0),
-        {gb.map(5, {0, 1, 2, 4}), gb.map(5, {0, 1, 3, 4}),
-         gb.map(5, {0, 1, 2, 3})},
-        {kPar, kPar, kPar, kPar, kRed}, multiplyAdd);
-    add(k, chain(dfk, k));
-    // dv[b, g, j, e] = sum_d Fk[b, g, j, d] G[b, g, d, e] for e < Dv (G
-    // read by element: its last column is the normalizer's).
-    add(v, gb.generic(
-               {fk}, gb.tensor(sizes(v), f32, 0.0),
-               {gb.map(5, {0, 1, 2, 4}), gb.map(5, {0, 1, 2, 3})},
-               {kPar, kPar, kPar, kPar, kRed},
-               [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                 SmallVector<Value> at = {
-                     linalg::IndexOp::create(nb, l, 0),
-                     linalg::IndexOp::create(nb, l, 1),
-                     linalg::IndexOp::create(nb, l, 4),
-                     linalg::IndexOp::create(nb, l, 3)};
-                 return multiplyAdd(
-                     nb, l,
-                     {a[0], tensor::ExtractOp::create(nb, l, bigG, at), a[1]});
-               }));
+    differentiateLinearAttention(b, loc, op, gradientOf(op.getResult()),
+                                 [&](Value x, Value grad) { add(x, grad); });
     return success();
   }
 

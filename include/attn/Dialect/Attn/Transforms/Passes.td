@@ -48,16 +48,18 @@ def AttnGenerateGradientsPass
   let summary = "Emit the backward function of each function of attention ops";
   let description = [{
     For every public function @f with `attn.attention`, `attn.multi_head`
-    or (non-causal) `attn.linear_attention` ops, adds @f_backward: f's arguments, then a gradient for each of f's
+    or `attn.linear_attention` ops, adds @f_backward: f's arguments, then a
+    gradient for each of f's
     results; it returns the gradients of sum_r <d_r, f_r> with respect to
     f's floating-point tensor arguments (inputs and weights; key lengths get
     none). It recomputes the forward (layers decomposed as
     attn-decompose-layers does, attentions with their lse) and
     differentiates it in reverse: `attn.attention_grad` for an attention,
-    products for the projections (dX and dW of Q = X W, dO and dW of
+    linear attention's gradients in closed form (causal: in chunks of 64,
+    the state's gradient by a reverse scan), products for the projections (dX and dW of Q = X W, dO and dW of
     Y = O W), the layout ops reversed, gradients of a value read twice
-    summed in f32. Other ops, and gradients through a log-sum-exp result,
-    are reported as errors on the op.
+    summed in f32. Other ops, and gradients through a log-sum-exp result or
+    a linear attention's final state, are reported as errors on the op.
   }];
   let dependentDialects = [
     "::mlir::func::FuncDialect",

@@ -54,6 +54,14 @@ constexpr int64_t kBlocksPerSM = 4;
 /// attn-lower-attention-to-gpu, after its patterns).
 constexpr StringLiteral kUnrollAttr = "attn.unroll";
 
+/// Marks a loop over a head dimension to be unrolled once the kernel is
+/// built (by the pass): its private arrays are then indexed by constants,
+/// which LLVM keeps in registers rather than local memory.
+inline scf::ForOp unrollLater(scf::ForOp loop) {
+  loop->setAttr(kUnrollAttr, UnitAttr::get(loop.getContext()));
+  return loop;
+}
+
 /// How a kernel reads its operands: through memrefs of any strides (the SIMT
 /// kernel), or with unit-stride rows (the tensor-core kernel's 16-byte
 /// copies; bufferization copies an operand whose rows are not).

@@ -20,9 +20,10 @@
 // 1. The key kernel: grid (key tiles of T keys, K/V heads, B), T threads;
 //    thread t owns key j = T x + t: k_j and v_j, and dk_j and dv_j, in
 //    registers. For each query head of the K/V head's group, in order, and
-//    each query tile whose forward schedule visits j's key tile (the
-//    forward's buildVisitedKeyTiles for the tile's rows: a pair the forward
-//    skips is skipped here), the block stages the tile's R rows of q' and
+//    each query tile whose block schedule visits j's key tile
+//    (buildVisitedKeyTiles for the tile's rows and this kernel's tiles: the
+//    mask's key ranges, which hold every key a row may see, so a pair of
+//    tiles the mask hides is skipped), the block stages the tile's R rows of q' and
 //    dout, lse2 and dd in shared memory (barriers around), and each thread
 //    of a valid key walks the rows in order:
 //        dv_j += p_ij dout_i,  dk_j += ds_ij q'_i.
@@ -38,8 +39,9 @@
 // order varies from run to run; here the query kernel computes s and dp
 // again instead (seven products per pair, not five), the price of
 // reproducible gradients. Keys past a row's key length, rows past N, keys
-// past S: p and ds are selected to 0, not multiplied (K and V may hold NaN
-// there), and a key past the valid ones gets dk = dv = 0. Memory: the
+// past S: p and ds are selected to 0, not multiplied, and the staged K/V
+// tiles hold zeros there, not the padding (which may be NaN: 0 NaN is not
+// 0); a key past the valid ones gets dk = dv = 0. Memory: the
 // gradients, dd, and O(tile) per block; no N x S buffer.
 //
 //===----------------------------------------------------------------------===//
@@ -60,14 +62,6 @@ using namespace mlir::attn::gpu_kernel;
 namespace {
 
 constexpr double kLn2 = 0.6931471805599453;
-
-/// Marks a loop over a head dimension to be unrolled once the kernel is
-/// built: its private arrays are then indexed by constants and live in
-/// registers.
-scf::ForOp unrollLater(scf::ForOp loop) {
-  loop->setAttr(kUnrollAttr, UnitAttr::get(loop.getContext()));
-  return loop;
-}
 
 /// The operands as buffers and what the kernels write.
 struct GradFrame {
@@ -433,7 +427,7 @@ private:
     ifThen(b, loc, ib.lt(col, frame.numKeys), [&](OpBuilder &b, Location loc) {
       auto store = [&](Value acc, Value into, Value factor) {
         int64_t width = cast<MemRefType>(acc.getType()).getDimSize(0);
-        unrollLater(forEach(b, loc, zero, ib.c(width), one,
+        unrollLater(forEach(b, loc, zero, IndexBuilder(b, loc).c(width), one,
                             [&](OpBuilder &nb, Location l, Value e) {
                               Value x = memref::LoadOp::create(nb, l, acc, e);
                               if (factor)
@@ -509,9 +503,11 @@ private:
           IndexBuilder ib(b, loc);
           Value colStart = ib.mul(keyTileIndex, ib.c(keys));
           gpu::BarrierOp::create(b, loc);
-          stageRows(b, loc, frame.k, batch, kvHead, colStart, frame.numKeys,
+          // Zeros past the valid keys, not what the padding holds: ds is 0
+          // there, but 0 * NaN in dq += ds k would not be.
+          stageRows(b, loc, frame.k, batch, kvHead, colStart, validKeys,
                     keyTile, thread, threads);
-          stageRows(b, loc, frame.v, batch, kvHead, colStart, frame.numKeys,
+          stageRows(b, loc, frame.v, batch, kvHead, colStart, validKeys,
                     valueTile, thread, threads);
           gpu::BarrierOp::create(b, loc);
           Value full = buildKeyTileIsFull(b, loc, mask, rowBegin, rowEnd,

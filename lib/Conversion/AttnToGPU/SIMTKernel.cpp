@@ -44,14 +44,6 @@ using namespace mlir::attn::gpu_kernel;
 
 namespace {
 
-/// Marks a loop over a head dimension to be unrolled once the kernel is
-/// built (by the pass): its private arrays are then indexed by constants,
-/// which LLVM keeps in registers rather than local memory.
-scf::ForOp unrollLater(scf::ForOp loop) {
-  loop->setAttr(kUnrollAttr, UnitAttr::get(loop.getContext()));
-  return loop;
-}
-
 class SIMTKernel : public OpRewritePattern<AttentionOp> {
 public:
   SIMTKernel(MLIRContext *ctx, int64_t queryTile, int64_t keyTile,
@@ -241,16 +233,18 @@ private:
   }
 
   /// The block's threads copy keys [colStart, colStart + tile) of K and V
-  /// into shared memory, in f32, 0 past S; barriers on both sides keep the
-  /// previous tile alive until every thread is done with it.
+  /// into shared memory, in f32, 0 past the valid keys; barriers on both
+  /// sides keep the previous tile alive until every thread is done with it.
   void loadKeyValueTiles(OpBuilder &b, Location loc, const Kernel &kn,
                          const BlockRows &rows, Value colStart,
                          Value thread) const {
     gpu::BarrierOp::create(b, loc);
+    // Zeros past the valid keys, not the padding (which may be NaN: p is 0
+    // there, but 0 NaN in acc += p v is not 0).
     for (auto [source, tile] : {std::pair{kn.frame.k, kn.keyTile},
                                 std::pair{kn.frame.v, kn.valueTile}})
       stageRows(b, loc, source, rows.batch, rows.kvHead, colStart,
-                rows.numKeys, tile, thread, queryTile);
+                rows.validKeys, tile, thread, queryTile);
     gpu::BarrierOp::create(b, loc);
   }
 

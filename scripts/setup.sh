@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build ccache python3 python3-venv
+  cmake ninja-build ccache python3 python3-venv python3-dev
   clang-22 llvm-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libclang-rt-22-dev
   libgtest-dev libopenblas-dev

@@ -1,0 +1,164 @@
+"""attn.attention: an attn.attention op built from the arrays' shapes and
+the options, compiled once per signature and run."""
+
+from . import _arrays
+from ._attn import InvalidArgument
+from ._module import compile
+from .masks import Mask
+
+
+class _Cache:
+    """The compiled attentions, keyed by what their code depends on: the
+    static parts of the shapes (heads, head widths), the element type, the
+    mask, the scale, the lse, key lengths or not, the target and options.
+    B, N and S stay dynamic: other lengths reuse the code."""
+
+    def __init__(self):
+        self._functions = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key, build):
+        function = self._functions.get(key)
+        if function is None:
+            self.misses += 1
+            function = self._functions[key] = build()
+        else:
+            self.hits += 1
+        return function
+
+    def clear(self):
+        self._functions.clear()
+        self.hits = self.misses = 0
+
+    def __len__(self):
+        return len(self._functions)
+
+    def __repr__(self):
+        return (f"<attn.cache: {len(self)} compiled, {self.hits} hits, "
+                f"{self.misses} misses>")
+
+
+cache = _Cache()
+
+
+def _shape(x, arg):
+    shape = tuple(int(d) for d in x.shape)
+    if len(shape) != 4:
+        raise InvalidArgument(f"argument '{arg}' must be (B, H, L, D), not "
+                              f"of shape {list(shape)}")
+    return shape
+
+
+def _signature(q, k, v, mask):
+    """The static parts of an attention's types, checked."""
+    (_, heads, _, head_dim) = _shape(q, "q")
+    (_, kv_heads, _, key_dim) = _shape(k, "k")
+    (_, value_heads, _, value_dim) = _shape(v, "v")
+    dtype = _arrays.dtype_name(q)
+    for x, arg in ((k, "k"), (v, "v")):
+        if _arrays.dtype_name(x) != dtype:
+            raise InvalidArgument(
+                f"q, k and v must share one element type: q is {dtype}, "
+                f"{arg} is {_arrays.dtype_name(x)}")
+    if dtype not in ("f32", "f16", "bf16"):
+        raise InvalidArgument(f"attention takes f32, f16 or bf16, not {dtype}")
+    if mask is not None and not isinstance(mask, Mask):
+        raise InvalidArgument("mask must be one of attn.masks' (causal(), "
+                              f"window(...), ...), not {mask!r}")
+    t = lambda h, d: f"tensor<?x{h}x?x{d}x{dtype}>"  # noqa: E731
+    return {"q": t(heads, head_dim), "k": t(kv_heads, key_dim),
+            "v": t(value_heads, value_dim), "out": t(heads, value_dim),
+            "lse": f"tensor<?x{heads}x?xf32>"}
+
+
+def _clauses(key_lengths, mask, scale):
+    clauses = ""
+    if key_lengths is not None:
+        clauses += " key_lengths(%key_lengths)"
+    if mask is not None:
+        clauses += f" mask({mask.mlir})"
+    if scale is not None:
+        clauses += f" scale({float(scale)!r})"
+    return clauses
+
+
+def attention_source(q, k, v, *, mask=None, key_lengths=None, scale=None,
+                     lse=False):
+    """The MLIR module attn.attention compiles for these arguments: one
+    function @attention with dynamic B, N and S."""
+    types = _signature(q, k, v, mask)
+    q_t, k_t, v_t, out_t = types["q"], types["k"], types["v"], types["out"]
+    args = [f"%q: {q_t}", f"%k: {k_t}", f"%v: {v_t}"]
+    operand_types = [q_t, k_t, v_t]
+    if key_lengths is not None:
+        args.append("%key_lengths: tensor<?xi32>")
+        operand_types.append("tensor<?xi32>")
+    clauses = _clauses(key_lengths, mask, scale)
+    results = [out_t] + ([types["lse"]] if lse else [])
+    names = "%o, %lse" if lse else "%o"
+    return (
+        f"func.func @attention({', '.join(args)})\n"
+        f"    -> ({', '.join(results)}) {{\n"
+        f"  {names} = attn.attention %q, %k, %v{clauses}\n"
+        f"      : ({', '.join(operand_types)}) -> ({', '.join(results)})\n"
+        f"  return {names} : {', '.join(results)}\n"
+        "}\n")
+
+
+def attention(q, k, v, *, mask=None, key_lengths=None, scale=None, lse=False,
+              target="cpu", **options):
+    """Scaled dot-product attention of q (B, H, N, D), k (B, Hkv, S, D) and
+    v (B, Hkv, S, Dv): softmax(scale q k^T) v over the keys the mask and the
+    key lengths (an int32 array of B) let each query see; grouped-query when
+    Hkv < H. Returns out (B, H, N, Dv), and the log-sum-exp (B, H, N) too
+    when lse=True. The module is compiled on the first call with these
+    static shapes, dtype and options, and reused (attn.cache)."""
+    source = attention_source(q, k, v, mask=mask, key_lengths=key_lengths,
+                              scale=scale, lse=lse)
+    key = (source, target, tuple(sorted(options.items())))
+    function = cache.get(
+        key, lambda: compile(source, target, **options).attention)
+    inputs = [q, k, v] + ([key_lengths] if key_lengths is not None else [])
+    return function(*inputs)
+
+
+def attention_backward_source(q, k, v, *, mask=None, key_lengths=None,
+                              scale=None):
+    """The MLIR module attention_backward compiles: @attention_backward(q,
+    k, v, out, dout, lse[, key_lengths]) -> (dq, dk, dv), one
+    attn.attention_grad (docs/Training.md)."""
+    types = _signature(q, k, v, mask)
+    names = ["q", "k", "v", "out", "dout", "lse"]
+    kinds = ["q", "k", "v", "out", "out", "lse"]
+    args = [f"%{n}: {types[t]}" for n, t in zip(names, kinds)]
+    operand_types = [types[t] for t in kinds]
+    if key_lengths is not None:
+        args.append("%key_lengths: tensor<?xi32>")
+        operand_types.append("tensor<?xi32>")
+    results = [types["q"], types["k"], types["v"]]
+    return (
+        f"func.func @attention_backward({', '.join(args)})\n"
+        f"    -> ({', '.join(results)}) {{\n"
+        f"  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %out, %dout, %lse"
+        f"{_clauses(key_lengths, mask, scale)}\n"
+        f"      : ({', '.join(operand_types)}) -> ({', '.join(results)})\n"
+        f"  return %dq, %dk, %dv : {', '.join(results)}\n"
+        "}\n")
+
+
+def attention_backward(q, k, v, out, dout, lse, *, mask=None,
+                       key_lengths=None, scale=None, target="cpu", **options):
+    """The gradients (dq, dk, dv) of attention(q, k, v, ...) whose output
+    was `out` and log-sum-exp `lse` (attention(..., lse=True)), for the
+    output's gradient `dout`: FlashAttention-2's backward, deterministic
+    (docs/Training.md). Compiled once per signature (attn.cache)."""
+    source = attention_backward_source(q, k, v, mask=mask,
+                                       key_lengths=key_lengths, scale=scale)
+    key = (source, target, tuple(sorted(options.items())))
+    function = cache.get(
+        key, lambda: compile(source, target, **options).attention_backward)
+    inputs = [q, k, v, out, dout, lse]
+    if key_lengths is not None:
+        inputs.append(key_lengths)
+    return function(*inputs)

@@ -1,0 +1,179 @@
+"""attn.compile and the compiled module's functions."""
+
+import os
+from collections import namedtuple
+
+from . import _arrays, _attn
+from ._attn import InvalidArgument
+
+Arg = namedtuple("Arg", "name dtype dims bound")
+Arg.__doc__ = """One argument or result of a function: its name, element type
+('f32', ...), dimensions (an int when static, the symbol's name when not)
+and, for key lengths, the symbol bounding its values."""
+
+
+def _read(source):
+    """(text, name) of MLIR source text or of a file holding it."""
+    if isinstance(source, os.PathLike) or (
+            isinstance(source, str) and "\n" not in source
+            and source.endswith(".mlir")):
+        path = os.fspath(source)
+        with open(path) as f:
+            return f.read(), path
+    if not isinstance(source, str):
+        raise InvalidArgument("source must be MLIR text or a path to a .mlir "
+                              f"file, not {type(source).__name__}")
+    return source, "<source>"
+
+
+def compile(source, target="cpu", **options):
+    """Compiles an attn module (MLIR text, or the path of a .mlir file)
+    in-process for `target` ('cpu', or 'cuda' for PTX and host code) and
+    returns the Module. `options` are attn-run's: strategy, query_tile,
+    key_tile, split_k, linear_form, linear_chunk, opt_level; on the CPU
+    cpu, features, parallel; on CUDA gpu_chip, tensor_cores. Raises
+    attn.CompileError with MLIR's diagnostics for IR that does not
+    compile."""
+    text, name = _read(source)
+    return Module(_attn.compile(text, name, target, dict(options)))
+
+
+class Module:
+    """A compiled module: its functions by name (module.functions, or as
+    attributes: module.attention(q, k, v))."""
+
+    def __init__(self, native):
+        self._native = native
+        self.functions = {
+            name: Function(_attn.function(native, name), native.target)
+            for name in native.function_names()
+        }
+
+    @property
+    def target(self):
+        return self._native.target
+
+    @property
+    def signature(self):
+        """The module's signature, a line per function."""
+        return self._native.signature
+
+    def __getattr__(self, name):
+        functions = self.__dict__.get("functions", {})
+        if name in functions:
+            return functions[name]
+        raise AttributeError(
+            f"the module has no function '{name}'; it has "
+            f"{', '.join(functions) or 'none'}")
+
+    def __repr__(self):
+        return f"<attn.Module ({self.target}): {', '.join(self.functions)}>"
+
+
+class Function:
+    """An entry function. Call it with its inputs (positionally, or by the
+    names of its signature): arrays are read in place, outputs come back in
+    the inputs' framework (numpy arrays, or PyTorch tensors when any input
+    is one); several outputs as a tuple. A non-contiguous input is an error
+    unless copy=True. `last_stats` holds the last call's peak bytes and
+    allocation count."""
+
+    def __init__(self, native, target="cpu"):
+        self._native = native
+        self._target = target
+        self.inputs = [Arg(**a) for a in native.inputs]
+        self.outputs = [Arg(**a) for a in native.outputs]
+        self.last_stats = None
+
+    @property
+    def name(self):
+        return self._native.name
+
+    @property
+    def signature(self):
+        return self._native.signature
+
+    def _arguments(self, args, kwargs, copy):
+        names = [a.name for a in self.inputs]
+        if len(args) > len(names):
+            raise InvalidArgument(
+                f"{self.signature} takes {len(names)} arguments, not "
+                f"{len(args)}")
+        values = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names:
+                raise InvalidArgument(
+                    f"{self.name} has no argument '{key}'; its arguments are "
+                    f"{', '.join(names)}")
+            if key in values:
+                raise InvalidArgument(f"argument '{key}' given twice")
+            values[key] = value
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise InvalidArgument(
+                f"{self.signature}: missing {', '.join(missing)}")
+        arrays, dtypes = [], []
+        for arg in self.inputs:
+            array, dtype = _arrays.to_runtime(values[arg.name], arg.name,
+                                              arg.dtype, copy)
+            arrays.append(array)
+            dtypes.append(dtype)
+        return arrays, dtypes
+
+    def __call__(self, *args, copy=False, **kwargs):
+        if self._target == "cuda":
+            raise InvalidArgument(
+                f"{self.name}: calling a CUDA module from Python is not "
+                "supported yet (compile with target='cpu', or use attn-run "
+                "--target cuda)")
+        arrays, dtypes = self._arguments(args, kwargs, copy)
+        framework = _arrays.framework_of(arrays)
+        results, self.last_stats = self._native.call(arrays, dtypes,
+                                                     framework)
+        results = [_arrays.from_runtime(r, o.dtype)
+                   for r, o in zip(results, self.outputs)]
+        return results[0] if len(results) == 1 else tuple(results)
+
+    def views(self, *args, copy=False, **kwargs):
+        """What the runtime is handed for these inputs (a dict per input:
+        data pointer, dtype, shape, strides in elements), to see that
+        nothing is copied."""
+        arrays, dtypes = self._arguments(args, kwargs, copy)
+        return self._native.views(arrays, dtypes)
+
+    def __repr__(self):
+        return f"<attn.Function {self.signature}>"
+
+
+def stages(target="cpu", **options):
+    """The passes of the pipeline that compiles for `target`, in order:
+    the names ir(after=...) takes (and 'input')."""
+    return ["input"] + list(_attn.stages(target, dict(options)))
+
+
+def ir(source, after="input", target="cpu", **options):
+    """The module's IR after the first run of pass `after` of the pipeline
+    for `target` (what `attn-opt --attn-lower-to-llvm-cpu` prints at that
+    point), as text; 'input' is the parsed module. See stages()."""
+    text, name = _read(source)
+    return _attn.ir_after(text, name, after, target, dict(options))
+
+
+def reference(source, entry, *inputs):
+    """Function `entry` of the module evaluated by attn's float64 reference
+    (the one attn-run --check compares with: written from the papers'
+    formulas, not from the compiled code) on `inputs`; float64 numpy arrays,
+    a tuple when there are several."""
+    import numpy as np
+
+    text, name = _read(source)
+    arrays = [np.ascontiguousarray(
+        _as_numpy(x), dtype=np.float64) for x in inputs]
+    results = _attn.reference(text, name, entry, arrays)
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+def _as_numpy(x):
+    if _arrays.is_torch(x):
+        return x.detach().to(dtype=__import__("torch").float64).numpy()
+    return x

@@ -1,0 +1,129 @@
+"""attn.attention: the builder's masks, key lengths, grouped heads, scale
+and lse against a float64 attention written in the test (conftest.py), and
+the compile cache."""
+
+import numpy as np
+import pytest
+
+import attn
+from conftest import causal_visible, reference_attention, window_visible
+
+B, H, HKV, D = 2, 4, 2, 16
+
+
+def qkv(rng, n, s, dtype=np.float32, heads=H, kv_heads=HKV, d=D, dv=D):
+    q = rng.standard_normal((B, heads, n, d)).astype(dtype)
+    k = rng.standard_normal((B, kv_heads, s, d)).astype(dtype)
+    v = rng.standard_normal((B, kv_heads, s, dv)).astype(dtype)
+    return q, k, v
+
+
+def close(out, expected, tolerance=1e-4):
+    out = np.asarray(out, dtype=np.float64)
+    assert out.shape == expected.shape
+    assert np.isfinite(out).all()
+    assert np.abs(out - expected).max() <= tolerance * max(
+        1.0, np.abs(expected).max())
+
+
+@pytest.mark.parametrize("n,s", [(1, 1), (37, 37), (70, 131), (129, 65)])
+@pytest.mark.parametrize("alignment", ["top_left", "bottom_right"])
+def test_causal(rng, n, s, alignment):
+    q, k, v = qkv(rng, n, s)
+    out = attn.attention(q, k, v, mask=attn.masks.causal(alignment))
+    close(out, reference_attention(
+        q, k, v, causal_visible(n, s, alignment))[0])
+
+
+def test_window_with_dilation_and_global_tokens(rng):
+    n = s = 97
+    q, k, v = qkv(rng, n, s)
+    mask = attn.masks.window(9, 4, dilation=2) | attn.masks.global_tokens(
+        [0, 5])
+    visible = window_visible(n, s, 9, 4, dilation=2)
+    visible[[0, 5], :] = True
+    visible[:, [0, 5]] = True
+    close(attn.attention(q, k, v, mask=mask),
+          reference_attention(q, k, v, visible)[0])
+
+
+def test_intersection(rng):
+    n = s = 50
+    q, k, v = qkv(rng, n, s)
+    mask = attn.masks.causal() & attn.masks.window(7, 7)
+    visible = causal_visible(n, s) & window_visible(n, s, 7, 7)
+    close(attn.attention(q, k, v, mask=mask),
+          reference_attention(q, k, v, visible)[0])
+
+
+def test_key_lengths_with_an_empty_row_give_zeros(rng):
+    q, k, v = qkv(rng, 19, 40)
+    lengths = np.array([0, 23], dtype=np.int32)
+    out, lse = attn.attention(q, k, v, key_lengths=lengths, lse=True)
+    expected, expected_lse = reference_attention(q, k, v,
+                                                 key_lengths=lengths)
+    close(out, expected)
+    assert (np.asarray(out)[0] == 0).all()
+    assert np.isneginf(lse[0]).all()
+    close(lse[1], expected_lse[1])
+
+
+def test_multi_query_and_scale(rng):
+    q, k, v = qkv(rng, 33, 45, kv_heads=1, dv=24)
+    out = attn.attention(q, k, v, scale=0.3)
+    close(out, reference_attention(q, k, v, scale=0.3)[0])
+
+
+@pytest.mark.parametrize("dtype,tolerance", [("float16", 1e-2),
+                                             ("bfloat16", 5e-2)])
+def test_half_precision(rng, dtype, tolerance):
+    if dtype == "bfloat16":
+        ml_dtypes = pytest.importorskip("ml_dtypes")
+        numpy_dtype = ml_dtypes.bfloat16
+    else:
+        numpy_dtype = np.float16
+    q, k, v = qkv(rng, 41, 41, dtype=numpy_dtype)
+    out = attn.attention(q, k, v, mask=attn.masks.causal())
+    assert out.dtype == np.dtype(numpy_dtype)
+    close(out, reference_attention(q, k, v, causal_visible(41, 41))[0],
+          tolerance)
+
+
+def test_the_cache_compiles_once_per_signature(rng):
+    attn.cache.clear()
+    mask = attn.masks.causal()
+    for n in (5, 17, 33):  # N and S are dynamic: one compilation
+        q, k, v = qkv(rng, n, n)
+        attn.attention(q, k, v, mask=mask)
+    assert (attn.cache.misses, attn.cache.hits) == (1, 2)
+    q, k, v = qkv(rng, 5, 5, d=8, dv=8)  # another head width
+    attn.attention(q, k, v, mask=mask)
+    attn.attention(q, k, v, mask=attn.masks.window(2))  # another mask
+    attn.attention(q, k, v, mask=mask, strategy="materialized")  # options
+    assert (attn.cache.misses, attn.cache.hits) == (4, 2)
+    assert len(attn.cache) == 4
+
+
+def test_builder_errors(rng):
+    q, k, v = qkv(rng, 5, 5)
+    with pytest.raises(attn.InvalidArgument, match="must be \\(B, H, L, D\\)"):
+        attn.attention(q[0], k, v)
+    with pytest.raises(attn.InvalidArgument, match="mask must be"):
+        attn.attention(q, k, v, mask="causal")
+    with pytest.raises(attn.InvalidArgument, match="alignment"):
+        attn.masks.causal("left")
+    with pytest.raises(attn.CompileError, match="heads"):
+        attn.attention(q, k[:, :1].repeat(3, axis=1), v)
+
+
+def test_source_is_what_is_compiled(rng):
+    q, k, v = qkv(rng, 5, 7)
+    source = attn.attention_source(q, k, v, mask=attn.masks.causal(
+        "bottom_right"), lse=True)
+    assert "mask(#attn.causal<bottom_right>)" in source
+    module = attn.compile(source)
+    out, lse = module.attention(q, k, v)
+    expected, expected_lse = reference_attention(
+        q, k, v, causal_visible(5, 7, "bottom_right"))
+    close(out, expected)
+    close(lse, expected_lse)

@@ -2,6 +2,8 @@
 #   make test   set up, configure, build, and run every suite through ctest
 #   make demo   compile every example, run it on random inputs, check it
 #               against the float64 reference and print a table
+#   make notebooks  execute the ten notebooks; the executed copies, with
+#               their figures, go to build/notebooks
 # and the long fuzzing campaign:
 #   make fuzz   10,000 IR mutants through the CPU and GPU compilers, then
 #               each libFuzzer target for FUZZ_SECONDS (default 120)
@@ -12,7 +14,7 @@ CMAKE_FLAGS ?= -G Ninja -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++
 
 FUZZ_SECONDS ?= 120
 
-.PHONY: all setup build test demo fuzz clean
+.PHONY: all setup build test demo notebooks fuzz clean
 
 all: build
 
@@ -30,6 +32,9 @@ test: build
 
 demo: build
 	@python3 scripts/demo.py $(BUILD)
+
+notebooks: build
+	.venv/bin/python scripts/run_notebooks.py --output $(BUILD)/notebooks
 
 fuzz: build
 	python3 scripts/fuzz-ir.py --bin $(BUILD)/bin --budget 10000 --seed 0 \

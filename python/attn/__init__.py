@@ -11,14 +11,16 @@ See docs/Python.md.
 """
 
 from ._attn import CompileError, Error, InvalidArgument
-from ._module import Function, Module, compile, ir, reference, stages
+from ._module import (Function, Module, Schedule, compile, ir, reference,
+                      schedule, stages)
 from . import masks
 from ._builder import (attention, attention_backward,
                        attention_backward_source, attention_source, cache)
 
 __all__ = [
     "CompileError", "Error", "InvalidArgument", "Function", "Module",
-    "compile", "ir", "reference", "stages", "masks", "attention",
+    "compile", "ir", "reference", "schedule", "Schedule", "stages", "masks",
+    "attention",
     "attention_source", "attention_backward", "attention_backward_source",
     "cache",
 ]

@@ -177,3 +177,37 @@ def _as_numpy(x):
     if _arrays.is_torch(x):
         return x.detach().to(dtype=__import__("torch").float64).numpy()
     return x
+
+
+Schedule = namedtuple(
+    "Schedule", "cells full partial skipped pairs_computed lowered_tiles "
+    "lowered_full_tiles lowered_pairs_computed pieces")
+Schedule.__doc__ = """The block schedule of the tiled lowerings for one
+(batch row, head): `cells` (query tiles x key tiles; 0 skipped, 1 partial:
+masked element by element, 2 full), the counts, the (query, key) pairs the
+visited tiles compute, and what the lowering visits once a sparse mask is
+cut into pieces dense in tiles (attn-decompose-sparse-masks), with a line
+per piece."""
+
+
+def schedule(mask, queries, keys=None, *, query_tile=64, key_tile=64,
+             valid=None, head=0, heads=1, kv_heads=1):
+    """The tiles a tiled lowering visits for N = `queries`, S = `keys`
+    (default N) under `mask` (attn.masks; None for none), as attn-schedule
+    evaluates them: from the same index arithmetic the lowerings build."""
+    from .masks import _text
+
+    keys = queries if keys is None else keys
+    valid = keys if valid is None else valid
+    result = _attn.schedule(_text(mask), queries, keys, query_tile, key_tile,
+                            valid, head, heads, kv_heads)
+    cells = result["cells"]
+    return Schedule(cells=cells, full=result["full"],
+                    partial=result["partial"],
+                    skipped=int(cells.size) - result["full"] -
+                    result["partial"],
+                    pairs_computed=result["pairs_computed"],
+                    lowered_tiles=result["lowered_tiles"],
+                    lowered_full_tiles=result["lowered_full_tiles"],
+                    lowered_pairs_computed=result["lowered_pairs_computed"],
+                    pieces=list(result["pieces"]))

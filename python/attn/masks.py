@@ -22,6 +22,12 @@ class Mask:
     def __and__(self, other):
         return _combine("intersection", self, other)
 
+    def elements(self, queries, keys=None, valid=None, head=0):
+        """The mask as a boolean (queries, keys) array: True where query i
+        may see key j (of the first `valid` keys), evaluated from the same
+        index arithmetic the lowerings build."""
+        return elements(self, queries, keys, valid, head)
+
     def __eq__(self, other):
         return isinstance(other, Mask) and self.mlir == other.mlir
 
@@ -107,3 +113,21 @@ def blockwise(query_block, key_block, relation):
     return Mask("#attn.blockwise<" + _fields(
         query_block=int(query_block), key_block=int(key_block),
         relation=relation) + ">")
+
+
+def _text(mask):
+    if mask is None:
+        return ""
+    if not isinstance(mask, Mask):
+        raise InvalidArgument(f"not an attn.masks mask: {mask!r}")
+    return mask.mlir
+
+
+def elements(mask, queries, keys=None, valid=None, head=0):
+    """`mask` (None: no mask) as a boolean (queries, keys) array."""
+    from . import _attn
+
+    keys = queries if keys is None else keys
+    valid = keys if valid is None else valid
+    return _attn.mask_elements(_text(mask), queries, keys, valid,
+                               head).astype(bool)

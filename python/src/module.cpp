@@ -18,10 +18,12 @@
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Reference/Evaluate.h"
 #include "attn/Target/CPU.h"
+#include "attn/Target/Schedule.h"
 #include "attn/runtime.hpp"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
@@ -113,7 +115,7 @@ auto withModule(const std::string &source, const std::string &name, Use use) {
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(source, config, name);
   if (!module)
-    throw CompileError(name + " does not parse:\n" + diagnostics);
+    throw CompileError(name + " does not parse or verify:\n" + diagnostics);
   return use(*module, diagnostics);
 }
 
@@ -340,6 +342,102 @@ reference(const std::string &source, const std::string &name,
     }
     return arrays;
   });
+}
+
+// --- the block schedule ----------------------------------------------------
+
+/// A mask attribute from its text (attn.masks' `mlir`), resolved for S
+/// keys; null for "" (no mask).
+mlir::attn::MaskAttrInterface parseMask(const std::string &text,
+                                        int64_t keys) {
+  if (text.empty())
+    return {};
+  std::string diagnostics;
+  llvm::raw_string_ostream os(diagnostics);
+  mlir::ScopedDiagnosticHandler handler(&context(), [&](mlir::Diagnostic &d) {
+    os << d << "\n";
+    return mlir::success();
+  });
+  mlir::Attribute parsed = mlir::parseAttribute(text, &context());
+  auto mask = llvm::dyn_cast_or_null<mlir::attn::MaskAttrInterface>(parsed);
+  if (!mask)
+    throw InvalidArgument("not a mask attribute: " + text +
+                          (diagnostics.empty() ? "" : ": " + diagnostics));
+  mlir::FailureOr<mlir::Attribute> resolved = mask.resolveFor(keys);
+  if (mlir::failed(resolved))
+    throw InvalidArgument("the mask " + text + " cannot be resolved for S = " +
+                          std::to_string(keys) +
+                          (diagnostics.empty() ? "" : ": " + diagnostics));
+  return llvm::cast<mlir::attn::MaskAttrInterface>(*resolved);
+}
+
+nb::ndarray<nb::numpy, uint8_t> byteMatrix(std::vector<uint8_t> cells,
+                                           int64_t rows, int64_t columns) {
+  auto *data = new std::vector<uint8_t>(std::move(cells));
+  nb::capsule owner(data, [](void *p) noexcept {
+    delete static_cast<std::vector<uint8_t> *>(p);
+  });
+  size_t shape[2] = {size_t(rows), size_t(columns)};
+  return nb::ndarray<nb::numpy, uint8_t>(data->data(), 2, shape, owner);
+}
+
+/// The tiled lowerings' block schedule for one (batch row, head), as
+/// attn-schedule evaluates it: the tiles (0 skipped, 1 partial, 2 full) and
+/// what the lowering visits after cutting sparse masks into pieces.
+nb::dict schedule(const std::string &maskText, int64_t queries, int64_t keys,
+                  int64_t queryTile, int64_t keyTile, int64_t validKeys,
+                  int64_t head, int64_t heads, int64_t kvHeads) {
+  if (queries < 0 || keys < 0 || validKeys < 0 || validKeys > keys ||
+      queryTile <= 0 || keyTile <= 0 || head < 0 || head >= heads ||
+      kvHeads <= 0 || heads % kvHeads != 0)
+    throw InvalidArgument(
+        "schedule: want 0 <= valid <= S, positive tiles, 0 <= head < heads "
+        "and heads a multiple of kv_heads");
+  mlir::attn::MaskAttrInterface mask = parseMask(maskText, keys);
+  std::string error;
+  auto tiles = mlir::attn::evaluateSchedule(&context(), mask, queryTile,
+                                            keyTile, queries, keys, validKeys,
+                                            head, error);
+  if (mlir::failed(tiles))
+    throw InvalidArgument(error);
+  mlir::attn::MaskAttrInterface declared;
+  if (!maskText.empty())
+    declared = llvm::cast<mlir::attn::MaskAttrInterface>(
+        mlir::parseAttribute(maskText, &context()));
+  auto lowered = mlir::attn::evaluateLoweredSchedule(
+      &context(), declared, queryTile, keyTile, queries, keys, validKeys, head,
+      heads, kvHeads, error);
+  if (mlir::failed(lowered))
+    throw InvalidArgument(error);
+  nb::dict result;
+  result["cells"] =
+      byteMatrix(tiles->cells, tiles->queryTiles, tiles->keyTiles);
+  result["full"] = tiles->count(mlir::attn::TileSchedule::Full);
+  result["partial"] = tiles->count(mlir::attn::TileSchedule::Partial);
+  result["pairs_computed"] = tiles->pairsComputed();
+  result["lowered_tiles"] = lowered->tiles;
+  result["lowered_full_tiles"] = lowered->fullTiles;
+  result["lowered_pairs_computed"] = lowered->pairsComputed;
+  result["pieces"] = lowered->pieces;
+  return result;
+}
+
+/// The mask element by element: 1 where query i may see key j.
+nb::ndarray<nb::numpy, uint8_t> maskElements(const std::string &maskText,
+                                             int64_t queries, int64_t keys,
+                                             int64_t validKeys, int64_t head) {
+  if (queries < 0 || keys < 0 || validKeys < 0 || validKeys > keys ||
+      queries * keys > (int64_t(1) << 26))
+    throw InvalidArgument("mask elements: want 0 <= valid <= S and at most "
+                          "2^26 pairs");
+  std::string error;
+  auto cells = mlir::attn::evaluateMaskElements(
+      &context(), parseMask(maskText, keys), queries, keys, validKeys, head,
+      error);
+  if (mlir::failed(cells))
+    throw InvalidArgument(error);
+  cells->resize(size_t(queries * keys));
+  return byteMatrix(std::move(*cells), queries, keys);
 }
 
 // --- calling ----------------------------------------------------------------
@@ -639,6 +737,12 @@ NB_MODULE(_attn, m) {
       nb::arg("module"), nb::arg("name"));
   m.def("reference", &reference, nb::arg("source"), nb::arg("name"),
         nb::arg("entry"), nb::arg("inputs"));
+  m.def("schedule", &schedule, nb::arg("mask"), nb::arg("queries"),
+        nb::arg("keys"), nb::arg("query_tile"), nb::arg("key_tile"),
+        nb::arg("valid"), nb::arg("head"), nb::arg("heads"),
+        nb::arg("kv_heads"));
+  m.def("mask_elements", &maskElements, nb::arg("mask"), nb::arg("queries"),
+        nb::arg("keys"), nb::arg("valid"), nb::arg("head"));
   m.def("stages", &stages, nb::arg("target"), nb::arg("options"));
   m.def("ir_after", &irAfter, nb::arg("source"), nb::arg("name"),
         nb::arg("after"), nb::arg("target"), nb::arg("options"));

@@ -1,6 +1,7 @@
 """attn.ir and attn.stages: the IR after any pass of a pipeline, as
 attn-opt shows it."""
 
+import numpy as np
 import pytest
 
 import attn
@@ -39,3 +40,30 @@ def test_unknown_stage_lists_the_passes():
                        match="no pass 'tile' in the cpu pipeline; its passes "
                        "are: input, attn-export-signature"):
         attn.ir(CAUSAL, after="tile")
+
+
+def test_schedule_of_a_causal_mask():
+    s = attn.schedule(attn.masks.causal(), 512)
+    assert s.cells.shape == (8, 8)
+    assert (s.full, s.partial, s.skipped) == (28, 8, 28)
+    assert (s.cells[np.triu_indices(8, 1)] == 0).all()  # above: skipped
+    assert (np.diag(s.cells) == 1).all()  # the diagonal: masked
+    assert s.pairs_computed == 36 * 64 * 64
+
+
+def test_schedule_of_a_decomposed_mask():
+    s = attn.schedule(attn.masks.strided(64), 4096)
+    assert s.full + s.partial == 2080  # every tile of the triangle
+    assert len(s.pieces) == 2 and s.lowered_tiles < 2080 / 5
+
+
+def test_mask_elements_follow_the_rules():
+    i, j = np.arange(40)[:, None], np.arange(40)[None, :]
+    assert (attn.masks.causal().elements(40) == (j <= i)).all()
+    assert (attn.masks.window(3, 2, dilation=2).elements(40) ==
+            ((j - i >= -3) & (j - i <= 2) & ((j - i) % 2 == 0))).all()
+    padded = attn.masks.elements(None, 5, 9, valid=4)
+    assert padded.shape == (5, 9) and padded[:, :4].all()
+    assert not padded[:, 4:].any()
+    with pytest.raises(attn.InvalidArgument, match="not a mask"):
+        attn.schedule(attn.masks.Mask("#attn.nope<>"), 8)

@@ -42,17 +42,30 @@ def dtype_name(x):
     return names[name]
 
 
+_INTEGERS = ("i32", "i64")
+
+
 def to_runtime(x, arg, dtype, copy):
     """`x` as the extension takes it: the same memory (a view), with the
     element type to read it as when the extension cannot tell (numpy's
     bfloat16). A Python list or scalar becomes an array of the signature's
-    `dtype`; a non-contiguous array is an error unless `copy`."""
+    `dtype`; integers for an integer argument (key lengths) are converted to
+    its width, a small copy; a non-contiguous array is an error unless
+    `copy`."""
     if is_torch(x):
+        import torch
+
         if x.device.type != "cpu":
             raise InvalidArgument(
                 f"argument '{arg}': a tensor on {x.device}; this module runs "
                 "on the CPU")
         x = x.detach()
+        if dtype in _INTEGERS:
+            if x.is_floating_point() or x.is_complex():
+                raise InvalidArgument(
+                    f"argument '{arg}' takes integers ({dtype}), not "
+                    f"{x.dtype}")
+            x = x.to(torch.int32 if dtype == "i32" else torch.int64)
         if not x.is_contiguous():
             if not copy:
                 raise InvalidArgument(
@@ -63,8 +76,17 @@ def to_runtime(x, arg, dtype, copy):
         return x, None
     if not isinstance(x, np.ndarray):
         numpy_types = {"f32": np.float32, "f16": np.float16, "f64": np.float64,
-                       "i32": np.int32, "i64": np.int64, "bf16": _BFLOAT16}
+                       "bf16": _BFLOAT16}
         x = np.asarray(x, dtype=numpy_types.get(dtype))
+    if dtype in _INTEGERS:
+        if x.dtype.kind not in "iu":
+            raise InvalidArgument(
+                f"argument '{arg}' takes integers ({dtype}), not {x.dtype}")
+        x = x.astype(np.int32 if dtype == "i32" else np.int64, copy=False)
+    if x.dtype.byteorder == ">":
+        raise InvalidArgument(
+            f"argument '{arg}': big-endian {x.dtype}; convert it with "
+            "x.astype(x.dtype.newbyteorder('='))")
     if not x.flags.c_contiguous:
         if not copy:
             raise InvalidArgument(

@@ -1,10 +1,15 @@
 """attn.attention: an attn.attention op built from the arrays' shapes and
 the options, compiled once per signature and run."""
 
+import math
+import warnings
+
+import numpy as np
+
 from . import _arrays
 from ._attn import InvalidArgument
 from ._module import compile
-from .masks import Mask
+from .masks import Mask, resolve_lengths
 
 
 class _Cache:
@@ -50,11 +55,31 @@ def _shape(x, arg):
     return shape
 
 
+def _array(x):
+    """A list or scalar as a float32 array; arrays as they are."""
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return x
+    return np.asarray(x, dtype=np.float32)
+
+
 def _signature(q, k, v, mask):
     """The static parts of an attention's types, checked."""
-    (_, heads, _, head_dim) = _shape(q, "q")
-    (_, kv_heads, _, key_dim) = _shape(k, "k")
-    (_, value_heads, _, value_dim) = _shape(v, "v")
+    (batch, heads, _, head_dim) = _shape(q, "q")
+    (kv_batch, kv_heads, keys, key_dim) = _shape(k, "k")
+    (v_batch, value_heads, value_keys, value_dim) = _shape(v, "v")
+    if not batch == kv_batch == v_batch:
+        raise InvalidArgument(f"q, k and v must share B: {batch}, {kv_batch} "
+                              f"and {v_batch}")
+    if key_dim != head_dim:
+        raise InvalidArgument(f"q and k must share D: {head_dim} and "
+                              f"{key_dim}")
+    if value_heads != kv_heads or value_keys != keys:
+        raise InvalidArgument(
+            f"k (B, Hkv, S, D) and v (B, Hkv, S, Dv) must share Hkv and S: "
+            f"k is {list(k.shape)}, v is {list(v.shape)}")
+    if kv_heads == 0 or heads % kv_heads:
+        raise InvalidArgument(f"the query heads ({heads}) must be a multiple "
+                              f"of the key/value heads ({kv_heads})")
     dtype = _arrays.dtype_name(q)
     for x, arg in ((k, "k"), (v, "v")):
         if _arrays.dtype_name(x) != dtype:
@@ -79,14 +104,28 @@ def _clauses(key_lengths, mask, scale):
     if mask is not None:
         clauses += f" mask({mask.mlir})"
     if scale is not None:
-        clauses += f" scale({float(scale)!r})"
+        clauses += f" scale({_float_literal(scale)})"
     return clauses
+
+
+def _float_literal(x):
+    """A float as MLIR writes one: a decimal point always (1.0e-05, not
+    Python's 1e-05)."""
+    x = float(x)
+    if not math.isfinite(x):
+        raise InvalidArgument(f"scale must be finite, not {x}")
+    text = repr(x)
+    mantissa, _, exponent = text.partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return mantissa + ("e" + exponent if exponent else "")
 
 
 def attention_source(q, k, v, *, mask=None, key_lengths=None, scale=None,
                      lse=False):
     """The MLIR module attn.attention compiles for these arguments: one
     function @attention with dynamic B, N and S."""
+    q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
     types = _signature(q, k, v, mask)
     q_t, k_t, v_t, out_t = types["q"], types["k"], types["v"], types["out"]
     args = [f"%q: {q_t}", f"%k: {k_t}", f"%v: {v_t}"]
@@ -106,21 +145,41 @@ def attention_source(q, k, v, *, mask=None, key_lengths=None, scale=None,
         "}\n")
 
 
+def _prepare(q, k, v, mask, key_lengths):
+    """The arrays (lists become float32 arrays), the mask with its default
+    lengths resolved for S (a strided or fixed pattern without a length
+    takes ceil(sqrt(S))), and the key lengths as int32."""
+    q, k, v = (_array(x) for x in (q, k, v))
+    if any(getattr(x, "requires_grad", False) for x in (q, k, v)):
+        warnings.warn("attn.attention records no gradients; use "
+                      "attn.torch.attention for autograd", stacklevel=3)
+    if mask is not None and not isinstance(mask, Mask):
+        raise InvalidArgument("mask must be one of attn.masks' (causal(), "
+                              f"window(...), ...), not {mask!r}")
+    if mask is not None:
+        mask = resolve_lengths(mask, int(k.shape[2]) if len(k.shape) == 4
+                               else 0)
+    return q, k, v, mask
+
+
 def attention(q, k, v, *, mask=None, key_lengths=None, scale=None, lse=False,
-              target="cpu", **options):
+              target="cpu", copy=False, **options):
     """Scaled dot-product attention of q (B, H, N, D), k (B, Hkv, S, D) and
     v (B, Hkv, S, Dv): softmax(scale q k^T) v over the keys the mask and the
-    key lengths (an int32 array of B) let each query see; grouped-query when
-    Hkv < H. Returns out (B, H, N, Dv), and the log-sum-exp (B, H, N) too
-    when lse=True. The module is compiled on the first call with these
-    static shapes, dtype and options, and reused (attn.cache)."""
+    key lengths (integers, one per batch row) let each query see;
+    grouped-query when Hkv < H. Returns out (B, H, N, Dv), and the
+    log-sum-exp (B, H, N) too when lse=True. The module is compiled on the
+    first call with these static shapes, dtype and options, and reused
+    (attn.cache); copy=True copies non-contiguous inputs instead of refusing
+    them."""
+    q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
     source = attention_source(q, k, v, mask=mask, key_lengths=key_lengths,
                               scale=scale, lse=lse)
     key = (source, target, tuple(sorted(options.items())))
     function = cache.get(
         key, lambda: compile(source, target, **options).attention)
     inputs = [q, k, v] + ([key_lengths] if key_lengths is not None else [])
-    return function(*inputs)
+    return function(*inputs, copy=copy)
 
 
 def attention_backward_source(q, k, v, *, mask=None, key_lengths=None,
@@ -148,11 +207,13 @@ def attention_backward_source(q, k, v, *, mask=None, key_lengths=None,
 
 
 def attention_backward(q, k, v, out, dout, lse, *, mask=None,
-                       key_lengths=None, scale=None, target="cpu", **options):
+                       key_lengths=None, scale=None, target="cpu", copy=False,
+                       **options):
     """The gradients (dq, dk, dv) of attention(q, k, v, ...) whose output
     was `out` and log-sum-exp `lse` (attention(..., lse=True)), for the
     output's gradient `dout`: FlashAttention-2's backward, deterministic
     (docs/Training.md). Compiled once per signature (attn.cache)."""
+    q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
     source = attention_backward_source(q, k, v, mask=mask,
                                        key_lengths=key_lengths, scale=scale)
     key = (source, target, tuple(sorted(options.items())))
@@ -161,4 +222,4 @@ def attention_backward(q, k, v, out, dout, lse, *, mask=None,
     inputs = [q, k, v, out, dout, lse]
     if key_lengths is not None:
         inputs.append(key_lengths)
-    return function(*inputs)
+    return function(*inputs, copy=copy)

@@ -3,6 +3,8 @@
 import os
 from collections import namedtuple
 
+import numpy as np
+
 from . import _arrays, _attn
 from ._attn import InvalidArgument
 
@@ -13,10 +15,12 @@ and, for key lengths, the symbol bounding its values."""
 
 
 def _read(source):
-    """(text, name) of MLIR source text or of a file holding it."""
+    """(text, name) of MLIR source text or of a file holding it: a
+    path-like, or a one-line string naming a file that exists or ending in
+    .mlir."""
     if isinstance(source, os.PathLike) or (
             isinstance(source, str) and "\n" not in source
-            and source.endswith(".mlir")):
+            and (source.endswith(".mlir") or os.path.isfile(source))):
         path = os.fspath(source)
         with open(path) as f:
             return f.read(), path
@@ -35,17 +39,19 @@ def compile(source, target="cpu", **options):
     attn.CompileError with MLIR's diagnostics for IR that does not
     compile."""
     text, name = _read(source)
-    return Module(_attn.compile(text, name, target, dict(options)))
+    return Module(_attn.compile(text, name, target, dict(options)), text,
+                  name)
 
 
 class Module:
     """A compiled module: its functions by name (module.functions, or as
     attributes: module.attention(q, k, v))."""
 
-    def __init__(self, native):
+    def __init__(self, native, source, source_name):
         self._native = native
         self.functions = {
-            name: Function(_attn.function(native, name), native.target)
+            name: Function(_attn.function(native, name), native.target,
+                           source, source_name)
             for name in native.function_names()
         }
 
@@ -78,9 +84,10 @@ class Function:
     unless copy=True. `last_stats` holds the last call's peak bytes and
     allocation count."""
 
-    def __init__(self, native, target="cpu"):
+    def __init__(self, native, target, source, source_name):
         self._native = native
         self._target = target
+        self._source, self._source_name = source, source_name
         self.inputs = [Arg(**a) for a in native.inputs]
         self.outputs = [Arg(**a) for a in native.outputs]
         self.last_stats = None
@@ -141,6 +148,20 @@ class Function:
         arrays, dtypes = self._arguments(args, kwargs, copy)
         return self._native.views(arrays, dtypes)
 
+    def reference(self, *args, **kwargs):
+        """The function evaluated on these inputs by attn's float64
+        reference (the one attn-run --check compares with: written from
+        the papers' formulas, not from the compiled code), after the same
+        checks of the inputs as a call; float64 numpy arrays, a tuple when
+        there are several."""
+        arrays, dtypes = self._arguments(args, kwargs, copy=True)
+        self._native.output_shapes(arrays, dtypes)  # the runtime's checks
+        as_float64 = [np.ascontiguousarray(_as_numpy(x, d), dtype=np.float64)
+                      for x, d in zip(arrays, dtypes)]
+        results = _attn.reference(self._source, self._source_name, self.name,
+                                  as_float64)
+        return results[0] if len(results) == 1 else tuple(results)
+
     def __repr__(self):
         return f"<attn.Function {self.signature}>"
 
@@ -155,27 +176,30 @@ def ir(source, after="input", target="cpu", **options):
     """The module's IR after the first run of pass `after` of the pipeline
     for `target` (what `attn-opt --attn-lower-to-llvm-cpu` prints at that
     point), as text; 'input' is the parsed module. See stages()."""
+    if not isinstance(after, str):
+        raise InvalidArgument("after must be a pass name (attn.stages() "
+                              f"lists them), not {after!r}")
     text, name = _read(source)
     return _attn.ir_after(text, name, after, target, dict(options))
 
 
 def reference(source, entry, *inputs):
     """Function `entry` of the module evaluated by attn's float64 reference
-    (the one attn-run --check compares with: written from the papers'
-    formulas, not from the compiled code) on `inputs`; float64 numpy arrays,
-    a tuple when there are several."""
-    import numpy as np
-
-    text, name = _read(source)
-    arrays = [np.ascontiguousarray(
-        _as_numpy(x), dtype=np.float64) for x in inputs]
-    results = _attn.reference(text, name, entry, arrays)
-    return results[0] if len(results) == 1 else tuple(results)
+    on `inputs` (compiles the module to check the inputs against its
+    signature; Function.reference does the same without compiling again)."""
+    module = compile(source)
+    if entry not in module.functions:
+        raise InvalidArgument(
+            f"no function '{entry}'; the module has "
+            f"{', '.join(module.functions) or 'none'}")
+    return module.functions[entry].reference(*inputs)
 
 
-def _as_numpy(x):
+def _as_numpy(x, dtype):
     if _arrays.is_torch(x):
-        return x.detach().to(dtype=__import__("torch").float64).numpy()
+        return x.to(dtype=__import__("torch").float64).numpy()
+    if dtype == "bf16":  # its bits, as the runtime reads them
+        return x.view(_arrays._BFLOAT16)
     return x
 
 
@@ -195,12 +219,15 @@ def schedule(mask, queries, keys=None, *, query_tile=64, key_tile=64,
     """The tiles a tiled lowering visits for N = `queries`, S = `keys`
     (default N) under `mask` (attn.masks; None for none), as attn-schedule
     evaluates them: from the same index arithmetic the lowerings build."""
-    from .masks import _text
+    from .masks import _integer, _text
 
-    keys = queries if keys is None else keys
-    valid = keys if valid is None else valid
-    result = _attn.schedule(_text(mask), queries, keys, query_tile, key_tile,
-                            valid, head, heads, kv_heads)
+    queries = _integer("queries", queries)
+    keys = queries if keys is None else _integer("keys", keys)
+    valid = keys if valid is None else _integer("valid", valid)
+    result = _attn.schedule(
+        _text(mask), queries, keys, _integer("query_tile", query_tile, 1),
+        _integer("key_tile", key_tile, 1), valid, _integer("head", head),
+        _integer("heads", heads, 1), _integer("kv_heads", kv_heads, 1))
     cells = result["cells"]
     return Schedule(cells=cells, full=result["full"],
                     partial=result["partial"],

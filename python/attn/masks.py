@@ -5,16 +5,21 @@ mask shows it) and & (intersection).
     attn.masks.causal("bottom_right") | attn.masks.window(256)
 """
 
+import math
+
 from ._attn import InvalidArgument
 
 _ALIGNMENTS = ("top_left", "bottom_right")
 
 
 class Mask:
-    """A mask attribute; `mlir` is its text in the dialect."""
+    """A mask attribute; `mlir` is its text in the dialect. A strided or
+    fixed pattern made without its length keeps `for_length`, which makes
+    it with ceil(sqrt(S)) once S is known (attn.attention does)."""
 
-    def __init__(self, mlir):
+    def __init__(self, mlir, for_length=None):
         self.mlir = mlir
+        self.for_length = for_length
 
     def __or__(self, other):
         return _combine("union", self, other)
@@ -50,6 +55,32 @@ def _combine(kind, a, b):
     return combined
 
 
+def resolve_lengths(mask, keys):
+    """`mask` with the default lengths of its strided and fixed members
+    (ceil(sqrt(S))) written out for S = `keys`, so that it compiles for a
+    dynamic S."""
+    length = max(1, math.isqrt(max(keys, 1) - 1) + 1)  # ceil(sqrt(S))
+    if getattr(mask, "_kind", None):
+        members = [resolve_lengths(m, keys) for m in mask._members]
+        if all(a is b for a, b in zip(members, mask._members)):
+            return mask
+        combined = members[0]
+        for member in members[1:]:
+            combined = _combine(mask._kind, combined, member)
+        return combined
+    if mask.for_length is not None:
+        return mask.for_length(length)
+    return mask
+
+
+def _integer(name, value, least=0):
+    """`value` as an int when it is one (3 or 3.0), an error otherwise."""
+    if isinstance(value, bool) or int(value) != value or value < least:
+        raise InvalidArgument(f"{name} must be an integer >= {least}, not "
+                              f"{value!r}")
+    return int(value)
+
+
 def _alignment(alignment):
     if alignment not in _ALIGNMENTS:
         raise InvalidArgument(f"alignment must be one of {_ALIGNMENTS}, not "
@@ -78,15 +109,17 @@ def causal(alignment="top_left"):
 def window(left, right=0, alignment="top_left", dilation=1):
     """Keys within `left` before and `right` after the query's position
     (Beltagy et al. 2020), every `dilation`-th one."""
+    dilation = _integer("dilation", dilation, 1)
     return Mask("#attn.window<" + _fields(
-        left=int(left), right=int(right), alignment=_alignment(alignment),
-        dilation=int(dilation) if dilation != 1 else None) + ">")
+        left=_integer("left", left), right=_integer("right", right),
+        alignment=_alignment(alignment),
+        dilation=dilation if dilation != 1 else None) + ">")
 
 
 def global_tokens(tokens):
     """The listed positions see every key and are seen by every query
     (Longformer's global attention)."""
-    listed = ", ".join(str(int(t)) for t in tokens)
+    listed = ", ".join(str(_integer("a token", t)) for t in tokens)
     return Mask(f"#attn.global<tokens = [{listed}]>")
 
 
@@ -94,24 +127,42 @@ def strided(stride=None, bidirectional=False, split_heads=False):
     """The Sparse Transformer's strided pattern (Child et al. 2019): the
     previous `stride` keys and every stride-th key before (default
     ceil(sqrt(S)))."""
+    if stride is None:
+        text = "#attn.strided<" + _fields(
+            bidirectional=bidirectional or None,
+            split_heads=split_heads or None) + ">"
+        return Mask(text, lambda length: strided(length, bidirectional,
+                                                  split_heads))
     return Mask("#attn.strided<" + _fields(
-        stride=stride, bidirectional=bidirectional or None,
+        stride=_integer("stride", stride, 1),
+        bidirectional=bidirectional or None,
         split_heads=split_heads or None) + ">")
 
 
 def fixed(block=None, summary=1, bidirectional=False, split_heads=False):
     """The Sparse Transformer's fixed pattern: the query's block and the
     last `summary` keys of every block before it."""
-    return Mask("#attn.fixed<" + _fields(
-        block=block, summary=summary, bidirectional=bidirectional or None,
-        split_heads=split_heads or None) + ">")
+    summary = _integer("summary", summary, 1)
+    fields = dict(summary=summary, bidirectional=bidirectional or None,
+                  split_heads=split_heads or None)
+    if block is None:
+        return Mask("#attn.fixed<" + _fields(**fields) + ">",
+                    lambda length: fixed(length, summary, bidirectional,
+                                         split_heads))
+    return Mask("#attn.fixed<" + _fields(block=_integer("block", block, 1),
+                                         **fields) + ">")
 
 
 def blockwise(query_block, key_block, relation):
     """Query block qb sees key block kb when `qb relation kb` (eq, ne, lt,
     le, gt, ge)."""
+    relations = ("eq", "ne", "lt", "le", "gt", "ge")
+    if relation not in relations:
+        raise InvalidArgument(f"relation must be one of {relations}, not "
+                              f"{relation!r}")
     return Mask("#attn.blockwise<" + _fields(
-        query_block=int(query_block), key_block=int(key_block),
+        query_block=_integer("query_block", query_block, 1),
+        key_block=_integer("key_block", key_block, 1),
         relation=relation) + ">")
 
 
@@ -127,7 +178,8 @@ def elements(mask, queries, keys=None, valid=None, head=0):
     """`mask` (None: no mask) as a boolean (queries, keys) array."""
     from . import _attn
 
-    keys = queries if keys is None else keys
-    valid = keys if valid is None else valid
+    queries = _integer("queries", queries)
+    keys = queries if keys is None else _integer("keys", keys)
+    valid = keys if valid is None else _integer("valid", valid)
     return _attn.mask_elements(_text(mask), queries, keys, valid,
-                               head).astype(bool)
+                               _integer("head", head)).astype(bool)

@@ -5,8 +5,9 @@ module with torch.nn.MultiheadAttention's constructor, parameters and call.
     out = attn.torch.attention(q, k, v, mask=attn.masks.causal())
     out.sum().backward()          # attn's deterministic flash backward
 
-Tensors are read in place (CPU tensors; contiguous ones, or any with
-copy=True). Importing this module needs PyTorch; `import attn` does not.
+CPU tensors are read in place (a non-contiguous one is first made
+contiguous, a copy, as PyTorch's own kernels do). Importing this module
+needs PyTorch; `import attn` does not.
 """
 
 import torch
@@ -22,6 +23,7 @@ class _Attention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, key_lengths, mask, scale, options):
+        q, k, v = q.detach(), k.detach(), v.detach()  # views, not copies
         out, lse = _builder.attention(q, k, v, mask=mask,
                                       key_lengths=key_lengths, scale=scale,
                                       lse=True, **options)
@@ -32,9 +34,9 @@ class _Attention(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout):
-        q, k, v, out, lse = ctx.saved_tensors
+        q, k, v, out, lse = (x.detach() for x in ctx.saved_tensors)
         dq, dk, dv = _builder.attention_backward(
-            q, k, v, out, dout.contiguous(), lse, mask=ctx.mask,
+            q, k, v, out, dout.detach().contiguous(), lse, mask=ctx.mask,
             key_lengths=ctx.key_lengths, scale=ctx.scale, **ctx.options)
         return dq, dk, dv, None, None, None, None
 
@@ -164,7 +166,12 @@ class MultiheadAttention(torch.nn.Module):
     def forward(self, query, key, value, key_padding_mask=None,
                 need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
-        if not self.batch_first:
+        unbatched = query.dim() == 2
+        if unbatched:  # (L, E), as torch.nn.MultiheadAttention takes
+            query, key, value = (x.unsqueeze(1) for x in (query, key, value))
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        if not self.batch_first or unbatched:
             query, key, value = (x.transpose(0, 1)
                                  for x in (query, key, value))
         batch, queries, _ = query.shape
@@ -195,6 +202,8 @@ class MultiheadAttention(torch.nn.Module):
                         **self.options)
         out = out.transpose(1, 2).reshape(batch, queries, self.embed_dim)
         out = self.out_proj(out)
+        if unbatched:
+            return out[0], None
         if not self.batch_first:
             out = out.transpose(0, 1)
         return out, None

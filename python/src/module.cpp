@@ -116,6 +116,9 @@ auto withModule(const std::string &source, const std::string &name, Use use) {
       mlir::parseSourceString<mlir::ModuleOp>(source, config, name);
   if (!module)
     throw CompileError(name + " does not parse or verify:\n" + diagnostics);
+  if (module->getOps<mlir::func::FuncOp>().empty())
+    throw CompileError(name + " holds no function (a module of func.func "
+                              "ops with attn ops in them)");
   return use(*module, diagnostics);
 }
 
@@ -133,8 +136,28 @@ mlir::attn::CPUTargetOptions targetOptions(const std::string &target,
   for (auto item : options) {
     std::string name = nb::cast<std::string>(item.first);
     nb::handle value = item.second;
-    auto integer = [&] { return nb::cast<int64_t>(value); };
-    auto text = [&] { return nb::cast<std::string>(value); };
+    auto wrongType = [&](const char *wanted) {
+      return InvalidArgument("option '" + name + "' must be " + wanted +
+                             ", not " +
+                             nb::cast<std::string>(nb::repr(value)));
+    };
+    // Exactly the Python type asked for: no float or bool as an int, no
+    // int as a bool.
+    auto integer = [&] {
+      if (!PyLong_Check(value.ptr()) || PyBool_Check(value.ptr()))
+        throw wrongType("an int");
+      return nb::cast<int64_t>(value);
+    };
+    auto text = [&] {
+      if (!PyUnicode_Check(value.ptr()))
+        throw wrongType("a str");
+      return nb::cast<std::string>(value);
+    };
+    auto truth = [&] {
+      if (!PyBool_Check(value.ptr()))
+        throw wrongType("True or False");
+      return value.ptr() == Py_True;
+    };
     if (name == "strategy")
       cpu.strategy = gpu.strategy = text();
     else if (name == "query_tile")
@@ -152,13 +175,18 @@ mlir::attn::CPUTargetOptions targetOptions(const std::string &target,
     else if (name == "features" && !cuda)
       result.features = cpu.features = text();
     else if (name == "parallel" && !cuda)
-      cpu.parallel = nb::cast<bool>(value);
-    else if (name == "opt_level")
-      result.optLevel = unsigned(integer());
+      cpu.parallel = truth();
+    else if (name == "opt_level") {
+      int64_t level = integer();
+      if (level < 0 || level > 3)
+        throw InvalidArgument("option 'opt_level' must be 0, 1, 2 or 3, not " +
+                              std::to_string(level));
+      result.optLevel = unsigned(level);
+    }
     else if (name == "gpu_chip" && cuda)
       gpu.chip = text();
     else if (name == "tensor_cores" && cuda)
-      gpu.tensorCores = nb::cast<bool>(value);
+      gpu.tensorCores = truth();
     else
       throw InvalidArgument(
           "unknown option '" + name + "' for target '" + target +
@@ -442,7 +470,9 @@ nb::ndarray<nb::numpy, uint8_t> maskElements(const std::string &maskText,
 
 // --- calling ----------------------------------------------------------------
 
-using AnyArray = nb::ndarray<nb::device::cpu>;
+/// Any CPU array, read-only ones included (the runtime never writes an
+/// input).
+using AnyArray = nb::ndarray<nb::ro, nb::device::cpu>;
 
 attn_dtype_t dtypeOf(const nb::dlpack::dtype &dtype, const std::string &arg) {
   using Code = nb::dlpack::dtype_code;
@@ -662,9 +692,35 @@ nb::dict argInfo(const attn::ArgInfo &info) {
 NB_MODULE(_attn, m) {
   m.doc() = "attn's compiler and runtime (the native half of the attn "
             "package; use `import attn`)";
-  nb::exception<RuntimeFailure>(m, "Error", PyExc_RuntimeError);
-  nb::exception<InvalidArgument>(m, "InvalidArgument", PyExc_ValueError);
-  nb::exception<CompileError>(m, "CompileError", PyExc_RuntimeError);
+  // attn.Error, and its two kinds: InvalidArgument is also a ValueError,
+  // CompileError a RuntimeError (as Error is).
+  static PyObject *error = PyErr_NewExceptionWithDoc(
+      "attn.Error", "Any error of attn.", PyExc_RuntimeError, nullptr);
+  static PyObject *invalidArgument = PyErr_NewExceptionWithDoc(
+      "attn.InvalidArgument",
+      "What the runtime or the package refuses: an argument's type, shape "
+      "or value, an option; the message names the argument and the shapes.",
+      nb::make_tuple(nb::handle(error), nb::handle(PyExc_ValueError)).ptr(),
+      nullptr);
+  static PyObject *compileError = PyErr_NewExceptionWithDoc(
+      "attn.CompileError",
+      "IR that does not parse, verify or lower; the message holds MLIR's "
+      "diagnostics (file:line:col: error: ...).",
+      error, nullptr);
+  m.attr("Error") = nb::handle(error);
+  m.attr("InvalidArgument") = nb::handle(invalidArgument);
+  m.attr("CompileError") = nb::handle(compileError);
+  nb::register_exception_translator([](const std::exception_ptr &p, void *) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const InvalidArgument &e) {
+      PyErr_SetString(invalidArgument, e.what());
+    } catch (const CompileError &e) {
+      PyErr_SetString(compileError, e.what());
+    } catch (const RuntimeFailure &e) {
+      PyErr_SetString(error, e.what());
+    }
+  });
 
   m.def("runtime_version", [] { return std::string(attn_runtime_version()); });
 
@@ -705,6 +761,17 @@ NB_MODULE(_attn, m) {
                        result.append(argInfo(take(self.function.output(i))));
                      return result;
                    })
+      .def(
+          "output_shapes",
+          [](const FunctionHandle &self, const std::vector<AnyArray> &inputs,
+             const std::vector<std::optional<std::string>> &dtypes) {
+            std::vector<InputView> views = self.views(inputs, dtypes);
+            std::vector<attn_tensor_t> tensors;
+            for (InputView &view : views)
+              tensors.push_back(view.tensor);
+            return take(self.function.inferOutputShapes(tensors));
+          },
+          nb::arg("inputs"), nb::arg("dtypes"))
       .def("time_native_calls", &FunctionHandle::timeNativeCalls,
            nb::arg("inputs"), nb::arg("dtypes"), nb::arg("repeats"))
       .def("call", &FunctionHandle::call, nb::arg("inputs"),

@@ -112,8 +112,67 @@ def test_builder_errors(rng):
         attn.attention(q, k, v, mask="causal")
     with pytest.raises(attn.InvalidArgument, match="alignment"):
         attn.masks.causal("left")
-    with pytest.raises(attn.CompileError, match="heads"):
-        attn.attention(q, k[:, :1].repeat(3, axis=1), v)
+    with pytest.raises(attn.InvalidArgument, match="multiple of the key"):
+        attn.attention(q, k[:, :1].repeat(3, axis=1),
+                       v[:, :1].repeat(3, axis=1))
+    with pytest.raises(attn.InvalidArgument, match="must share Hkv and S"):
+        attn.attention(q, k, v[:, :, :3].copy())
+    with pytest.raises(attn.InvalidArgument, match="must share D"):
+        attn.attention(q, k[..., :8].copy(), v)
+    with pytest.raises(attn.InvalidArgument, match="window must|left must"):
+        attn.masks.window(2.5)
+    with pytest.raises(attn.InvalidArgument, match="scale must be finite"):
+        attn.attention(q, k, v, scale=float("inf"))
+
+
+def test_scale_of_any_magnitude(rng):
+    q, k, v = qkv(rng, 9, 9)
+    for scale in (1e-5, 2e3, 0.125):
+        close(attn.attention(q, k, v, scale=scale),
+              reference_attention(q, k, v, scale=scale)[0])
+
+
+def test_lists_copies_and_integer_key_lengths(rng):
+    q, k, v = qkv(rng, 6, 6)
+    expected = reference_attention(q, k, v,
+                                   key_lengths=[6, 2])[0]
+    close(attn.attention(q.tolist(), k.tolist(), v.tolist(),
+                         key_lengths=[6, 2]), expected)
+    lengths = np.array([6, 2])  # int64: converted to the signature's int32
+    close(attn.attention(q, k, v, key_lengths=lengths), expected)
+    with pytest.raises(attn.InvalidArgument, match="takes integers"):
+        attn.attention(q, k, v, key_lengths=[6.0, 2.5])
+    strided = np.swapaxes(np.swapaxes(q, 1, 2).copy(), 1, 2)
+    with pytest.raises(attn.InvalidArgument, match="copy=True"):
+        attn.attention(strided, k, v)
+    close(attn.attention(strided, k, v, copy=True),
+          reference_attention(q, k, v)[0])
+
+
+def test_read_only_arrays(rng):
+    q, k, v = qkv(rng, 7, 7)
+    for x in (q, k, v):
+        x.setflags(write=False)
+    close(attn.attention(q, k, v), reference_attention(q, k, v)[0])
+
+
+def test_default_sparse_lengths_follow_s(rng):
+    n = 50
+    q, k, v = qkv(rng, n, n)
+    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    stride = 8  # ceil(sqrt(50))
+    visible = (j <= i) & ((i - j < stride) | ((i - j) % stride == 0))
+    close(attn.attention(q, k, v, mask=attn.masks.strided()),
+          reference_attention(q, k, v, visible)[0])
+    assert "stride = 8" in attn.attention_source(q, k, v,
+                                                 mask=attn.masks.strided())
+
+
+def test_gradients_are_not_silently_dropped(rng):
+    torch = pytest.importorskip("torch")
+    q = torch.rand(1, 2, 4, 8, requires_grad=True)
+    with pytest.warns(UserWarning, match="attn.torch.attention"):
+        attn.attention(q, q, q)
 
 
 def test_source_is_what_is_compiled(rng):

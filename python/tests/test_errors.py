@@ -112,3 +112,57 @@ def test_exceptions_are_attn_errors():
     assert issubclass(attn.InvalidArgument, ValueError)
     assert issubclass(attn.CompileError, RuntimeError)
     assert attn.InvalidArgument.__module__ == "attn"
+
+
+def test_reference_checks_its_inputs(causal, rng):
+    q, k, v = arrays(rng, (1, 8, 4, 64), (1, 8, 4, 64), (1, 8, 4, 64))
+    np.testing.assert_allclose(causal.reference(q, k, v), causal(q, k, v),
+                               atol=1e-5)
+    with pytest.raises(attn.InvalidArgument, match="argument 'k'"):
+        causal.reference(q, k[:, :4].copy(), v)
+    with pytest.raises(attn.InvalidArgument, match="argument 'v'"):
+        causal.reference(q, k, v[:, :, :3].copy())
+    with pytest.raises(attn.InvalidArgument, match="argument 'q'"):
+        causal.reference(q[0], k, v)
+    with pytest.raises(attn.InvalidArgument, match="missing"):
+        causal.reference(q, k)
+
+
+def test_options_of_the_wrong_type():
+    for options, message in (({"query_tile": "32"}, "must be an int"),
+                             ({"query_tile": 32.0}, "must be an int"),
+                             ({"parallel": 1}, "True or False"),
+                             ({"opt_level": -1}, "0, 1, 2 or 3")):
+        with pytest.raises(attn.InvalidArgument, match=message):
+            attn.compile(CAUSAL, **options)
+
+
+def test_empty_source():
+    with pytest.raises(attn.CompileError, match="holds no function"):
+        attn.compile("")
+
+
+def test_integer_arguments(rng):
+    module = attn.compile(ROOT / "examples/10_sliding_window_attention.mlir")
+    function = next(iter(module.functions.values()))
+    x = rng.standard_normal((2, 8, 6, 64)).astype(np.float32)
+    expected = function(x, x, x, np.array([6, 3], dtype=np.int32))
+    np.testing.assert_array_equal(function(x, x, x, [6, 3]), expected)
+    np.testing.assert_array_equal(function(x, x, x, np.array([6, 3])),
+                                  expected)
+    with pytest.raises(attn.InvalidArgument, match="takes integers"):
+        function(x, x, x, np.array([6.0, 3.0]))
+
+
+def test_big_endian_arrays_are_refused(causal, rng):
+    q, = arrays(rng, (1, 8, 4, 64))
+    swapped = q.astype(q.dtype.newbyteorder(">"))
+    with pytest.raises(attn.InvalidArgument, match="big-endian"):
+        causal(swapped, q, q)
+
+
+def test_error_hierarchy():
+    assert issubclass(attn.InvalidArgument, attn.Error)
+    assert issubclass(attn.CompileError, attn.Error)
+    assert issubclass(attn.Error, RuntimeError)
+    assert attn.__version__

@@ -166,6 +166,17 @@ def test_multihead_cross_attention_with_padding_and_gradients():
         assert torch.allclose(ours_grads[name], p.grad, atol=1e-4), name
 
 
+def test_unbatched_multihead_attention():
+    ours, theirs = mha_pair(True)
+    x = torch.rand(7, 32) - 0.5
+    got, _ = ours(x, x, x, is_causal=True,
+                  attn_mask=torch.nn.Transformer.generate_square_subsequent_mask(7))
+    want, _ = theirs(x, x, x, need_weights=False,
+                     attn_mask=torch.nn.Transformer.generate_square_subsequent_mask(7))
+    assert got.shape == (7, 32)
+    assert torch.allclose(got, want, atol=1e-5)
+
+
 def test_multihead_attention_refuses_what_it_cannot_do():
     with pytest.raises(attn.InvalidArgument, match="dropout"):
         attn.torch.MultiheadAttention(32, 4, dropout=0.1)

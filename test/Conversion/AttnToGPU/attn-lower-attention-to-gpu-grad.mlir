@@ -58,7 +58,14 @@
 // CHECK: gpu.launch blocks(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in (%{{[a-z0-9]+}} = %{{[a-z0-9]+}}, %{{[a-z0-9]+}} = %[[C6]], %{{[a-z0-9]+}} = %{{[a-z0-9_]+}})
 // CHECK-SAME: workgroup(%{{[a-z0-9]+}} : memref<32x8xf32, #gpu.address_space<workgroup>>, %{{[a-z0-9]+}} : memref<32x8xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: private(%{{[a-z0-9]+}} : memref<8xf32, #gpu.address_space<private>>, %{{[a-z0-9]+}} : memref<8xf32, #gpu.address_space<private>>, %{{[a-z0-9]+}} : memref<8xf32, #gpu.address_space<private>>)
+// The valid keys of the batch row, clamp(len, 0, S); the staged K and V
+// tiles hold zeros past them, not the padding (0 * NaN in dq += ds k is not
+// 0).
+// CHECK: memref.load %{{.*}} : memref<?xi32
+// CHECK: %[[VALID:.*]] = arith.minsi %{{.*}}, %[[S]]
 // CHECK: gpu.barrier
+// CHECK: arith.cmpi slt, %{{.*}}, %[[VALID]]
+// CHECK: arith.cmpi slt, %{{.*}}, %[[VALID]]
 // CHECK: gpu.barrier
 // CHECK: math.exp2
 // CHECK: arith.select

@@ -50,6 +50,9 @@ def _combine(kind, a, b):
     for m in (a, b):
         members.extend(m._members if getattr(m, "_kind", None) == kind
                        else [m])
+    # Both are commutative: one text for a | b and b | a (one compiled
+    # module in attn.cache).
+    members.sort(key=lambda m: m.mlir)
     combined = Mask(f"#attn.{kind}<[{', '.join(m.mlir for m in members)}]>")
     combined._kind, combined._members = kind, members
     return combined

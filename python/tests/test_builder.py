@@ -47,6 +47,13 @@ def test_window_with_dilation_and_global_tokens(rng):
           reference_attention(q, k, v, visible)[0])
 
 
+def test_combined_masks_are_one_mask_in_any_order():
+    a, b, c = attn.masks.causal(), attn.masks.window(4), attn.masks.global_tokens([0])
+    assert (a | b) == (b | a) and (a & b) == (b & a)
+    assert ((a | b) | c) == (c | (b | a))
+    assert (a | b) != (a & b)
+
+
 def test_intersection(rng):
     n = s = 50
     q, k, v = qkv(rng, n, s)

@@ -247,11 +247,20 @@ public:
         maskFor(op, op.getMaskAttr(), lookup(op.getKey())->shape[2]);
     if (failed(mask))
       return failure();
+    ref::ScoreMod mod;
+    if (ScoreModAttrInterface attr = op.getScoreModAttr()) {
+      auto softcap = dyn_cast<SoftcapAttr>(attr);
+      if (!softcap)
+        return op.emitError("the float64 reference knows no score modifier ")
+               << attr;
+      mod.softcap = softcap.getCap().convertToDouble();
+    }
     ref::Tensor lse;
     bind(op.getResult(),
          attend(*lookup(op.getQuery()), *lookup(op.getKey()),
                 *lookup(op.getValue()), lookup(op.getKeyLengths()),
-                op.getScaleOrDefault(), *mask, op.getLse() ? &lse : nullptr));
+                op.getScaleOrDefault(), *mask, op.getLse() ? &lse : nullptr,
+                mod));
     if (op.getLse())
       bind(op.getLse(), std::move(lse));
     return success();
@@ -874,9 +883,10 @@ private:
   ref::Tensor attend(const ref::Tensor &q, const ref::Tensor &k,
                      const ref::Tensor &v, const ref::Tensor *keyLengths,
                      double scale, const ref::Mask &mask,
-                     ref::Tensor *lse = nullptr) {
+                     ref::Tensor *lse = nullptr,
+                     const ref::ScoreMod &mod = {}) {
     if (computeValues)
-      return ref::attention(q, k, v, keyLengths, scale, mask, cost, lse);
+      return ref::attention(q, k, v, keyLengths, scale, mask, cost, lse, mod);
     if (lse)
       *lse = shapeOnly({q.shape[0], q.shape[1], q.shape[2]});
     ref::Cost work =

@@ -107,7 +107,7 @@ static bool visible(const Mask &mask, const Tensor *keyLengths, int64_t b,
 static std::pair<double, double>
 softmaxWeights(const double *q, const double *k, int64_t S, int64_t D,
                double scale, const std::vector<char> &seen,
-               std::vector<double> &weights) {
+               std::vector<double> &weights, const ScoreMod &mod = {}) {
   double rowMax = -std::numeric_limits<double>::infinity();
   for (int64_t j = 0; j < S; ++j) {
     if (!seen[j])
@@ -115,7 +115,7 @@ softmaxWeights(const double *q, const double *k, int64_t S, int64_t D,
     double dot = 0;
     for (int64_t d = 0; d < D; ++d)
       dot += q[d] * k[j * D + d];
-    weights[j] = scale * dot;
+    weights[j] = mod.apply(scale * dot);
     rowMax = std::max(rowMax, weights[j]);
   }
   double sum = 0;
@@ -146,7 +146,7 @@ Cost attn::reference::attentionCost(const std::vector<int64_t> &qShape,
 Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
                                   const Tensor &v, const Tensor *keyLengths,
                                   double scale, const Mask &mask, Cost *cost,
-                                  Tensor *lse) {
+                                  Tensor *lse, const ScoreMod &mod) {
   int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3];
   int64_t Hkv = k.shape[1], S = k.shape[2], Dv = v.shape[3];
   int64_t group = H / Hkv;
@@ -166,7 +166,7 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
         for (int64_t j = 0; j < S; ++j)
           seen[j] = visible(mask, keyLengths, b, h, i, j, N, S);
         auto [rowMax, sum] =
-            softmaxWeights(&qh[i * D], kh, S, D, scale, seen, weights);
+            softmaxWeights(&qh[i * D], kh, S, D, scale, seen, weights, mod);
         if (cost) {
           double pairs = std::count(seen.begin(), seen.end(), 1);
           cost->pairs += pairs;

@@ -13,7 +13,7 @@ See docs/Python.md.
 from ._attn import CompileError, Error, InvalidArgument, runtime_version
 from ._module import (Function, Module, Schedule, compile, ir, reference,
                       schedule, stages)
-from . import masks
+from . import masks, score_mods
 from ._builder import (attention, attention_backward,
                        attention_backward_source, attention_source, cache)
 
@@ -22,6 +22,7 @@ __version__ = runtime_version()
 __all__ = [
     "CompileError", "Error", "InvalidArgument", "Function", "Module",
     "compile", "ir", "reference", "schedule", "Schedule", "stages", "masks",
+    "score_mods",
     "attention",
     "attention_source", "attention_backward", "attention_backward_source",
     "cache",

@@ -10,6 +10,7 @@ from . import _arrays
 from ._attn import InvalidArgument
 from ._module import compile
 from .masks import Mask, resolve_lengths
+from .score_mods import ScoreMod
 
 
 class _Cache:
@@ -97,7 +98,7 @@ def _signature(q, k, v, mask):
             "lse": f"tensor<?x{heads}x?xf32>"}
 
 
-def _clauses(key_lengths, mask, scale):
+def _clauses(key_lengths, mask, scale, score_mod=None):
     clauses = ""
     if key_lengths is not None:
         clauses += " key_lengths(%key_lengths)"
@@ -105,6 +106,11 @@ def _clauses(key_lengths, mask, scale):
         clauses += f" mask({mask.mlir})"
     if scale is not None:
         clauses += f" scale({_float_literal(scale)})"
+    if score_mod is not None:
+        if not isinstance(score_mod, ScoreMod):
+            raise InvalidArgument("score_mod must be one of attn.score_mods' "
+                                  f"(softcap(...)), not {score_mod!r}")
+        clauses += f" score_mod({score_mod.mlir})"
     return clauses
 
 
@@ -122,7 +128,7 @@ def _float_literal(x):
 
 
 def attention_source(q, k, v, *, mask=None, key_lengths=None, scale=None,
-                     lse=False):
+                     lse=False, score_mod=None):
     """The MLIR module attn.attention compiles for these arguments: one
     function @attention with dynamic B, N and S."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
@@ -133,7 +139,7 @@ def attention_source(q, k, v, *, mask=None, key_lengths=None, scale=None,
     if key_lengths is not None:
         args.append("%key_lengths: tensor<?xi32>")
         operand_types.append("tensor<?xi32>")
-    clauses = _clauses(key_lengths, mask, scale)
+    clauses = _clauses(key_lengths, mask, scale, score_mod)
     results = [out_t] + ([types["lse"]] if lse else [])
     names = "%o, %lse" if lse else "%o"
     return (
@@ -163,18 +169,19 @@ def _prepare(q, k, v, mask, key_lengths):
 
 
 def attention(q, k, v, *, mask=None, key_lengths=None, scale=None, lse=False,
-              target="cpu", copy=False, **options):
+              score_mod=None, target="cpu", copy=False, **options):
     """Scaled dot-product attention of q (B, H, N, D), k (B, Hkv, S, D) and
     v (B, Hkv, S, Dv): softmax(scale q k^T) v over the keys the mask and the
     key lengths (integers, one per batch row) let each query see;
     grouped-query when Hkv < H. Returns out (B, H, N, Dv), and the
-    log-sum-exp (B, H, N) too when lse=True. The module is compiled on the
+    log-sum-exp (B, H, N) too when lse=True. `score_mod` (attn.score_mods)
+    modifies each score before the mask. The module is compiled on the
     first call with these static shapes, dtype and options, and reused
     (attn.cache); copy=True copies non-contiguous inputs instead of refusing
     them."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
     source = attention_source(q, k, v, mask=mask, key_lengths=key_lengths,
-                              scale=scale, lse=lse)
+                              scale=scale, lse=lse, score_mod=score_mod)
     key = (source, target, tuple(sorted(options.items())))
     function = cache.get(
         key, lambda: compile(source, target, **options).attention)

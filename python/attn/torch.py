@@ -50,6 +50,11 @@ def attention(q, k, v, *, mask=None, key_lengths=None, scale=None,
     for x, name in ((q, "q"), (k, "k"), (v, "v")):
         if not isinstance(x, torch.Tensor):
             raise InvalidArgument(f"argument '{name}' must be a torch.Tensor")
+    if "score_mod" in options:
+        raise InvalidArgument("attn.torch.attention has no score_mod: the "
+                              "backward of score modifiers is not written "
+                              "yet (attn.attention takes one, without "
+                              "gradients)")
     if key_lengths is not None:
         key_lengths = torch.as_tensor(key_lengths, dtype=torch.int32)
     return _Attention.apply(q.contiguous(), k.contiguous(), v.contiguous(),

@@ -193,3 +193,32 @@ def test_source_is_what_is_compiled(rng):
         q, k, v, causal_visible(5, 7, "bottom_right"))
     close(out, expected)
     close(lse, expected_lse)
+
+
+def test_softcap(rng):
+    q, k, v = qkv(rng, 30, 41)
+    scale, cap = 2.0, 1.5  # logits well beyond the cap
+
+    def capped(s):
+        return cap * np.tanh(s / cap)
+
+    i, j = np.arange(30)[:, None], np.arange(41)[None, :]
+    visible = j <= i + 11  # bottom_right causal
+    # The reference: scores capped before the mask, written here.
+    qd, kd, vd = (x.astype(np.float64) for x in (q, k, v))
+    expected = np.zeros((B, H, 30, D))
+    for b in range(B):
+        for h in range(H):
+            g = h // (H // HKV)
+            s = np.where(visible, capped(scale * qd[b, h] @ kd[b, g].T),
+                         -np.inf)
+            p = np.exp(s - s.max(axis=1, keepdims=True))
+            expected[b, h] = (p / p.sum(axis=1, keepdims=True)) @ vd[b, g]
+    out = attn.attention(q, k, v, scale=scale,
+                         mask=attn.masks.causal("bottom_right"),
+                         score_mod=attn.score_mods.softcap(cap))
+    close(out, expected)
+    with pytest.raises(attn.InvalidArgument, match="positive"):
+        attn.score_mods.softcap(0)
+    with pytest.raises(attn.InvalidArgument, match="score_mod must be"):
+        attn.attention(q, k, v, score_mod="softcap")

@@ -198,3 +198,9 @@ def test_torch_outputs_and_zero_copy():
     assert views[0]["data"] == q.data_ptr()
     out = module.attention(q, q, q)
     assert isinstance(out, torch.Tensor) and out.data_ptr() != q.data_ptr()
+
+
+def test_score_modifiers_have_no_backward_yet():
+    q, k, v = inputs(5, 5)
+    with pytest.raises(attn.InvalidArgument, match="score_mod"):
+        attn.torch.attention(q, k, v, score_mod=attn.score_mods.softcap(5.0))

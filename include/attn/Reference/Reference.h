@@ -11,6 +11,7 @@
 #ifndef ATTN_REFERENCE_REFERENCE_H
 #define ATTN_REFERENCE_REFERENCE_H
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -70,6 +71,16 @@ struct Cost {
   double pairs = 0;
 };
 
+/// What a score modifier does to each score s = scale q.k before the
+/// softmax (its rules restated here, not taken from the dialect).
+struct ScoreMod {
+  /// Logit soft-capping (Gemma 2): s <- cap tanh(s / cap); 0 for none.
+  double softcap = 0;
+  double apply(double s) const {
+    return softcap > 0 ? softcap * std::tanh(s / softcap) : s;
+  }
+};
+
 /// Attention of q (B,H,N,D) to k (B,Hkv,S,D) and v (B,Hkv,S,Dv), query head h
 /// reading key/value head h / (H / Hkv). `keyLengths` (B values, or null)
 /// makes keys >= clamp(len, 0, S) of each batch row invisible. A row that
@@ -78,7 +89,8 @@ struct Cost {
 /// log sum_j exp(scale q.k_j), -inf for a row that sees no key.
 Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v,
                  const Tensor *keyLengths, double scale, const Mask &mask,
-                 Cost *cost = nullptr, Tensor *lse = nullptr);
+                 Cost *cost = nullptr, Tensor *lse = nullptr,
+                 const ScoreMod &mod = {});
 
 /// The gradients of `attention` (the same arguments) for the gradient
 /// `dout` (B, H, N, Dv) of its output, from the formulas: with P the softmax

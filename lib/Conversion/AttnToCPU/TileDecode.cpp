@@ -314,6 +314,21 @@ private:
               nb, l, a[2], arith::MulFOp::create(nb, l, a[0], key));
         });
 
+    // The score modifier (log2 domain) before the mask; a row r is query
+    // r mod N of head firstHead + r / N.
+    if (ScoreModAttrInterface mod = op.getScoreModAttr())
+      scores = gb.generic(
+          {}, scores, {gb.map(2, {0, 1})}, {kPar, kPar},
+          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+            IndexBuilder nib(nb, l);
+            Value row = linalg::IndexOp::create(nb, l, 0);
+            Value head =
+                nib.add(context.firstHead, nib.div(row, context.numQueries));
+            return mod.buildModifiedScore(
+                nb, l, a[0], kLog2E, nib.rem(row, context.numQueries),
+                nib.add(colBegin, linalg::IndexOp::create(nb, l, 1)), head);
+          });
+
     auto mask = op.getEffectiveMask();
     Value full = buildKeyTileIsFull(b, loc, mask, ib.c(0), context.numQueries,
                                     colBegin, keyTile, context.numQueries,

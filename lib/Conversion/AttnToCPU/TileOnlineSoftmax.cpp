@@ -497,6 +497,21 @@ private:
     }
 
     // Mask only a tile that the key length or the mask cuts.
+    // The score modifier, in the log2 domain (its unit is log2(e)), before
+    // the mask hides a score (tanh(-inf) is -1: a cap after the mask would
+    // show the hidden keys again).
+    if (ScoreModAttrInterface mod = op.getScoreModAttr())
+      scores = gb.generic(
+          {}, scores, {gb.map(2, {0, 1})}, {kPar, kPar},
+          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+            IndexBuilder nib(nb, l);
+            Value row =
+                nib.add(step.rowBegin, linalg::IndexOp::create(nb, l, 0));
+            Value col = nib.add(colBegin, linalg::IndexOp::create(nb, l, 1));
+            return mod.buildModifiedScore(nb, l, a[0], kLog2E, row, col,
+                                          step.task.head);
+          });
+
     auto mask = op.getEffectiveMask();
     Value full = buildKeyTileIsFull(b, loc, mask, step.rowBegin, step.rowEnd,
                                     colBegin, keyTile, step.numQueries,

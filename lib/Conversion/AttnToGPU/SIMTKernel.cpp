@@ -285,8 +285,12 @@ private:
               buildKeyIsVisible(nb, l, mask, row.query, col, rows.numQueries,
                                 rows.validKeys, row.head);
           visible = arith::OrIOp::create(nb, l, full, visible);
-          Value s =
-              arith::SelectOp::create(nb, l, visible, dot.getResult(0), negInf);
+          // The score modifier (log2 domain) before the mask hides a score.
+          Value score = dot.getResult(0);
+          if (ScoreModAttrInterface mod = frame.op.getScoreModAttr())
+            score = mod.buildModifiedScore(nb, l, score, kLog2E, row.query,
+                                           col, row.head);
+          Value s = arith::SelectOp::create(nb, l, visible, score, negInf);
           memref::StoreOp::create(nb, l, s, kn.scores, j);
           scf::YieldOp::create(
               nb, l,

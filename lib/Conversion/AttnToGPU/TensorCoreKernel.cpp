@@ -189,6 +189,9 @@ public:
                                 PatternRewriter &rewriter) const override {
     if (!isMarkedFor(op, kFlashStrategy) && !isMarkedFor(op, kDecodeStrategy))
       return rewriter.notifyMatchFailure(op, "marked for another strategy");
+    // Score modifiers are the SIMT kernel's (not yet on the fragments).
+    if (op.getScoreModAttr())
+      return rewriter.notifyMatchFailure(op, "a score modifier");
     bool decode = !isMarkedFor(op, kFlashStrategy);
     if (decode && !isDecodeShaped(op, rows))
       return rewriter.notifyMatchFailure(

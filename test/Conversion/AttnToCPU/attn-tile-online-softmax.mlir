@@ -136,3 +136,27 @@ func.func @with_lse(%q: tensor<1x2x40x16xf32>)
         -> (tensor<1x2x40x16xf32>, tensor<1x2x40xf32>)
   return %o, %lse : tensor<1x2x40x16xf32>, tensor<1x2x40xf32>
 }
+
+// -----
+
+// A score modifier on each tile of scores, in the log2 domain (the cap 2
+// becomes 2 log2(e) = 2.885), before the mask: cap tanh(s / cap).
+// CHECK-LABEL: func.func @softcap
+// CHECK-DAG: %[[CAP:.*]] = arith.constant 2.885390e+00 : f32
+// CHECK-DAG: %[[INV:.*]] = arith.constant 0.346573591 : f32
+// CHECK: %[[S:.*]] = linalg.matmul
+// CHECK: %[[CAPPED:.*]] = linalg.generic {{.*}} outs(%[[S]] : tensor<32x16xf32>)
+// CHECK: arith.mulf %{{.*}}, %[[INV]]
+// CHECK: math.tanh
+// CHECK: arith.mulf %{{.*}}, %[[CAP]]
+// CHECK: scf.if
+// CHECK: linalg.generic {{.*}} outs(%[[CAPPED]] : tensor<32x16xf32>)
+// CHECK: arith.select
+func.func @softcap(%q: tensor<?x2x?x16xf32>, %k: tensor<?x2x?x16xf32>,
+                   %v: tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal<top_left>)
+      score_mod(#attn.softcap<cap = 2.0>) {attn.strategy = "flash"}
+      : (tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>)
+        -> tensor<?x2x?x16xf32>
+  return %o : tensor<?x2x?x16xf32>
+}

@@ -127,3 +127,21 @@ func.func @with_lse(%q: tensor<1x2x40x16xf32>)
         -> (tensor<1x2x40x16xf32>, tensor<1x2x40xf32>)
   return %o, %lse : tensor<1x2x40x16xf32>, tensor<1x2x40xf32>
 }
+
+// -----
+
+// A score modifier: the SIMT kernel caps each score (log2 domain) before
+// the mask selects it.
+// CHECK-LABEL: func.func @softcap
+// CHECK: gpu.launch
+// CHECK: math.fma
+// CHECK: math.tanh
+// CHECK: arith.select
+func.func @softcap(%q: tensor<?x2x?x16xf32>, %k: tensor<?x2x?x16xf32>,
+                   %v: tensor<?x2x?x16xf32>) -> tensor<?x2x?x16xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal<top_left>)
+      score_mod(#attn.softcap<cap = 2.0>) {attn.strategy = "flash"}
+      : (tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>)
+        -> tensor<?x2x?x16xf32>
+  return %o : tensor<?x2x?x16xf32>
+}

@@ -166,3 +166,13 @@ func.func @final_state(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x8x9xf32> {
         -> (tensor<1x1x4x8xf32>, tensor<1x1x8x9xf32>)
   return %s : tensor<1x1x8x9xf32>
 }
+
+// -----
+
+func.func @softcap(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{the gradient of a score modifier is not supported yet}}
+  %o = attn.attention %q, %q, %q score_mod(#attn.softcap<cap = 5.0>)
+      : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>)
+        -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}

@@ -439,7 +439,7 @@ func.func @too_deep(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
 // -----
 
 func.func @mask_name_typo(%q: tensor<1x1x4x8xf32>) {
-  // expected-error @+1 {{unknown attribute `#attn.casual` (did you mean `causal`?); the masks are causal, window, global, union, intersection, strided, fixed and blockwise}}
+  // expected-error @+1 {{unknown attribute `#attn.casual` (did you mean `causal`?); the masks are causal, window, global, union, intersection, strided, fixed and blockwise, the score modifier is softcap}}
   %o = attn.attention %q, %q, %q mask(#attn.casual<top_left>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
@@ -527,7 +527,7 @@ func.func @global_parameter_typo(%q: tensor<1x1x4x8xf32>) {
 // -----
 
 func.func @clause_typo(%q: tensor<1x1x4x8xf32>) {
-  // expected-error @+1 {{custom op 'attn.attention' has no clause `scael` (did you mean `scale`?); its clauses are key_lengths, mask and scale}}
+  // expected-error @+1 {{custom op 'attn.attention' has no clause `scael` (did you mean `scale`?); its clauses are key_lengths, mask, scale and score_mod}}
   %o = attn.attention %q, %q, %q scael(0.5) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
@@ -701,5 +701,29 @@ func.func @grad_key_grad_type(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x9x16xf32>
 func.func @grad_heads(%q: tensor<2x3x8x16xf32>, %k: tensor<2x2x9x16xf32>, %v: tensor<2x2x9x8xf32>, %o: tensor<2x3x8x8xf32>, %lse: tensor<2x3x8xf32>) {
   // expected-error @+1 {{query has 3 heads, which is not a multiple of the 2 key/value heads}}
   %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %o, %lse : (tensor<2x3x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>, tensor<2x3x8x8xf32>, tensor<2x3x8x8xf32>, tensor<2x3x8xf32>) -> (tensor<2x3x8x16xf32>, tensor<2x2x9x16xf32>, tensor<2x2x9x8xf32>)
+  return
+}
+
+// -----
+
+func.func @softcap_not_positive(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{#attn.softcap: the cap must be positive and finite, not 0.000000e+00}}
+  %o = attn.attention %q, %q, %q score_mod(#attn.softcap<cap = 0.0>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @score_mod_not_a_modifier(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{expected a score modifier such as #attn.softcap<cap = 50.0>, got #attn.causal<top_left>}}
+  %o = attn.attention %q, %q, %q score_mod(#attn.causal<top_left>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @grad_has_no_score_mod(%q: tensor<1x1x4x8xf32>, %lse: tensor<1x1x4xf32>) {
+  // expected-error @+1 {{has no clause `score_mod`}}
+  %dq, %dk, %dv = attn.attention_grad %q, %q, %q, %q, %q, %lse score_mod(#attn.softcap<cap = 1.0>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4xf32>) -> (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>)
   return
 }

@@ -26,6 +26,17 @@ func.func @grouped_causal_padded(%q: tensor<?x8x?x64xf16>,
   return %o : tensor<?x8x?x32xf16>
 }
 
+// A score modifier, applied to each scaled score before the mask.
+// CHECK-LABEL: func.func @softcap
+// CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} mask(#attn.causal<top_left>) score_mod(#attn.softcap<cap = 5.000000e+01>)
+func.func @softcap(%q: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention %q, %q, %q score_mod(#attn.softcap<cap = 50.0>)
+      mask(#attn.causal<top_left>)
+      : (tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>)
+        -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
 // CHECK-LABEL: func.func @window
 // CHECK: mask(#attn.window<left = 127, right = 0, alignment = top_left>)
 // CHECK-LABEL: func.func @symmetric_window

@@ -6,6 +6,7 @@
 #include "attn/Dialect/Attn/IR/IndexBuilder.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -704,4 +705,52 @@ Value BlockwiseMaskAttr::buildIsFullyVisible(OpBuilder &b, Location loc,
     return mb.either(mb.lt(kLast, qFirst), mb.lt(qLast, kFirst));
   }
   llvm_unreachable("unknown block relation");
+}
+
+//===----------------------------------------------------------------------===//
+// Score modifiers
+//===----------------------------------------------------------------------===//
+
+LogicalResult SoftcapAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  APFloat cap) {
+  double value = cap.convertToDouble();
+  if (!std::isfinite(value) || value <= 0)
+    return emitError() << "#attn.softcap: the cap must be positive and "
+                          "finite, not "
+                       << value;
+  return success();
+}
+
+/// unit * cap * tanh(s / cap) = C tanh(score / C) with C = unit * cap: the
+/// cap measured in the lowering's unit.
+Value SoftcapAttr::buildModifiedScore(OpBuilder &b, Location loc, Value score,
+                                      double unit, Value, Value,
+                                      Value) const {
+  double cap = unit * getCap().convertToDouble();
+  Type type = score.getType();
+  Value capped = math::TanhOp::create(
+      b, loc,
+      arith::MulFOp::create(
+          b, loc, score,
+          arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 1.0 / cap))));
+  return arith::MulFOp::create(
+      b, loc, capped,
+      arith::ConstantOp::create(b, loc, b.getFloatAttr(type, cap)));
+}
+
+bool SoftcapAttr::dependsOnPositions() const { return false; }
+
+/// #attn.softcap<cap = 50.0>
+Attribute SoftcapAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  double cap = 0;
+  if (parser.parseLess() || parser.parseKeyword("cap") || parser.parseEqual() ||
+      parser.parseFloat(cap) || parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); },
+                    parser.getContext(), APFloat(cap));
+}
+
+void SoftcapAttr::print(AsmPrinter &printer) const {
+  printer << "<cap = " << getCap() << ">";
 }

@@ -117,28 +117,50 @@ static void printAttrClause(OpAsmPrinter &printer, StringRef keyword,
   printer << ")";
 }
 
-/// attn.attention: key_lengths(%l) mask(#m) scale(s).
+/// attn.attention: key_lengths(%l) mask(#m) scale(s) score_mod(#f); the
+/// gradient's clauses are the same but for score_mod (`mod` null).
+static ParseResult parseAttentionClauses(
+    OpAsmParser &parser,
+    std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
+    MaskAttrInterface &mask, FloatAttr &scale, ScoreModAttrInterface *mod) {
+  SmallVector<StringRef> keywords = {"key_lengths", "mask", "scale"};
+  if (mod)
+    keywords.push_back("score_mod");
+  return parseClauses(parser, keywords, [&](StringRef keyword) {
+    if (keyword == "key_lengths")
+      return parseOperandClause(parser, keyLengths);
+    if (keyword == "mask")
+      return parseMaskClause(parser, mask);
+    if (keyword == "score_mod")
+      return parseAttrClause(parser, *mod,
+                             "a score modifier such as "
+                             "#attn.softcap<cap = 50.0>");
+    return parseScaleClause(parser, scale);
+  });
+}
+
+static ParseResult parseAttentionClauses(
+    OpAsmParser &parser,
+    std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
+    MaskAttrInterface &mask, FloatAttr &scale, ScoreModAttrInterface &mod) {
+  return parseAttentionClauses(parser, keyLengths, mask, scale, &mod);
+}
+
 static ParseResult parseAttentionClauses(
     OpAsmParser &parser,
     std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
     MaskAttrInterface &mask, FloatAttr &scale) {
-  return parseClauses(
-      parser, {"key_lengths", "mask", "scale"},
-      [&](StringRef keyword) {
-        if (keyword == "key_lengths")
-          return parseOperandClause(parser, keyLengths);
-        if (keyword == "mask")
-          return parseMaskClause(parser, mask);
-        return parseScaleClause(parser, scale);
-      });
+  return parseAttentionClauses(parser, keyLengths, mask, scale, nullptr);
 }
 
 static void printAttentionClauses(OpAsmPrinter &printer, Operation *,
                                   Value keyLengths, MaskAttrInterface mask,
-                                  FloatAttr scale) {
+                                  FloatAttr scale,
+                                  ScoreModAttrInterface mod = {}) {
   printOperandClause(printer, "key_lengths", keyLengths);
   printAttrClause(printer, "mask", mask);
   printAttrClause(printer, "scale", scale);
+  printAttrClause(printer, "score_mod", mod);
 }
 
 /// attn.multi_head: source(%c) key_lengths(%l) heads(H) kv_heads(Hkv)

@@ -51,11 +51,15 @@ static SmallVector<StringRef> maskNames() {
 
 void mlir::attn::emitUnknownAttribute(AsmParser &parser, SMLoc loc,
                                       StringRef name) {
-  SmallVector<StringRef> names = maskNames();
+  SmallVector<StringRef> masks = maskNames();
+  SmallVector<StringRef> names = masks;
+  names.push_back(SoftcapAttr::getMnemonic());
   parser.emitError(loc) << "unknown attribute `#attn." << name << "`"
                         << didYouMean(name, names) << "; the masks are "
-                        << listOf(llvm::to_vector_of<std::string>(names),
-                                  " and ");
+                        << listOf(llvm::to_vector_of<std::string>(masks),
+                                  " and ")
+                        << ", the score modifier is "
+                        << SoftcapAttr::getMnemonic();
 }
 
 /// The `<` that opens a mask's parameters, or a diagnostic showing how

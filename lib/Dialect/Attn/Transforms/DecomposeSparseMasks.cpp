@@ -589,6 +589,12 @@ struct DecomposeSparseMasks : OpRewritePattern<AttentionOp> {
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    // A piece renumbers the queries and keys it holds: a modifier of their
+    // positions would see the wrong ones. Such an op stays whole (the flash
+    // strategy visits every tile its mask meets).
+    if (ScoreModAttrInterface mod = op.getScoreModAttr();
+        mod && mod.dependsOnPositions())
+      return rewriter.notifyMatchFailure(op, "a score modifier of positions");
     SmallVector<MaskPiece> pieces = piecesOf(op);
     if (pieces.empty())
       return rewriter.notifyMatchFailure(op, "no sparse decomposition");
@@ -685,9 +691,12 @@ private:
         qType.getElementType());
     auto lseType = RankedTensorType::get(qType.getShape().take_front(3),
                                          rewriter.getF32Type());
-    auto attention =
-        AttentionOp::create(rewriter, loc, outType, lseType, q, k, v,
-                            keyLengths, piece.mask, op.getScaleAttr());
+    // (A score modifier here ignores positions: matchAndRewrite keeps the
+    // others away.)
+    auto attention = AttentionOp::create(rewriter, loc, outType, lseType, q,
+                                         k, v, keyLengths, piece.mask,
+                                         op.getScaleAttr(),
+                                         op.getScoreModAttr());
     if (Attribute strategy = op->getAttr(kStrategyAttr))
       attention->setAttr(kStrategyAttr, strategy);
     // Back to the op's rows; the rows before the offset see none of the

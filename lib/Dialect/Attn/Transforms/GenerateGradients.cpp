@@ -124,6 +124,9 @@ private:
   }
 
   LogicalResult visitAttention(AttentionOp op) {
+    if (op.getScoreModAttr())
+      return op.emitError("attn-generate-gradients: the gradient of a score "
+                          "modifier is not supported yet");
     if (op.getLse() && contributions.count(op.getLse()))
       return op.emitError("attn-generate-gradients: the gradient through a "
                           "log-sum-exp is not supported");
@@ -405,7 +408,7 @@ struct AttnGenerateGradientsPass
                                 b.getF32Type()),
           attention.getQuery(), attention.getKey(), attention.getValue(),
           attention.getKeyLengths(), attention.getMaskAttr(),
-          attention.getScaleAttr());
+          attention.getScaleAttr(), attention.getScoreModAttr());
       attention.getResult().replaceAllUsesWith(withLse.getResult());
       attention.erase();
     }

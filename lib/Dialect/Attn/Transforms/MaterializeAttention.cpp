@@ -172,13 +172,15 @@ Value mergeQueryHeads(OpBuilder &b, Location loc, Value x, Type type) {
 }
 
 /// The masked, scaled scores of the (B, Hkv, G, N, S) view, in f32:
-///   x[b,hk,g,i,j] = visible(i, j) ? scale * q5[b,hk,g,i] . k[b,hk,j] : -inf
+///   x[b,hk,g,i,j] = visible(i, j) ? f(scale * q5[b,hk,g,i] . k[b,hk,j]) : -inf
 /// where visible applies the key length of b and the mask of head
-/// hk * G + g.
+/// hk * G + g, and f is the score modifier (the identity without one),
+/// applied before the mask hides a score.
 Value buildMaskedScores(OpBuilder &rewriter, Location loc, GenericBuilder &gb,
                         Value q5, Value k, Value keyLengths,
                         MaskAttrInterface mask, double scale, int64_t group,
-                        ArrayRef<OpFoldResult> scoreSizes) {
+                        ArrayRef<OpFoldResult> scoreSizes,
+                        ScoreModAttrInterface mod = {}) {
   // s = q . k over (b, hk, g, i, j, d).
   Value scores = rowsTimesKeys(gb, q5, k, scoreSizes);
 
@@ -199,10 +201,18 @@ Value buildMaskedScores(OpBuilder &rewriter, Location loc, GenericBuilder &gb,
         Value scaled = arith::MulFOp::create(
             b, l, a[0],
             arith::ConstantOp::create(b, l, b.getF32FloatAttr(scale)));
-        if (!keyLengths && !mask)
-          return scaled;
         Value row = linalg::IndexOp::create(b, l, 3);
         Value col = linalg::IndexOp::create(b, l, 4);
+        // Query head h = hk * G + g of the (B, Hkv, G, N, S) scores.
+        Value head = arith::AddIOp::create(
+            b, l,
+            arith::MulIOp::create(b, l, linalg::IndexOp::create(b, l, 1),
+                                  arith::ConstantIndexOp::create(b, l, group)),
+            linalg::IndexOp::create(b, l, 2));
+        if (mod)
+          scaled = mod.buildModifiedScore(b, l, scaled, 1.0, row, col, head);
+        if (!keyLengths && !mask)
+          return scaled;
         Value valid = numKeys;
         Value visible;
         if (keyLengths) {
@@ -212,13 +222,6 @@ Value buildMaskedScores(OpBuilder &rewriter, Location loc, GenericBuilder &gb,
                                           col, valid);
         }
         if (mask) {
-          // Query head h = hk * G + g of the (B, Hkv, G, N, S) scores.
-          Value head = arith::AddIOp::create(
-              b, l,
-              arith::MulIOp::create(
-                  b, l, linalg::IndexOp::create(b, l, 1),
-                  arith::ConstantIndexOp::create(b, l, group)),
-              linalg::IndexOp::create(b, l, 2));
           Value inMask =
               mask.buildIsVisible(b, l, row, col, numQueries, valid, head);
           visible =
@@ -261,9 +264,9 @@ struct MaterializeAttention : OpRewritePattern<AttentionOp> {
     SmallVector<OpFoldResult> scoreSizes = {batch, hk, g, queries, keys};
     Value keyLengths = op.getKeyLengths();
     Value numKeys = getValueOrCreateConstantIndexOp(rewriter, loc, keys);
-    Value logits = buildMaskedScores(rewriter, loc, gb, q5, k, keyLengths,
-                                     op.getEffectiveMask(),
-                                     op.getScaleOrDefault(), group, scoreSizes);
+    Value logits = buildMaskedScores(
+        rewriter, loc, gb, q5, k, keyLengths, op.getEffectiveMask(),
+        op.getScaleOrDefault(), group, scoreSizes, op.getScoreModAttr());
 
     // m = max_j x
     Value rowMax = gb.generic(

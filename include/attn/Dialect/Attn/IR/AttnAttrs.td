@@ -199,4 +199,24 @@ def Attn_BlockwiseMaskAttr : Attn_Attr<"BlockwiseMask", "blockwise",
   let genVerifyDecl = 1;
 }
 
+def Attn_SoftcapAttr : Attn_Attr<"Softcap", "softcap",
+    [DeclareAttrInterfaceMethods<Attn_ScoreModAttrInterface,
+                                 ["dependsOnPositions"]>]> {
+  let summary = "logit soft-capping: s <- cap * tanh(s / cap) (Gemma 2)";
+  let description = [{
+    Each score s = scale q . k becomes cap * tanh(s / cap) before the mask
+    and the softmax: the logits stay within (-cap, cap) however large the
+    products grow, as Gemma 2 caps its attention logits (cap = 50). Near 0
+    the function is s itself (slope 1); it never changes which keys a query
+    sees, nor the order of their scores.
+
+    ```mlir
+    #attn.softcap<cap = 50.0>
+    ```
+  }];
+  let parameters = (ins APFloatParameter<"the cap, positive and finite">:$cap);
+  let hasCustomAssemblyFormat = 1; // AttnAttrs.cpp
+  let genVerifyDecl = 1;
+}
+
 #endif // ATTN_ATTRS_TD

@@ -60,6 +60,34 @@ def Attn_MaskAttrInterface : AttrInterface<"MaskAttrInterface"> {
   ];
 }
 
+def Attn_ScoreModAttrInterface : AttrInterface<"ScoreModAttrInterface"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    A score modifier: a function applied to each score s = scale q . k
+    before the mask and the softmax (logit soft-capping, say). Like a mask,
+    it never exists as a tensor: a lowering asks the attribute for the
+    arithmetic of one score. The lowerings keep their scores in a unit of
+    their own (the flash strategy's log2 domain holds log2(e) s): the
+    modifier is asked for unit * f(s) given unit * s. Masks still decide
+    which tiles are visited.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Builds unit * f(s) from `score` = unit * s (f32), for query row
+        `row` and key column `col` (index values; a modifier that ignores
+        positions ignores them) of query head `head`.
+      }], "::mlir::Value", "buildModifiedScore",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$score, "double":$unit, "::mlir::Value":$row,
+           "::mlir::Value":$col, "::mlir::Value":$head)>,
+    InterfaceMethod<[{
+        Whether f depends on the positions of the query and the key (a
+        lowering that renumbers them, as the sparse decompositions do, must
+        then keep this modifier away).
+      }], "bool", "dependsOnPositions", (ins), [{}], [{ return true; }]>
+  ];
+}
+
 def Attn_ShapeContractOpInterface : OpInterface<"ShapeContractOpInterface"> {
   let cppNamespace = "::mlir::attn";
   let description = [{

@@ -25,8 +25,10 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     Shapes: q (B, H, N, D), k (B, Hkv, S, D), v (B, Hkv, S, Dv) and the result
     (B, H, N, Dv). Heads and head widths are static; B, N and S may be dynamic.
     `key_lengths` (B, i32) says how many keys of each batch row are valid
-    (padding beyond). `scale` defaults to 1/sqrt(D). The clauses after the
-    operands may come in any order.
+    (padding beyond). `scale` defaults to 1/sqrt(D). `score_mod` applies a
+    score modifier to each s = scale q . k before the mask and the softmax
+    (`#attn.softcap<cap = c>`: s <- c tanh(s / c); docs/ScoreModifiers.md).
+    The clauses after the operands may come in any order.
 
     Bounds (every attn op; the verifier says which is broken): a static size
     is at most 2^31 - 1, a head width (D, Dv) at most 65536, and the static
@@ -47,7 +49,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     AnyRankedTensor:$value,
     Optional<AnyRankedTensor>:$key_lengths,
     OptionalAttr<Attn_MaskAttrInterface>:$mask,
-    OptionalAttr<F64Attr>:$scale
+    OptionalAttr<F64Attr>:$scale,
+    OptionalAttr<Attn_ScoreModAttrInterface>:$score_mod
   );
   let results = (outs AnyRankedTensor:$result,
                      Optional<AnyRankedTensor>:$lse);
@@ -55,14 +58,15 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$query,
       "::mlir::Value":$key, "::mlir::Value":$value,
       "::mlir::Value":$key_lengths, "::mlir::attn::MaskAttrInterface":$mask,
-      "::mlir::FloatAttr":$scale), [{
+      "::mlir::FloatAttr":$scale,
+      CArg<"::mlir::attn::ScoreModAttrInterface", "{}">:$score_mod), [{
       build($_builder, $_state, result, ::mlir::Type(), query, key, value,
-            key_lengths, mask, scale);
+            key_lengths, mask, scale, score_mod);
     }]>
   ];
   let assemblyFormat = [{
     $query `,` $key `,` $value ``
-    custom<AttentionClauses>($key_lengths, $mask, $scale)
+    custom<AttentionClauses>($key_lengths, $mask, $scale, $score_mod)
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

@@ -132,29 +132,22 @@ def attention_source(q, k, v, *, mask=None, key_lengths=None, scale=None,
     """The MLIR module attn.attention compiles for these arguments: one
     function @attention with dynamic B, N and S."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
-    types = _signature(q, k, v, mask)
-    q_t, k_t, v_t, out_t = types["q"], types["k"], types["v"], types["out"]
-    args = [f"%q: {q_t}", f"%k: {k_t}", f"%v: {v_t}"]
-    operand_types = [q_t, k_t, v_t]
-    if key_lengths is not None:
-        args.append("%key_lengths: tensor<?xi32>")
-        operand_types.append("tensor<?xi32>")
-    clauses = _clauses(key_lengths, mask, scale, score_mod)
-    results = [out_t] + ([types["lse"]] if lse else [])
-    names = "%o, %lse" if lse else "%o"
-    return (
-        f"func.func @attention({', '.join(args)})\n"
-        f"    -> ({', '.join(results)}) {{\n"
-        f"  {names} = attn.attention %q, %k, %v{clauses}\n"
-        f"      : ({', '.join(operand_types)}) -> ({', '.join(results)})\n"
-        f"  return {names} : {', '.join(results)}\n"
-        "}\n")
+    return _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod)
+
+
+def attention_backward_source(q, k, v, *, mask=None, key_lengths=None,
+                              scale=None):
+    """The MLIR module attention_backward compiles: @attention_backward(q,
+    k, v, out, dout, lse[, key_lengths]) -> (dq, dk, dv), one
+    attn.attention_grad (docs/Training.md)."""
+    q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
+    return _backward_source(q, k, v, mask, key_lengths, scale)
 
 
 def _prepare(q, k, v, mask, key_lengths):
-    """The arrays (lists become float32 arrays), the mask with its default
-    lengths resolved for S (a strided or fixed pattern without a length
-    takes ceil(sqrt(S))), and the key lengths as int32."""
+    """The arrays (lists become float32 arrays) and the mask with its
+    default lengths resolved for S (a strided or fixed pattern without a
+    length takes ceil(sqrt(S)))."""
     q, k, v = (_array(x) for x in (q, k, v))
     if any(getattr(x, "requires_grad", False) for x in (q, k, v)):
         warnings.warn("attn.attention records no gradients; use "
@@ -168,32 +161,26 @@ def _prepare(q, k, v, mask, key_lengths):
     return q, k, v, mask
 
 
-def attention(q, k, v, *, mask=None, key_lengths=None, scale=None, lse=False,
-              score_mod=None, target="cpu", copy=False, **options):
-    """Scaled dot-product attention of q (B, H, N, D), k (B, Hkv, S, D) and
-    v (B, Hkv, S, Dv): softmax(scale q k^T) v over the keys the mask and the
-    key lengths (integers, one per batch row) let each query see;
-    grouped-query when Hkv < H. Returns out (B, H, N, Dv), and the
-    log-sum-exp (B, H, N) too when lse=True. `score_mod` (attn.score_mods)
-    modifies each score before the mask. The module is compiled on the
-    first call with these static shapes, dtype and options, and reused
-    (attn.cache); copy=True copies non-contiguous inputs instead of refusing
-    them."""
-    q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
-    source = attention_source(q, k, v, mask=mask, key_lengths=key_lengths,
-                              scale=scale, lse=lse, score_mod=score_mod)
-    key = (source, target, tuple(sorted(options.items())))
-    function = cache.get(
-        key, lambda: compile(source, target, **options).attention)
-    inputs = [q, k, v] + ([key_lengths] if key_lengths is not None else [])
-    return function(*inputs, copy=copy)
+def _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod):
+    types = _signature(q, k, v, mask)
+    args = [f"%q: {types['q']}", f"%k: {types['k']}", f"%v: {types['v']}"]
+    operand_types = [types["q"], types["k"], types["v"]]
+    if key_lengths is not None:
+        args.append("%key_lengths: tensor<?xi32>")
+        operand_types.append("tensor<?xi32>")
+    clauses = _clauses(key_lengths, mask, scale, score_mod)
+    results = [types["out"]] + ([types["lse"]] if lse else [])
+    names = "%o, %lse" if lse else "%o"
+    return (
+        f"func.func @attention({', '.join(args)})\n"
+        f"    -> ({', '.join(results)}) {{\n"
+        f"  {names} = attn.attention %q, %k, %v{clauses}\n"
+        f"      : ({', '.join(operand_types)}) -> ({', '.join(results)})\n"
+        f"  return {names} : {', '.join(results)}\n"
+        "}\n")
 
 
-def attention_backward_source(q, k, v, *, mask=None, key_lengths=None,
-                              scale=None):
-    """The MLIR module attention_backward compiles: @attention_backward(q,
-    k, v, out, dout, lse[, key_lengths]) -> (dq, dk, dv), one
-    attn.attention_grad (docs/Training.md)."""
+def _backward_source(q, k, v, mask, key_lengths, scale):
     types = _signature(q, k, v, mask)
     names = ["q", "k", "v", "out", "dout", "lse"]
     kinds = ["q", "k", "v", "out", "out", "lse"]
@@ -213,6 +200,35 @@ def attention_backward_source(q, k, v, *, mask=None, key_lengths=None,
         "}\n")
 
 
+def _run(source, entry, inputs, key_lengths, target, copy, options):
+    """Function `entry` of `source`, compiled once per source, target and
+    options (attn.cache), called on `inputs` (and the key lengths)."""
+    key = (source, target, tuple(sorted(options.items())))
+    function = cache.get(
+        key, lambda: compile(source, target, **options).functions[entry])
+    if key_lengths is not None:
+        inputs = inputs + [key_lengths]
+    return function(*inputs, copy=copy)
+
+
+def attention(q, k, v, *, mask=None, key_lengths=None, scale=None, lse=False,
+              score_mod=None, target="cpu", copy=False, **options):
+    """Scaled dot-product attention of q (B, H, N, D), k (B, Hkv, S, D) and
+    v (B, Hkv, S, Dv): softmax(scale q k^T) v over the keys the mask and the
+    key lengths (integers, one per batch row) let each query see;
+    grouped-query when Hkv < H. Returns out (B, H, N, Dv), and the
+    log-sum-exp (B, H, N) too when lse=True. `score_mod` (attn.score_mods)
+    modifies each score before the mask. The module is compiled on the
+    first call with these static shapes, dtype and options, and reused
+    (attn.cache); copy=True copies non-contiguous inputs instead of refusing
+    them."""
+    q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
+    source = _forward_source(q, k, v, mask, key_lengths, scale, lse,
+                             score_mod)
+    return _run(source, "attention", [q, k, v], key_lengths, target, copy,
+                options)
+
+
 def attention_backward(q, k, v, out, dout, lse, *, mask=None,
                        key_lengths=None, scale=None, target="cpu", copy=False,
                        **options):
@@ -221,12 +237,6 @@ def attention_backward(q, k, v, out, dout, lse, *, mask=None,
     output's gradient `dout`: FlashAttention-2's backward, deterministic
     (docs/Training.md). Compiled once per signature (attn.cache)."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
-    source = attention_backward_source(q, k, v, mask=mask,
-                                       key_lengths=key_lengths, scale=scale)
-    key = (source, target, tuple(sorted(options.items())))
-    function = cache.get(
-        key, lambda: compile(source, target, **options).attention_backward)
-    inputs = [q, k, v, out, dout, lse]
-    if key_lengths is not None:
-        inputs.append(key_lengths)
-    return function(*inputs, copy=copy)
+    source = _backward_source(q, k, v, mask, key_lengths, scale)
+    return _run(source, "attention_backward", [q, k, v, out, dout, lse],
+                key_lengths, target, copy, options)

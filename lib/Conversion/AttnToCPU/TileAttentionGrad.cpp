@@ -204,13 +204,7 @@ private:
               {rowsOf(b, loc, op.getLse(), row, head, rowBegin, count)}, init,
               {gb.map(1, {0}), gb.map(1, {0})}, {kPar},
               [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                Value noKey = arith::CmpFOp::create(
-                    nb, l, arith::CmpFPredicate::OEQ, a[0],
-                    f32Constant(nb, l, kNegInf));
-                return arith::SelectOp::create(
-                    nb, l, noKey, f32Constant(nb, l, -kNegInf),
-                    arith::MulFOp::create(nb, l, a[0],
-                                          f32Constant(nb, l, kLog2E)));
+                return lseInLog2Domain(nb, l, a[0]);
               });
         });
     Value dotTile = leadingRows(

@@ -317,16 +317,13 @@ private:
     // The score modifier (log2 domain) before the mask; a row r is query
     // r mod N of head firstHead + r / N.
     if (ScoreModAttrInterface mod = op.getScoreModAttr())
-      scores = gb.generic(
-          {}, scores, {gb.map(2, {0, 1})}, {kPar, kPar},
-          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+      scores = modifyScores(
+          b, loc, scores, mod,
+          [&](OpBuilder &nb, Location l, Value row, Value col) {
             IndexBuilder nib(nb, l);
-            Value row = linalg::IndexOp::create(nb, l, 0);
-            Value head =
-                nib.add(context.firstHead, nib.div(row, context.numQueries));
-            return mod.buildModifiedScore(
-                nb, l, a[0], kLog2E, nib.rem(row, context.numQueries),
-                nib.add(colBegin, linalg::IndexOp::create(nb, l, 1)), head);
+            return std::tuple{
+                nib.rem(row, context.numQueries), nib.add(colBegin, col),
+                nib.add(context.firstHead, nib.div(row, context.numQueries))};
           });
 
     auto mask = op.getEffectiveMask();

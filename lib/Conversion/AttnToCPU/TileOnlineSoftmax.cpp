@@ -501,15 +501,12 @@ private:
     // the mask hides a score (tanh(-inf) is -1: a cap after the mask would
     // show the hidden keys again).
     if (ScoreModAttrInterface mod = op.getScoreModAttr())
-      scores = gb.generic(
-          {}, scores, {gb.map(2, {0, 1})}, {kPar, kPar},
-          [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+      scores = modifyScores(
+          b, loc, scores, mod,
+          [&](OpBuilder &nb, Location l, Value row, Value col) {
             IndexBuilder nib(nb, l);
-            Value row =
-                nib.add(step.rowBegin, linalg::IndexOp::create(nb, l, 0));
-            Value col = nib.add(colBegin, linalg::IndexOp::create(nb, l, 1));
-            return mod.buildModifiedScore(nb, l, a[0], kLog2E, row, col,
-                                          step.task.head);
+            return std::tuple{nib.add(step.rowBegin, row),
+                              nib.add(colBegin, col), step.task.head};
           });
 
     auto mask = op.getEffectiveMask();

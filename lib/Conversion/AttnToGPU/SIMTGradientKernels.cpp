@@ -106,16 +106,6 @@ void accumulate(OpBuilder &b, Location loc, Value acc, Value factor,
                       }));
 }
 
-/// The forward's lse in the log2 domain, +inf where it is -inf (a row that
-/// saw no key: exp2(x - lse2) is then 0).
-Value log2Domain(OpBuilder &b, Location loc, Value lse) {
-  Value noKey = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, lse,
-                                      f32Constant(b, loc, kNegInf));
-  return arith::SelectOp::create(
-      b, loc, noKey, f32Constant(b, loc, -kNegInf),
-      arith::MulFOp::create(b, loc, lse, f32Constant(b, loc, kLog2E)));
-}
-
 /// p and ds of one (row, key) pair from the scaled score s (log2 domain),
 /// dp = dout_i . v_j, and the row's lse2 and dd.
 std::pair<Value, Value> pairGradient(OpBuilder &b, Location loc, Value visible,
@@ -367,7 +357,7 @@ private:
                     Value row = IndexBuilder(b, loc).add(rowBegin, r);
                     SmallVector<Value> at = {batch, head, row};
                     Value lse = memref::LoadOp::create(b, loc, frame.lse, at);
-                    memref::StoreOp::create(b, loc, log2Domain(b, loc, lse),
+                    memref::StoreOp::create(b, loc, lseInLog2Domain(b, loc, lse),
                                             rowStats, ValueRange{zero, r});
                     Value dd =
                         memref::LoadOp::create(b, loc, frame.rowDots, at);
@@ -483,7 +473,7 @@ private:
       loadPrivateRow(b, loc, frame.dout, rowAt, grad);
       scf::YieldOp::create(
           b, loc,
-          ValueRange{log2Domain(b, loc,
+          ValueRange{lseInLog2Domain(b, loc,
                                 memref::LoadOp::create(b, loc, frame.lse,
                                                        rowAt)),
                      memref::LoadOp::create(b, loc, frame.rowDots, rowAt)});

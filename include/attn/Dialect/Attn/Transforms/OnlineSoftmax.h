@@ -66,6 +66,16 @@ inline Value logSumExpOf(OpBuilder &b, Location loc, Value m, Value l) {
                                  f32Constant(b, loc, kNegInf));
 }
 
+/// The backward's view of the forward's natural lse: lse log2(e), and +inf
+/// for a row that saw no key (lse = -inf), so that exp2(x - it) is 0 there.
+inline Value lseInLog2Domain(OpBuilder &b, Location loc, Value lse) {
+  Value noKey = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, lse,
+                                      f32Constant(b, loc, kNegInf));
+  return arith::SelectOp::create(
+      b, loc, noKey, f32Constant(b, loc, -kNegInf),
+      arith::MulFOp::create(b, loc, lse, f32Constant(b, loc, kLog2E)));
+}
+
 /// The key ranges a mask gives the rows [rowBegin, rowEnd): one per member
 /// of a union (so that a window united with global tokens visits its band
 /// and the global keys, not the hull from the first global key to the

@@ -103,6 +103,11 @@ static cl::opt<bool> backward(
              "sgemm; up to --baseline-max-n), "
              "B = 1, H = 8, D = 64 and 128, no mask, causal and a causal "
              "window of 256 keys"));
+static cl::opt<bool> scoreMods(
+    "score-mods", cl::cat(benchCategory),
+    cl::desc("Time the score modifiers instead: the flash strategy, B = 1, "
+             "H = 8, D = 128 (-d), causal, plain and with logit soft-capping "
+             "and ALiBi, timed in alternation in one run"));
 static cl::opt<double> decodeMaxGiB(
     "decode-max-gib", cl::cat(benchCategory),
     cl::desc("--decode: largest K/V cache to allocate, in GiB (larger "
@@ -299,13 +304,16 @@ size_t baseline(const HostTensor &q, const HostTensor &k, const HostTensor &v,
 
 std::string moduleText(int64_t h, int64_t d, bool causal,
                        const std::string &maskText = "", int64_t n = 0,
-                       const std::string &element = "f32") {
+                       const std::string &element = "f32",
+                       const std::string &scoreModText = "") {
   std::string t = "tensor<1x" + std::to_string(h) + "x" +
                   (n ? std::to_string(n) : "?") + "x" + std::to_string(d) +
                   "x" + element + ">";
   std::string mask = !maskText.empty() ? " mask(" + maskText + ")"
                      : causal          ? " mask(#attn.causal<top_left>)"
                                        : "";
+  if (!scoreModText.empty())
+    mask += " score_mod(" + scoreModText + ")";
   return "func.func @attention(%q: " + t + ", %k: " + t + ", %v: " + t +
          ") -> " + t + " {\n  %o = attn.attention %q, %k, %v" + mask + " : (" +
          t + ", " + t + ", " + t + ") -> " + t + "\n  return %o : " + t +
@@ -863,6 +871,77 @@ int runBackwardBenchmark(double peak, llvm::raw_fd_ostream *json) {
 }
 
 /// --bf16: dense flash on bf16 inputs against the same on f32, one run.
+/// --score-mods: what a score modifier costs the flash strategy. The plain
+/// kernel and each modifier are timed in alternation, run after run, so
+/// that their ratios compare the same moments of a shared machine; each
+/// takes its median.
+int runScoreModBenchmark(double peak, llvm::raw_fd_ostream *json) {
+  std::vector<int64_t> ns(lengths.begin(), lengths.end());
+  if (ns.empty())
+    ns = {1024, 2048, 4096};
+  int64_t d = headDims.empty() ? 128 : headDims.front();
+  struct Variant {
+    std::string name, attribute;
+  };
+  std::vector<Variant> variants = {{"plain", ""},
+                                   {"softcap", "#attn.softcap<cap = 50.0>"},
+                                   {"alibi", "#attn.alibi<top_left>"}};
+  llvm::outs() << "| D | N | modifier | time ms | GFLOP/s | % of peak | "
+                  "vs plain |\n|---|---|---|---|---|---|---|\n";
+  auto context = mlir::attn::createCompilerContext();
+  std::vector<::attn::Module> modules(variants.size());
+  std::vector<::attn::Function> functions;
+  for (size_t i = 0; i < variants.size(); ++i)
+    functions.push_back(compile(*context, modules[i],
+                                moduleText(heads, d, true, "", 0, "f32",
+                                           variants[i].attribute),
+                                "flash"));
+  for (int64_t n : ns) {
+    std::vector<int64_t> shape = {1, heads, n, d};
+    HostTensor q(ATTN_DTYPE_F32, shape), k(ATTN_DTYPE_F32, shape),
+        v(ATTN_DTYPE_F32, shape), out(ATTN_DTYPE_F32, shape);
+    ::attn::reference::fillRandom(q, 1, 0);
+    ::attn::reference::fillRandom(k, 2, 0);
+    ::attn::reference::fillRandom(v, 3, 0);
+    std::vector<attn_tensor_t> inputs = {q.view(), k.view(), v.view()};
+    std::vector<attn_tensor_t> outputs = {out.view()};
+    std::vector<std::vector<double>> times(variants.size());
+    for (::attn::Function &f : functions)
+      invoke(f, inputs, outputs); // warm-up
+    for (unsigned r = 0; r < repeats; ++r)
+      for (size_t i = 0; i < functions.size(); ++i) {
+        auto start = Clock::now();
+        invoke(functions[i], inputs, outputs);
+        times[i].push_back(seconds(start));
+      }
+    double pairs = double(heads) * n * (n + 1) / 2;
+    double plain = 0;
+    for (size_t i = 0; i < variants.size(); ++i) {
+      std::sort(times[i].begin(), times[i].end());
+      double median = times[i][times[i].size() / 2];
+      if (i == 0)
+        plain = median;
+      double gflops = pairs * 4.0 * d / median * 1e-9;
+      llvm::outs() << "| " << d << " | " << n << " | " << variants[i].name
+                   << " | " << llvm::format("%.2f", median * 1e3) << " | "
+                   << llvm::format("%.1f", gflops) << " | "
+                   << llvm::format("%.0f%%", 100 * gflops / peak) << " | "
+                   << llvm::format("%.3fx", median / plain) << " |\n";
+      llvm::outs().flush();
+      if (json)
+        *json << "{\"d\": " << d << ", \"n\": " << n << ", \"h\": " << heads
+              << ", \"modifier\": \"" << variants[i].name
+              << "\", \"attribute\": \"" << variants[i].attribute
+              << "\", \"time_ms\": " << llvm::format("%.3f", median * 1e3)
+              << ", \"gflops\": " << llvm::format("%.2f", gflops)
+              << ", \"peak_fraction\": " << llvm::format("%.3f", gflops / peak)
+              << ", \"time_vs_plain\": " << llvm::format("%.3f", median / plain)
+              << "}\n";
+    }
+  }
+  return 0;
+}
+
 int runBf16Benchmark(double peak, llvm::raw_fd_ostream *json) {
   std::vector<int64_t> ns(lengths.begin(), lengths.end());
   if (ns.empty())
@@ -1553,6 +1632,8 @@ int main(int argc, char **argv) {
     return runBf16Benchmark(peak, json.get());
   if (backward)
     return runBackwardBenchmark(peak, json.get());
+  if (scoreMods)
+    return runScoreModBenchmark(peak, json.get());
 
   llvm::outs() << "| D | mask | N | strategy | time ms | GFLOP/s | % of peak | "
                   "peak MiB | vs baseline |\n|---|---|---|---|---|---|---|---|"

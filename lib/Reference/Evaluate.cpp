@@ -249,11 +249,16 @@ public:
       return failure();
     ref::ScoreMod mod;
     if (ScoreModAttrInterface attr = op.getScoreModAttr()) {
-      auto softcap = dyn_cast<SoftcapAttr>(attr);
-      if (!softcap)
+      if (auto softcap = dyn_cast<SoftcapAttr>(attr)) {
+        mod.softcap = softcap.getCap().convertToDouble();
+      } else if (auto alibi = dyn_cast<AlibiAttr>(attr)) {
+        mod.alibiSlopes = ref::alibiSlopes(
+            op.getNumHeads(), alibi.getMaxBias().convertToDouble());
+        mod.alibiAlignment = toReference(alibi.getAlignment());
+      } else {
         return op.emitError("the float64 reference knows no score modifier ")
                << attr;
-      mod.softcap = softcap.getCap().convertToDouble();
+      }
     }
     ref::Tensor lse;
     bind(op.getResult(),

@@ -107,7 +107,8 @@ static bool visible(const Mask &mask, const Tensor *keyLengths, int64_t b,
 static std::pair<double, double>
 softmaxWeights(const double *q, const double *k, int64_t S, int64_t D,
                double scale, const std::vector<char> &seen,
-               std::vector<double> &weights, const ScoreMod &mod = {}) {
+               std::vector<double> &weights,
+               const std::function<double(double, int64_t)> &modify) {
   double rowMax = -std::numeric_limits<double>::infinity();
   for (int64_t j = 0; j < S; ++j) {
     if (!seen[j])
@@ -115,7 +116,7 @@ softmaxWeights(const double *q, const double *k, int64_t S, int64_t D,
     double dot = 0;
     for (int64_t d = 0; d < D; ++d)
       dot += q[d] * k[j * D + d];
-    weights[j] = mod.apply(scale * dot);
+    weights[j] = modify(scale * dot, j);
     rowMax = std::max(rowMax, weights[j]);
   }
   double sum = 0;
@@ -124,6 +125,26 @@ softmaxWeights(const double *q, const double *k, int64_t S, int64_t D,
     sum += weights[j];
   }
   return {rowMax, sum};
+}
+
+std::vector<double> attn::reference::alibiSlopes(int64_t numHeads,
+                                                 double maxBias) {
+  auto powerOfTwoSlopes = [&](int64_t heads) {
+    std::vector<double> slopes;
+    double ratio = std::pow(2.0, -maxBias / static_cast<double>(heads));
+    for (double slope = ratio; static_cast<int64_t>(slopes.size()) < heads;
+         slope *= ratio)
+      slopes.push_back(slope);
+    return slopes;
+  };
+  int64_t below = 1;
+  while (below * 2 <= numHeads)
+    below *= 2;
+  std::vector<double> slopes = powerOfTwoSlopes(below);
+  std::vector<double> finer = powerOfTwoSlopes(2 * below);
+  for (int64_t i = 0; below + i < numHeads; ++i)
+    slopes.push_back(finer[2 * i]);
+  return slopes;
 }
 
 Cost attn::reference::attentionCost(const std::vector<int64_t> &qShape,
@@ -165,8 +186,10 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
       for (int64_t i = 0; i < N; ++i) {
         for (int64_t j = 0; j < S; ++j)
           seen[j] = visible(mask, keyLengths, b, h, i, j, N, S);
-        auto [rowMax, sum] =
-            softmaxWeights(&qh[i * D], kh, S, D, scale, seen, weights, mod);
+        int64_t valid = validKeys(keyLengths, b, S);
+        auto [rowMax, sum] = softmaxWeights(
+            &qh[i * D], kh, S, D, scale, seen, weights,
+            [&](double s, int64_t j) { return mod.apply(s, i, j, N, valid, h); });
         if (cost) {
           double pairs = std::count(seen.begin(), seen.end(), 1);
           cost->pairs += pairs;
@@ -214,8 +237,9 @@ AttentionGradients attn::reference::attentionGradients(
         // P: the softmax of the row's visible scores.
         for (int64_t j = 0; j < S; ++j)
           seen[j] = visible(mask, keyLengths, b, h, i, j, N, S);
-        double sum =
-            softmaxWeights(&qh[i * D], kh, S, D, scale, seen, p).second;
+        double sum = softmaxWeights(&qh[i * D], kh, S, D, scale, seen, p,
+                                    [](double s, int64_t) { return s; })
+                         .second;
         if (sum == 0)
           continue; // No visible key: no gradient flows through the row.
         // dP_ij = dout_i . v_j, and the softmax's Jacobian applied to it.

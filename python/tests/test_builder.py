@@ -220,5 +220,40 @@ def test_softcap(rng):
     close(out, expected)
     with pytest.raises(attn.InvalidArgument, match="positive"):
         attn.score_mods.softcap(0)
+
+
+def alibi_slopes(heads, max_bias=8.0):
+    """The paper's get_slopes, restated: a geometric sequence for a power
+    of two, else those of the power below and every other one of twice it."""
+    def geometric(n):
+        return [2.0 ** (-max_bias * (h + 1) / n) for h in range(n)]
+    below = 2 ** int(np.floor(np.log2(heads)))
+    return geometric(below) + geometric(2 * below)[0::2][:heads - below]
+
+
+@pytest.mark.parametrize("alignment,max_bias", [("bottom_right", 8.0),
+                                                ("top_left", 16.0)])
+def test_alibi(rng, alignment, max_bias):
+    heads, n, s = 6, 23, 41
+    q, k, v = qkv(rng, n, s, heads=heads)
+    slopes = alibi_slopes(heads, max_bias)
+    i, j = np.arange(n)[:, None], np.arange(s)[None, :]
+    pos = i + (s - n if alignment == "bottom_right" else 0)
+    visible = j <= pos
+    qd, kd, vd = (x.astype(np.float64) for x in (q, k, v))
+    expected = np.zeros((B, heads, n, D))
+    for b in range(B):
+        for h in range(heads):
+            g = h // (heads // HKV)
+            scores = qd[b, h] @ kd[b, g].T / np.sqrt(D) - slopes[h] * np.abs(
+                pos - j)
+            scores = np.where(visible, scores, -np.inf)
+            p = np.exp(scores - scores.max(axis=1, keepdims=True))
+            expected[b, h] = (p / p.sum(axis=1, keepdims=True)) @ vd[b, g]
+    out = attn.attention(q, k, v, mask=attn.masks.causal(alignment),
+                         score_mod=attn.score_mods.alibi(alignment, max_bias))
+    close(out, expected)
+    with pytest.raises(attn.InvalidArgument, match="largest bias"):
+        attn.score_mods.alibi(max_bias=0)
     with pytest.raises(attn.InvalidArgument, match="score_mod must be"):
         attn.attention(q, k, v, score_mod="softcap")

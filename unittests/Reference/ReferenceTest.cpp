@@ -76,6 +76,45 @@ TEST(Reference, CausalAlignments) {
   EXPECT_NEAR(bottomRight.data[1], 37.0, 1e-12);
 }
 
+TEST(Reference, AlibiSlopesAreThePapers) {
+  // Eight heads: 1/2, 1/4, ..., 1/256 (Press et al. 2022, section 3).
+  std::vector<double> eight = alibiSlopes(8, 8.0);
+  ASSERT_EQ(eight.size(), 8u);
+  for (int h = 0; h < 8; ++h)
+    EXPECT_DOUBLE_EQ(eight[h], std::ldexp(1.0, -(h + 1)));
+  // Six heads: those of four (2^-2, 2^-4, 2^-6, 2^-8), then every other
+  // slope of eight (2^-1, 2^-3).
+  EXPECT_EQ(alibiSlopes(6, 8.0),
+            (std::vector<double>{0.25, 0.0625, 0.015625, 0.00390625, 0.5,
+                                 0.125}));
+  EXPECT_EQ(alibiSlopes(1, 8.0), (std::vector<double>{1.0 / 256}));
+  // A larger bias b: 2^(-b h / H).
+  EXPECT_DOUBLE_EQ(alibiSlopes(4, 16.0)[0], 1.0 / 16);
+}
+
+TEST(Reference, AlibiBiasesByDistanceFromTheAlignedQuery) {
+  // One query, three keys with equal products and values 1, 10, 100;
+  // slope 1/256 (one head): bottom-right, the query sits on key 2.
+  Tensor q = make({1, 1, 1, 1}, {0.0});
+  Tensor k = make({1, 1, 3, 1}, {0.0, 0.0, 0.0});
+  Tensor v = make({1, 1, 3, 1}, {1.0, 10.0, 100.0});
+  ScoreMod mod;
+  mod.alibiSlopes = alibiSlopes(1, 8.0);
+  mod.alibiAlignment = Alignment::BottomRight;
+  double m = 1.0 / 256;
+  auto expected = [](double w0, double w1, double w2) {
+    return (w0 * 1 + w1 * 10 + w2 * 100) / (w0 + w1 + w2);
+  };
+  Tensor out = attention(q, k, v, nullptr, 1.0, Mask(), nullptr, nullptr, mod);
+  EXPECT_NEAR(out.data[0],
+              expected(std::exp(-2 * m), std::exp(-m), 1.0), 1e-12);
+  // Top-left: the query sits on key 0.
+  mod.alibiAlignment = Alignment::TopLeft;
+  out = attention(q, k, v, nullptr, 1.0, Mask(), nullptr, nullptr, mod);
+  EXPECT_NEAR(out.data[0],
+              expected(1.0, std::exp(-m), std::exp(-2 * m)), 1e-12);
+}
+
 TEST(Reference, WindowSeesItsNeighbourhood) {
   Tensor q = make({1, 1, 4, 1}, {0, 0, 0, 0});
   Tensor k = make({1, 1, 4, 1}, {0, 0, 0, 0});

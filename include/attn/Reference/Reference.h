@@ -76,10 +76,33 @@ struct Cost {
 struct ScoreMod {
   /// Logit soft-capping (Gemma 2): s <- cap tanh(s / cap); 0 for none.
   double softcap = 0;
-  double apply(double s) const {
-    return softcap > 0 ? softcap * std::tanh(s / softcap) : s;
+  /// ALiBi (Press et al. 2022): s <- s - slope_h |pos(i) - j|, with pos as
+  /// for a causal mask of `alibiAlignment`; one slope per query head
+  /// (`alibiSlopes`), none for no bias.
+  std::vector<double> alibiSlopes;
+  Alignment alibiAlignment = Alignment::TopLeft;
+
+  /// f(s) for the score of query row `row` of `numQueries` and key `col`
+  /// among `numKeys` valid keys, in query head `head`.
+  double apply(double s, int64_t row, int64_t col, int64_t numQueries,
+               int64_t numKeys, int64_t head) const {
+    if (softcap > 0)
+      s = softcap * std::tanh(s / softcap);
+    if (!alibiSlopes.empty()) {
+      int64_t pos = alibiAlignment == Alignment::TopLeft
+                        ? row
+                        : numKeys - numQueries + row;
+      s -= alibiSlopes[head] * static_cast<double>(std::abs(pos - col));
+    }
+    return s;
   }
 };
+
+/// ALiBi's head slopes as Press et al. compute them: for H a power of two,
+/// the geometric sequence 2^(-b/H), 2^(-2b/H), ..., 2^(-b) (b = 8 in the
+/// paper); otherwise the slopes of the largest power of two c below H,
+/// followed by every other slope of 2c heads, the first H - c of them.
+std::vector<double> alibiSlopes(int64_t numHeads, double maxBias);
 
 /// Attention of q (B,H,N,D) to k (B,Hkv,S,D) and v (B,Hkv,S,Dv), query head h
 /// reading key/value head h / (H / Hkv). `keyLengths` (B values, or null)

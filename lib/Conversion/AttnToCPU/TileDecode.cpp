@@ -321,9 +321,11 @@ private:
           b, loc, scores, mod,
           [&](OpBuilder &nb, Location l, Value row, Value col) {
             IndexBuilder nib(nb, l);
-            return std::tuple{
+            return ScorePosition{
                 nib.rem(row, context.numQueries), nib.add(colBegin, col),
-                nib.add(context.firstHead, nib.div(row, context.numQueries))};
+                context.numQueries, context.validKeys,
+                nib.add(context.firstHead, nib.div(row, context.numQueries)),
+                op.getNumHeads()};
           });
 
     auto mask = op.getEffectiveMask();

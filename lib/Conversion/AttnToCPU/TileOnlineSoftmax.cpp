@@ -505,8 +505,10 @@ private:
           b, loc, scores, mod,
           [&](OpBuilder &nb, Location l, Value row, Value col) {
             IndexBuilder nib(nb, l);
-            return std::tuple{nib.add(step.rowBegin, row),
-                              nib.add(colBegin, col), step.task.head};
+            return ScorePosition{nib.add(step.rowBegin, row),
+                                 nib.add(colBegin, col), step.numQueries,
+                                 step.validKeys, step.task.head,
+                                 op.getNumHeads()};
           });
 
     auto mask = op.getEffectiveMask();

@@ -288,8 +288,10 @@ private:
           // The score modifier (log2 domain) before the mask hides a score.
           Value score = dot.getResult(0);
           if (ScoreModAttrInterface mod = frame.op.getScoreModAttr())
-            score = mod.buildModifiedScore(nb, l, score, kLog2E, row.query,
-                                           col, row.head);
+            score = mod.buildModifiedScore(
+                nb, l, score, kLog2E,
+                {row.query, col, rows.numQueries, rows.validKeys, row.head,
+                 frame.op.getNumHeads()});
           Value s = arith::SelectOp::create(nb, l, visible, score, negInf);
           memref::StoreOp::create(nb, l, s, kn.scores, j);
           scf::YieldOp::create(

@@ -160,3 +160,36 @@ func.func @softcap(%q: tensor<?x2x?x16xf32>, %k: tensor<?x2x?x16xf32>,
         -> tensor<?x2x?x16xf32>
   return %o : tensor<?x2x?x16xf32>
 }
+
+// -----
+
+// ALiBi on each tile of scores, in the log2 domain: score - log2(e) m_h
+// |pos(i) - j| with pos(i) = i + S - N (bottom-right). Six heads are not a
+// power of two: log2 m_h = -2 (h + 1) for the first four, -2 (h - 3.5) for
+// the other two (the odd-rank slopes of eight heads).
+// CHECK-LABEL: func.func @alibi
+// CHECK-DAG: %[[LOG2E:.*]] = arith.constant 1.44269502 : f32
+// CHECK-DAG: %[[NEG2:.*]] = arith.constant -2.000000e+00 : f32
+// CHECK-DAG: %[[ODD:.*]] = arith.constant -3.500000e+00 : f32
+// CHECK: %[[S:.*]] = linalg.matmul
+// CHECK: %[[BIASED:.*]] = linalg.generic {{.*}} outs(%[[S]] : tensor<32x16xf32>)
+// CHECK: %[[FIRST:.*]] = arith.cmpi slt, %{{.*}}, %c4
+// CHECK: arith.addf %{{.*}}, %[[ODD]]
+// CHECK: arith.select %[[FIRST]]
+// CHECK: arith.mulf %{{.*}}, %[[NEG2]]
+// CHECK: %[[SLOPE:.*]] = math.exp2
+// CHECK: %[[DIST:.*]] = math.absi
+// CHECK: %[[UNIT:.*]] = arith.mulf %[[SLOPE]], %[[LOG2E]]
+// CHECK: arith.mulf %[[UNIT]]
+// CHECK: arith.subf
+// CHECK: scf.if
+// CHECK: linalg.generic {{.*}} outs(%[[BIASED]] : tensor<32x16xf32>)
+// CHECK: arith.select
+func.func @alibi(%q: tensor<?x6x?x16xf32>, %k: tensor<?x2x?x16xf32>,
+                 %v: tensor<?x2x?x16xf32>) -> tensor<?x6x?x16xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal<bottom_right>)
+      score_mod(#attn.alibi<bottom_right>) {attn.strategy = "flash"}
+      : (tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>)
+        -> tensor<?x6x?x16xf32>
+  return %o : tensor<?x6x?x16xf32>
+}

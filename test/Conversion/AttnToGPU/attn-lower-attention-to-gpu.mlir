@@ -145,3 +145,23 @@ func.func @softcap(%q: tensor<?x2x?x16xf32>, %k: tensor<?x2x?x16xf32>,
         -> tensor<?x2x?x16xf32>
   return %o : tensor<?x2x?x16xf32>
 }
+
+// -----
+
+// ALiBi: the SIMT kernel biases each score (log2 domain) by its distance
+// before the mask selects it.
+// CHECK-LABEL: func.func @alibi
+// CHECK: gpu.launch
+// CHECK: math.fma
+// CHECK: math.exp2
+// CHECK: math.absi
+// CHECK: arith.subf
+// CHECK: arith.select
+func.func @alibi(%q: tensor<?x8x?x16xf32>, %k: tensor<?x2x?x16xf32>,
+                 %v: tensor<?x2x?x16xf32>) -> tensor<?x8x?x16xf32> {
+  %o = attn.attention %q, %k, %v mask(#attn.causal<bottom_right>)
+      score_mod(#attn.alibi<bottom_right>) {attn.strategy = "flash"}
+      : (tensor<?x8x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>)
+        -> tensor<?x8x?x16xf32>
+  return %o : tensor<?x8x?x16xf32>
+}

@@ -47,3 +47,15 @@ func.func @natural(%x: f32) -> f32 {
   %y = math.exp %x : f32
   return %y : f32
 }
+
+// tanh (soft-capping) by MLIR's rational approximation: x clamped to about
+// [-8, 8], an odd polynomial over an even one, x itself near 0; no call.
+// CHECK-LABEL: func.func @hyperbolic
+// CHECK: arith.cmpf ult
+// CHECK-NOT: math.tanh
+// CHECK: arith.divf %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK-NOT: math.tanh
+func.func @hyperbolic(%x: vector<16xf32>) -> vector<16xf32> {
+  %y = math.tanh %x : vector<16xf32>
+  return %y : vector<16xf32>
+}

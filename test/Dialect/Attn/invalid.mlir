@@ -439,7 +439,7 @@ func.func @too_deep(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
 // -----
 
 func.func @mask_name_typo(%q: tensor<1x1x4x8xf32>) {
-  // expected-error @+1 {{unknown attribute `#attn.casual` (did you mean `causal`?); the masks are causal, window, global, union, intersection, strided, fixed and blockwise, the score modifier is softcap}}
+  // expected-error @+1 {{unknown attribute `#attn.casual` (did you mean `causal`?); the masks are causal, window, global, union, intersection, strided, fixed and blockwise, the score modifiers softcap and alibi}}
   %o = attn.attention %q, %q, %q mask(#attn.casual<top_left>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
@@ -709,6 +709,22 @@ func.func @grad_heads(%q: tensor<2x3x8x16xf32>, %k: tensor<2x2x9x16xf32>, %v: te
 func.func @softcap_not_positive(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
   // expected-error @+1 {{#attn.softcap: the cap must be positive and finite, not 0.000000e+00}}
   %o = attn.attention %q, %q, %q score_mod(#attn.softcap<cap = 0.0>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @alibi_bias_not_positive(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{#attn.alibi: the largest bias must be positive and finite, not -1.000000e+00}}
+  %o = attn.attention %q, %q, %q score_mod(#attn.alibi<top_left, max_bias = -1.0>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @alibi_without_alignment(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{#attn.alibi takes its parameters in <alignment[, max_bias = b]>: #attn.alibi<bottom_right>}}
+  %o = attn.attention %q, %q, %q score_mod(#attn.alibi) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return %o : tensor<1x1x4x8xf32>
 }
 

@@ -37,6 +37,20 @@ func.func @softcap(%q: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
   return %o : tensor<2x4x8x16xf32>
 }
 
+// ALiBi's alignment, and its largest bias when it is not the paper's 8.
+// CHECK-LABEL: func.func @alibi
+// CHECK: score_mod(#attn.alibi<bottom_right>)
+// CHECK: score_mod(#attn.alibi<top_left, max_bias = 1.600000e+01>)
+func.func @alibi(%q: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention %q, %q, %q score_mod(#attn.alibi<bottom_right, max_bias = 8.0>)
+      : (tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>)
+        -> tensor<2x4x8x16xf32>
+  %p = attn.attention %o, %q, %q score_mod(#attn.alibi<top_left, max_bias = 16.0>)
+      : (tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>)
+        -> tensor<2x4x8x16xf32>
+  return %p : tensor<2x4x8x16xf32>
+}
+
 // CHECK-LABEL: func.func @window
 // CHECK: mask(#attn.window<left = 127, right = 0, alignment = top_left>)
 // CHECK-LABEL: func.func @symmetric_window

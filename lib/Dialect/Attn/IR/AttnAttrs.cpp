@@ -724,8 +724,8 @@ LogicalResult SoftcapAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 /// unit * cap * tanh(s / cap) = C tanh(score / C) with C = unit * cap: the
 /// cap measured in the lowering's unit.
 Value SoftcapAttr::buildModifiedScore(OpBuilder &b, Location loc, Value score,
-                                      double unit, Value, Value,
-                                      Value) const {
+                                      double unit,
+                                      const ScorePosition &) const {
   double cap = unit * getCap().convertToDouble();
   Type type = score.getType();
   Value capped = math::TanhOp::create(
@@ -740,17 +740,54 @@ Value SoftcapAttr::buildModifiedScore(OpBuilder &b, Location loc, Value score,
 
 bool SoftcapAttr::dependsOnPositions() const { return false; }
 
-/// #attn.softcap<cap = 50.0>
-Attribute SoftcapAttr::parse(AsmParser &parser, Type) {
-  SMLoc loc = parser.getCurrentLocation();
-  double cap = 0;
-  if (parser.parseLess() || parser.parseKeyword("cap") || parser.parseEqual() ||
-      parser.parseFloat(cap) || parser.parseGreater())
-    return {};
-  return getChecked([&] { return parser.emitError(loc); },
-                    parser.getContext(), APFloat(cap));
+LogicalResult AlibiAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                Alignment, APFloat maxBias) {
+  double value = maxBias.convertToDouble();
+  if (!std::isfinite(value) || value <= 0)
+    return emitError() << "#attn.alibi: the largest bias must be positive and "
+                          "finite, not "
+                       << value;
+  return success();
 }
 
-void SoftcapAttr::print(AsmPrinter &printer) const {
-  printer << "<cap = " << getCap() << ">";
+/// unit (s - m_h |pos(i) - j|) = score - (unit m_h) |pos(i) - j|, with
+/// log2 m_h = -(b / c) x_h: x_h = h + 1 for the first c heads (c the
+/// largest power of two not above H) and h - c + 1/2 for the others (the
+/// paper's odd-rank slopes of 2c heads: (2 (h - c) + 1) / (2 c)).
+Value AlibiAttr::buildModifiedScore(OpBuilder &b, Location loc, Value score,
+                                    double unit,
+                                    const ScorePosition &at) const {
+  MaskBuilder mb(b, loc);
+  Type f32 = score.getType();
+  int64_t powerOfTwo = llvm::bit_floor(static_cast<uint64_t>(at.numHeads));
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(f32, value));
+  };
+  auto toFloat = [&](Value index) -> Value {
+    return arith::SIToFPOp::create(
+        b, loc, f32,
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), index));
+  };
+  Value rank = toFloat(at.head);
+  Value x = arith::AddFOp::create(b, loc, rank, constant(1.0));
+  if (powerOfTwo != at.numHeads)
+    x = arith::SelectOp::create(
+        b, loc, mb.lt(at.head, mb.c(powerOfTwo)), x,
+        arith::AddFOp::create(b, loc, rank,
+                              constant(0.5 - static_cast<double>(powerOfTwo))));
+  double bias = getMaxBias().convertToDouble();
+  Value slope = math::Exp2Op::create(
+      b, loc,
+      arith::MulFOp::create(b, loc, x,
+                            constant(-bias / static_cast<double>(powerOfTwo))));
+  Value distance = toFloat(math::AbsIOp::create(
+      b, loc,
+      mb.sub(mb.position(getAlignment(), at.row, at.numQueries, at.numKeys),
+             at.col)));
+  return arith::SubFOp::create(
+      b, loc, score,
+      arith::MulFOp::create(b, loc,
+                            arith::MulFOp::create(b, loc, slope,
+                                                  constant(unit)),
+                            distance));
 }

@@ -1,8 +1,9 @@
-//===- MaskSyntax.cpp - how masks are written -----------------------------===//
+//===- MaskSyntax.cpp - how masks and score modifiers are written ---------===//
 //
-// The textual form of the mask attributes, parsed by hand so that a typo
-// gets a diagnostic in the mask's own terms: the valid names, parameters
-// and keywords, and the closest one to what was written.
+// The textual form of the mask and score-modifier attributes, parsed by
+// hand so that a typo gets a diagnostic in the attribute's own terms: the
+// valid names, parameters and keywords, and the closest one to what was
+// written.
 //
 //   #attn.causal<bottom_right>
 //   #attn.window<left = 255, right = 0, alignment = bottom_right>
@@ -11,6 +12,8 @@
 //   #attn.fixed<block = 128, summary = 8>
 //   #attn.blockwise<query_block = 64, key_block = 64, relation = eq>
 //   #attn.union<[...]>  #attn.intersection<[...]>
+//   #attn.softcap<cap = 50.0>
+//   #attn.alibi<bottom_right>  #attn.alibi<top_left, max_bias = 16.0>
 //
 // Parameters with a default may be left out and are printed only when they
 // differ from it; the others are required; any order is accepted.
@@ -52,14 +55,17 @@ static SmallVector<StringRef> maskNames() {
 void mlir::attn::emitUnknownAttribute(AsmParser &parser, SMLoc loc,
                                       StringRef name) {
   SmallVector<StringRef> masks = maskNames();
+  SmallVector<StringRef> modifiers = {SoftcapAttr::getMnemonic(),
+                                      AlibiAttr::getMnemonic()};
   SmallVector<StringRef> names = masks;
-  names.push_back(SoftcapAttr::getMnemonic());
+  names.append(modifiers);
   parser.emitError(loc) << "unknown attribute `#attn." << name << "`"
                         << didYouMean(name, names) << "; the masks are "
                         << listOf(llvm::to_vector_of<std::string>(masks),
                                   " and ")
-                        << ", the score modifier is "
-                        << SoftcapAttr::getMnemonic();
+                        << ", the score modifiers "
+                        << listOf(llvm::to_vector_of<std::string>(modifiers),
+                                  " and ");
 }
 
 /// The `<` that opens a mask's parameters, or a diagnostic showing how
@@ -457,4 +463,56 @@ Attribute IntersectionMaskAttr::parse(AsmParser &parser, Type) {
 
 void IntersectionMaskAttr::print(AsmPrinter &printer) const {
   printer << "<" << getMasks() << ">";
+}
+
+//===----------------------------------------------------------------------===//
+// The score modifiers
+//===----------------------------------------------------------------------===//
+
+/// #attn.softcap<cap = 50.0>
+Attribute SoftcapAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  double cap = 0;
+  if (parseOpening(parser, getMnemonic(), "<cap = c>: #attn.softcap<cap = 50.0>") ||
+      parser.parseKeyword("cap") || parser.parseEqual() ||
+      parser.parseFloat(cap) || parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); },
+                    parser.getContext(), APFloat(cap));
+}
+
+void SoftcapAttr::print(AsmPrinter &printer) const {
+  printer << "<cap = " << getCap() << ">";
+}
+
+/// The largest bias of ALiBi unless written: the paper's 8.
+static constexpr double kAlibiMaxBias = 8.0;
+
+/// #attn.alibi<bottom_right> or #attn.alibi<top_left, max_bias = 16.0>
+Attribute AlibiAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  if (parseOpening(parser, getMnemonic(),
+                   "<alignment[, max_bias = b]>: #attn.alibi<bottom_right>"))
+    return {};
+  FailureOr<int64_t> alignment =
+      parseKeywordOf(parser, "the alignment", alignmentKeywords());
+  if (failed(alignment))
+    return {};
+  double maxBias = kAlibiMaxBias;
+  if (succeeded(parser.parseOptionalComma()) &&
+      (parser.parseKeyword("max_bias") || parser.parseEqual() ||
+       parser.parseFloat(maxBias)))
+    return {};
+  if (parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); },
+                    parser.getContext(), static_cast<Alignment>(*alignment),
+                    APFloat(maxBias));
+}
+
+void AlibiAttr::print(AsmPrinter &printer) const {
+  printer << "<" << stringifyAlignment(getAlignment());
+  if (getMaxBias().convertToDouble() != kAlibiMaxBias)
+    printer << ", max_bias = " << getMaxBias();
+  printer << ">";
 }

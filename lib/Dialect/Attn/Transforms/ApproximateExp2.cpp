@@ -20,10 +20,15 @@
 // e and m come from the bits of x; the first omitted term, 2 t^11 / 11, is
 // below 1e-9. For positive normal x (the sums it is used on are >= 1).
 //
+// tanh (the soft-capping score modifier) by MLIR's rational approximation
+// (odd polynomials p(x) / q(x) on x clamped to about [-8, 8], accurate to a
+// few f32 ulps): a libm tanhf would be a scalar call per lane.
+//
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/Transforms/Passes.h"
 
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <cmath>
@@ -173,6 +178,7 @@ struct AttnApproximateExp2Pass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateApproximateExp2Patterns(patterns);
+    populatePolynomialApproximateTanhPattern(patterns);
     if (includeExp)
       patterns.add<ExpAsExp2>(&getContext());
     if (includeLog2)

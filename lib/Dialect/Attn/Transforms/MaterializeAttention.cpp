@@ -188,6 +188,7 @@ Value buildMaskedScores(OpBuilder &rewriter, Location loc, GenericBuilder &gb,
   Value numQueries =
       getValueOrCreateConstantIndexOp(rewriter, loc, scoreSizes[3]);
   Value numKeys = getValueOrCreateConstantIndexOp(rewriter, loc, scoreSizes[4]);
+  int64_t numHeads = cast<RankedTensorType>(q5.getType()).getDimSize(1) * group;
   SmallVector<Value> maskInputs = {scores};
   SmallVector<AffineMap> maskMaps = {gb.map(5, {0, 1, 2, 3, 4})};
   if (keyLengths) {
@@ -209,18 +210,19 @@ Value buildMaskedScores(OpBuilder &rewriter, Location loc, GenericBuilder &gb,
             arith::MulIOp::create(b, l, linalg::IndexOp::create(b, l, 1),
                                   arith::ConstantIndexOp::create(b, l, group)),
             linalg::IndexOp::create(b, l, 2));
+        // The valid keys of this batch row: clamp(len, 0, S).
+        Value valid =
+            keyLengths ? buildValidKeys(b, l, a[1], numKeys) : numKeys;
         if (mod)
-          scaled = mod.buildModifiedScore(b, l, scaled, 1.0, row, col, head);
+          scaled = mod.buildModifiedScore(
+              b, l, scaled, 1.0,
+              {row, col, numQueries, valid, head, numHeads});
         if (!keyLengths && !mask)
           return scaled;
-        Value valid = numKeys;
         Value visible;
-        if (keyLengths) {
-          // The valid keys of this batch row: clamp(len, 0, S).
-          valid = buildValidKeys(b, l, a[1], numKeys);
+        if (keyLengths)
           visible = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
                                           col, valid);
-        }
         if (mask) {
           Value inMask =
               mask.buildIsVisible(b, l, row, col, numQueries, valid, head);

@@ -219,4 +219,28 @@ def Attn_SoftcapAttr : Attn_Attr<"Softcap", "softcap",
   let genVerifyDecl = 1;
 }
 
+def Attn_AlibiAttr : Attn_Attr<"Alibi", "alibi",
+    [DeclareAttrInterfaceMethods<Attn_ScoreModAttrInterface>]> {
+  let summary = "ALiBi: s <- s - m_h |pos(i) - j| (Press et al. 2022)";
+  let description = [{
+    Attention with linear biases: each score of query head h is lowered by
+    m_h times the distance between the query's position pos(i) (as for the
+    causal mask of the same alignment: i, or L - N + i) and the key j, so
+    near keys weigh more, with no position embedding. The slopes are the
+    paper's, from the op's H heads and the largest bias b (default 8): for
+    H a power of two m_h = 2^(-b (h + 1) / H); otherwise, with c the largest
+    power of two below H, the c slopes of c heads followed by the odd-rank
+    slopes of 2c heads, m_h = 2^(-b (2 (h - c) + 1) / (2 c)) for h >= c.
+
+    ```mlir
+    #attn.alibi<bottom_right>
+    #attn.alibi<top_left, max_bias = 16.0>
+    ```
+  }];
+  let parameters = (ins EnumParameter<Attn_Alignment>:$alignment,
+                        APFloatParameter<"the largest bias b">:$max_bias);
+  let hasCustomAssemblyFormat = 1; // AttnAttrs.cpp
+  let genVerifyDecl = 1;
+}
+
 #endif // ATTN_ATTRS_TD

@@ -21,6 +21,14 @@ public:
   virtual void addBound(Value value, StringRef symbol) = 0;
 };
 
+/// Where a score sits, as a score modifier sees it (index values): query
+/// row `row` of `numQueries`, key `col` among `numKeys` valid keys (the key
+/// length of its batch row), query head `head` of the op's `numHeads`.
+struct ScorePosition {
+  Value row, col, numQueries, numKeys, head;
+  int64_t numHeads;
+};
+
 } // namespace mlir::attn
 
 #include "attn/Dialect/Attn/IR/AttnAttrInterfaces.h.inc"

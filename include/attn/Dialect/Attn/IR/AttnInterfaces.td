@@ -73,13 +73,12 @@ def Attn_ScoreModAttrInterface : AttrInterface<"ScoreModAttrInterface"> {
   }];
   let methods = [
     InterfaceMethod<[{
-        Builds unit * f(s) from `score` = unit * s (f32), for query row
-        `row` and key column `col` (index values; a modifier that ignores
-        positions ignores them) of query head `head`.
+        Builds unit * f(s) from `score` = unit * s (f32) for the score at
+        `at` (a modifier that ignores positions ignores it).
       }], "::mlir::Value", "buildModifiedScore",
       (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
-           "::mlir::Value":$score, "double":$unit, "::mlir::Value":$row,
-           "::mlir::Value":$col, "::mlir::Value":$head)>,
+           "::mlir::Value":$score, "double":$unit,
+           "const ::mlir::attn::ScorePosition &":$at)>,
     InterfaceMethod<[{
         Whether f depends on the positions of the query and the key (a
         lowering that renumbers them, as the sparse decompositions do, must

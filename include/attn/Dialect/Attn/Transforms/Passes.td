@@ -216,6 +216,8 @@ def AttnApproximateExp2Pass : Pass<"attn-approximate-exp2"> {
     becomes e + ln(m) log2(e) from the exponent e and mantissa m of x
     (m in [sqrt(1/2), sqrt(2))), ln m by the atanh series to t^9 (error below
     1e-9), for positive normal x: the log-sum-exp of a row on the GPU.
+    `math.tanh` on f32 becomes MLIR's rational approximation (the
+    soft-capping score modifier; a library tanhf is a scalar call per lane).
   }];
   let options = [
     Option<"includeExp", "include-exp", "bool", /*default=*/"false",

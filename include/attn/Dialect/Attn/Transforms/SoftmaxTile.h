@@ -176,21 +176,19 @@ inline Value scaleIntoLog2Domain(OpBuilder &b, Location loc, Value queries,
 
 /// `scores` (rows x keys, f32, log2 domain) with the score modifier
 /// applied to every element (unit log2(e)), before any mask hides one;
-/// `position(row, col)` gives the element's query row, key column and query
-/// head from its indices in the tile.
+/// `position(row, col)` gives where the element at those indices of the
+/// tile sits.
 inline Value modifyScores(
     OpBuilder &b, Location loc, Value scores, ScoreModAttrInterface mod,
-    function_ref<std::tuple<Value, Value, Value>(OpBuilder &, Location, Value,
-                                                 Value)>
+    function_ref<ScorePosition(OpBuilder &, Location, Value, Value)>
         position) {
   GenericBuilder gb(b, loc);
   return gb.generic(
       {}, scores, {gb.map(2, {0, 1})}, {kPar, kPar},
       [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-        auto [row, col, head] =
-            position(nb, l, linalg::IndexOp::create(nb, l, 0),
-                     linalg::IndexOp::create(nb, l, 1));
-        return mod.buildModifiedScore(nb, l, a[0], kLog2E, row, col, head);
+        ScorePosition at = position(nb, l, linalg::IndexOp::create(nb, l, 0),
+                                    linalg::IndexOp::create(nb, l, 1));
+        return mod.buildModifiedScore(nb, l, a[0], kLog2E, at);
       });
 }
 

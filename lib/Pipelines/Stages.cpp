@@ -16,6 +16,7 @@ void attn::addFrontEndPasses(OpPassManager &pm, const std::string &strategy,
                              int64_t queryTile, int64_t keyTile, bool decode) {
   pm.addPass(createAttnExportSignaturePass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeLayersPass());
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeSinksPass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeSparseMasksPass());
   pm.addNestedPass<func::FuncOp>(
       createAttnSelectStrategyPass({strategy, queryTile, keyTile, decode}));

@@ -265,7 +265,7 @@ public:
          attend(*lookup(op.getQuery()), *lookup(op.getKey()),
                 *lookup(op.getValue()), lookup(op.getKeyLengths()),
                 op.getScaleOrDefault(), *mask, op.getLse() ? &lse : nullptr,
-                mod));
+                mod, lookup(op.getSinks())));
     if (op.getLse())
       bind(op.getLse(), std::move(lse));
     return success();
@@ -290,14 +290,18 @@ public:
       bind(op.getQueryGrad(), shapeOnly(q.shape));
       bind(op.getKeyGrad(), shapeOnly(k.shape));
       bind(op.getValueGrad(), shapeOnly(v.shape));
+      if (op.getSinksGrad())
+        bind(op.getSinksGrad(), shapeOnly({q.shape[1]}));
       return success();
     }
     ref::AttentionGradients grads = ref::attentionGradients(
         q, k, v, *lookup(op.getOutputGrad()), keyLengths,
-        op.getScaleOrDefault(), *mask, cost);
+        op.getScaleOrDefault(), *mask, cost, lookup(op.getSinks()));
     bind(op.getQueryGrad(), std::move(grads.dq));
     bind(op.getKeyGrad(), std::move(grads.dk));
     bind(op.getValueGrad(), std::move(grads.dv));
+    if (op.getSinksGrad())
+      bind(op.getSinksGrad(), std::move(grads.dsinks));
     return success();
   }
 
@@ -889,9 +893,11 @@ private:
                      const ref::Tensor &v, const ref::Tensor *keyLengths,
                      double scale, const ref::Mask &mask,
                      ref::Tensor *lse = nullptr,
-                     const ref::ScoreMod &mod = {}) {
+                     const ref::ScoreMod &mod = {},
+                     const ref::Tensor *sinks = nullptr) {
     if (computeValues)
-      return ref::attention(q, k, v, keyLengths, scale, mask, cost, lse, mod);
+      return ref::attention(q, k, v, keyLengths, scale, mask, cost, lse, mod,
+                            sinks);
     if (lse)
       *lse = shapeOnly({q.shape[0], q.shape[1], q.shape[2]});
     ref::Cost work =

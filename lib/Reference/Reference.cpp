@@ -147,6 +147,24 @@ std::vector<double> attn::reference::alibiSlopes(int64_t numHeads,
   return slopes;
 }
 
+/// A sink t (a logit with no value) joins the row's softmax: one more term
+/// of the denominator; `rowMax`, `sum` and `weights` (exp(s_j - rowMax))
+/// move to the larger maximum. Returns the sink's term, exp(t - rowMax). A
+/// sink of -inf is no sink.
+static double addSink(double sink, double &rowMax, double &sum,
+                      std::vector<double> &weights) {
+  if (sink == -std::numeric_limits<double>::infinity())
+    return 0;
+  double newMax = std::max(rowMax, sink);
+  double rescale = std::exp(rowMax - newMax);
+  for (double &w : weights)
+    w *= rescale;
+  double term = std::exp(sink - newMax);
+  sum = sum * rescale + term;
+  rowMax = newMax;
+  return term;
+}
+
 Cost attn::reference::attentionCost(const std::vector<int64_t> &qShape,
                                     const std::vector<int64_t> &kShape,
                                     const std::vector<int64_t> &vShape,
@@ -167,7 +185,8 @@ Cost attn::reference::attentionCost(const std::vector<int64_t> &qShape,
 Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
                                   const Tensor &v, const Tensor *keyLengths,
                                   double scale, const Mask &mask, Cost *cost,
-                                  Tensor *lse, const ScoreMod &mod) {
+                                  Tensor *lse, const ScoreMod &mod,
+                                  const Tensor *sinks) {
   int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3];
   int64_t Hkv = k.shape[1], S = k.shape[2], Dv = v.shape[3];
   int64_t group = H / Hkv;
@@ -190,6 +209,8 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
         auto [rowMax, sum] = softmaxWeights(
             &qh[i * D], kh, S, D, scale, seen, weights,
             [&](double s, int64_t j) { return mod.apply(s, i, j, N, valid, h); });
+        if (sinks)
+          addSink(sinks->data[h], rowMax, sum, weights);
         if (cost) {
           double pairs = std::count(seen.begin(), seen.end(), 1);
           cost->pairs += pairs;
@@ -216,11 +237,14 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
 
 AttentionGradients attn::reference::attentionGradients(
     const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &dout,
-    const Tensor *keyLengths, double scale, const Mask &mask, Cost *cost) {
+    const Tensor *keyLengths, double scale, const Mask &mask, Cost *cost,
+    const Tensor *sinks) {
   int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3];
   int64_t Hkv = k.shape[1], S = k.shape[2], Dv = v.shape[3];
   int64_t group = H / Hkv;
-  AttentionGradients grads{Tensor(q.shape), Tensor(k.shape), Tensor(v.shape)};
+  AttentionGradients grads{Tensor(q.shape), Tensor(k.shape), Tensor(v.shape),
+                           Tensor(sinks ? std::vector<int64_t>{H}
+                                        : std::vector<int64_t>{0})};
   std::vector<double> p(S), dp(S);
   std::vector<char> seen(S);
   for (int64_t b = 0; b < B; ++b) {
@@ -237,10 +261,13 @@ AttentionGradients attn::reference::attentionGradients(
         // P: the softmax of the row's visible scores.
         for (int64_t j = 0; j < S; ++j)
           seen[j] = visible(mask, keyLengths, b, h, i, j, N, S);
-        double sum = softmaxWeights(&qh[i * D], kh, S, D, scale, seen, p,
-                                    [](double s, int64_t) { return s; })
-                         .second;
-        if (sum == 0)
+        auto [rowMax, sum] =
+            softmaxWeights(&qh[i * D], kh, S, D, scale, seen, p,
+                           [](double s, int64_t) { return s; });
+        double sinkTerm = 0;
+        if (sinks) // A key with no value: P_sink = sinkTerm / sum.
+          sinkTerm = addSink(sinks->data[h], rowMax, sum, p);
+        if (sum == 0 || sinkTerm == sum)
           continue; // No visible key: no gradient flows through the row.
         // dP_ij = dout_i . v_j, and the softmax's Jacobian applied to it.
         double weighted = 0;
@@ -258,6 +285,9 @@ AttentionGradients attn::reference::attentionGradients(
             cost->flops += 2.0 * static_cast<double>(2 * D + 2 * Dv);
           }
         }
+        // dt = P_sink (dP_sink - weighted), dP_sink = dout_i . 0.
+        if (sinks)
+          grads.dsinks.data[h] -= sinkTerm / sum * weighted;
         for (int64_t j = 0; j < S; ++j) {
           if (!seen[j])
             continue;

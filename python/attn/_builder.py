@@ -98,10 +98,12 @@ def _signature(q, k, v, mask):
             "lse": f"tensor<?x{heads}x?xf32>"}
 
 
-def _clauses(key_lengths, mask, scale, score_mod=None):
+def _clauses(key_lengths, mask, scale, score_mod=None, sinks=None):
     clauses = ""
     if key_lengths is not None:
         clauses += " key_lengths(%key_lengths)"
+    if sinks is not None:
+        clauses += " sinks(%sinks)"
     if mask is not None:
         clauses += f" mask({mask.mlir})"
     if scale is not None:
@@ -109,7 +111,8 @@ def _clauses(key_lengths, mask, scale, score_mod=None):
     if score_mod is not None:
         if not isinstance(score_mod, ScoreMod):
             raise InvalidArgument("score_mod must be one of attn.score_mods' "
-                                  f"(softcap(...)), not {score_mod!r}")
+                                  f"(softcap(...), alibi(...)), not "
+                                  f"{score_mod!r}")
         clauses += f" score_mod({score_mod.mlir})"
     return clauses
 
@@ -128,20 +131,23 @@ def _float_literal(x):
 
 
 def attention_source(q, k, v, *, mask=None, key_lengths=None, scale=None,
-                     lse=False, score_mod=None):
+                     lse=False, score_mod=None, sinks=None):
     """The MLIR module attn.attention compiles for these arguments: one
     function @attention with dynamic B, N and S."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
-    return _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod)
+    sinks = _sinks(sinks, q)
+    return _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod,
+                           sinks)
 
 
 def attention_backward_source(q, k, v, *, mask=None, key_lengths=None,
-                              scale=None):
+                              scale=None, sinks=None):
     """The MLIR module attention_backward compiles: @attention_backward(q,
-    k, v, out, dout, lse[, key_lengths]) -> (dq, dk, dv), one
-    attn.attention_grad (docs/Training.md)."""
+    k, v, out, dout, lse[, key_lengths][, sinks]) -> (dq, dk, dv[, dsinks]),
+    one attn.attention_grad (docs/Training.md)."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
-    return _backward_source(q, k, v, mask, key_lengths, scale)
+    return _backward_source(q, k, v, mask, key_lengths, scale,
+                            _sinks(sinks, q))
 
 
 def _prepare(q, k, v, mask, key_lengths):
@@ -161,14 +167,34 @@ def _prepare(q, k, v, mask, key_lengths):
     return q, k, v, mask
 
 
-def _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod):
+def _sinks(sinks, q):
+    """The sinks as float32, one per query head of q, or None."""
+    if sinks is None:
+        return None
+    if isinstance(sinks, (list, tuple)):
+        sinks = np.asarray(sinks, dtype=np.float32)
+    heads = int(q.shape[1]) if len(q.shape) == 4 else None
+    if tuple(sinks.shape) != (heads,) or "float32" not in str(sinks.dtype):
+        raise InvalidArgument(
+            f"sinks must be one float32 logit per query head, shape ({heads},)"
+            f", not {getattr(sinks, 'dtype', type(sinks))} of shape "
+            f"{tuple(sinks.shape)}")
+    return sinks
+
+
+def _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod,
+                    sinks=None):
     types = _signature(q, k, v, mask)
     args = [f"%q: {types['q']}", f"%k: {types['k']}", f"%v: {types['v']}"]
     operand_types = [types["q"], types["k"], types["v"]]
     if key_lengths is not None:
         args.append("%key_lengths: tensor<?xi32>")
         operand_types.append("tensor<?xi32>")
-    clauses = _clauses(key_lengths, mask, scale, score_mod)
+    if sinks is not None:
+        sinks_type = f"tensor<{sinks.shape[0]}xf32>"
+        args.append(f"%sinks: {sinks_type}")
+        operand_types.append(sinks_type)
+    clauses = _clauses(key_lengths, mask, scale, score_mod, sinks)
     results = [types["out"]] + ([types["lse"]] if lse else [])
     names = "%o, %lse" if lse else "%o"
     return (
@@ -180,7 +206,7 @@ def _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod):
         "}\n")
 
 
-def _backward_source(q, k, v, mask, key_lengths, scale):
+def _backward_source(q, k, v, mask, key_lengths, scale, sinks=None):
     types = _signature(q, k, v, mask)
     names = ["q", "k", "v", "out", "dout", "lse"]
     kinds = ["q", "k", "v", "out", "out", "lse"]
@@ -190,53 +216,65 @@ def _backward_source(q, k, v, mask, key_lengths, scale):
         args.append("%key_lengths: tensor<?xi32>")
         operand_types.append("tensor<?xi32>")
     results = [types["q"], types["k"], types["v"]]
+    grads = "%dq, %dk, %dv"
+    if sinks is not None:
+        sinks_type = f"tensor<{sinks.shape[0]}xf32>"
+        args.append(f"%sinks: {sinks_type}")
+        operand_types.append(sinks_type)
+        results.append(sinks_type)
+        grads += ", %dsinks"
     return (
         f"func.func @attention_backward({', '.join(args)})\n"
         f"    -> ({', '.join(results)}) {{\n"
-        f"  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %out, %dout, %lse"
-        f"{_clauses(key_lengths, mask, scale)}\n"
+        f"  {grads} = attn.attention_grad %q, %k, %v, %out, %dout, %lse"
+        f"{_clauses(key_lengths, mask, scale, sinks=sinks)}\n"
         f"      : ({', '.join(operand_types)}) -> ({', '.join(results)})\n"
-        f"  return %dq, %dk, %dv : {', '.join(results)}\n"
+        f"  return {grads} : {', '.join(results)}\n"
         "}\n")
 
 
-def _run(source, entry, inputs, key_lengths, target, copy, options):
+def _run(source, entry, inputs, optional, target, copy, options):
     """Function `entry` of `source`, compiled once per source, target and
-    options (attn.cache), called on `inputs` (and the key lengths)."""
+    options (attn.cache), called on `inputs` and those of the `optional`
+    inputs (key lengths, sinks) that are given."""
     key = (source, target, tuple(sorted(options.items())))
     function = cache.get(
         key, lambda: compile(source, target, **options).functions[entry])
-    if key_lengths is not None:
-        inputs = inputs + [key_lengths]
+    inputs = inputs + [x for x in optional if x is not None]
     return function(*inputs, copy=copy)
 
 
 def attention(q, k, v, *, mask=None, key_lengths=None, scale=None, lse=False,
-              score_mod=None, target="cpu", copy=False, **options):
+              score_mod=None, sinks=None, target="cpu", copy=False,
+              **options):
     """Scaled dot-product attention of q (B, H, N, D), k (B, Hkv, S, D) and
     v (B, Hkv, S, Dv): softmax(scale q k^T) v over the keys the mask and the
     key lengths (integers, one per batch row) let each query see;
     grouped-query when Hkv < H. Returns out (B, H, N, Dv), and the
     log-sum-exp (B, H, N) too when lse=True. `score_mod` (attn.score_mods)
-    modifies each score before the mask. The module is compiled on the
+    modifies each score before the mask; `sinks` (H float32 logits) join
+    each row's softmax denominator with no value. The module is compiled on the
     first call with these static shapes, dtype and options, and reused
     (attn.cache); copy=True copies non-contiguous inputs instead of refusing
     them."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
+    sinks = _sinks(sinks, q)
     source = _forward_source(q, k, v, mask, key_lengths, scale, lse,
-                             score_mod)
-    return _run(source, "attention", [q, k, v], key_lengths, target, copy,
-                options)
+                             score_mod, sinks)
+    return _run(source, "attention", [q, k, v], [key_lengths, sinks], target,
+                copy, options)
 
 
 def attention_backward(q, k, v, out, dout, lse, *, mask=None,
-                       key_lengths=None, scale=None, target="cpu", copy=False,
-                       **options):
+                       key_lengths=None, scale=None, sinks=None, target="cpu",
+                       copy=False, **options):
     """The gradients (dq, dk, dv) of attention(q, k, v, ...) whose output
     was `out` and log-sum-exp `lse` (attention(..., lse=True)), for the
     output's gradient `dout`: FlashAttention-2's backward, deterministic
-    (docs/Training.md). Compiled once per signature (attn.cache)."""
+    (docs/Training.md); with the forward's `sinks`, (dq, dk, dv, dsinks).
+    Compiled once per signature (attn.cache)."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
-    source = _backward_source(q, k, v, mask, key_lengths, scale)
+    sinks = _sinks(sinks, q)
+    source = _backward_source(q, k, v, mask, key_lengths, scale, sinks)
     return _run(source, "attention_backward", [q, k, v, out, dout, lse],
-                key_lengths, target, copy, options)
+                [key_lengths, sinks], target, copy, options)

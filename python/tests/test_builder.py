@@ -257,3 +257,32 @@ def test_alibi(rng, alignment, max_bias):
         attn.score_mods.alibi(max_bias=0)
     with pytest.raises(attn.InvalidArgument, match="score_mod must be"):
         attn.attention(q, k, v, score_mod="softcap")
+
+
+def test_sinks(rng):
+    """A sink per head joins each row's denominator with no value; a row
+    that sees no key (key length 0) gives 0 and its lse is the sink."""
+    n, s = 19, 33
+    q, k, v = qkv(rng, n, s)
+    sinks = np.array([0.5, -1.0, 3.0, 8.0], dtype=np.float32)
+    lengths = np.array([33, 0], dtype=np.int32)
+    out, lse = attn.attention(q, k, v, mask=attn.masks.causal("bottom_right"),
+                              key_lengths=lengths, sinks=sinks, lse=True)
+    qd, kd, vd = (x.astype(np.float64) for x in (q, k, v))
+    i, j = np.arange(n)[:, None], np.arange(s)[None, :]
+    for b in range(B):
+        visible = (j <= i + s - n) & (j < lengths[b])
+        for h in range(H):
+            g = h // (H // HKV)
+            scores = np.where(visible, qd[b, h] @ kd[b, g].T / np.sqrt(D),
+                              -np.inf)
+            top = np.maximum(scores.max(axis=1, keepdims=True), sinks[h])
+            weights = np.exp(scores - top)
+            denominator = weights.sum(axis=1, keepdims=True) + np.exp(
+                sinks[h] - top)
+            close(out[b, h], weights / denominator @ vd[b, g])
+            close(lse[b, h], (top + np.log(denominator))[:, 0])
+    assert (np.asarray(out)[1] == 0).all()
+    assert np.allclose(np.asarray(lse)[1], sinks[None, :, None])
+    with pytest.raises(attn.InvalidArgument, match="one float32 logit per"):
+        attn.attention(q, k, v, sinks=np.zeros(3, np.float32))

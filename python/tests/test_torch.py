@@ -204,3 +204,40 @@ def test_score_modifiers_have_no_backward_yet():
     q, k, v = inputs(5, 5)
     with pytest.raises(attn.InvalidArgument, match="score_mod"):
         attn.torch.attention(q, k, v, score_mod=attn.score_mods.softcap(5.0))
+
+
+def test_sinks_gradients_match_pytorch_autograd():
+    """Learned sinks (gpt-oss): a logit per head with no value, in the
+    denominator of every row; their gradient too, against PyTorch's
+    autograd of a float64 forward written here (the sink as one more
+    column of scores whose value is 0)."""
+    q, k, v = inputs(23, 31)
+    sinks = torch.tensor([0.5, -1.0, 2.0, 0.0], requires_grad=True)
+    lengths = torch.tensor([31, 0], dtype=torch.int32)
+    mask = attn.masks.causal("bottom_right")
+    out = attn.torch.attention(q, k, v, mask=mask, key_lengths=lengths,
+                               sinks=sinks)
+    dout = torch.rand_like(out) - 0.5
+    grads = torch.autograd.grad(out, (q, k, v, sinks), dout)
+
+    q64, k64, v64, t64 = (x.detach().double().requires_grad_()
+                          for x in (q, k, v, sinks))
+    g = H // HKV
+    kk, vv = k64.repeat_interleave(g, 1), v64.repeat_interleave(g, 1)
+    scores = q64 @ kk.transpose(-1, -2) / D ** 0.5
+    n, s = scores.shape[-2:]
+    allowed = torch.ones(n, s, dtype=torch.bool).tril(s - n)
+    allowed = allowed.expand(B, 1, n, s).clone()
+    allowed[1, :, :, 0:] = False  # key length 0
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    sink_column = t64.view(1, H, 1, 1).expand(B, H, n, 1)
+    weights = torch.softmax(torch.cat([scores, sink_column], -1), -1)
+    expected_out = weights[..., :s] @ vv
+    expected = torch.autograd.grad(expected_out, (q64, k64, v64, t64),
+                                   dout.double())
+    assert torch.allclose(out.double(), expected_out, atol=1e-5)
+    assert (out[1] == 0).all()
+    for got, want in zip(grads, expected):
+        assert torch.isfinite(got).all()
+        assert torch.allclose(got.double(), want, atol=1e-4), (
+            (got.double() - want).abs().max())

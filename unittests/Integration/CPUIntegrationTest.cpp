@@ -609,8 +609,9 @@ namespace {
 /// @f_backward returns satisfy sum_i <g_i, u_i> = d/dh sum <dy, f(x + h u)>
 /// at h = 0, the derivative taken by central differences of the float64
 /// reference's forward (the backward is evaluated by the same reference, so
-/// this checks the derivation, not a lowering): layers, softmax and linear
-/// attention (causal too: the reverse scan over two chunks of 64).
+/// this checks the derivation, not a lowering): layers, softmax attention
+/// (with sinks too) and linear attention (causal too: the reverse scan over
+/// two chunks of 64).
 TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
   const char *text = R"mlir(
     func.func @layer_gqa_causal(%x: tensor<2x7x12xf32>, %wq: tensor<12x12xf32>,
@@ -640,6 +641,15 @@ TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
           : (tensor<1x3x11x4xf32>, tensor<1x3x11x4xf32>, tensor<1x3x11x4xf32>)
             -> tensor<1x3x11x4xf32>
       return %o : tensor<1x3x11x4xf32>
+    }
+    func.func @sinks_gqa_causal(%q: tensor<2x4x5x4xf32>, %k: tensor<2x2x6x4xf32>,
+                                %v: tensor<2x2x6x3xf32>, %len: tensor<2xi32>,
+                                %sinks: tensor<4xf32>) -> tensor<2x4x5x3xf32> {
+      %o = attn.attention %q, %k, %v key_lengths(%len) sinks(%sinks)
+          mask(#attn.causal<bottom_right>)
+          : (tensor<2x4x5x4xf32>, tensor<2x2x6x4xf32>, tensor<2x2x6x3xf32>,
+             tensor<2xi32>, tensor<4xf32>) -> tensor<2x4x5x3xf32>
+      return %o : tensor<2x4x5x3xf32>
     }
     func.func @linear_gqa_state(%q: tensor<2x4x9x8xf32>, %k: tensor<2x2x11x8xf32>,
                                 %v: tensor<2x2x11x6xf32>, %len: tensor<2xi32>,
@@ -696,7 +706,7 @@ TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
   };
   for (const char *name :
        {"layer_gqa_causal", "layer_cross_padded", "self_window",
-        "linear_gqa_state", "linear_relu", "causal_linear_chunks",
+        "sinks_gqa_causal", "linear_gqa_state", "linear_relu", "causal_linear_chunks",
         "causal_linear_padded"}) {
     SCOPED_TRACE(name);
     auto forward = module->lookupSymbol<mlir::func::FuncOp>(name);

@@ -25,6 +25,7 @@ struct GradientCase {
   int64_t B, H, Hkv, N, S, D, Dv;
   Mask mask;
   std::vector<double> keyLengths; // Empty: none.
+  std::vector<double> sinks;      // Empty: none; else one per query head.
 };
 
 void PrintTo(const GradientCase &c, std::ostream *os) { *os << c.name; }
@@ -84,18 +85,23 @@ TEST_P(ReferenceGradients, MatchCentralDifferences) {
   Tensor lengths({c.B});
   lengths.data = c.keyLengths;
   const Tensor *keyLengths = c.keyLengths.empty() ? nullptr : &lengths;
+  Tensor sinkValues({c.H});
+  if (!c.sinks.empty())
+    sinkValues.data = c.sinks;
+  const Tensor *sinks = c.sinks.empty() ? nullptr : &sinkValues;
   double scale = 0.7;
 
   auto loss = [&] {
-    Tensor out = attention(q, k, v, keyLengths, scale, c.mask);
+    Tensor out = attention(q, k, v, keyLengths, scale, c.mask, nullptr,
+                           nullptr, {}, sinks);
     double sum = 0;
     for (int64_t i = 0; i < out.numElements(); ++i)
       sum += out.data[i] * dout.data[i];
     return sum;
   };
   Cost cost;
-  AttentionGradients grads =
-      attentionGradients(q, k, v, dout, keyLengths, scale, c.mask, &cost);
+  AttentionGradients grads = attentionGradients(q, k, v, dout, keyLengths,
+                                                scale, c.mask, &cost, sinks);
   ASSERT_EQ(grads.dq.shape, q.shape);
   ASSERT_EQ(grads.dk.shape, k.shape);
   ASSERT_EQ(grads.dv.shape, v.shape);
@@ -120,6 +126,8 @@ TEST_P(ReferenceGradients, MatchCentralDifferences) {
   check(q, grads.dq, "dq");
   check(k, grads.dk, "dk");
   check(v, grads.dv, "dv");
+  if (sinks)
+    check(sinkValues, grads.dsinks, "dsinks");
 }
 
 const GradientCase kCases[] = {
@@ -143,6 +151,11 @@ const GradientCase kCases[] = {
      {}},
     {"grouped_query_8", 1, 8, 1, 2, 3, 2, 2, Mask(), {}},
     {"cross", 2, 2, 2, 3, 11, 3, 5, Mask(), {11, 7}},
+    // Sinks: a logit per head with no value; a batch row with no key
+    // (its rows' weights are all the sink's: no gradient).
+    {"sinks", 1, 2, 2, 5, 7, 3, 4, Mask(), {}, {0.4, 2.5}},
+    {"sinks_grouped_causal_key_lengths", 3, 4, 2, 4, 5, 2, 3,
+     causal(Alignment::BottomRight), {5, 0, 2}, {-1.0, 0.3, 1.2, 0.0}},
 };
 
 INSTANTIATE_TEST_SUITE_P(

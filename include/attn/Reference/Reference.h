@@ -109,11 +109,14 @@ std::vector<double> alibiSlopes(int64_t numHeads, double maxBias);
 /// makes keys >= clamp(len, 0, S) of each batch row invisible. A row that
 /// sees no key is 0. Adds the work to `cost` when given. With `lse`, also
 /// stores there (B, H, N) the log of each row's softmax denominator,
-/// log sum_j exp(scale q.k_j), -inf for a row that sees no key.
+/// log sum_j exp(scale q.k_j), -inf for a row that sees no key. `mod`
+/// modifies each score; `sinks` (H values, or null) adds exp(sinks[h]) to
+/// the denominator of every row of head h (a key with no value), and to
+/// the lse.
 Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v,
                  const Tensor *keyLengths, double scale, const Mask &mask,
                  Cost *cost = nullptr, Tensor *lse = nullptr,
-                 const ScoreMod &mod = {});
+                 const ScoreMod &mod = {}, const Tensor *sinks = nullptr);
 
 /// The gradients of `attention` (the same arguments) for the gradient
 /// `dout` (B, H, N, Dv) of its output, from the formulas: with P the softmax
@@ -127,13 +130,17 @@ Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v,
 /// q, dk like k, dv like v. Adds the backward's work (per visible pair,
 /// 2 (2 D + 2 Dv) FLOPs: the recomputed score, dP, and the three products)
 /// to `cost` when given.
+/// With `sinks` (H, as for `attention`), also the sinks' gradient (H): the
+/// sink of head h is a key with no value, dt_h = sum over rows of
+/// P_sink (0 - sum_j P_ij dP_ij).
 struct AttentionGradients {
-  Tensor dq, dk, dv;
+  Tensor dq, dk, dv, dsinks;
 };
 AttentionGradients attentionGradients(const Tensor &q, const Tensor &k,
                                       const Tensor &v, const Tensor &dout,
                                       const Tensor *keyLengths, double scale,
-                                      const Mask &mask, Cost *cost = nullptr);
+                                      const Mask &mask, Cost *cost = nullptr,
+                                      const Tensor *sinks = nullptr);
 
 /// Attentions over disjoint key sets merged into the attention over their
 /// union, from their outputs (B, H, N, Dv) and log-sum-exps (B, H, N):

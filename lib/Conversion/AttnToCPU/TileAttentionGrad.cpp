@@ -600,7 +600,8 @@ struct AttnTileAttentionGradPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (failed(verifyCPUTiles(getOperation(), queryTile, keyTile)))
+    if (failed(verifyCPUTiles(getOperation(), queryTile, keyTile)) ||
+        failed(verifySinksTakenOut(getOperation(), getArgument())))
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     patterns.add<TileAttentionGrad>(&getContext(), queryTile, keyTile);

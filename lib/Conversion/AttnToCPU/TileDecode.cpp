@@ -363,6 +363,8 @@ struct AttnTileDecodePass
           << workers.getValue();
       return signalPassFailure();
     }
+    if (failed(verifySinksTakenOut(getOperation(), getArgument())))
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     populateTileDecodePatterns(patterns, keyTile, maxRows, chunks, workers);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

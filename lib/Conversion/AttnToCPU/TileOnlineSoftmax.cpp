@@ -546,7 +546,8 @@ struct AttnTileOnlineSoftmaxPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (failed(verifyCPUTiles(getOperation(), queryTile, keyTile)))
+    if (failed(verifyCPUTiles(getOperation(), queryTile, keyTile)) ||
+        failed(verifySinksTakenOut(getOperation(), getArgument())))
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     populateTileOnlineSoftmaxPatterns(patterns, queryTile, keyTile, bf16Pairs);

@@ -52,6 +52,8 @@ struct AttnLowerAttentionToGPUPass
           << tensorCoreKeyTile.getValue();
       return signalPassFailure();
     }
+    if (failed(verifySinksTakenOut(getOperation(), getArgument())))
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     if (tensorCores)
       populateTensorCoreKernelPatterns(patterns, tensorCoreQueryTile,

@@ -176,3 +176,17 @@ func.func @softcap(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
         -> tensor<1x1x4x8xf32>
   return %o : tensor<1x1x4x8xf32>
 }
+
+// -----
+
+// Sinks: the gradient op takes them and returns theirs, named dsinks.
+// CHECK-LABEL: func.func @sinks_backward
+// CHECK-SAME: -> (tensor<1x1x4x8xf32> {attn.name = "dq"}, tensor<1xf32> {attn.name = "dsinks"})
+// CHECK: %[[O:.*]], %[[LSE:.*]] = attn.attention %{{.*}} sinks(%{{.*}})
+// CHECK: %[[DQ:.*]], %[[DK:.*]], %[[DV:.*]], %[[DS:.*]] = attn.attention_grad {{.*}}, %[[O]], %{{.*}}, %[[LSE]] sinks(%{{.*}})
+func.func @sinks(%q: tensor<1x1x4x8xf32>, %s: tensor<1xf32>) -> tensor<1x1x4x8xf32> {
+  %o = attn.attention %q, %q, %q sinks(%s)
+      : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>,
+         tensor<1xf32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}

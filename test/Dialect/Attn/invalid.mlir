@@ -527,7 +527,7 @@ func.func @global_parameter_typo(%q: tensor<1x1x4x8xf32>) {
 // -----
 
 func.func @clause_typo(%q: tensor<1x1x4x8xf32>) {
-  // expected-error @+1 {{custom op 'attn.attention' has no clause `scael` (did you mean `scale`?); its clauses are key_lengths, mask, scale and score_mod}}
+  // expected-error @+1 {{custom op 'attn.attention' has no clause `scael` (did you mean `scale`?); its clauses are key_lengths, sinks, mask, scale and score_mod}}
   %o = attn.attention %q, %q, %q scael(0.5) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
@@ -726,6 +726,38 @@ func.func @alibi_without_alignment(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf3
   // expected-error @+1 {{#attn.alibi takes its parameters in <alignment[, max_bias = b]>: #attn.alibi<bottom_right>}}
   %o = attn.attention %q, %q, %q score_mod(#attn.alibi) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @sinks_not_per_head(%q: tensor<1x4x4x8xf32>, %s: tensor<2xf32>) -> tensor<1x4x4x8xf32> {
+  // expected-error @+1 {{'attn.attention' op sinks must be one f32 logit per query head, tensor<4xf32>, got 'tensor<2xf32>'}}
+  %o = attn.attention %q, %q, %q sinks(%s) : (tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>, tensor<2xf32>) -> tensor<1x4x4x8xf32>
+  return %o : tensor<1x4x4x8xf32>
+}
+
+// -----
+
+func.func @sinks_not_f32(%q: tensor<1x4x4x8xbf16>, %s: tensor<4xbf16>) -> tensor<1x4x4x8xbf16> {
+  // expected-error @+1 {{sinks must be one f32 logit per query head, tensor<4xf32>, got 'tensor<4xbf16>'}}
+  %o = attn.attention %q, %q, %q sinks(%s) : (tensor<1x4x4x8xbf16>, tensor<1x4x4x8xbf16>, tensor<1x4x4x8xbf16>, tensor<4xbf16>) -> tensor<1x4x4x8xbf16>
+  return %o : tensor<1x4x4x8xbf16>
+}
+
+// -----
+
+func.func @grad_with_sinks_and_three_results(%q: tensor<1x1x4x8xf32>, %lse: tensor<1x1x4xf32>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{'attn.attention_grad' op with sinks has a fourth result, their gradient}}
+  %dq, %dk, %dv = attn.attention_grad %q, %q, %q, %q, %q, %lse sinks(%s) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4xf32>, tensor<1xf32>) -> (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>)
+  return
+}
+
+// -----
+
+func.func @grad_sinks_gradient_shape(%q: tensor<1x2x4x8xf32>, %lse: tensor<1x2x4xf32>, %s: tensor<2xf32>) {
+  // expected-error @+1 {{the sinks' gradient must be one f32 logit per query head, tensor<2xf32>, got 'tensor<3xf32>'}}
+  %dq, %dk, %dv, %ds = attn.attention_grad %q, %q, %q, %q, %q, %lse sinks(%s) : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4xf32>, tensor<2xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<3xf32>)
+  return
 }
 
 // -----

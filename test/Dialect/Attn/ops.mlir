@@ -37,6 +37,18 @@ func.func @softcap(%q: tensor<2x4x8x16xf32>) -> tensor<2x4x8x16xf32> {
   return %o : tensor<2x4x8x16xf32>
 }
 
+// Sinks: one f32 logit per query head.
+// CHECK-LABEL: func.func @sinks
+// CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} key_lengths(%{{.*}}) sinks(%{{.*}}) mask(#attn.causal<bottom_right>) : (tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2xi32>, tensor<4xf32>)
+func.func @sinks(%q: tensor<2x4x8x16xf32>, %len: tensor<2xi32>,
+                 %sinks: tensor<4xf32>) -> tensor<2x4x8x16xf32> {
+  %o = attn.attention %q, %q, %q mask(#attn.causal<bottom_right>)
+      sinks(%sinks) key_lengths(%len)
+      : (tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>,
+         tensor<2xi32>, tensor<4xf32>) -> tensor<2x4x8x16xf32>
+  return %o : tensor<2x4x8x16xf32>
+}
+
 // ALiBi's alignment, and its largest bias when it is not the paper's 8.
 // CHECK-LABEL: func.func @alibi
 // CHECK: score_mod(#attn.alibi<bottom_right>)

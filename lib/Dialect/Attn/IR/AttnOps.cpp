@@ -117,18 +117,25 @@ static void printAttrClause(OpAsmPrinter &printer, StringRef keyword,
   printer << ")";
 }
 
-/// attn.attention: key_lengths(%l) mask(#m) scale(s) score_mod(#f); the
-/// gradient's clauses are the same but for score_mod (`mod` null).
+/// attn.attention: key_lengths(%l) sinks(%s) mask(#m) scale(s)
+/// score_mod(#f); the gradient's clauses are the same but for score_mod
+/// (`mod` null).
 static ParseResult parseAttentionClauses(
     OpAsmParser &parser,
     std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
+    std::optional<OpAsmParser::UnresolvedOperand> *sinks,
     MaskAttrInterface &mask, FloatAttr &scale, ScoreModAttrInterface *mod) {
-  SmallVector<StringRef> keywords = {"key_lengths", "mask", "scale"};
+  SmallVector<StringRef> keywords = {"key_lengths"};
+  if (sinks)
+    keywords.push_back("sinks");
+  keywords.append({"mask", "scale"});
   if (mod)
     keywords.push_back("score_mod");
   return parseClauses(parser, keywords, [&](StringRef keyword) {
     if (keyword == "key_lengths")
       return parseOperandClause(parser, keyLengths);
+    if (keyword == "sinks")
+      return parseOperandClause(parser, *sinks);
     if (keyword == "mask")
       return parseMaskClause(parser, mask);
     if (keyword == "score_mod")
@@ -142,25 +149,35 @@ static ParseResult parseAttentionClauses(
 static ParseResult parseAttentionClauses(
     OpAsmParser &parser,
     std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
+    std::optional<OpAsmParser::UnresolvedOperand> &sinks,
     MaskAttrInterface &mask, FloatAttr &scale, ScoreModAttrInterface &mod) {
-  return parseAttentionClauses(parser, keyLengths, mask, scale, &mod);
+  return parseAttentionClauses(parser, keyLengths, &sinks, mask, scale, &mod);
 }
 
 static ParseResult parseAttentionClauses(
     OpAsmParser &parser,
     std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
+    std::optional<OpAsmParser::UnresolvedOperand> &sinks,
     MaskAttrInterface &mask, FloatAttr &scale) {
-  return parseAttentionClauses(parser, keyLengths, mask, scale, nullptr);
+  return parseAttentionClauses(parser, keyLengths, &sinks, mask, scale,
+                               nullptr);
 }
 
 static void printAttentionClauses(OpAsmPrinter &printer, Operation *,
-                                  Value keyLengths, MaskAttrInterface mask,
-                                  FloatAttr scale,
-                                  ScoreModAttrInterface mod = {}) {
+                                  Value keyLengths, Value sinks,
+                                  MaskAttrInterface mask, FloatAttr scale,
+                                  ScoreModAttrInterface mod) {
   printOperandClause(printer, "key_lengths", keyLengths);
+  printOperandClause(printer, "sinks", sinks);
   printAttrClause(printer, "mask", mask);
   printAttrClause(printer, "scale", scale);
   printAttrClause(printer, "score_mod", mod);
+}
+
+static void printAttentionClauses(OpAsmPrinter &printer, Operation *op,
+                                  Value keyLengths, Value sinks,
+                                  MaskAttrInterface mask, FloatAttr scale) {
+  printAttentionClauses(printer, op, keyLengths, sinks, mask, scale, {});
 }
 
 /// attn.multi_head: source(%c) key_lengths(%l) heads(H) kv_heads(Hkv)
@@ -527,6 +544,20 @@ static LogicalResult verifyAttentionClauses(Operation *op, Value q, Value k,
   return success();
 }
 
+/// Sinks, or their gradient: one f32 logit per query head, (H).
+static LogicalResult verifySinks(Operation *op, StringRef what, Value sinks,
+                                 int64_t heads) {
+  if (!sinks)
+    return success();
+  auto type = cast<RankedTensorType>(sinks.getType());
+  if (type.getRank() == 1 && type.getDimSize(0) == heads &&
+      type.getElementType().isF32())
+    return success();
+  return op->emitOpError() << what << " must be one f32 logit per query "
+                           << "head, tensor<" << heads << "xf32>, got "
+                           << type;
+}
+
 LogicalResult AttentionOp::verify() {
   Operation *op = getOperation();
   if (failed(verifySizes(op)))
@@ -542,6 +573,8 @@ LogicalResult AttentionOp::verify() {
   if (failed(verifyResultShape(op,
                                {dimOf(q, 0), heads, dimOf(q, 2), dimOf(v, 3)},
                                "batch, heads, queries, value_dim")))
+    return failure();
+  if (failed(verifySinks(op, "sinks", getSinks(), heads)))
     return failure();
   return verifyLogSumExp(op, "lse", getLse(),
                          {dimOf(q, 0), heads, dimOf(q, 2)});
@@ -559,6 +592,8 @@ void AttentionOp::describeShapeContract(ShapeContract &contract) {
     contract.addValue(keyLengths, "key_lengths", {"B"});
     contract.addBound(keyLengths, "S");
   }
+  if (Value sinks = getSinks())
+    contract.addValue(sinks, "sinks", {"H"});
   contract.addValue(getResult(), "out", {"B", "H", "N", "Dv"});
   if (Value lse = getLse())
     contract.addValue(lse, "lse", {"B", "H", "N"});
@@ -605,6 +640,14 @@ LogicalResult AttentionGradOp::verify() {
   if (failed(verifyLogSumExp(op, "lse", getLse(),
                              {dimOf(q, 0), dimOf(q, 1), dimOf(q, 2)})))
     return failure();
+  if (failed(verifySinks(op, "sinks", getSinks(), dimOf(q, 1))) ||
+      failed(verifySinks(op, "the sinks' gradient", getSinksGrad(),
+                         dimOf(q, 1))))
+    return failure();
+  if (!getSinks() != !getSinksGrad())
+    return emitOpError() << (getSinks() ? "with sinks has a fourth result, "
+                                          "their gradient"
+                                        : "without sinks has three results");
   // Each gradient has its operand's type.
   for (auto [grad, operand, name] :
        {std::tuple(getQueryGrad(), q, "query"), std::tuple(getKeyGrad(), k, "key"),
@@ -632,9 +675,13 @@ void AttentionGradOp::describeShapeContract(ShapeContract &contract) {
     contract.addValue(keyLengths, "key_lengths", {"B"});
     contract.addBound(keyLengths, "S");
   }
+  if (Value sinks = getSinks())
+    contract.addValue(sinks, "sinks", {"H"});
   contract.addValue(getQueryGrad(), "dq", {"B", "H", "N", "D"});
   contract.addValue(getKeyGrad(), "dk", {"B", "Hkv", "S", "D"});
   contract.addValue(getValueGrad(), "dv", {"B", "Hkv", "S", "Dv"});
+  if (Value sinksGrad = getSinksGrad())
+    contract.addValue(sinksGrad, "dsinks", {"H"});
 }
 
 //===----------------------------------------------------------------------===//

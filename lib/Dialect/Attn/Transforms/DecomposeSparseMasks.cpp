@@ -595,6 +595,10 @@ struct DecomposeSparseMasks : OpRewritePattern<AttentionOp> {
     if (ScoreModAttrInterface mod = op.getScoreModAttr();
         mod && mod.dependsOnPositions())
       return rewriter.notifyMatchFailure(op, "a score modifier of positions");
+    // Sinks belong to the whole row's softmax: attn-decompose-sinks takes
+    // them out first.
+    if (op.getSinks())
+      return rewriter.notifyMatchFailure(op, "sinks");
     SmallVector<MaskPiece> pieces = piecesOf(op);
     if (pieces.empty())
       return rewriter.notifyMatchFailure(op, "no sparse decomposition");
@@ -694,8 +698,8 @@ private:
     // (A score modifier here ignores positions: matchAndRewrite keeps the
     // others away.)
     auto attention = AttentionOp::create(rewriter, loc, outType, lseType, q,
-                                         k, v, keyLengths, piece.mask,
-                                         op.getScaleAttr(),
+                                         k, v, keyLengths, /*sinks=*/Value(),
+                                         piece.mask, op.getScaleAttr(),
                                          op.getScoreModAttr());
     if (Attribute strategy = op->getAttr(kStrategyAttr))
       attention->setAttr(kStrategyAttr, strategy);
@@ -722,6 +726,8 @@ struct DecomposeSparseMaskGrads : OpRewritePattern<AttentionGradOp> {
 
   LogicalResult matchAndRewrite(AttentionGradOp op,
                                 PatternRewriter &rewriter) const override {
+    if (op.getSinks())
+      return rewriter.notifyMatchFailure(op, "sinks");
     SmallVector<MaskPiece> pieces = piecesOf(op);
     if (pieces.empty())
       return rewriter.notifyMatchFailure(op, "no sparse decomposition");
@@ -744,12 +750,13 @@ struct DecomposeSparseMaskGrads : OpRewritePattern<AttentionGradOp> {
         Value k = toPieceKeys(sb, op.getKey(), piece, ownKV);
         Value v = toPieceKeys(sb, op.getValue(), piece, ownKV);
         auto grad = AttentionGradOp::create(
-            rewriter, loc, q.getType(), k.getType(), v.getType(), q, k, v,
+            rewriter, loc, q.getType(), k.getType(), v.getType(),
+            /*sinks_grad=*/Type(), q, k, v,
             toPieceRows(sb, op.getOutput(), piece),
             toPieceRows(sb, op.getOutputGrad(), piece),
             toPieceRows(sb, op.getLse(), piece),
             pieceKeyLengths(sb, op.getKey(), op.getKeyLengths(), batch, piece),
-            piece.mask, op.getScaleAttr());
+            /*sinks=*/Value(), piece.mask, op.getScaleAttr());
         if (Attribute strategy = op->getAttr(kStrategyAttr))
           grad->setAttr(kStrategyAttr, strategy);
         dq.push_back(

@@ -131,11 +131,15 @@ private:
       return op.emitError("attn-generate-gradients: the gradient through a "
                           "log-sum-exp is not supported");
     Value dout = gradientOf(op.getResult());
+    Value sinks = op.getSinks();
     auto grad = AttentionGradOp::create(
         b, loc, op.getQuery().getType(), op.getKey().getType(),
-        op.getValue().getType(), op.getQuery(), op.getKey(), op.getValue(),
-        op.getResult(), dout, op.getLse(), op.getKeyLengths(),
-        op.getMaskAttr(), op.getScaleAttr());
+        op.getValue().getType(), sinks ? sinks.getType() : Type(),
+        op.getQuery(), op.getKey(), op.getValue(), op.getResult(), dout,
+        op.getLse(), op.getKeyLengths(), sinks, op.getMaskAttr(),
+        op.getScaleAttr());
+    if (sinks)
+      add(sinks, grad.getSinksGrad());
     add(op.getQuery(), grad.getQueryGrad());
     add(op.getKey(), grad.getKeyGrad());
     add(op.getValue(), grad.getValueGrad());
@@ -407,8 +411,9 @@ struct AttnGenerateGradientsPass
           RankedTensorType::get(outType.getShape().drop_back(),
                                 b.getF32Type()),
           attention.getQuery(), attention.getKey(), attention.getValue(),
-          attention.getKeyLengths(), attention.getMaskAttr(),
-          attention.getScaleAttr(), attention.getScoreModAttr());
+          attention.getKeyLengths(), attention.getSinks(),
+          attention.getMaskAttr(), attention.getScaleAttr(),
+          attention.getScoreModAttr());
       attention.getResult().replaceAllUsesWith(withLse.getResult());
       attention.erase();
     }

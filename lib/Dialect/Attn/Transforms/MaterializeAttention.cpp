@@ -444,6 +444,8 @@ struct AttnMaterializeAttentionPass
     : attn::impl::AttnMaterializeAttentionPassBase<
           AttnMaterializeAttentionPass> {
   void runOnOperation() override {
+    if (failed(verifySinksTakenOut(getOperation(), getArgument())))
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     populateMaterializeAttentionPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

@@ -8,7 +8,7 @@ include "attn/Dialect/Attn/IR/AttnAttrs.td"
 include "attn/Dialect/Attn/IR/AttnInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
-def Attn_AttentionOp : Attn_Op<"attention", [Pure,
+def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<Attn_ShapeContractOpInterface>]> {
   let summary = "scaled dot-product attention over heads, with sharing and masks";
   let description = [{
@@ -27,7 +27,11 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     `key_lengths` (B, i32) says how many keys of each batch row are valid
     (padding beyond). `scale` defaults to 1/sqrt(D). `score_mod` applies a
     score modifier to each s = scale q . k before the mask and the softmax
-    (`#attn.softcap<cap = c>`: s <- c tanh(s / c); docs/ScoreModifiers.md).
+    (`#attn.softcap<cap = c>`: s <- c tanh(s / c); `#attn.alibi<...>`:
+    s <- s - m_h |pos(i) - j|; docs/ScoreModifiers.md). `sinks` (H, f32)
+    gives each query head a logit that joins every row's softmax
+    denominator but has no value (an attention sink): the weights of a row
+    sum to less than 1, and a row that sees no key still yields zeros.
     The clauses after the operands may come in any order.
 
     Bounds (every attn op; the verifier says which is broken): a static size
@@ -48,6 +52,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     AnyRankedTensor:$key,
     AnyRankedTensor:$value,
     Optional<AnyRankedTensor>:$key_lengths,
+    Optional<AnyRankedTensor>:$sinks,
     OptionalAttr<Attn_MaskAttrInterface>:$mask,
     OptionalAttr<F64Attr>:$scale,
     OptionalAttr<Attn_ScoreModAttrInterface>:$score_mod
@@ -61,12 +66,12 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
       "::mlir::FloatAttr":$scale,
       CArg<"::mlir::attn::ScoreModAttrInterface", "{}">:$score_mod), [{
       build($_builder, $_state, result, ::mlir::Type(), query, key, value,
-            key_lengths, mask, scale, score_mod);
+            key_lengths, ::mlir::Value(), mask, scale, score_mod);
     }]>
   ];
   let assemblyFormat = [{
     $query `,` $key `,` $value ``
-    custom<AttentionClauses>($key_lengths, $mask, $scale, $score_mod)
+    custom<AttentionClauses>($key_lengths, $sinks, $mask, $scale, $score_mod)
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -84,6 +89,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
 }
 
 def Attn_AttentionGradOp : Attn_Op<"attention_grad", [Pure,
+    AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<Attn_ShapeContractOpInterface>]> {
   let summary = "the gradients of attn.attention with respect to q, k and v";
   let description = [{
@@ -107,7 +113,14 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [Pure,
     alignment, the scale (1/sqrt(D) by default), grouped and multi-query
     heads (dk and dv sum over the query heads that share a key/value head),
     cross attention (S != N), and f16, bf16 and f32 (the gradients have
-    their operand's element type).
+    their operand's element type). With `sinks` (the forward's), lse
+    includes them and a fourth result is their gradient (H, f32):
+
+        dsinks_h = -sum over the batch and the rows i of head h of
+                   exp(sinks_h - lse_i) (dout_i . out_i)
+
+    (the sink's weight times the Jacobian's row term, the sink having no
+    value).
 
     ```mlir
     %o, %lse = attn.attention %q, %k, %v mask(#attn.causal<top_left>)
@@ -128,15 +141,17 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [Pure,
     AnyRankedTensor:$output_grad,
     AnyRankedTensor:$lse,
     Optional<AnyRankedTensor>:$key_lengths,
+    Optional<AnyRankedTensor>:$sinks,
     OptionalAttr<Attn_MaskAttrInterface>:$mask,
     OptionalAttr<F64Attr>:$scale
   );
   let results = (outs AnyRankedTensor:$query_grad,
                       AnyRankedTensor:$key_grad,
-                      AnyRankedTensor:$value_grad);
+                      AnyRankedTensor:$value_grad,
+                      Optional<AnyRankedTensor>:$sinks_grad);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output `,` $output_grad `,` $lse ``
-    custom<AttentionClauses>($key_lengths, $mask, $scale)
+    custom<AttentionClauses>($key_lengths, $sinks, $mask, $scale)
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

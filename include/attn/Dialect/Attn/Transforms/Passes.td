@@ -97,6 +97,26 @@ def AttnPoolKVHeadsPass : Pass<"attn-pool-kv-heads", "::mlir::func::FuncOp"> {
   ];
 }
 
+def AttnDecomposeSinksPass
+    : Pass<"attn-decompose-sinks", "::mlir::func::FuncOp"> {
+  let summary = "Apply attention sinks to the output and lse of the softmax";
+  let description = [{
+    Rewrites an `attn.attention` with `sinks` (a logit t_h per query head in
+    every row's denominator, with no value) into the same attention without
+    them, returning its log-sum-exp, and one pass over its rows:
+    out' = out / (1 + e^(t_h - lse)), lse' = log(e^lse + e^(t_h)). Exact
+    (the sink's share of the denominator is additive); a row that sees no
+    key stays 0 and gets lse' = t_h. Every strategy then computes the
+    attention as it would without sinks.
+  }];
+  let dependentDialects = [
+    "::mlir::tensor::TensorDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect"
+  ];
+}
+
 def AttnDecomposeSparseMasksPass
     : Pass<"attn-decompose-sparse-masks", "::mlir::func::FuncOp"> {
   let summary = "Cut masks that leave no tile empty into pieces dense in tiles";

@@ -230,6 +230,27 @@ public:
     return it == values.end() ? nullptr : &it->second;
   }
 
+  /// The reference's statement of the score modifier `attr` (none when
+  /// null) of an op with `numHeads` query heads.
+  static FailureOr<ref::ScoreMod>
+  scoreModFor(Operation *op, ScoreModAttrInterface attr, int64_t numHeads) {
+    ref::ScoreMod mod;
+    if (!attr)
+      return mod;
+    if (auto softcap = dyn_cast<SoftcapAttr>(attr)) {
+      mod.softcap = softcap.getCap().convertToDouble();
+      return mod;
+    }
+    if (auto alibi = dyn_cast<AlibiAttr>(attr)) {
+      mod.alibiSlopes =
+          ref::alibiSlopes(numHeads, alibi.getMaxBias().convertToDouble());
+      mod.alibiAlignment = toReference(alibi.getAlignment());
+      return mod;
+    }
+    return op->emitError("the float64 reference knows no score modifier ")
+           << attr;
+  }
+
   /// The op's mask with its defaults resolved for the S of this call.
   static FailureOr<ref::Mask> maskFor(Operation *op, MaskAttrInterface mask,
                                       int64_t numKeys) {
@@ -247,25 +268,16 @@ public:
         maskFor(op, op.getMaskAttr(), lookup(op.getKey())->shape[2]);
     if (failed(mask))
       return failure();
-    ref::ScoreMod mod;
-    if (ScoreModAttrInterface attr = op.getScoreModAttr()) {
-      if (auto softcap = dyn_cast<SoftcapAttr>(attr)) {
-        mod.softcap = softcap.getCap().convertToDouble();
-      } else if (auto alibi = dyn_cast<AlibiAttr>(attr)) {
-        mod.alibiSlopes = ref::alibiSlopes(
-            op.getNumHeads(), alibi.getMaxBias().convertToDouble());
-        mod.alibiAlignment = toReference(alibi.getAlignment());
-      } else {
-        return op.emitError("the float64 reference knows no score modifier ")
-               << attr;
-      }
-    }
+    FailureOr<ref::ScoreMod> mod =
+        scoreModFor(op, op.getScoreModAttr(), op.getNumHeads());
+    if (failed(mod))
+      return failure();
     ref::Tensor lse;
     bind(op.getResult(),
          attend(*lookup(op.getQuery()), *lookup(op.getKey()),
                 *lookup(op.getValue()), lookup(op.getKeyLengths()),
                 op.getScaleOrDefault(), *mask, op.getLse() ? &lse : nullptr,
-                mod, lookup(op.getSinks())));
+                *mod, lookup(op.getSinks())));
     if (op.getLse())
       bind(op.getLse(), std::move(lse));
     return success();
@@ -294,9 +306,13 @@ public:
         bind(op.getSinksGrad(), shapeOnly({q.shape[1]}));
       return success();
     }
+    FailureOr<ref::ScoreMod> mod =
+        scoreModFor(op, op.getScoreModAttr(), op.getNumHeads());
+    if (failed(mod))
+      return failure();
     ref::AttentionGradients grads = ref::attentionGradients(
         q, k, v, *lookup(op.getOutputGrad()), keyLengths,
-        op.getScaleOrDefault(), *mask, cost, lookup(op.getSinks()));
+        op.getScaleOrDefault(), *mask, cost, lookup(op.getSinks()), *mod);
     bind(op.getQueryGrad(), std::move(grads.dq));
     bind(op.getKeyGrad(), std::move(grads.dk));
     bind(op.getValueGrad(), std::move(grads.dv));

@@ -238,14 +238,14 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
 AttentionGradients attn::reference::attentionGradients(
     const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &dout,
     const Tensor *keyLengths, double scale, const Mask &mask, Cost *cost,
-    const Tensor *sinks) {
+    const Tensor *sinks, const ScoreMod &mod) {
   int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3];
   int64_t Hkv = k.shape[1], S = k.shape[2], Dv = v.shape[3];
   int64_t group = H / Hkv;
   AttentionGradients grads{Tensor(q.shape), Tensor(k.shape), Tensor(v.shape),
                            Tensor(sinks ? std::vector<int64_t>{H}
                                         : std::vector<int64_t>{0})};
-  std::vector<double> p(S), dp(S);
+  std::vector<double> p(S), dp(S), slope(S);
   std::vector<char> seen(S);
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < H; ++h) {
@@ -261,9 +261,13 @@ AttentionGradients attn::reference::attentionGradients(
         // P: the softmax of the row's visible scores.
         for (int64_t j = 0; j < S; ++j)
           seen[j] = visible(mask, keyLengths, b, h, i, j, N, S);
-        auto [rowMax, sum] =
-            softmaxWeights(&qh[i * D], kh, S, D, scale, seen, p,
-                           [](double s, int64_t) { return s; });
+        // f'(s_ij) for dS, from the unmodified scores.
+        int64_t valid = validKeys(keyLengths, b, S);
+        auto [rowMax, sum] = softmaxWeights(
+            &qh[i * D], kh, S, D, scale, seen, p, [&](double s, int64_t j) {
+              slope[j] = mod.derivative(s);
+              return mod.apply(s, i, j, N, valid, h);
+            });
         double sinkTerm = 0;
         if (sinks) // A key with no value: P_sink = sinkTerm / sum.
           sinkTerm = addSink(sinks->data[h], rowMax, sum, p);
@@ -291,7 +295,7 @@ AttentionGradients attn::reference::attentionGradients(
         for (int64_t j = 0; j < S; ++j) {
           if (!seen[j])
             continue;
-          double ds = p[j] * (dp[j] - weighted);
+          double ds = p[j] * (dp[j] - weighted) * slope[j];
           for (int64_t e = 0; e < Dv; ++e)
             dvh[j * Dv + e] += p[j] * doh[i * Dv + e];
           for (int64_t d = 0; d < D; ++d) {

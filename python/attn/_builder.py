@@ -141,13 +141,13 @@ def attention_source(q, k, v, *, mask=None, key_lengths=None, scale=None,
 
 
 def attention_backward_source(q, k, v, *, mask=None, key_lengths=None,
-                              scale=None, sinks=None):
+                              scale=None, sinks=None, score_mod=None):
     """The MLIR module attention_backward compiles: @attention_backward(q,
     k, v, out, dout, lse[, key_lengths][, sinks]) -> (dq, dk, dv[, dsinks]),
     one attn.attention_grad (docs/Training.md)."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
     return _backward_source(q, k, v, mask, key_lengths, scale,
-                            _sinks(sinks, q))
+                            _sinks(sinks, q), score_mod)
 
 
 def _prepare(q, k, v, mask, key_lengths):
@@ -206,7 +206,8 @@ def _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod,
         "}\n")
 
 
-def _backward_source(q, k, v, mask, key_lengths, scale, sinks=None):
+def _backward_source(q, k, v, mask, key_lengths, scale, sinks=None,
+                     score_mod=None):
     types = _signature(q, k, v, mask)
     names = ["q", "k", "v", "out", "dout", "lse"]
     kinds = ["q", "k", "v", "out", "out", "lse"]
@@ -227,7 +228,7 @@ def _backward_source(q, k, v, mask, key_lengths, scale, sinks=None):
         f"func.func @attention_backward({', '.join(args)})\n"
         f"    -> ({', '.join(results)}) {{\n"
         f"  {grads} = attn.attention_grad %q, %k, %v, %out, %dout, %lse"
-        f"{_clauses(key_lengths, mask, scale, sinks=sinks)}\n"
+        f"{_clauses(key_lengths, mask, scale, score_mod, sinks)}\n"
         f"      : ({', '.join(operand_types)}) -> ({', '.join(results)})\n"
         f"  return {grads} : {', '.join(results)}\n"
         "}\n")
@@ -266,15 +267,17 @@ def attention(q, k, v, *, mask=None, key_lengths=None, scale=None, lse=False,
 
 
 def attention_backward(q, k, v, out, dout, lse, *, mask=None,
-                       key_lengths=None, scale=None, sinks=None, target="cpu",
-                       copy=False, **options):
+                       key_lengths=None, scale=None, sinks=None,
+                       score_mod=None, target="cpu", copy=False, **options):
     """The gradients (dq, dk, dv) of attention(q, k, v, ...) whose output
     was `out` and log-sum-exp `lse` (attention(..., lse=True)), for the
     output's gradient `dout`: FlashAttention-2's backward, deterministic
-    (docs/Training.md); with the forward's `sinks`, (dq, dk, dv, dsinks).
-    Compiled once per signature (attn.cache)."""
+    (docs/Training.md); with the forward's `sinks`, (dq, dk, dv, dsinks);
+    with its `score_mod`, through the modifier. Compiled once per signature
+    (attn.cache)."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
     sinks = _sinks(sinks, q)
-    source = _backward_source(q, k, v, mask, key_lengths, scale, sinks)
+    source = _backward_source(q, k, v, mask, key_lengths, scale, sinks,
+                              score_mod)
     return _run(source, "attention_backward", [q, k, v, out, dout, lse],
                 [key_lengths, sinks], target, copy, options)

@@ -22,15 +22,18 @@ class _Attention(torch.autograd.Function):
     weights instead of storing them (FlashAttention)."""
 
     @staticmethod
-    def forward(ctx, q, k, v, sinks, key_lengths, mask, scale, options):
+    def forward(ctx, q, k, v, sinks, key_lengths, mask, scale, score_mod,
+                options):
         q, k, v = q.detach(), k.detach(), v.detach()  # views, not copies
         if sinks is not None:
             sinks = sinks.detach()
         out, lse = _builder.attention(q, k, v, mask=mask,
                                       key_lengths=key_lengths, scale=scale,
-                                      sinks=sinks, lse=True, **options)
+                                      sinks=sinks, score_mod=score_mod,
+                                      lse=True, **options)
         ctx.save_for_backward(q, k, v, out, lse, sinks)
         ctx.key_lengths, ctx.mask, ctx.scale = key_lengths, mask, scale
+        ctx.score_mod = score_mod
         ctx.options = options
         return out
 
@@ -41,33 +44,31 @@ class _Attention(torch.autograd.Function):
         grads = _builder.attention_backward(
             q, k, v, out, dout.detach().contiguous(), lse, mask=ctx.mask,
             key_lengths=ctx.key_lengths, scale=ctx.scale, sinks=sinks,
-            **ctx.options)
+            score_mod=ctx.score_mod, **ctx.options)
         dsinks = grads[3] if sinks is not None else None
-        return grads[0], grads[1], grads[2], dsinks, None, None, None, None
+        return (grads[0], grads[1], grads[2], dsinks, None, None, None, None,
+                None)
 
 
 def attention(q, k, v, *, mask=None, key_lengths=None, scale=None,
-              sinks=None, **options):
+              sinks=None, score_mod=None, **options):
     """softmax(scale q k^T) v for q (B, H, N, D), k (B, Hkv, S, D),
     v (B, Hkv, S, Dv) over the keys the mask (attn.masks) and the key
     lengths (int32, B) let each query see; with `sinks` (H, float32), a
     logit per head with no value in every row's denominator (attention
-    sinks). Differentiable in q, k, v and the sinks. `options` are
-    attn.compile's (strategy, query_tile, ...)."""
+    sinks); `score_mod` (attn.score_mods) modifies each score.
+    Differentiable in q, k, v and the sinks. `options` are attn.compile's
+    (strategy, query_tile, ...)."""
     for x, name in ((q, "q"), (k, "k"), (v, "v")):
         if not isinstance(x, torch.Tensor):
             raise InvalidArgument(f"argument '{name}' must be a torch.Tensor")
-    if "score_mod" in options:
-        raise InvalidArgument("attn.torch.attention has no score_mod: the "
-                              "backward of score modifiers is not written "
-                              "yet (attn.attention takes one, without "
-                              "gradients)")
     if sinks is not None and not isinstance(sinks, torch.Tensor):
         raise InvalidArgument("argument 'sinks' must be a torch.Tensor")
     if key_lengths is not None:
         key_lengths = torch.as_tensor(key_lengths, dtype=torch.int32)
     return _Attention.apply(q.contiguous(), k.contiguous(), v.contiguous(),
-                            sinks, key_lengths, mask, scale, options)
+                            sinks, key_lengths, mask, scale, score_mod,
+                            options)
 
 
 def _key_lengths(key_padding_mask, batch, keys):

@@ -286,3 +286,48 @@ def test_sinks(rng):
     assert np.allclose(np.asarray(lse)[1], sinks[None, :, None])
     with pytest.raises(attn.InvalidArgument, match="one float32 logit per"):
         attn.attention(q, k, v, sinks=np.zeros(3, np.float32))
+
+
+def test_backward_through_softcap_and_sinks(rng):
+    """attention_backward with a score modifier and sinks: the directional
+    derivative of sum(dout * out) along a random direction of q, k, v and
+    the sinks, against central differences of a float64 forward written
+    here (the cap before the mask, the sink in each row's denominator)."""
+    n, s, cap, scale = 13, 17, 1.5, 2.0
+    q, k, v = qkv(rng, n, s)
+    sinks = np.array([0.5, -1.0, 1.0, 0.0], dtype=np.float32)
+    mask = attn.masks.causal("bottom_right")
+    mod = attn.score_mods.softcap(cap)
+    out, lse = attn.attention(q, k, v, mask=mask, scale=scale, score_mod=mod,
+                              sinks=sinks, lse=True)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dq, dk, dv, dsinks = attn.attention_backward(
+        q, k, v, out, dout, lse, mask=mask, scale=scale, score_mod=mod,
+        sinks=sinks)
+
+    visible = np.arange(s)[None, :] <= np.arange(n)[:, None] + s - n
+
+    def forward(q, k, v, t):
+        result = np.zeros(out.shape)
+        for b in range(B):
+            for h in range(H):
+                g = h // (H // HKV)
+                x = np.where(visible,
+                             cap * np.tanh(scale * q[b, h] @ k[b, g].T / cap),
+                             -np.inf)
+                top = np.maximum(x.max(axis=1, keepdims=True), t[h])
+                w = np.exp(x - top)
+                result[b, h] = w @ v[b, g] / (w.sum(axis=1, keepdims=True)
+                                              + np.exp(t[h] - top))
+        return result
+
+    args = [x.astype(np.float64) for x in (q, k, v, sinks)]
+    directions = [rng.standard_normal(x.shape) for x in args]
+    step = 1e-5
+    loss = [np.sum(dout * forward(*[x + sign * step * u
+                                    for x, u in zip(args, directions)]))
+            for sign in (1, -1)]
+    expected = (loss[0] - loss[1]) / (2 * step)
+    got = sum(np.sum(np.asarray(grad, np.float64) * u)
+              for grad, u in zip((dq, dk, dv, dsinks), directions))
+    assert abs(got - expected) <= 1e-3 * max(1.0, abs(expected))

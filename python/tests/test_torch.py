@@ -37,6 +37,14 @@ def naive(q, k, v, causal=False, key_lengths=None, scale=None):
     return weights @ v
 
 
+def assert_close(grads, expected, atol=1e-4):
+    """Each gradient finite and within atol of the float64 one."""
+    for got, want in zip(grads, expected):
+        assert torch.isfinite(got).all()
+        assert torch.allclose(got.double(), want, atol=atol), (
+            (got.double() - want).abs().max())
+
+
 def inputs(n, s, requires_grad=True, dtype=torch.float32, seed=0):
     generator = torch.Generator().manual_seed(seed)
     shapes = [(B, H, n, D), (B, HKV, s, D), (B, HKV, s, D)]
@@ -58,10 +66,7 @@ def test_gradients_match_pytorch_autograd(causal):
     expected = torch.autograd.grad(expected_out, (q64, k64, v64),
                                    dout.double())
     assert torch.allclose(out.double(), expected_out, atol=1e-5)
-    for got, want in zip(grads, expected):
-        assert torch.isfinite(got).all()
-        assert torch.allclose(got.double(), want, atol=1e-4), (
-            (got.double() - want).abs().max())
+    assert_close(grads, expected)
     # The row that sees no key passes no gradient.
     assert (grads[0][1] == 0).all()
 
@@ -200,10 +205,40 @@ def test_torch_outputs_and_zero_copy():
     assert isinstance(out, torch.Tensor) and out.data_ptr() != q.data_ptr()
 
 
-def test_score_modifiers_have_no_backward_yet():
-    q, k, v = inputs(5, 5)
-    with pytest.raises(attn.InvalidArgument, match="score_mod"):
-        attn.torch.attention(q, k, v, score_mod=attn.score_mods.softcap(5.0))
+@pytest.mark.parametrize("modifier", ["softcap", "alibi"])
+def test_score_modifier_gradients_match_pytorch_autograd(modifier):
+    """Soft-capping (logits beyond the cap: f' far from 1) and ALiBi, their
+    gradients against PyTorch's autograd of a float64 forward written
+    here."""
+    q, k, v = inputs(21, 30)
+    scale = 3.0
+    mask = attn.masks.causal("bottom_right")
+    score_mod = (attn.score_mods.softcap(1.5) if modifier == "softcap"
+                 else attn.score_mods.alibi("bottom_right"))
+    out = attn.torch.attention(q, k, v, mask=mask, scale=scale,
+                               score_mod=score_mod)
+    dout = torch.rand_like(out) - 0.5
+    grads = torch.autograd.grad(out, (q, k, v), dout)
+
+    q64, k64, v64 = (x.detach().double().requires_grad_() for x in (q, k, v))
+    g = H // HKV
+    kk, vv = k64.repeat_interleave(g, 1), v64.repeat_interleave(g, 1)
+    scores = scale * q64 @ kk.transpose(-1, -2)
+    n, s = scores.shape[-2:]
+    i = torch.arange(n).view(n, 1) + (s - n)
+    j = torch.arange(s).view(1, s)
+    if modifier == "softcap":
+        scores = 1.5 * torch.tanh(scores / 1.5)
+    else:
+        slopes = torch.tensor([2.0 ** (-8 * (h + 1) / H) for h in range(H)],
+                              dtype=torch.float64).view(1, H, 1, 1)
+        scores = scores - slopes * (i - j).abs()
+    scores = scores.masked_fill(j > i, float("-inf"))
+    expected_out = torch.softmax(scores, -1) @ vv
+    expected = torch.autograd.grad(expected_out, (q64, k64, v64),
+                                   dout.double())
+    assert torch.allclose(out.double(), expected_out, atol=1e-5)
+    assert_close(grads, expected)
 
 
 def test_sinks_gradients_match_pytorch_autograd():
@@ -237,7 +272,4 @@ def test_sinks_gradients_match_pytorch_autograd():
                                    dout.double())
     assert torch.allclose(out.double(), expected_out, atol=1e-5)
     assert (out[1] == 0).all()
-    for got, want in zip(grads, expected):
-        assert torch.isfinite(got).all()
-        assert torch.allclose(got.double(), want, atol=1e-4), (
-            (got.double() - want).abs().max())
+    assert_close(grads, expected)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compiles modules in bf16 for the tensor cores and reports each kernel.
 
-For every module given, its f32 tensors are made bf16 (so that each
+For every module given, its f32 tensors of two or more dimensions are
+made bf16 (so that each
 attention takes the tensor-core kernel; a module that already holds f16 or
 bf16 tensors is taken as it is), the module is compiled with
 `attn-translate --target cuda --gpu-tensor-cores`, and its PTX assembled by
@@ -11,7 +12,8 @@ SASS:
 
   07_flash_attention flash_kernel mma registers=209 spilled=0 hmma=128
 
-Modules without attn.attention (linear attention) are skipped.
+Modules without attn.attention (linear attention) and those with score
+modifiers (which the SIMT kernel computes) are skipped.
 """
 
 import argparse
@@ -83,10 +85,17 @@ def main():
         source = open(path).read()
         if "attn.attention" not in source and "attn.multi_head" not in source:
             continue
+        # The tensor-core kernel leaves score modifiers to the SIMT kernel
+        # (docs/ScoreModifiers.md): not its kernels to report.
+        if "score_mod(" in source:
+            continue
         name = os.path.splitext(os.path.basename(path))[0]
         bf16 = os.path.join(args.out, name + ".mlir")
         if "xbf16>" not in source and "xf16>" not in source:
-            source = source.replace("xf32>", "xbf16>")
+            # Tensors of two or more dimensions; a vector of per-head
+            # parameters (sinks) stays f32.
+            source = re.sub(r"(tensor<(?:[0-9?]+x){2,})f32>", r"\1bf16>",
+                            source)
         with open(bf16, "w") as file:
             file.write(source)
         ptx = os.path.join(args.out, name + ".ptx")

@@ -610,8 +610,8 @@ namespace {
 /// at h = 0, the derivative taken by central differences of the float64
 /// reference's forward (the backward is evaluated by the same reference, so
 /// this checks the derivation, not a lowering): layers, softmax attention
-/// (with sinks too) and linear attention (causal too: the reverse scan over
-/// two chunks of 64).
+/// (with sinks and score modifiers too) and linear attention (causal too:
+/// the reverse scan over two chunks of 64).
 TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
   const char *text = R"mlir(
     func.func @layer_gqa_causal(%x: tensor<2x7x12xf32>, %wq: tensor<12x12xf32>,
@@ -650,6 +650,23 @@ TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
           : (tensor<2x4x5x4xf32>, tensor<2x2x6x4xf32>, tensor<2x2x6x3xf32>,
              tensor<2xi32>, tensor<4xf32>) -> tensor<2x4x5x3xf32>
       return %o : tensor<2x4x5x3xf32>
+    }
+    func.func @softcap_window(%q: tensor<1x2x9x4xf32>, %k: tensor<1x2x9x4xf32>,
+                              %v: tensor<1x2x9x3xf32>) -> tensor<1x2x9x3xf32> {
+      %o = attn.attention %q, %k, %v scale(2.0)
+          mask(#attn.window<left = 3, right = 1, alignment = top_left>)
+          score_mod(#attn.softcap<cap = 0.7>)
+          : (tensor<1x2x9x4xf32>, tensor<1x2x9x4xf32>, tensor<1x2x9x3xf32>)
+            -> tensor<1x2x9x3xf32>
+      return %o : tensor<1x2x9x3xf32>
+    }
+    func.func @alibi_gqa(%q: tensor<1x6x5x4xf32>, %k: tensor<1x2x8x4xf32>,
+                         %v: tensor<1x2x8x3xf32>) -> tensor<1x6x5x3xf32> {
+      %o = attn.attention %q, %k, %v mask(#attn.causal<bottom_right>)
+          score_mod(#attn.alibi<bottom_right>)
+          : (tensor<1x6x5x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x3xf32>)
+            -> tensor<1x6x5x3xf32>
+      return %o : tensor<1x6x5x3xf32>
     }
     func.func @linear_gqa_state(%q: tensor<2x4x9x8xf32>, %k: tensor<2x2x11x8xf32>,
                                 %v: tensor<2x2x11x6xf32>, %len: tensor<2xi32>,
@@ -706,7 +723,7 @@ TEST(GenerateGradients, MatchCentralDifferencesOfTheForward) {
   };
   for (const char *name :
        {"layer_gqa_causal", "layer_cross_padded", "self_window",
-        "sinks_gqa_causal", "linear_gqa_state", "linear_relu", "causal_linear_chunks",
+        "sinks_gqa_causal", "softcap_window", "alibi_gqa", "linear_gqa_state", "linear_relu", "causal_linear_chunks",
         "causal_linear_padded"}) {
     SCOPED_TRACE(name);
     auto forward = module->lookupSymbol<mlir::func::FuncOp>(name);

@@ -26,6 +26,7 @@ struct GradientCase {
   Mask mask;
   std::vector<double> keyLengths; // Empty: none.
   std::vector<double> sinks;      // Empty: none; else one per query head.
+  ScoreMod mod = {};
 };
 
 void PrintTo(const GradientCase &c, std::ostream *os) { *os << c.name; }
@@ -65,6 +66,19 @@ Mask sparse(Mask::Kind kind, bool splitHeads) {
   return mask;
 }
 
+ScoreMod softcap(double cap) {
+  ScoreMod mod;
+  mod.softcap = cap;
+  return mod;
+}
+
+ScoreMod alibi(int64_t heads, Alignment alignment) {
+  ScoreMod mod;
+  mod.alibiSlopes = alibiSlopes(heads, 8.0);
+  mod.alibiAlignment = alignment;
+  return mod;
+}
+
 Tensor random(std::vector<int64_t> shape, std::mt19937 &rng) {
   std::normal_distribution<double> normal;
   Tensor t(std::move(shape));
@@ -93,15 +107,15 @@ TEST_P(ReferenceGradients, MatchCentralDifferences) {
 
   auto loss = [&] {
     Tensor out = attention(q, k, v, keyLengths, scale, c.mask, nullptr,
-                           nullptr, {}, sinks);
+                           nullptr, c.mod, sinks);
     double sum = 0;
     for (int64_t i = 0; i < out.numElements(); ++i)
       sum += out.data[i] * dout.data[i];
     return sum;
   };
   Cost cost;
-  AttentionGradients grads = attentionGradients(q, k, v, dout, keyLengths,
-                                                scale, c.mask, &cost, sinks);
+  AttentionGradients grads = attentionGradients(
+      q, k, v, dout, keyLengths, scale, c.mask, &cost, sinks, c.mod);
   ASSERT_EQ(grads.dq.shape, q.shape);
   ASSERT_EQ(grads.dk.shape, k.shape);
   ASSERT_EQ(grads.dv.shape, v.shape);
@@ -156,6 +170,12 @@ const GradientCase kCases[] = {
     {"sinks", 1, 2, 2, 5, 7, 3, 4, Mask(), {}, {0.4, 2.5}},
     {"sinks_grouped_causal_key_lengths", 3, 4, 2, 4, 5, 2, 3,
      causal(Alignment::BottomRight), {5, 0, 2}, {-1.0, 0.3, 1.2, 0.0}},
+    // Score modifiers: P is the softmax of f(s), dS gains f'(s); a small
+    // cap, so that tanh bends the scores.
+    {"softcap", 2, 4, 2, 5, 7, 3, 2, causal(Alignment::BottomRight), {7, 3},
+     {}, softcap(0.8)},
+    {"alibi_with_sinks", 1, 6, 3, 4, 9, 2, 2, Mask(), {}, {0.5, -0.5, 1, 0,
+     2, -1}, alibi(6, Alignment::BottomRight)},
 };
 
 INSTANTIATE_TEST_SUITE_P(

@@ -96,6 +96,15 @@ struct ScoreMod {
     }
     return s;
   }
+  /// f'(s), the derivative of `apply` in s (ALiBi's bias does not depend
+  /// on s).
+  double derivative(double s) const {
+    if (softcap > 0) {
+      double t = std::tanh(s / softcap);
+      return 1 - t * t;
+    }
+    return 1;
+  }
 };
 
 /// ALiBi's head slopes as Press et al. compute them: for H a power of two,
@@ -132,7 +141,8 @@ Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v,
 /// to `cost` when given.
 /// With `sinks` (H, as for `attention`), also the sinks' gradient (H): the
 /// sink of head h is a key with no value, dt_h = sum over rows of
-/// P_sink (0 - sum_j P_ij dP_ij).
+/// P_sink (0 - sum_j P_ij dP_ij). With a score modifier f, P is the softmax
+/// of f(s) and dS_ij is multiplied by f'(s_ij).
 struct AttentionGradients {
   Tensor dq, dk, dv, dsinks;
 };
@@ -140,7 +150,8 @@ AttentionGradients attentionGradients(const Tensor &q, const Tensor &k,
                                       const Tensor &v, const Tensor &dout,
                                       const Tensor *keyLengths, double scale,
                                       const Mask &mask, Cost *cost = nullptr,
-                                      const Tensor *sinks = nullptr);
+                                      const Tensor *sinks = nullptr,
+                                      const ScoreMod &mod = {});
 
 /// Attentions over disjoint key sets merged into the attention over their
 /// union, from their outputs (B, H, N, Dv) and log-sum-exps (B, H, N):

@@ -287,18 +287,42 @@ private:
     };
     double factor = op.getScaleOrDefault() * kLog2E;
     Value scores = times(rows.queries, keys.keysT, scratch[0]);
+    MaskAttrInterface mask = op.getEffectiveMask();
+    Value numQueries = ib.dim(op.getQuery(), 2);
+    Value colBegin = keys.begin;
+    // With a score modifier f, the tile holds x = log2(e) f(scale s) (the
+    // forward's log2 domain), kept for f'(s) in ds.
+    ScoreModAttrInterface mod = op.getScoreModAttr();
+    auto position = [&](OpBuilder &nb, Location l, Value row, Value col) {
+      IndexBuilder nib(nb, l);
+      return ScorePosition{nib.add(rows.rowBegin, row),
+                           nib.add(colBegin, col), numQueries, valid,
+                           rows.head, op.getNumHeads()};
+    };
+    Value modified;
+    if (mod) {
+      modified = modifyScores(
+          b, loc,
+          gb.generic({}, scores, {gb.map(2, {0, 1})}, {kPar, kPar},
+                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       return arith::MulFOp::create(
+                           nb, l, a[0], f32Constant(nb, l, factor));
+                     }),
+          mod, position);
+      factor = 1.0;
+    }
     Value probs = gb.generic(
-        {rows.lse}, scores, {gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
+        {rows.lse}, modified ? modified : scores,
+        {gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
         [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value x = arith::MulFOp::create(nb, l, a[1],
-                                          f32Constant(nb, l, factor));
+          Value x = factor == 1.0 ? a[1]
+                                  : arith::MulFOp::create(
+                                        nb, l, a[1], f32Constant(nb, l, factor))
+                                        .getResult();
           return exp2Of(nb, l, x, a[0]);
         });
     // Keys hidden from a row (by the mask or the key length) only where the
     // tile hides some.
-    MaskAttrInterface mask = op.getEffectiveMask();
-    Value numQueries = ib.dim(op.getQuery(), 2);
-    Value colBegin = keys.begin;
     Value full =
         buildKeyTileIsFull(b, loc, mask, rows.rowBegin, rows.rowEnd, colBegin,
                            keyTile, numQueries, valid, rows.head);
@@ -311,15 +335,31 @@ private:
                                    rows.head);
         },
         /*hidden=*/0.0);
+    // ds = p (dp - dd) f'(s), f' from the modified score (a modifier that
+    // only adds to s gives no factor, and canonicalization drops the unread
+    // input).
+    SmallVector<Value> inputs = {probs, rows.rowDots};
+    SmallVector<AffineMap> maps = {gb.map(2, {0, 1}), gb.map(2, {0})};
+    if (mod) {
+      inputs.push_back(modified);
+      maps.push_back(gb.map(2, {0, 1}));
+    }
+    maps.push_back(gb.map(2, {0, 1}));
     Value grads = gb.generic(
-        {probs, rows.rowDots}, times(rows.grads, keys.valuesT, scratch[1]),
-        {gb.map(2, {0, 1}), gb.map(2, {0}), gb.map(2, {0, 1})}, {kPar, kPar},
-        [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        inputs, times(rows.grads, keys.valuesT, scratch[1]), maps,
+        {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
           Value zero = f32Constant(nb, l, 0);
           Value none = arith::CmpFOp::create(
               nb, l, arith::CmpFPredicate::OEQ, a[0], zero);
           Value grad = arith::MulFOp::create(
-              nb, l, a[0], arith::SubFOp::create(nb, l, a[2], a[1]));
+              nb, l, a[0], arith::SubFOp::create(nb, l, a.back(), a[1]));
+          if (Value derivative =
+                  mod ? mod.buildDerivative(
+                            nb, l, a[2], kLog2E,
+                            position(nb, l, linalg::IndexOp::create(nb, l, 0),
+                                     linalg::IndexOp::create(nb, l, 1)))
+                      : Value())
+            grad = arith::MulFOp::create(nb, l, grad, derivative);
           return arith::SelectOp::create(nb, l, none, zero, grad);
         });
     return {probs, grads};

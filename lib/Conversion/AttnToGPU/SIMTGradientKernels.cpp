@@ -107,19 +107,28 @@ void accumulate(OpBuilder &b, Location loc, Value acc, Value factor,
 }
 
 /// p and ds of one (row, key) pair from the scaled score s (log2 domain),
-/// dp = dout_i . v_j, and the row's lse2 and dd.
+/// dp = dout_i . v_j, and the row's lse2 and dd. With a score modifier f
+/// (the op's, the score at `at`), s becomes log2(e) f(s) and ds gains the
+/// factor f'(s).
 std::pair<Value, Value> pairGradient(OpBuilder &b, Location loc, Value visible,
-                                     Value s, Value dp, Value lse2, Value dd) {
+                                     Value s, Value dp, Value lse2, Value dd,
+                                     ScoreModAttrInterface mod,
+                                     const ScorePosition &at) {
   Value zero = f32Constant(b, loc, 0);
+  Value slope;
+  if (mod) {
+    s = mod.buildModifiedScore(b, loc, s, kLog2E, at);
+    slope = mod.buildDerivative(b, loc, s, kLog2E, at);
+  }
   Value p = arith::SelectOp::create(
       b, loc, visible,
       math::Exp2Op::create(b, loc, arith::SubFOp::create(b, loc, s, lse2)),
       zero);
-  Value ds = arith::SelectOp::create(
-      b, loc, visible,
-      arith::MulFOp::create(b, loc, p, arith::SubFOp::create(b, loc, dp, dd)),
-      zero);
-  return {p, ds};
+  Value grad =
+      arith::MulFOp::create(b, loc, p, arith::SubFOp::create(b, loc, dp, dd));
+  if (slope)
+    grad = arith::MulFOp::create(b, loc, grad, slope);
+  return {p, arith::SelectOp::create(b, loc, visible, grad, zero)};
 }
 
 class SIMTGradientKernels : public OpRewritePattern<AttentionGradOp> {
@@ -395,7 +404,10 @@ private:
                   memref::LoadOp::create(b, loc, rowStats,
                                          ValueRange{zero, r}),
                   memref::LoadOp::create(b, loc, rowStats,
-                                         ValueRange{one, r}));
+                                         ValueRange{one, r}),
+                  op.getScoreModAttr(),
+                  {row, col, frame.numQueries, validKeys, head,
+                   op.getNumHeads()});
               accumulate(b, loc, valueGrad, p,
                          [&](OpBuilder &nb, Location l, Value e) -> Value {
                            return memref::LoadOp::create(nb, l, gradTile,
@@ -525,9 +537,12 @@ private:
                   b, loc, full,
                   buildKeyIsVisible(b, loc, mask, row, col, frame.numQueries,
                                     validKeys, head));
-              Value ds = pairGradient(b, loc, visible, s, dp,
-                                      lse2.getResult(0), lse2.getResult(1))
-                             .second;
+              Value ds =
+                  pairGradient(b, loc, visible, s, dp, lse2.getResult(0),
+                               lse2.getResult(1), op.getScoreModAttr(),
+                               {row, col, frame.numQueries, validKeys, head,
+                                op.getNumHeads()})
+                      .second;
               accumulate(b, loc, queryGrad, ds,
                          [&](OpBuilder &nb, Location l, Value e) -> Value {
                            return memref::LoadOp::create(nb, l, keyTile,

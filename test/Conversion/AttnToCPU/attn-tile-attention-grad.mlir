@@ -84,3 +84,31 @@ func.func @one_head_per_group(%q: tensor<2x3x?x32xbf16>, %k: tensor<2x3x?x32xbf1
   return %dq, %dk, %dv
       : tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>, tensor<2x3x?x32xbf16>
 }
+
+// A score modifier: the tile of scores in the log2 domain, capped
+// (C tanh(x / C), C = 2 log2 e), then p = exp2(x - lse); ds = p (dp - dd)
+// f'(s) with f'(s) = 1 - (x / C)^2 from the capped tile.
+// CHECK-LABEL: func.func @softcap
+// CHECK-DAG: %[[CAP:.*]] = arith.constant 2.885390e+00 : f32
+// CHECK-DAG: %[[INV:.*]] = arith.constant 0.346573591 : f32
+// CHECK: %[[S:.*]] = linalg.matmul
+// CHECK: %[[X:.*]] = linalg.generic {{.*}} outs(%[[S]] : tensor<64x64xf32>)
+// CHECK: %[[CAPPED:.*]] = linalg.generic {{.*}} outs(%[[X]] : tensor<64x64xf32>)
+// CHECK: math.tanh
+// CHECK: linalg.generic {{.*}} outs(%[[CAPPED]] : tensor<64x64xf32>)
+// CHECK: math.exp2
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[CAPPED]] : tensor<64x64xf32>, tensor<64xf32>, tensor<64x64xf32>)
+// CHECK: %[[R:.*]] = arith.mulf %{{.*}}, %[[INV]] : f32
+// CHECK: %[[R2:.*]] = arith.mulf %[[R]], %[[R]] : f32
+// CHECK: %[[SLOPE:.*]] = arith.subf %{{.*}}, %[[R2]] : f32
+// CHECK: arith.mulf %{{.*}}, %[[SLOPE]] : f32
+func.func @softcap(%q: tensor<1x2x100x16xf32>, %lse: tensor<1x2x100xf32>)
+    -> tensor<1x2x100x16xf32> {
+  %dq, %dk, %dv = attn.attention_grad %q, %q, %q, %q, %q, %lse
+      mask(#attn.causal<top_left>) score_mod(#attn.softcap<cap = 2.0>)
+      {attn.strategy = "flash"}
+      : (tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32>,
+         tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32>, tensor<1x2x100xf32>)
+        -> (tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32>, tensor<1x2x100x16xf32>)
+  return %dq : tensor<1x2x100x16xf32>
+}

@@ -768,10 +768,6 @@ func.func @score_mod_not_a_modifier(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf
   return %o : tensor<1x1x4x8xf32>
 }
 
-// -----
-
-func.func @grad_has_no_score_mod(%q: tensor<1x1x4x8xf32>, %lse: tensor<1x1x4xf32>) {
-  // expected-error @+1 {{has no clause `score_mod`}}
   %dq, %dk, %dv = attn.attention_grad %q, %q, %q, %q, %q, %lse score_mod(#attn.softcap<cap = 1.0>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4xf32>) -> (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>)
   return
 }

@@ -738,6 +738,21 @@ Value SoftcapAttr::buildModifiedScore(OpBuilder &b, Location loc, Value score,
       arith::ConstantOp::create(b, loc, b.getFloatAttr(type, cap)));
 }
 
+/// f'(s) = 1 - tanh^2(s / cap) = 1 - (f(s) / cap)^2 = 1 - (x / C)^2 for
+/// x = unit * f(s) and C = unit * cap: no second tanh.
+Value SoftcapAttr::buildDerivative(OpBuilder &b, Location loc, Value modified,
+                                   double unit, const ScorePosition &) const {
+  Type type = modified.getType();
+  Value ratio = arith::MulFOp::create(
+      b, loc, modified,
+      arith::ConstantOp::create(
+          b, loc,
+          b.getFloatAttr(type, 1.0 / (unit * getCap().convertToDouble()))));
+  return arith::SubFOp::create(
+      b, loc, arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 1.0)),
+      arith::MulFOp::create(b, loc, ratio, ratio));
+}
+
 bool SoftcapAttr::dependsOnPositions() const { return false; }
 
 LogicalResult AlibiAttr::verify(function_ref<InFlightDiagnostic()> emitError,
@@ -790,4 +805,10 @@ Value AlibiAttr::buildModifiedScore(OpBuilder &b, Location loc, Value score,
                             arith::MulFOp::create(b, loc, slope,
                                                   constant(unit)),
                             distance));
+}
+
+/// f'(s) = 1: the bias does not depend on s.
+Value AlibiAttr::buildDerivative(OpBuilder &, Location, Value, double,
+                                 const ScorePosition &) const {
+  return {};
 }

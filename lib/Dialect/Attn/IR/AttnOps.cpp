@@ -117,50 +117,28 @@ static void printAttrClause(OpAsmPrinter &printer, StringRef keyword,
   printer << ")";
 }
 
-/// attn.attention: key_lengths(%l) sinks(%s) mask(#m) scale(s)
-/// score_mod(#f); the gradient's clauses are the same but for score_mod
-/// (`mod` null).
-static ParseResult parseAttentionClauses(
-    OpAsmParser &parser,
-    std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
-    std::optional<OpAsmParser::UnresolvedOperand> *sinks,
-    MaskAttrInterface &mask, FloatAttr &scale, ScoreModAttrInterface *mod) {
-  SmallVector<StringRef> keywords = {"key_lengths"};
-  if (sinks)
-    keywords.push_back("sinks");
-  keywords.append({"mask", "scale"});
-  if (mod)
-    keywords.push_back("score_mod");
-  return parseClauses(parser, keywords, [&](StringRef keyword) {
-    if (keyword == "key_lengths")
-      return parseOperandClause(parser, keyLengths);
-    if (keyword == "sinks")
-      return parseOperandClause(parser, *sinks);
-    if (keyword == "mask")
-      return parseMaskClause(parser, mask);
-    if (keyword == "score_mod")
-      return parseAttrClause(parser, *mod,
-                             "a score modifier such as "
-                             "#attn.softcap<cap = 50.0>");
-    return parseScaleClause(parser, scale);
-  });
-}
-
+/// attn.attention and attn.attention_grad: key_lengths(%l) sinks(%s)
+/// mask(#m) scale(s) score_mod(#f).
 static ParseResult parseAttentionClauses(
     OpAsmParser &parser,
     std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
     std::optional<OpAsmParser::UnresolvedOperand> &sinks,
     MaskAttrInterface &mask, FloatAttr &scale, ScoreModAttrInterface &mod) {
-  return parseAttentionClauses(parser, keyLengths, &sinks, mask, scale, &mod);
-}
-
-static ParseResult parseAttentionClauses(
-    OpAsmParser &parser,
-    std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
-    std::optional<OpAsmParser::UnresolvedOperand> &sinks,
-    MaskAttrInterface &mask, FloatAttr &scale) {
-  return parseAttentionClauses(parser, keyLengths, &sinks, mask, scale,
-                               nullptr);
+  return parseClauses(
+      parser, {"key_lengths", "sinks", "mask", "scale", "score_mod"},
+      [&](StringRef keyword) {
+        if (keyword == "key_lengths")
+          return parseOperandClause(parser, keyLengths);
+        if (keyword == "sinks")
+          return parseOperandClause(parser, sinks);
+        if (keyword == "mask")
+          return parseMaskClause(parser, mask);
+        if (keyword == "score_mod")
+          return parseAttrClause(parser, mod,
+                                 "a score modifier such as "
+                                 "#attn.softcap<cap = 50.0>");
+        return parseScaleClause(parser, scale);
+      });
 }
 
 static void printAttentionClauses(OpAsmPrinter &printer, Operation *,
@@ -172,12 +150,6 @@ static void printAttentionClauses(OpAsmPrinter &printer, Operation *,
   printAttrClause(printer, "mask", mask);
   printAttrClause(printer, "scale", scale);
   printAttrClause(printer, "score_mod", mod);
-}
-
-static void printAttentionClauses(OpAsmPrinter &printer, Operation *op,
-                                  Value keyLengths, Value sinks,
-                                  MaskAttrInterface mask, FloatAttr scale) {
-  printAttentionClauses(printer, op, keyLengths, sinks, mask, scale, {});
 }
 
 /// attn.multi_head: source(%c) key_lengths(%l) heads(H) kv_heads(Hkv)

@@ -160,7 +160,7 @@ struct DecomposeSinkGradients : OpRewritePattern<AttentionGradOp> {
         op.getValueGrad().getType(), /*sinks_grad=*/Type(), op.getQuery(),
         op.getKey(), op.getValue(), op.getOutput(), op.getOutputGrad(),
         op.getLse(), op.getKeyLengths(), /*sinks=*/Value(), op.getMaskAttr(),
-        op.getScaleAttr());
+        op.getScaleAttr(), op.getScoreModAttr());
     if (Attribute strategy = op->getAttr(kStrategyAttr))
       grad->setAttr(kStrategyAttr, strategy);
 

@@ -599,6 +599,10 @@ struct DecomposeSparseMasks : OpRewritePattern<AttentionOp> {
     // them out first.
     if (op.getSinks())
       return rewriter.notifyMatchFailure(op, "sinks");
+    // As in the forward: pieces renumber positions.
+    if (ScoreModAttrInterface mod = op.getScoreModAttr();
+        mod && mod.dependsOnPositions())
+      return rewriter.notifyMatchFailure(op, "a score modifier of positions");
     SmallVector<MaskPiece> pieces = piecesOf(op);
     if (pieces.empty())
       return rewriter.notifyMatchFailure(op, "no sparse decomposition");
@@ -728,6 +732,10 @@ struct DecomposeSparseMaskGrads : OpRewritePattern<AttentionGradOp> {
                                 PatternRewriter &rewriter) const override {
     if (op.getSinks())
       return rewriter.notifyMatchFailure(op, "sinks");
+    // As in the forward: pieces renumber positions.
+    if (ScoreModAttrInterface mod = op.getScoreModAttr();
+        mod && mod.dependsOnPositions())
+      return rewriter.notifyMatchFailure(op, "a score modifier of positions");
     SmallVector<MaskPiece> pieces = piecesOf(op);
     if (pieces.empty())
       return rewriter.notifyMatchFailure(op, "no sparse decomposition");
@@ -756,7 +764,8 @@ struct DecomposeSparseMaskGrads : OpRewritePattern<AttentionGradOp> {
             toPieceRows(sb, op.getOutputGrad(), piece),
             toPieceRows(sb, op.getLse(), piece),
             pieceKeyLengths(sb, op.getKey(), op.getKeyLengths(), batch, piece),
-            /*sinks=*/Value(), piece.mask, op.getScaleAttr());
+            /*sinks=*/Value(), piece.mask, op.getScaleAttr(),
+            op.getScoreModAttr());
         if (Attribute strategy = op->getAttr(kStrategyAttr))
           grad->setAttr(kStrategyAttr, strategy);
         dq.push_back(

@@ -124,9 +124,6 @@ private:
   }
 
   LogicalResult visitAttention(AttentionOp op) {
-    if (op.getScoreModAttr())
-      return op.emitError("attn-generate-gradients: the gradient of a score "
-                          "modifier is not supported yet");
     if (op.getLse() && contributions.count(op.getLse()))
       return op.emitError("attn-generate-gradients: the gradient through a "
                           "log-sum-exp is not supported");
@@ -137,7 +134,7 @@ private:
         op.getValue().getType(), sinks ? sinks.getType() : Type(),
         op.getQuery(), op.getKey(), op.getValue(), op.getResult(), dout,
         op.getLse(), op.getKeyLengths(), sinks, op.getMaskAttr(),
-        op.getScaleAttr());
+        op.getScaleAttr(), op.getScoreModAttr());
     if (sinks)
       add(sinks, grad.getSinksGrad());
     add(op.getQuery(), grad.getQueryGrad());

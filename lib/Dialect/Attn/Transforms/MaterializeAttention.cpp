@@ -374,12 +374,50 @@ struct MaterializeAttentionGrad : OpRewritePattern<AttentionGradOp> {
         splitQueryHeads(rewriter, loc, op.getOutputGrad(), kvHeads, group);
     Value lse4 = splitQueryHeads(rewriter, loc, op.getLse(), kvHeads, group);
     GenericBuilder gb(rewriter, loc);
-    Value logits =
-        buildMaskedScores(rewriter, loc, gb, q5, k, keyLengths,
-                          op.getEffectiveMask(), scale, group, scoreSizes);
+    ScoreModAttrInterface mod = op.getScoreModAttr();
+    Value logits = buildMaskedScores(rewriter, loc, gb, q5, k, keyLengths,
+                                     op.getEffectiveMask(), scale, group,
+                                     scoreSizes, mod);
     Value zero = arith::ConstantOp::create(rewriter, loc,
                                            rewriter.getF32FloatAttr(0));
     SmallVector<utils::IteratorType> par5(5, kPar);
+
+    // f'(s) of a score modifier, from the modified logits x = f(s) (any
+    // value where hidden: ds selects 0 there). Null when f' = 1.
+    Value slopes;
+    if (mod) {
+      Value numQueries =
+          getValueOrCreateConstantIndexOp(rewriter, loc, queries);
+      SmallVector<Value> inputs = {logits};
+      SmallVector<AffineMap> maps = {gb.map(5, {0, 1, 2, 3, 4})};
+      if (keyLengths) {
+        inputs.push_back(keyLengths);
+        maps.push_back(gb.map(5, {0}));
+      }
+      maps.push_back(gb.map(5, {0, 1, 2, 3, 4}));
+      bool none = false;
+      slopes = gb.generic(
+          inputs, gb.tensor(scoreSizes, f32), maps, par5,
+          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            IndexBuilder ib(b, l);
+            Value valid =
+                keyLengths ? buildValidKeys(b, l, a[1], numKeys) : numKeys;
+            Value head = ib.add(
+                ib.mul(linalg::IndexOp::create(b, l, 1), ib.c(group)),
+                linalg::IndexOp::create(b, l, 2));
+            Value derivative = mod.buildDerivative(
+                b, l, a[0], 1.0,
+                {linalg::IndexOp::create(b, l, 3),
+                 linalg::IndexOp::create(b, l, 4), numQueries, valid, head,
+                 op.getNumHeads()});
+            none = !derivative;
+            return derivative ? derivative : a[0];
+          });
+      if (none) {
+        rewriter.eraseOp(slopes.getDefiningOp());
+        slopes = Value();
+      }
+    }
 
     // p = lse == -inf ? 0 : exp(x - lse), in place of x.
     Value probs = softmaxWeights(gb, logits, lse4);
@@ -394,16 +432,24 @@ struct MaterializeAttentionGrad : OpRewritePattern<AttentionGradOp> {
     // dp = dout . v over (b, hk, g, i, j, e).
     Value dp = rowsTimesKeys(gb, dout5, v, scoreSizes);
 
-    // ds = p == 0 ? 0 : p * (dp - dd), in place of dp.
+    // ds = p == 0 ? 0 : p * (dp - dd) [* f'(s)], in place of dp.
+    SmallVector<Value> dsInputs = {probs, rowDots};
+    SmallVector<AffineMap> dsMaps = {gb.map(5, {0, 1, 2, 3, 4}),
+                                     gb.map(5, {0, 1, 2, 3})};
+    if (slopes) {
+      dsInputs.push_back(slopes);
+      dsMaps.push_back(gb.map(5, {0, 1, 2, 3, 4}));
+    }
+    dsMaps.push_back(gb.map(5, {0, 1, 2, 3, 4}));
     Value ds = gb.generic(
-        {probs, rowDots}, dp,
-        {gb.map(5, {0, 1, 2, 3, 4}), gb.map(5, {0, 1, 2, 3}),
-         gb.map(5, {0, 1, 2, 3, 4})},
-        par5, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        dsInputs, dp, dsMaps, par5,
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
           Value none = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ,
                                              a[0], zero);
           Value grad = arith::MulFOp::create(
-              b, l, a[0], arith::SubFOp::create(b, l, a[2], a[1]));
+              b, l, a[0], arith::SubFOp::create(b, l, a.back(), a[1]));
+          if (slopes)
+            grad = arith::MulFOp::create(b, l, grad, a[2]);
           return arith::SelectOp::create(b, l, none, zero, grad);
         });
 

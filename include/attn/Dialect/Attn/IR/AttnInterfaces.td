@@ -80,6 +80,15 @@ def Attn_ScoreModAttrInterface : AttrInterface<"ScoreModAttrInterface"> {
            "::mlir::Value":$score, "double":$unit,
            "const ::mlir::attn::ScorePosition &":$at)>,
     InterfaceMethod<[{
+        Builds f'(s), the derivative that the backward multiplies dS by,
+        from `modified` = unit * f(s) (f32) for the score at `at`; null when
+        f'(s) = 1 for every s (f adds to s a term that does not depend on
+        it): the backward then needs no factor.
+      }], "::mlir::Value", "buildDerivative",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$modified, "double":$unit,
+           "const ::mlir::attn::ScorePosition &":$at)>,
+    InterfaceMethod<[{
         Whether f depends on the positions of the query and the key (a
         lowering that renumbers them, as the sparse decompositions do, must
         then keep this modifier away).

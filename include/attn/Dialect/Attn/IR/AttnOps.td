@@ -120,7 +120,8 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [Pure,
                    exp(sinks_h - lse_i) (dout_i . out_i)
 
     (the sink's weight times the Jacobian's row term, the sink having no
-    value).
+    value). With the forward's `score_mod` f, P is the softmax of
+    f(scale q . k) and dS_ij is multiplied by f'(scale q_i . k_j).
 
     ```mlir
     %o, %lse = attn.attention %q, %k, %v mask(#attn.causal<top_left>)
@@ -143,7 +144,8 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [Pure,
     Optional<AnyRankedTensor>:$key_lengths,
     Optional<AnyRankedTensor>:$sinks,
     OptionalAttr<Attn_MaskAttrInterface>:$mask,
-    OptionalAttr<F64Attr>:$scale
+    OptionalAttr<F64Attr>:$scale,
+    OptionalAttr<Attn_ScoreModAttrInterface>:$score_mod
   );
   let results = (outs AnyRankedTensor:$query_grad,
                       AnyRankedTensor:$key_grad,
@@ -151,7 +153,7 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [Pure,
                       Optional<AnyRankedTensor>:$sinks_grad);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output `,` $output_grad `,` $lse ``
-    custom<AttentionClauses>($key_lengths, $sinks, $mask, $scale)
+    custom<AttentionClauses>($key_lengths, $sinks, $mask, $scale, $score_mod)
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

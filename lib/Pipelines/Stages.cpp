@@ -17,6 +17,7 @@ void attn::addFrontEndPasses(OpPassManager &pm, const std::string &strategy,
   pm.addPass(createAttnExportSignaturePass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeLayersPass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeSinksPass());
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeSequencesPass());
   pm.addNestedPass<func::FuncOp>(createAttnDecomposeSparseMasksPass());
   pm.addNestedPass<func::FuncOp>(
       createAttnSelectStrategyPass({strategy, queryTile, keyTile, decode}));

@@ -273,6 +273,43 @@ public:
     if (failed(mod))
       return failure();
     ref::Tensor lse;
+    if (op.getQueryOffsets()) {
+      const ref::Tensor &q = *lookup(op.getQuery());
+      if (!computeValues) {
+        // The work: Σ over the sequences of their pairs.
+        const ref::Tensor &k = *lookup(op.getKey()), &v = *lookup(op.getValue());
+        const ref::Tensor &cq = *lookup(op.getQueryOffsets());
+        const ref::Tensor &ck = *lookup(op.getKeyOffsets());
+        for (int64_t s = 0; s + 1 < cq.numElements(); ++s) {
+          auto length = [&](const ref::Tensor &offsets) {
+            return std::max<int64_t>(
+                0, static_cast<int64_t>(offsets.data[s + 1] - offsets.data[s]));
+          };
+          ref::Cost work = ref::attentionCost(
+              {1, q.shape[1], length(cq), q.shape[3]},
+              {1, k.shape[1], length(ck), k.shape[3]},
+              {1, v.shape[1], length(ck), v.shape[3]}, nullptr, *mask);
+          cost->flops += work.flops;
+          cost->pairs += work.pairs;
+        }
+        bind(op.getResult(), shapeOnly({q.shape[0], q.shape[1], q.shape[2],
+                                        lookup(op.getValue())->shape[3]}));
+        if (op.getLse())
+          bind(op.getLse(), shapeOnly({q.shape[0], q.shape[1], q.shape[2]}));
+        return success();
+      }
+      bind(op.getResult(),
+           ref::packedAttention(q, *lookup(op.getKey()),
+                                *lookup(op.getValue()),
+                                *lookup(op.getQueryOffsets()),
+                                *lookup(op.getKeyOffsets()),
+                                op.getScaleOrDefault(), *mask, cost,
+                                op.getLse() ? &lse : nullptr, *mod,
+                                lookup(op.getSinks())));
+      if (op.getLse())
+        bind(op.getLse(), std::move(lse));
+      return success();
+    }
     bind(op.getResult(),
          attend(*lookup(op.getQuery()), *lookup(op.getKey()),
                 *lookup(op.getValue()), lookup(op.getKeyLengths()),

@@ -235,6 +235,57 @@ Tensor attn::reference::attention(const Tensor &q, const Tensor &k,
   return out;
 }
 
+/// Rows [begin, end) of dimension 2 of a (1, H, T, W) tensor.
+static Tensor rowsOf(const Tensor &x, int64_t begin, int64_t end) {
+  int64_t heads = x.shape[1], total = x.shape[2], width = x.shape[3];
+  Tensor rows({1, heads, end - begin, width});
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t i = begin; i < end; ++i)
+      for (int64_t e = 0; e < width; ++e)
+        rows.data[(h * (end - begin) + i - begin) * width + e] =
+            x.data[(h * total + i) * width + e];
+  return rows;
+}
+
+Tensor attn::reference::packedAttention(
+    const Tensor &q, const Tensor &k, const Tensor &v,
+    const Tensor &queryOffsets, const Tensor &keyOffsets, double scale,
+    const Mask &mask, Cost *cost, Tensor *lse, const ScoreMod &mod,
+    const Tensor *sinks) {
+  int64_t H = q.shape[1], N = q.shape[2], Dv = v.shape[3];
+  Tensor out({1, H, N, Dv});
+  if (lse) {
+    *lse = Tensor({1, H, N});
+    std::fill(lse->data.begin(), lse->data.end(),
+              -std::numeric_limits<double>::infinity());
+  }
+  int64_t sequences = queryOffsets.numElements() - 1;
+  for (int64_t s = 0; s < sequences; ++s) {
+    auto range = [](const Tensor &offsets, int64_t s) {
+      int64_t begin = static_cast<int64_t>(offsets.data[s]);
+      int64_t end = static_cast<int64_t>(offsets.data[s + 1]);
+      return std::pair{begin, std::max(begin, end)};
+    };
+    auto [qBegin, qEnd] = range(queryOffsets, s);
+    auto [kBegin, kEnd] = range(keyOffsets, s);
+    Tensor part;
+    Tensor partOut =
+        attention(rowsOf(q, qBegin, qEnd), rowsOf(k, kBegin, kEnd),
+                  rowsOf(v, kBegin, kEnd), nullptr, scale, mask, cost,
+                  lse ? &part : nullptr, mod, sinks);
+    int64_t n = qEnd - qBegin;
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t e = 0; e < Dv; ++e)
+          out.data[(h * N + qBegin + i) * Dv + e] =
+              partOut.data[(h * n + i) * Dv + e];
+        if (lse)
+          lse->data[h * N + qBegin + i] = part.data[h * n + i];
+      }
+  }
+  return out;
+}
+
 AttentionGradients attn::reference::attentionGradients(
     const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &dout,
     const Tensor *keyLengths, double scale, const Mask &mask, Cost *cost,

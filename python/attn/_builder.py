@@ -63,8 +63,9 @@ def _array(x):
     return np.asarray(x, dtype=np.float32)
 
 
-def _signature(q, k, v, mask):
-    """The static parts of an attention's types, checked."""
+def _signature(q, k, v, mask, packed=False):
+    """The static parts of an attention's types, checked; batch size 1 when
+    `packed` (sequences in one row)."""
     (batch, heads, _, head_dim) = _shape(q, "q")
     (kv_batch, kv_heads, keys, key_dim) = _shape(k, "k")
     (v_batch, value_heads, value_keys, value_dim) = _shape(v, "v")
@@ -92,18 +93,25 @@ def _signature(q, k, v, mask):
     if mask is not None and not isinstance(mask, Mask):
         raise InvalidArgument("mask must be one of attn.masks' (causal(), "
                               f"window(...), ...), not {mask!r}")
-    t = lambda h, d: f"tensor<?x{h}x?x{d}x{dtype}>"  # noqa: E731
+    if packed and batch != 1:
+        raise InvalidArgument(f"sequences pack into one batch row: q, k and "
+                              f"v must have B = 1, not {batch}")
+    b = "1" if packed else "?"
+    t = lambda h, d: f"tensor<{b}x{h}x?x{d}x{dtype}>"  # noqa: E731
     return {"q": t(heads, head_dim), "k": t(kv_heads, key_dim),
             "v": t(value_heads, value_dim), "out": t(heads, value_dim),
-            "lse": f"tensor<?x{heads}x?xf32>"}
+            "lse": f"tensor<{b}x{heads}x?xf32>"}
 
 
-def _clauses(key_lengths, mask, scale, score_mod=None, sinks=None):
+def _clauses(key_lengths, mask, scale, score_mod=None, sinks=None,
+             sequences=None):
     clauses = ""
     if key_lengths is not None:
         clauses += " key_lengths(%key_lengths)"
     if sinks is not None:
         clauses += " sinks(%sinks)"
+    if sequences is not None:
+        clauses += " sequences(%query_offsets, %key_offsets)"
     if mask is not None:
         clauses += f" mask({mask.mlir})"
     if scale is not None:
@@ -131,13 +139,12 @@ def _float_literal(x):
 
 
 def attention_source(q, k, v, *, mask=None, key_lengths=None, scale=None,
-                     lse=False, score_mod=None, sinks=None):
+                     lse=False, score_mod=None, sinks=None, sequences=None):
     """The MLIR module attn.attention compiles for these arguments: one
-    function @attention with dynamic B, N and S."""
+    function @attention with dynamic B, N and S (B = 1 with sequences)."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
-    sinks = _sinks(sinks, q)
     return _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod,
-                           sinks)
+                           _sinks(sinks, q), _sequences(sequences))
 
 
 def attention_backward_source(q, k, v, *, mask=None, key_lengths=None,
@@ -182,9 +189,31 @@ def _sinks(sinks, q):
     return sinks
 
 
+def _sequences(sequences):
+    """(query offsets, key offsets) as int32 arrays from one array (both)
+    or a pair, or None."""
+    if sequences is None:
+        return None
+    if isinstance(sequences, tuple) and len(sequences) == 2:
+        query, key = sequences
+    else:
+        query = key = sequences
+    offsets = []
+    for x in (query, key):
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x, dtype=np.int32)
+        if len(getattr(x, "shape", ())) != 1 or "int32" not in str(x.dtype):
+            raise InvalidArgument(
+                "sequences are int32 offsets, one more than the sequences "
+                "(cu_seqlens), or a pair of them (queries, keys), not "
+                f"{x!r}")
+        offsets.append(x)
+    return tuple(offsets)
+
+
 def _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod,
-                    sinks=None):
-    types = _signature(q, k, v, mask)
+                    sinks=None, sequences=None):
+    types = _signature(q, k, v, mask, packed=sequences is not None)
     args = [f"%q: {types['q']}", f"%k: {types['k']}", f"%v: {types['v']}"]
     operand_types = [types["q"], types["k"], types["v"]]
     if key_lengths is not None:
@@ -194,7 +223,10 @@ def _forward_source(q, k, v, mask, key_lengths, scale, lse, score_mod,
         sinks_type = f"tensor<{sinks.shape[0]}xf32>"
         args.append(f"%sinks: {sinks_type}")
         operand_types.append(sinks_type)
-    clauses = _clauses(key_lengths, mask, scale, score_mod, sinks)
+    if sequences is not None:
+        args += ["%query_offsets: tensor<?xi32>", "%key_offsets: tensor<?xi32>"]
+        operand_types += ["tensor<?xi32>", "tensor<?xi32>"]
+    clauses = _clauses(key_lengths, mask, scale, score_mod, sinks, sequences)
     results = [types["out"]] + ([types["lse"]] if lse else [])
     names = "%o, %lse" if lse else "%o"
     return (
@@ -246,24 +278,29 @@ def _run(source, entry, inputs, optional, target, copy, options):
 
 
 def attention(q, k, v, *, mask=None, key_lengths=None, scale=None, lse=False,
-              score_mod=None, sinks=None, target="cpu", copy=False,
-              **options):
+              score_mod=None, sinks=None, sequences=None, target="cpu",
+              copy=False, **options):
     """Scaled dot-product attention of q (B, H, N, D), k (B, Hkv, S, D) and
     v (B, Hkv, S, Dv): softmax(scale q k^T) v over the keys the mask and the
     key lengths (integers, one per batch row) let each query see;
     grouped-query when Hkv < H. Returns out (B, H, N, Dv), and the
     log-sum-exp (B, H, N) too when lse=True. `score_mod` (attn.score_mods)
     modifies each score before the mask; `sinks` (H float32 logits) join
-    each row's softmax denominator with no value. The module is compiled on the
+    each row's softmax denominator with no value; `sequences` (int32
+    offsets, cu_seqlens, or a pair for queries and keys) packs
+    variable-length sequences into one batch row (B = 1), each attended
+    alone (docs/PackedSequences.md). The module is compiled on the
     first call with these static shapes, dtype and options, and reused
     (attn.cache); copy=True copies non-contiguous inputs instead of refusing
     them."""
     q, k, v, mask = _prepare(q, k, v, mask, key_lengths)
     sinks = _sinks(sinks, q)
+    sequences = _sequences(sequences)
     source = _forward_source(q, k, v, mask, key_lengths, scale, lse,
-                             score_mod, sinks)
-    return _run(source, "attention", [q, k, v], [key_lengths, sinks], target,
-                copy, options)
+                             score_mod, sinks, sequences)
+    return _run(source, "attention", [q, k, v],
+                [key_lengths, sinks] + list(sequences or (None, None)),
+                target, copy, options)
 
 
 def attention_backward(q, k, v, out, dout, lse, *, mask=None,

@@ -331,3 +331,37 @@ def test_backward_through_softcap_and_sinks(rng):
     got = sum(np.sum(np.asarray(grad, np.float64) * u)
               for grad, u in zip((dq, dk, dv, dsinks), directions))
     assert abs(got - expected) <= 1e-3 * max(1.0, abs(expected))
+
+
+def test_packed_sequences_equal_each_sequence_alone(rng):
+    """sequences=cu_seqlens: each sequence attended alone (positions from
+    its start), rows of no sequence zeros; cross attention with a pair of
+    offset lists."""
+    lengths = [5, 0, 1, 40, 17]
+    cu = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    total = int(cu[-1]) + 3  # three rows of no sequence
+    q = rng.standard_normal((1, H, total, D)).astype(np.float32)
+    k = rng.standard_normal((1, HKV, total, D)).astype(np.float32)
+    v = rng.standard_normal((1, HKV, total, D)).astype(np.float32)
+    mask = attn.masks.causal("bottom_right")
+    out = np.asarray(attn.attention(q, k, v, mask=mask, sequences=cu))
+    for s, n in enumerate(lengths):
+        if n == 0:
+            continue
+        rows = slice(int(cu[s]), int(cu[s + 1]))
+        alone = attn.attention(q[:, :, rows], k[:, :, rows], v[:, :, rows],
+                               mask=mask, copy=True)
+        close(out[:, :, rows], np.asarray(alone, np.float64))
+    assert (out[:, :, int(cu[-1]):] == 0).all()
+    # Cross: the queries of sequence s see the keys [ck[s], ck[s+1]).
+    cq = np.array([0, 4, 9], dtype=np.int32)
+    ck = np.array([0, 11, 30], dtype=np.int32)
+    out = np.asarray(attn.attention(q[:, :, :9], k[:, :, :30], v[:, :, :30],
+                                    sequences=(cq, ck), copy=True))
+    for s in range(2):
+        rows, keys = slice(cq[s], cq[s + 1]), slice(ck[s], ck[s + 1])
+        close(out[:, :, rows], reference_attention(
+            q[:, :, rows], k[:, :, keys], v[:, :, keys])[0])
+    with pytest.raises(attn.InvalidArgument, match="one batch row"):
+        attn.attention(np.concatenate([q, q]), np.concatenate([k, k]),
+                       np.concatenate([v, v]), sequences=cu)

@@ -127,6 +127,18 @@ Tensor attention(const Tensor &q, const Tensor &k, const Tensor &v,
                  Cost *cost = nullptr, Tensor *lse = nullptr,
                  const ScoreMod &mod = {}, const Tensor *sinks = nullptr);
 
+/// `attention` of packed sequences (FlashAttention's cu_seqlens): q
+/// (1, H, N, D), k and v (1, Hkv, S, ...) hold P sequences, sequence s the
+/// query rows [queryOffsets[s], queryOffsets[s+1]) and the keys
+/// [keyOffsets[s], keyOffsets[s+1]) (an end below its start: empty). Each
+/// sequence is attended alone, its positions counted from its start; a row
+/// of no sequence is 0 (lse -inf); a row of several, the last one's.
+Tensor packedAttention(const Tensor &q, const Tensor &k, const Tensor &v,
+                       const Tensor &queryOffsets, const Tensor &keyOffsets,
+                       double scale, const Mask &mask, Cost *cost = nullptr,
+                       Tensor *lse = nullptr, const ScoreMod &mod = {},
+                       const Tensor *sinks = nullptr);
+
 /// The gradients of `attention` (the same arguments) for the gradient
 /// `dout` (B, H, N, Dv) of its output, from the formulas: with P the softmax
 /// weights of a row over its visible keys,

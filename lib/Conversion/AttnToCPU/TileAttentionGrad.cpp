@@ -641,7 +641,7 @@ struct AttnTileAttentionGradPass
 
   void runOnOperation() override {
     if (failed(verifyCPUTiles(getOperation(), queryTile, keyTile)) ||
-        failed(verifySinksTakenOut(getOperation(), getArgument())))
+        failed(verifyDecomposedClauses(getOperation(), getArgument())))
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     patterns.add<TileAttentionGrad>(&getContext(), queryTile, keyTile);

@@ -363,7 +363,7 @@ struct AttnTileDecodePass
           << workers.getValue();
       return signalPassFailure();
     }
-    if (failed(verifySinksTakenOut(getOperation(), getArgument())))
+    if (failed(verifyDecomposedClauses(getOperation(), getArgument())))
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     populateTileDecodePatterns(patterns, keyTile, maxRows, chunks, workers);

@@ -547,7 +547,7 @@ struct AttnTileOnlineSoftmaxPass
 
   void runOnOperation() override {
     if (failed(verifyCPUTiles(getOperation(), queryTile, keyTile)) ||
-        failed(verifySinksTakenOut(getOperation(), getArgument())))
+        failed(verifyDecomposedClauses(getOperation(), getArgument())))
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     populateTileOnlineSoftmaxPatterns(patterns, queryTile, keyTile, bf16Pairs);

@@ -52,7 +52,7 @@ struct AttnLowerAttentionToGPUPass
           << tensorCoreKeyTile.getValue();
       return signalPassFailure();
     }
-    if (failed(verifySinksTakenOut(getOperation(), getArgument())))
+    if (failed(verifyDecomposedClauses(getOperation(), getArgument())))
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     if (tensorCores)

@@ -527,7 +527,7 @@ func.func @global_parameter_typo(%q: tensor<1x1x4x8xf32>) {
 // -----
 
 func.func @clause_typo(%q: tensor<1x1x4x8xf32>) {
-  // expected-error @+1 {{custom op 'attn.attention' has no clause `scael` (did you mean `scale`?); its clauses are key_lengths, sinks, mask, scale and score_mod}}
+  // expected-error @+1 {{custom op 'attn.attention' has no clause `scael` (did you mean `scale`?); its clauses are key_lengths, sinks, sequences, mask, scale and score_mod}}
   %o = attn.attention %q, %q, %q scael(0.5) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
@@ -770,4 +770,36 @@ func.func @score_mod_not_a_modifier(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf
 
   %dq, %dk, %dv = attn.attention_grad %q, %q, %q, %q, %q, %lse score_mod(#attn.softcap<cap = 1.0>) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4xf32>) -> (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>)
   return
+}
+
+// -----
+
+func.func @sequences_batch(%q: tensor<2x1x4x8xf32>, %c: tensor<3xi32>) -> tensor<2x1x4x8xf32> {
+  // expected-error @+1 {{sequences pack into one batch row: q must have batch size 1, got 'tensor<2x1x4x8xf32>'}}
+  %o = attn.attention %q, %q, %q sequences(%c, %c) : (tensor<2x1x4x8xf32>, tensor<2x1x4x8xf32>, tensor<2x1x4x8xf32>, tensor<3xi32>, tensor<3xi32>) -> tensor<2x1x4x8xf32>
+  return %o : tensor<2x1x4x8xf32>
+}
+
+// -----
+
+func.func @sequences_offsets_differ(%q: tensor<1x1x4x8xf32>, %c: tensor<3xi32>, %d: tensor<4xi32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{number of offsets}}
+  %o = attn.attention %q, %q, %q sequences(%c, %d) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<3xi32>, tensor<4xi32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @sequences_not_i32(%q: tensor<1x1x4x8xf32>, %c: tensor<3xi64>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{sequences: the query offsets must be a rank-1 tensor of i32 (one more than the sequences), got 'tensor<3xi64>'}}
+  %o = attn.attention %q, %q, %q sequences(%c, %c) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<3xi64>, tensor<3xi64>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @sequences_and_key_lengths(%q: tensor<1x1x4x8xf32>, %c: tensor<3xi32>, %l: tensor<1xi32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{sequences and key_lengths cannot be combined (each sequence has its own keys)}}
+  %o = attn.attention %q, %q, %q key_lengths(%l) sequences(%c, %c) : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1xi32>, tensor<3xi32>, tensor<3xi32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
 }

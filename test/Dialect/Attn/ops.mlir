@@ -49,6 +49,18 @@ func.func @sinks(%q: tensor<2x4x8x16xf32>, %len: tensor<2xi32>,
   return %o : tensor<2x4x8x16xf32>
 }
 
+// Packed sequences: query and key offsets.
+// CHECK-LABEL: func.func @sequences
+// CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} sinks(%{{.*}}) sequences(%[[CQ:.*]], %[[CK:.*]]) mask(#attn.causal<bottom_right>) : (tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<4xf32>, tensor<?xi32>, tensor<?xi32>)
+func.func @sequences(%q: tensor<1x4x?x16xf32>, %cq: tensor<?xi32>,
+                     %ck: tensor<?xi32>, %s: tensor<4xf32>) -> tensor<1x4x?x16xf32> {
+  %o = attn.attention %q, %q, %q sequences(%cq, %ck) sinks(%s)
+      mask(#attn.causal<bottom_right>)
+      : (tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>,
+         tensor<4xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<1x4x?x16xf32>
+  return %o : tensor<1x4x?x16xf32>
+}
+
 // ALiBi's alignment, and its largest bias when it is not the paper's 8.
 // CHECK-LABEL: func.func @alibi
 // CHECK: score_mod(#attn.alibi<bottom_right>)

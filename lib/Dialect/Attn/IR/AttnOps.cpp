@@ -117,20 +117,36 @@ static void printAttrClause(OpAsmPrinter &printer, StringRef keyword,
   printer << ")";
 }
 
-/// attn.attention and attn.attention_grad: key_lengths(%l) sinks(%s)
-/// mask(#m) scale(s) score_mod(#f).
+/// attn.attention: key_lengths(%l) sinks(%s) sequences(%cq, %ck)
+/// mask(#m) scale(s) score_mod(#f); attn.attention_grad's are the same but
+/// for sequences (`queryOffsets` null).
 static ParseResult parseAttentionClauses(
     OpAsmParser &parser,
     std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
     std::optional<OpAsmParser::UnresolvedOperand> &sinks,
+    std::optional<OpAsmParser::UnresolvedOperand> *queryOffsets,
+    std::optional<OpAsmParser::UnresolvedOperand> *keyOffsets,
     MaskAttrInterface &mask, FloatAttr &scale, ScoreModAttrInterface &mod) {
+  SmallVector<StringRef> keywords = {"key_lengths", "sinks"};
+  if (queryOffsets)
+    keywords.push_back("sequences");
+  keywords.append({"mask", "scale", "score_mod"});
   return parseClauses(
-      parser, {"key_lengths", "sinks", "mask", "scale", "score_mod"},
+      parser, keywords,
       [&](StringRef keyword) {
         if (keyword == "key_lengths")
           return parseOperandClause(parser, keyLengths);
         if (keyword == "sinks")
           return parseOperandClause(parser, sinks);
+        if (keyword == "sequences") {
+          queryOffsets->emplace();
+          keyOffsets->emplace();
+          return ParseResult(failure(parser.parseLParen() ||
+                                     parser.parseOperand(**queryOffsets) ||
+                                     parser.parseComma() ||
+                                     parser.parseOperand(**keyOffsets) ||
+                                     parser.parseRParen()));
+        }
         if (keyword == "mask")
           return parseMaskClause(parser, mask);
         if (keyword == "score_mod")
@@ -141,15 +157,46 @@ static ParseResult parseAttentionClauses(
       });
 }
 
+static ParseResult parseAttentionClauses(
+    OpAsmParser &parser,
+    std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
+    std::optional<OpAsmParser::UnresolvedOperand> &sinks,
+    std::optional<OpAsmParser::UnresolvedOperand> &queryOffsets,
+    std::optional<OpAsmParser::UnresolvedOperand> &keyOffsets,
+    MaskAttrInterface &mask, FloatAttr &scale, ScoreModAttrInterface &mod) {
+  return parseAttentionClauses(parser, keyLengths, sinks, &queryOffsets,
+                               &keyOffsets, mask, scale, mod);
+}
+
+static ParseResult parseAttentionClauses(
+    OpAsmParser &parser,
+    std::optional<OpAsmParser::UnresolvedOperand> &keyLengths,
+    std::optional<OpAsmParser::UnresolvedOperand> &sinks,
+    MaskAttrInterface &mask, FloatAttr &scale, ScoreModAttrInterface &mod) {
+  return parseAttentionClauses(parser, keyLengths, sinks, nullptr, nullptr,
+                               mask, scale, mod);
+}
+
 static void printAttentionClauses(OpAsmPrinter &printer, Operation *,
                                   Value keyLengths, Value sinks,
+                                  Value queryOffsets, Value keyOffsets,
                                   MaskAttrInterface mask, FloatAttr scale,
                                   ScoreModAttrInterface mod) {
   printOperandClause(printer, "key_lengths", keyLengths);
   printOperandClause(printer, "sinks", sinks);
+  if (queryOffsets)
+    printer << " sequences(" << queryOffsets << ", " << keyOffsets << ")";
   printAttrClause(printer, "mask", mask);
   printAttrClause(printer, "scale", scale);
   printAttrClause(printer, "score_mod", mod);
+}
+
+static void printAttentionClauses(OpAsmPrinter &printer, Operation *op,
+                                  Value keyLengths, Value sinks,
+                                  MaskAttrInterface mask, FloatAttr scale,
+                                  ScoreModAttrInterface mod) {
+  printAttentionClauses(printer, op, keyLengths, sinks, Value(), Value(),
+                        mask, scale, mod);
 }
 
 /// attn.multi_head: source(%c) key_lengths(%l) heads(H) kv_heads(Hkv)
@@ -546,10 +593,43 @@ LogicalResult AttentionOp::verify() {
                                {dimOf(q, 0), heads, dimOf(q, 2), dimOf(v, 3)},
                                "batch, heads, queries, value_dim")))
     return failure();
-  if (failed(verifySinks(op, "sinks", getSinks(), heads)))
+  if (failed(verifySinks(op, "sinks", getSinks(), heads)) ||
+      failed(verifySequences()))
     return failure();
   return verifyLogSumExp(op, "lse", getLse(),
                          {dimOf(q, 0), heads, dimOf(q, 2)});
+}
+
+/// Packed sequences: both offset lists, rank-1 i32 of one size, in the one
+/// batch row of q, k and v, without key lengths.
+LogicalResult AttentionOp::verifySequences() {
+  Value queryOffsets = getQueryOffsets(), keyOffsets = getKeyOffsets();
+  if (!queryOffsets)
+    return success();
+  for (auto [offsets, name] : {std::pair(queryOffsets, "query"),
+                               std::pair(keyOffsets, "key")}) {
+    auto type = cast<RankedTensorType>(offsets.getType());
+    if (type.getRank() != 1 || !type.getElementType().isInteger(32))
+      return emitOpError() << "sequences: the " << name
+                           << " offsets must be a rank-1 tensor of i32 (one "
+                              "more than the sequences), got "
+                           << type;
+  }
+  if (failed(verifySameSize(
+          getOperation(), "number of offsets", "the query offsets",
+          dimOf(queryOffsets, 0), "the key offsets", dimOf(keyOffsets, 0))))
+    return failure();
+  for (auto [value, name] : {std::pair(getQuery(), "q"),
+                             std::pair(getKey(), "k"),
+                             std::pair(getValue(), "v")})
+    if (dimOf(value, 0) != 1)
+      return emitOpError() << "sequences pack into one batch row: " << name
+                           << " must have batch size 1, got "
+                           << value.getType();
+  if (getKeyLengths())
+    return emitOpError() << "sequences and key_lengths cannot be combined "
+                            "(each sequence has its own keys)";
+  return success();
 }
 
 MaskAttrInterface AttentionOp::getEffectiveMask() {
@@ -566,6 +646,12 @@ void AttentionOp::describeShapeContract(ShapeContract &contract) {
   }
   if (Value sinks = getSinks())
     contract.addValue(sinks, "sinks", {"H"});
+  if (Value queryOffsets = getQueryOffsets()) {
+    contract.addValue(queryOffsets, "query_offsets", {"P"});
+    contract.addBound(queryOffsets, "N");
+    contract.addValue(getKeyOffsets(), "key_offsets", {"P"});
+    contract.addBound(getKeyOffsets(), "S");
+  }
   contract.addValue(getResult(), "out", {"B", "H", "N", "Dv"});
   if (Value lse = getLse())
     contract.addValue(lse, "lse", {"B", "H", "N"});

@@ -73,7 +73,8 @@ struct DecomposeSinks : OpRewritePattern<AttentionOp> {
                                          rewriter.getF32Type());
     auto attention = AttentionOp::create(
         rewriter, loc, outType, lseType, op.getQuery(), op.getKey(),
-        op.getValue(), op.getKeyLengths(), /*sinks=*/Value(), op.getMaskAttr(),
+        op.getValue(), op.getKeyLengths(), /*sinks=*/Value(),
+        op.getQueryOffsets(), op.getKeyOffsets(), op.getMaskAttr(),
         op.getScaleAttr(), op.getScoreModAttr());
     if (Attribute strategy = op->getAttr(kStrategyAttr))
       attention->setAttr(kStrategyAttr, strategy);
@@ -214,19 +215,23 @@ struct AttnDecomposeSinksPass
 
 } // namespace
 
-LogicalResult mlir::attn::verifySinksTakenOut(Operation *root,
-                                              StringRef lowering) {
+LogicalResult mlir::attn::verifyDecomposedClauses(Operation *root,
+                                                  StringRef lowering) {
   WalkResult found = root->walk([&](Operation *op) {
-    bool hasSinks = false;
-    if (auto attention = dyn_cast<AttentionOp>(op))
-      hasSinks = static_cast<bool>(attention.getSinks());
-    if (auto grad = dyn_cast<AttentionGradOp>(op))
-      hasSinks = static_cast<bool>(grad.getSinks());
-    if (!hasSinks)
+    StringRef clause, pass;
+    if (auto attention = dyn_cast<AttentionOp>(op)) {
+      if (attention.getSinks())
+        clause = "sinks", pass = "attn-decompose-sinks";
+      else if (attention.getQueryOffsets())
+        clause = "sequences", pass = "attn-decompose-sequences";
+    }
+    if (auto grad = dyn_cast<AttentionGradOp>(op); grad && grad.getSinks())
+      clause = "sinks", pass = "attn-decompose-sinks";
+    if (clause.empty())
       return WalkResult::advance();
-    op->emitOpError() << "has sinks, which " << lowering
-                      << " does not lower: attn-decompose-sinks takes them "
-                         "out first";
+    op->emitOpError() << "has " << clause << ", which " << lowering
+                      << " does not lower: " << pass
+                      << " takes them out first";
     return WalkResult::interrupt();
   });
   return failure(found.wasInterrupted());

@@ -595,14 +595,11 @@ struct DecomposeSparseMasks : OpRewritePattern<AttentionOp> {
     if (ScoreModAttrInterface mod = op.getScoreModAttr();
         mod && mod.dependsOnPositions())
       return rewriter.notifyMatchFailure(op, "a score modifier of positions");
-    // Sinks belong to the whole row's softmax: attn-decompose-sinks takes
-    // them out first.
-    if (op.getSinks())
-      return rewriter.notifyMatchFailure(op, "sinks");
-    // As in the forward: pieces renumber positions.
-    if (ScoreModAttrInterface mod = op.getScoreModAttr();
-        mod && mod.dependsOnPositions())
-      return rewriter.notifyMatchFailure(op, "a score modifier of positions");
+    // Sinks belong to the whole row's softmax, and packed sequences are
+    // cut first: attn-decompose-sinks and attn-decompose-sequences take
+    // them out.
+    if (op.getSinks() || op.getQueryOffsets())
+      return rewriter.notifyMatchFailure(op, "sinks or sequences");
     SmallVector<MaskPiece> pieces = piecesOf(op);
     if (pieces.empty())
       return rewriter.notifyMatchFailure(op, "no sparse decomposition");
@@ -703,7 +700,9 @@ private:
     // others away.)
     auto attention = AttentionOp::create(rewriter, loc, outType, lseType, q,
                                          k, v, keyLengths, /*sinks=*/Value(),
-                                         piece.mask, op.getScaleAttr(),
+                                         /*query_offsets=*/Value(),
+                                         /*key_offsets=*/Value(), piece.mask,
+                                         op.getScaleAttr(),
                                          op.getScoreModAttr());
     if (Attribute strategy = op->getAttr(kStrategyAttr))
       attention->setAttr(kStrategyAttr, strategy);

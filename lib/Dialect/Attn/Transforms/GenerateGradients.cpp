@@ -124,6 +124,9 @@ private:
   }
 
   LogicalResult visitAttention(AttentionOp op) {
+    if (op.getQueryOffsets())
+      return op.emitError("attn-generate-gradients: the gradient of packed "
+                          "sequences is not supported yet");
     if (op.getLse() && contributions.count(op.getLse()))
       return op.emitError("attn-generate-gradients: the gradient through a "
                           "log-sum-exp is not supported");
@@ -409,6 +412,7 @@ struct AttnGenerateGradientsPass
                                 b.getF32Type()),
           attention.getQuery(), attention.getKey(), attention.getValue(),
           attention.getKeyLengths(), attention.getSinks(),
+          attention.getQueryOffsets(), attention.getKeyOffsets(),
           attention.getMaskAttr(), attention.getScaleAttr(),
           attention.getScoreModAttr());
       attention.getResult().replaceAllUsesWith(withLse.getResult());

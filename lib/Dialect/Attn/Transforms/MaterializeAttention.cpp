@@ -490,7 +490,7 @@ struct AttnMaterializeAttentionPass
     : attn::impl::AttnMaterializeAttentionPassBase<
           AttnMaterializeAttentionPass> {
   void runOnOperation() override {
-    if (failed(verifySinksTakenOut(getOperation(), getArgument())))
+    if (failed(verifyDecomposedClauses(getOperation(), getArgument())))
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     populateMaterializeAttentionPatterns(patterns);

@@ -32,6 +32,13 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
     gives each query head a logit that joins every row's softmax
     denominator but has no value (an attention sink): the weights of a row
     sum to less than 1, and a row that sees no key still yields zeros.
+    `sequences(%cu_q, %cu_k)` packs variable-length sequences into the one
+    batch row (B = 1) of q and of k and v, as FlashAttention's cu_seqlens:
+    sequence s holds the queries [cu_q[s], cu_q[s+1]) and the keys
+    [cu_k[s], cu_k[s+1]) (i32, P + 1 offsets each, ascending from 0); each
+    query sees only its sequence's keys, the mask and modifier applying
+    to positions within the sequence, and a query outside every sequence
+    yields zeros.
     The clauses after the operands may come in any order.
 
     Bounds (every attn op; the verifier says which is broken): a static size
@@ -53,6 +60,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
     AnyRankedTensor:$value,
     Optional<AnyRankedTensor>:$key_lengths,
     Optional<AnyRankedTensor>:$sinks,
+    Optional<AnyRankedTensor>:$query_offsets,
+    Optional<AnyRankedTensor>:$key_offsets,
     OptionalAttr<Attn_MaskAttrInterface>:$mask,
     OptionalAttr<F64Attr>:$scale,
     OptionalAttr<Attn_ScoreModAttrInterface>:$score_mod
@@ -66,12 +75,14 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
       "::mlir::FloatAttr":$scale,
       CArg<"::mlir::attn::ScoreModAttrInterface", "{}">:$score_mod), [{
       build($_builder, $_state, result, ::mlir::Type(), query, key, value,
-            key_lengths, ::mlir::Value(), mask, scale, score_mod);
+            key_lengths, ::mlir::Value(), ::mlir::Value(), ::mlir::Value(),
+            mask, scale, score_mod);
     }]>
   ];
   let assemblyFormat = [{
     $query `,` $key `,` $value ``
-    custom<AttentionClauses>($key_lengths, $sinks, $mask, $scale, $score_mod)
+    custom<AttentionClauses>($key_lengths, $sinks, $query_offsets,
+                             $key_offsets, $mask, $scale, $score_mod)
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -85,6 +96,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
     /// ceil(sqrt(S))): what the lowerings and the reference apply. Null
     /// without a mask (and, before verification, when it cannot resolve).
     ::mlir::attn::MaskAttrInterface getEffectiveMask();
+  private:
+    ::mlir::LogicalResult verifySequences();
+  public:
   }];
 }
 

@@ -76,10 +76,11 @@ bool isDecodeShaped(AttentionOp op, int64_t maxRows);
 bool isMarkedFor(Operation *op, StringRef strategy);
 
 /// Success when no attn.attention or attn.attention_grad under `root` has
-/// sinks; else an error on the first, naming the pass `lowering` that
-/// cannot take it (attn-decompose-sinks takes sinks out first; the
-/// pipelines run it).
-LogicalResult verifySinksTakenOut(Operation *root, StringRef lowering);
+/// sinks or packed sequences; else an error on the first, naming the pass
+/// `lowering` that cannot take it and the pass that takes the clause out
+/// first (attn-decompose-sinks, attn-decompose-sequences; the pipelines
+/// run them).
+LogicalResult verifyDecomposedClauses(Operation *root, StringRef lowering);
 
 #define GEN_PASS_DECL
 #include "attn/Dialect/Attn/Transforms/Passes.h.inc"

@@ -117,6 +117,27 @@ def AttnDecomposeSinksPass
   ];
 }
 
+def AttnDecomposeSequencesPass
+    : Pass<"attn-decompose-sequences", "::mlir::func::FuncOp"> {
+  let summary = "Attend packed variable-length sequences one at a time";
+  let description = [{
+    Rewrites an `attn.attention` with `sequences(%cu_q, %cu_k)` into a loop
+    over the sequences, each the attention of its rows of q and its keys of
+    k and v (dynamic N and S, the op's mask, scale, score modifier and sinks,
+    positions counted from the sequence's start), inserted at its rows of
+    the output (and lse); rows of no sequence stay 0 (lse -inf). The work is
+    the sum over the sequences of their pairs, not that of the whole packed
+    row. Offsets are clamped as they are read: nothing reads outside q, k
+    or v, and an end below its start is an empty sequence.
+  }];
+  let dependentDialects = [
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::arith::ArithDialect"
+  ];
+}
+
 def AttnDecomposeSparseMasksPass
     : Pass<"attn-decompose-sparse-masks", "::mlir::func::FuncOp"> {
   let summary = "Cut masks that leave no tile empty into pieces dense in tiles";

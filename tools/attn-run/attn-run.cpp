@@ -36,6 +36,7 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -832,13 +833,46 @@ countVisits(func::FuncOp func, const std::vector<HostTensor> &inputs,
       known = false;
       return;
     }
-    int64_t batch = qt->shape()[0], n = qt->shape()[queryDim];
-    int64_t s = kt->shape()[keyDim];
-    for (int64_t b = 0; b < batch && known; ++b) {
-      int64_t valid =
-          lengths ? std::clamp<int64_t>(int64_t(ref::loadElement(*lengths, b)),
-                                        0, s)
-                  : s;
+    // The attentions the lowering runs: (queries, keys, valid keys) of each
+    // batch row, or of each packed sequence (offsets clamped as
+    // attn-decompose-sequences reads them).
+    std::vector<std::array<int64_t, 3>> attentions;
+    int64_t batch = qt->shape()[0];
+    auto attention = dyn_cast<mlir::attn::AttentionOp>(op);
+    if (attention && attention.getQueryOffsets()) {
+      const HostTensor *cq = input(attention.getQueryOffsets());
+      const HostTensor *ck = input(attention.getKeyOffsets());
+      if (!cq || !ck) {
+        known = false;
+        return;
+      }
+      auto range = [](const HostTensor &offsets, int64_t s, int64_t size) {
+        int64_t begin = std::clamp<int64_t>(
+            int64_t(ref::loadElement(offsets, s)), 0, size);
+        int64_t end = std::clamp<int64_t>(
+            int64_t(ref::loadElement(offsets, s + 1)), begin, size);
+        return end - begin;
+      };
+      for (int64_t s = 0; s + 1 < cq->numElements(); ++s) {
+        int64_t keys = range(*ck, s, kt->shape()[keyDim]);
+        attentions.push_back(
+            {range(*cq, s, qt->shape()[queryDim]), keys, keys});
+      }
+    } else {
+      for (int64_t b = 0; b < batch; ++b) {
+        int64_t s = kt->shape()[keyDim];
+        attentions.push_back(
+            {qt->shape()[queryDim], s,
+             lengths ? std::clamp<int64_t>(
+                           int64_t(ref::loadElement(*lengths, b)), 0, s)
+                     : s});
+      }
+    }
+    for (auto [n, s, valid] : attentions) {
+      if (!known)
+        break;
+      if (n == 0)
+        continue;
       if (decode) {
         // One task per K/V head visits the tiles of its rows (N queries of
         // the first head: the mask treats heads alike), once for all G

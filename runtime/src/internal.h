@@ -83,6 +83,9 @@ struct ArgSpec {
   std::string bound;
   /// The bound when it is a static size, -1 otherwise.
   int64_t boundSize = -1;
+  /// Whether the values must not decrease along the tensor (`<= N
+  /// ascending`: offsets).
+  bool ascending = false;
   /// Canonical text, e.g. "k: f32[B,2,S,64]".
   std::string text;
   /// `dims` in the C API's form; the strings point into `dims`, so

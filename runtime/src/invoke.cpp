@@ -130,8 +130,9 @@ public:
     return nullptr;
   }
 
-  /// Reads every bounded input and checks 0 <= value <= bound; from the
-  /// device through a host copy when `onDevice`.
+  /// Reads every bounded input and checks 0 <= value <= bound, and that an
+  /// ascending one never decreases; from the device through a host copy
+  /// when `onDevice`.
   attn_status_t checkBoundedValues(bool onDevice) {
     for (const Checked &entry : checked) {
       if (entry.output || entry.arg->bound.empty())
@@ -157,6 +158,7 @@ public:
           return status;
         data = hostCopy.data();
       }
+      int64_t previous = 0;
       for (int64_t i = 0; i < entry.elements; ++i) {
         int64_t value;
         if (entry.arg->dtype == ATTN_DTYPE_I32) {
@@ -171,6 +173,12 @@ public:
                                  " at index " + unravel(*entry.tensor, i) +
                                  ", outside [0, " + entry.arg->bound + " = " +
                                  std::to_string(bound) + "] (" + origin + ")");
+        if (entry.arg->ascending && i > 0 && value < previous)
+          return fail(entry, "must not decrease (offsets), but has " +
+                                 std::to_string(value) + " at index " +
+                                 unravel(*entry.tensor, i) + " after " +
+                                 std::to_string(previous));
+        previous = value;
       }
     }
     return nullptr;

@@ -258,6 +258,10 @@ private:
                         "' does not fit in 64 bits",
                     error);
       advance();
+      if (current.kind == TokenKind::Ident && current.text == "ascending") {
+        arg.ascending = true;
+        advance();
+      }
     }
     return true;
   }
@@ -282,7 +286,7 @@ std::string canonicalArg(const ArgSpec &arg) {
   }
   text += ']';
   if (!arg.bound.empty())
-    text += " <= " + arg.bound;
+    text += " <= " + arg.bound + (arg.ascending ? " ascending" : "");
   return text;
 }
 

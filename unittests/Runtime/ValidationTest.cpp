@@ -382,6 +382,36 @@ TEST(ValidationBounds, I64BoundBoundByALaterInput) {
   attn_module_release(module);
 }
 
+TEST(ValidationBounds, AscendingValuesMustNotDecrease) {
+  // Offsets (packed sequences' cu_seqlens): bounded and ascending; equal
+  // neighbours (an empty sequence) are fine.
+  FakeSymbols symbols = fakeSymbols(
+      "attn-abi 1\nf(x: f32[N], c: i32[P] <= N ascending) -> (y: f32[N])\n",
+      {"f"});
+  attn_module_t *module = nullptr;
+  ASSERT_TRUE(symbols.create(&module).ok());
+  EXPECT_STREQ(attn_module_signature_text(module),
+               "attn-abi 1\nf(x: f32[N], c: i32[P] <= N ascending) -> "
+               "(y: f32[N])\n");
+  const attn_function_t *f = nullptr;
+  ATTN_ASSERT_OK(attn_module_lookup_function(module, "f", &f));
+  Buffer<float> x(ATTN_DTYPE_F32, {4}), y(ATTN_DTYPE_F32, {4});
+  Buffer<int32_t> c(ATTN_DTYPE_I32, {4});
+  c.values = {0, 3, 1, 4};
+  attn_tensor_t inputs[] = {x.view(), c.view()};
+  attn_tensor_t output = y.view();
+  int before = entryCalls();
+  expectError(take(attn_function_invoke(f, inputs, 2, &output, 1, nullptr)),
+              ATTN_STATUS_INVALID_ARGUMENT,
+              {"f: argument 'c' (input 1) must not decrease (offsets), but "
+               "has 1 at index [2] after 3"});
+  EXPECT_EQ(entryCalls(), before);
+  c.values = {0, 3, 3, 4};
+  ATTN_EXPECT_OK(attn_function_invoke(f, inputs, 2, &output, 1, nullptr));
+  EXPECT_EQ(entryCalls(), before + 1);
+  attn_module_release(module);
+}
+
 TEST(ValidationInference, OutputSymbolThatNoInputBinds) {
   FakeSymbols symbols = fakeSymbols(
       "attn-abi 1\ng(x: f32[N]) -> (y: f32[M], z: f32[M,N])\n", {"g"});

@@ -17,12 +17,12 @@
 // RUN: attn-run %s --entry cross_window --random 3 --shape q=1x4x90x8 --shape k=1x4x200x8 --values query_offsets=0,10,50,90 --values key_offsets=0,70,70,200 --values sinks=0.5,-1,2,0 --check
 // RUN: attn-run %s --entry cross_window --random 3 --shape q=1x4x90x8 --shape k=1x4x200x8 --values query_offsets=0,10,50,90 --values key_offsets=0,70,70,200 --values sinks=0.5,-1,2,0 --strategy materialized --check
 // RUN: attn-run %s --entry alibi_bfloat --random 4 --shape q=1x4x100x16 --shape k=1x4x100x16 --values query_offsets=0,37,100 --values key_offsets=0,37,100 --check
-// Offsets out of order: an end below its start is an empty sequence, and
-// overlapping sequences' later one wins (as the reference states); an
-// offset past N is refused before the call.
-// RUN: attn-run %s --entry causal --random 5 --shape q=1x6x140x16 --shape k=1x2x140x16 --values query_offsets=0,100,31,31,76,140 --values key_offsets=0,1,31,31,76,140 --check
-// RUN: not attn-run %s --entry causal --random 1 --shape q=1x6x140x16 --shape k=1x2x140x16 --values query_offsets=0,1,31,31,76,500 --values key_offsets=0,1,31,31,76,140 2>&1 | FileCheck %s --check-prefix=BEYOND
-// BEYOND: argument 'query_offsets' (input 3) has value 500 at index [5], outside [0, N = 140]
+// Offsets out of order or past N are refused before the call, naming the
+// argument.
+// RUN: not attn-run %s --entry causal --random 5 --shape q=1x6x140x16 --shape k=1x2x140x16 --values query_offsets=0,100,31,31,76,140 --values key_offsets=0,1,31,31,76,140 2>&1 | FileCheck %s --check-prefix=ORDER
+// ORDER: argument 'query_offsets' (input 3) must not decrease (offsets), but has 31 at index [2] after 100 (signature query_offsets: i32[P] <= N ascending)
+// RUN: not attn-run %s --entry causal --random 1 --shape q=1x6x140x16 --shape k=1x2x140x16 --values query_offsets=0,1,31,31,76,140 --values key_offsets=0,1,31,31,76,500 2>&1 | FileCheck %s --check-prefix=BEYOND
+// BEYOND: argument 'key_offsets' (input 4) has value 500 at index [5], outside [0, S = 140]
 //
 // CAUSAL: check out [1,6,140,16]: {{.*}} ok
 // CAUSAL: check lse [1,6,140]: {{.*}} ok

@@ -648,9 +648,9 @@ void AttentionOp::describeShapeContract(ShapeContract &contract) {
     contract.addValue(sinks, "sinks", {"H"});
   if (Value queryOffsets = getQueryOffsets()) {
     contract.addValue(queryOffsets, "query_offsets", {"P"});
-    contract.addBound(queryOffsets, "N");
+    contract.addBound(queryOffsets, "N", /*ascending=*/true);
     contract.addValue(getKeyOffsets(), "key_offsets", {"P"});
-    contract.addBound(getKeyOffsets(), "S");
+    contract.addBound(getKeyOffsets(), "S", /*ascending=*/true);
   }
   contract.addValue(getResult(), "out", {"B", "H", "N", "Dv"});
   if (Value lse = getLse())

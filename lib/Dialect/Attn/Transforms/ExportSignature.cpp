@@ -59,10 +59,12 @@ public:
     unite(idOf(a, da), idOf(b, db));
   }
 
-  void addBound(Value value, StringRef symbol) override {
+  void addBound(Value value, StringRef symbol, bool ascending) override {
     auto it = opSymbols.find(symbol);
     assert(it != opSymbols.end() && "bound by a symbol the op did not name");
     bounds.try_emplace(value, it->second);
+    if (ascending)
+      ascendingValues.insert(value);
   }
 
   unsigned idOf(Value value, unsigned dim) {
@@ -92,6 +94,9 @@ public:
     return "d";
   }
 
+  /// Whether the integers of `value` must not decrease.
+  bool isAscending(Value value) const { return ascendingValues.contains(value); }
+
   /// The dimension class bounding the integers of `value`, if any.
   std::optional<unsigned> boundOf(Value value) const {
     auto it = bounds.find(value);
@@ -108,6 +113,7 @@ private:
   llvm::MapVector<unsigned, std::string> suggestions;
   llvm::DenseMap<Value, std::string> roles;
   llvm::DenseMap<Value, unsigned> bounds;
+  llvm::DenseSet<Value> ascendingValues;
   llvm::StringMap<unsigned> opSymbols;
 };
 
@@ -340,7 +346,8 @@ private:
     }
     text += "]";
     if (std::optional<unsigned> bound = classes.boundOf(value))
-      text += " <= " + dimText(classes.find(*bound), ShapedType::kDynamic);
+      text += " <= " + dimText(classes.find(*bound), ShapedType::kDynamic) +
+              (classes.isAscending(value) ? " ascending" : "");
     return text;
   }
 

@@ -288,7 +288,7 @@ public:
         names[arg.getArgNumber()].empty())
       names[arg.getArgNumber()] = role.str();
   }
-  void addBound(Value, StringRef) override {}
+  void addBound(Value, StringRef, bool) override {}
 
   func::FuncOp func;
   SmallVector<std::string> names;

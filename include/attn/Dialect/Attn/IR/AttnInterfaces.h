@@ -17,8 +17,10 @@ public:
   /// its dimensions with a symbol shared by the dimensions of equal size.
   virtual void addValue(Value value, StringRef role,
                         ArrayRef<StringRef> dims) = 0;
-  /// The integers held by `value` lie in [0, size of the dimension `symbol`].
-  virtual void addBound(Value value, StringRef symbol) = 0;
+  /// The integers held by `value` lie in [0, size of the dimension `symbol`],
+  /// and never decrease along it when `ascending` (offsets).
+  virtual void addBound(Value value, StringRef symbol,
+                        bool ascending = false) = 0;
 };
 
 /// Where a score sits, as a score modifier sees it (index values): query

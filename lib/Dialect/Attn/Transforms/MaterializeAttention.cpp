@@ -382,43 +382,6 @@ struct MaterializeAttentionGrad : OpRewritePattern<AttentionGradOp> {
                                            rewriter.getF32FloatAttr(0));
     SmallVector<utils::IteratorType> par5(5, kPar);
 
-    // f'(s) of a score modifier, from the modified logits x = f(s) (any
-    // value where hidden: ds selects 0 there). Null when f' = 1.
-    Value slopes;
-    if (mod) {
-      Value numQueries =
-          getValueOrCreateConstantIndexOp(rewriter, loc, queries);
-      SmallVector<Value> inputs = {logits};
-      SmallVector<AffineMap> maps = {gb.map(5, {0, 1, 2, 3, 4})};
-      if (keyLengths) {
-        inputs.push_back(keyLengths);
-        maps.push_back(gb.map(5, {0}));
-      }
-      maps.push_back(gb.map(5, {0, 1, 2, 3, 4}));
-      bool none = false;
-      slopes = gb.generic(
-          inputs, gb.tensor(scoreSizes, f32), maps, par5,
-          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-            IndexBuilder ib(b, l);
-            Value valid =
-                keyLengths ? buildValidKeys(b, l, a[1], numKeys) : numKeys;
-            Value head = ib.add(
-                ib.mul(linalg::IndexOp::create(b, l, 1), ib.c(group)),
-                linalg::IndexOp::create(b, l, 2));
-            Value derivative = mod.buildDerivative(
-                b, l, a[0], 1.0,
-                {linalg::IndexOp::create(b, l, 3),
-                 linalg::IndexOp::create(b, l, 4), numQueries, valid, head,
-                 op.getNumHeads()});
-            none = !derivative;
-            return derivative ? derivative : a[0];
-          });
-      if (none) {
-        rewriter.eraseOp(slopes.getDefiningOp());
-        slopes = Value();
-      }
-    }
-
     // p = lse == -inf ? 0 : exp(x - lse), in place of x.
     Value probs = softmaxWeights(gb, logits, lse4);
 
@@ -432,15 +395,23 @@ struct MaterializeAttentionGrad : OpRewritePattern<AttentionGradOp> {
     // dp = dout . v over (b, hk, g, i, j, e).
     Value dp = rowsTimesKeys(gb, dout5, v, scoreSizes);
 
-    // ds = p == 0 ? 0 : p * (dp - dd) [* f'(s)], in place of dp.
+    // ds = p == 0 ? 0 : p * (dp - dd) [* f'(s)], in place of dp; f'(s)
+    // from the modified logits x = f(s) (any value where hidden: ds
+    // selects 0 there), none when f' = 1 (canonicalization then drops the
+    // unread inputs).
     SmallVector<Value> dsInputs = {probs, rowDots};
     SmallVector<AffineMap> dsMaps = {gb.map(5, {0, 1, 2, 3, 4}),
                                      gb.map(5, {0, 1, 2, 3})};
-    if (slopes) {
-      dsInputs.push_back(slopes);
+    if (mod) {
+      dsInputs.push_back(logits);
       dsMaps.push_back(gb.map(5, {0, 1, 2, 3, 4}));
+      if (keyLengths) {
+        dsInputs.push_back(keyLengths);
+        dsMaps.push_back(gb.map(5, {0}));
+      }
     }
     dsMaps.push_back(gb.map(5, {0, 1, 2, 3, 4}));
+    Value numQueries = getValueOrCreateConstantIndexOp(rewriter, loc, queries);
     Value ds = gb.generic(
         dsInputs, dp, dsMaps, par5,
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
@@ -448,8 +419,20 @@ struct MaterializeAttentionGrad : OpRewritePattern<AttentionGradOp> {
                                              a[0], zero);
           Value grad = arith::MulFOp::create(
               b, l, a[0], arith::SubFOp::create(b, l, a.back(), a[1]));
-          if (slopes)
-            grad = arith::MulFOp::create(b, l, grad, a[2]);
+          if (mod) {
+            IndexBuilder ib(b, l);
+            Value valid =
+                keyLengths ? buildValidKeys(b, l, a[3], numKeys) : numKeys;
+            Value head = ib.add(
+                ib.mul(linalg::IndexOp::create(b, l, 1), ib.c(group)),
+                linalg::IndexOp::create(b, l, 2));
+            if (Value derivative = mod.buildDerivative(
+                    b, l, a[2], 1.0,
+                    {linalg::IndexOp::create(b, l, 3),
+                     linalg::IndexOp::create(b, l, 4), numQueries, valid,
+                     head, op.getNumHeads()}))
+              grad = arith::MulFOp::create(b, l, grad, derivative);
+          }
           return arith::SelectOp::create(b, l, none, zero, grad);
         });
 
